@@ -1,0 +1,435 @@
+//! The HTTP client: authentication, paging, retries. One place for all requests.
+
+use super::endpoints::{Endpoints, OrgRef};
+use super::error::AdoError;
+use super::wire::{Collection, GraphUser, TokenAdminPage, WrappedException};
+use crate::inventory::{Owner, Token};
+use crate::secret::Secret;
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::time::Duration;
+use url::Url;
+
+const GRAPH_API_VERSION: &str = "7.1-preview.1";
+const TOKEN_ADMIN_API_VERSION: &str = "7.1";
+const CONTINUATION_HEADER: &str = "x-ms-continuationtoken";
+
+/// How the client proves who it is.
+#[derive(Clone)]
+pub enum Credential {
+    /// A personal access token, sent as Basic with an empty user name (the `az devops` convention).
+    Pat(Secret),
+    /// An Entra (OAuth) access token, sent as Bearer.
+    Bearer(Secret),
+}
+
+impl Credential {
+    fn header_value(&self) -> HeaderValue {
+        let raw = match self {
+            Credential::Pat(pat) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!(":{}", pat.expose()));
+                format!("Basic {encoded}")
+            }
+            Credential::Bearer(token) => format!("Bearer {}", token.expose()),
+        };
+        // A credential that is not a valid header value is refused by the server as unauthenticated.
+        let mut value = HeaderValue::from_str(&raw).unwrap_or_else(|_| HeaderValue::from_static("Basic invalid"));
+        value.set_sensitive(true);
+        value
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::Pat(_) => "personal access token",
+            Credential::Bearer(_) => "Entra access token",
+        }
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({}, <redacted>)", self.kind())
+    }
+}
+
+/// Tuning of the client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Time allowed for one request, body included.
+    pub request_timeout: Duration,
+    /// Retries of one request after a throttle, a server error, a dropped connection or a
+    /// malformed body.
+    pub max_retries: u32,
+    /// Upper bound of the exponential backoff (a server's `Retry-After` is always honoured).
+    pub max_backoff: Duration,
+    /// First backoff step.
+    pub base_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            request_timeout: Duration::from_secs(60),
+            max_retries: 5,
+            max_backoff: Duration::from_secs(30),
+            base_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Which API a request goes to; decides how statuses are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    GraphUsers,
+    TokenAdmin,
+}
+
+/// Client for the Azure DevOps endpoints pat2entra uses.
+pub struct AdoClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    org: OrgRef,
+    credential: Credential,
+    options: ClientOptions,
+}
+
+impl fmt::Debug for AdoClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdoClient")
+            .field("endpoints", &self.endpoints)
+            .field("org", &self.org)
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+impl AdoClient {
+    pub fn new(endpoints: Endpoints, org: OrgRef, credential: Credential, options: ClientOptions) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("pat2entra/", env!("CARGO_PKG_VERSION")))
+            .timeout(options.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(AdoClient {
+            http,
+            endpoints,
+            org,
+            credential,
+            options,
+        })
+    }
+
+    pub fn organization(&self) -> &str {
+        self.org.name()
+    }
+
+    /// Every user (`aad` and `msa`) of the organization, following `X-MS-ContinuationToken`.
+    pub async fn list_users(&self) -> Result<Vec<Owner>, AdoError> {
+        let base = self.api_url(&self.endpoints.vssps, &["graph", "users"]);
+        let mut owners = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let mut url = base.clone();
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("subjectTypes", "aad,msa");
+                if let Some(c) = &continuation {
+                    q.append_pair("continuationToken", c);
+                }
+                q.append_pair("api-version", GRAPH_API_VERSION);
+            }
+            let (page, headers): (Collection<GraphUser>, HeaderMap) = self.get_json(Api::GraphUsers, &url).await?;
+            owners.extend(page.value.into_iter().map(GraphUser::into_owner));
+            let next = headers
+                .get(CONTINUATION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string);
+            match next {
+                None => break,
+                Some(next) if continuation.as_deref() == Some(next.as_str()) => {
+                    return Err(AdoError::Malformed {
+                        endpoint: endpoint_name(&base),
+                        detail: "the same continuation token came back twice; paging would never end".into(),
+                    });
+                }
+                Some(next) => continuation = Some(next),
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Every personal access token of one owner, following the body's `continuationToken`.
+    pub async fn list_pats(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
+        let base = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor]);
+        let mut tokens = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let mut url = base.clone();
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("pageSize", &page_size.to_string());
+                q.append_pair("isPublic", "false");
+                if let Some(c) = &continuation {
+                    q.append_pair("continuationToken", c);
+                }
+                q.append_pair("api-version", TOKEN_ADMIN_API_VERSION);
+            }
+            let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
+            tokens.extend(page.value.into_iter().map(|t| t.into_token(owner_descriptor)));
+            match page.continuation_token.filter(|c| !c.trim().is_empty()) {
+                None => break,
+                Some(next) if continuation.as_deref() == Some(next.as_str()) => {
+                    return Err(AdoError::Malformed {
+                        endpoint: endpoint_name(&base),
+                        detail: "the same continuation token came back twice; paging would never end".into(),
+                    });
+                }
+                Some(next) => continuation = Some(next),
+            }
+        }
+        Ok(tokens)
+    }
+
+    /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded.
+    fn api_url(&self, host: &Url, segments: &[&str]) -> Url {
+        let mut url = host.clone();
+        {
+            let mut path = url.path_segments_mut().expect("service URLs are hierarchical");
+            path.pop_if_empty();
+            path.push(self.org.name());
+            path.push("_apis");
+            path.extend(segments);
+        }
+        url
+    }
+
+    /// GET with retries; returns the parsed body and the response headers. A throttle, server
+    /// error, dropped connection or malformed body is retried; a page is never half-parsed.
+    async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
+        let endpoint = endpoint_name(url);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.send(url).await {
+                Err(e) => Retryable::Transport(describe_transport(&e)),
+                Ok((status, headers, _)) if status == 429 || status >= 500 => Retryable::Status {
+                    status,
+                    wait: retry_after(&headers),
+                },
+                Ok((status, headers, body)) => {
+                    self.check_status(api, &endpoint, status, &headers, &body)?;
+                    match serde_json::from_slice::<T>(&body) {
+                        Ok(value) => return Ok((value, headers)),
+                        Err(e) => Retryable::Malformed(e.to_string()),
+                    }
+                }
+            };
+            if attempt > self.options.max_retries {
+                return Err(failure.into_error(endpoint, attempt));
+            }
+            let wait = failure.server_wait().unwrap_or_else(|| self.backoff(attempt));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send(&self, url: &Url) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+        let response = self
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, self.credential.header_value())
+            .header(ACCEPT, "application/json")
+            // Ask for 401 instead of a 203 sign-in page, as Microsoft's own clients do.
+            .header("X-TFS-FedAuthRedirect", "Suppress")
+            .header("X-VSS-ForceMsaPassThrough", "true")
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        Ok((status, headers, body))
+    }
+
+    /// Turns a final (non-retryable) status into an error; `Ok` means a JSON body to parse.
+    fn check_status(&self, api: Api, endpoint: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Result<(), AdoError> {
+        let endpoint = endpoint.to_string();
+        match status {
+            203 => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: "HTTP 203 with a sign-in page".into(),
+            }),
+            200..=299 if looks_like_html(headers, body) => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: format!("HTTP {status} with an HTML sign-in page instead of JSON"),
+            }),
+            200..=299 => Ok(()),
+            401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            401 => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: format!("HTTP 401{}", error_message(body)),
+            }),
+            403 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            403 => Err(AdoError::GraphDenied { endpoint, status }),
+            404 if api == Api::GraphUsers => Err(AdoError::OrganizationNotFound {
+                organization: self.org.name().to_string(),
+                endpoint,
+            }),
+            _ => Err(AdoError::Status {
+                endpoint,
+                status,
+                detail: error_message(body).trim_start_matches(": ").to_string(),
+            }),
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.options.base_backoff.saturating_mul(1u32 << attempt.min(16));
+        let capped = exp.min(self.options.max_backoff);
+        // Full jitter: anywhere between half and all of the step, so parallel owners spread out.
+        let half = capped / 2;
+        half + half.mul_f64(jitter_fraction())
+    }
+}
+
+/// A failure worth another attempt.
+enum Retryable {
+    Status { status: u16, wait: Option<Duration> },
+    Transport(String),
+    Malformed(String),
+}
+
+impl Retryable {
+    /// How long the server asked us to wait (`Retry-After`), if it did.
+    fn server_wait(&self) -> Option<Duration> {
+        match self {
+            Retryable::Status { wait, .. } => *wait,
+            _ => None,
+        }
+    }
+
+    fn into_error(self, endpoint: String, attempts: u32) -> AdoError {
+        let gave_up = format!("gave up after {attempts} attempts");
+        match self {
+            Retryable::Status { status, .. } => AdoError::Status {
+                endpoint,
+                status,
+                detail: format!("server error or throttling ({gave_up})"),
+            },
+            Retryable::Transport(detail) => AdoError::Transport {
+                endpoint,
+                detail: format!("{detail} ({gave_up})"),
+            },
+            Retryable::Malformed(detail) => AdoError::Malformed {
+                endpoint,
+                detail: format!("{detail} ({gave_up})"),
+            },
+        }
+    }
+}
+
+/// `GET https://host/org/_apis/…` without the query string (names the endpoint in errors).
+fn endpoint_name(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    format!("GET {shown}")
+}
+
+fn looks_like_html(headers: &HeaderMap, body: &[u8]) -> bool {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    content_type.contains("html") || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
+/// `: <message>` from a `WrappedException` body, or nothing.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<WrappedException>(body)
+        .ok()
+        .and_then(|e| e.message)
+        .map(|m| format!(": {}", m.chars().take(300).collect::<String>()))
+        .unwrap_or_default()
+}
+
+/// `Retry-After` in seconds (fractions accepted).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok()?;
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(3600.0)))
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "request timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_body() || e.is_decode() {
+        "connection dropped while reading the body".into()
+    } else {
+        "connection closed or reset".into()
+    }
+}
+
+/// A number in [0, 1) that differs between calls; no cryptographic strength needed.
+fn jitter_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_credential() {
+        let client = AdoClient::new(
+            Endpoints::azure_devops(),
+            OrgRef::parse("contoso").unwrap(),
+            Credential::Pat(Secret::new("pat-value-123")),
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("pat-value-123"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn pat_is_basic_with_empty_user_and_marked_sensitive() {
+        let value = Credential::Pat(Secret::new("abc")).header_value();
+        assert!(value.is_sensitive());
+        assert_eq!(value.to_str().unwrap(), "Basic OmFiYw==");
+    }
+
+    #[test]
+    fn urls_encode_descriptors_and_collapse_slashes() {
+        let client = AdoClient::new(
+            Endpoints::single_base("http://127.0.0.1:9/prefix").unwrap(),
+            OrgRef::parse("contoso").unwrap(),
+            Credential::Pat(Secret::new("x")),
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let url = client.api_url(&client.endpoints.vssps, &["tokenadmin", "personalaccesstokens", "aad.a/b+c="]);
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/prefix/contoso/_apis/tokenadmin/personalaccesstokens/aad.a%2Fb+c="
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&h), None);
+    }
+}

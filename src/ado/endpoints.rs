@@ -1,0 +1,126 @@
+//! Where the service lives: organization names and service hosts.
+
+use std::net::IpAddr;
+use url::Url;
+
+/// An organization, from `--org` in any of the forms `az devops` accepts:
+/// `contoso`, `https://dev.azure.com/contoso`, `https://contoso.visualstudio.com`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRef(String);
+
+impl OrgRef {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let input = input.trim().trim_end_matches('/');
+        let name = if input.contains("://") {
+            let url = Url::parse(input).map_err(|e| format!("'{input}' is not a valid organization URL: {e}"))?;
+            let host = url.host_str().unwrap_or_default();
+            if let Some(org) = host.strip_suffix(".visualstudio.com") {
+                org.to_string()
+            } else {
+                url.path_segments()
+                    .and_then(|mut s| s.next().map(str::to_string))
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| format!("'{input}' has no organization in its path (expected https://dev.azure.com/ORG)"))?
+            }
+        } else {
+            input.to_string()
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 50
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !valid {
+            return Err(format!(
+                "'{name}' is not a valid organization name (letters, digits, '-', '_' or '.'; e.g. --org contoso)"
+            ));
+        }
+        Ok(OrgRef(name))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Base URLs of the service hosts pat2entra talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Graph, Token Admin (`vssps.dev.azure.com`).
+    pub vssps: Url,
+    /// Member entitlements (`vsaex.dev.azure.com`).
+    pub vsaex: Url,
+    /// Audit log (`auditservice.dev.azure.com`).
+    pub audit: Url,
+}
+
+impl Endpoints {
+    /// The public Azure DevOps Services hosts.
+    pub fn azure_devops() -> Self {
+        Endpoints {
+            vssps: Url::parse("https://vssps.dev.azure.com/").expect("static URL"),
+            vsaex: Url::parse("https://vsaex.dev.azure.com/").expect("static URL"),
+            audit: Url::parse("https://auditservice.dev.azure.com/").expect("static URL"),
+        }
+    }
+
+    /// Every service host sent to one base URL (`--base-url`), for the simulator or a proxy.
+    /// Plain `http://` is refused unless the host is loopback: credentials must not cross a
+    /// network in clear text.
+    pub fn single_base(base: &str) -> Result<Self, String> {
+        let mut url = Url::parse(base).map_err(|e| format!("--base-url '{base}' is not a URL: {e}"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            "http" => {
+                return Err(format!(
+                    "--base-url '{base}' uses plain http to a non-loopback host; use https (credentials would travel in clear text)"
+                ));
+            }
+            other => return Err(format!("--base-url '{base}' has scheme '{other}'; use https")),
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(Endpoints {
+            vssps: url.clone(),
+            vsaex: url.clone(),
+            audit: url,
+        })
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_accepts_az_devops_forms() {
+        for input in ["contoso", "https://dev.azure.com/contoso", "https://dev.azure.com/contoso/", "https://contoso.visualstudio.com"] {
+            assert_eq!(OrgRef::parse(input).unwrap().name(), "contoso", "{input}");
+        }
+        assert!(OrgRef::parse("https://dev.azure.com/").is_err());
+        assert!(OrgRef::parse("con toso").unwrap_err().contains("not a valid organization"));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(Endpoints::single_base("http://127.0.0.1:8080").is_ok());
+        assert!(Endpoints::single_base("http://localhost:1").is_ok());
+        assert!(Endpoints::single_base("http://[::1]:1").is_ok());
+        assert!(Endpoints::single_base("https://proxy.example.com/ado").is_ok());
+        let err = Endpoints::single_base("http://proxy.example.com").unwrap_err();
+        assert!(err.contains("clear text"), "{err}");
+        assert!(Endpoints::single_base("ftp://127.0.0.1").is_err());
+        let e = Endpoints::single_base("https://proxy.example.com/ado").unwrap();
+        assert_eq!(e.vssps.join("fabrikam/_apis").unwrap().as_str(), "https://proxy.example.com/ado/fabrikam/_apis");
+    }
+}

@@ -1,0 +1,49 @@
+//! Timestamps as Azure DevOps sends them: `2020-10-24T03:04:57.52Z`, `…+00:00`, and zone-less
+//! `2018-07-19T00:00:00` (read as UTC), with zero to seven fractional digits.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+/// Parses one service timestamp. Zone-less values are UTC.
+pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|naive| naive.and_utc())
+        .map_err(|_| format!("'{s}' is not a timestamp (expected e.g. 2020-10-24T03:04:57.52Z)"))
+}
+
+/// serde helper for optional timestamps (`null` or absent is `None`).
+pub(crate) fn deserialize_opt<'de, D>(d: D) -> Result<Option<DateTime<Utc>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => parse_timestamp(&s).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Timelike};
+
+    #[test]
+    fn parses_every_shape_the_service_sends() {
+        let z = parse_timestamp("2020-10-24T03:04:57.52Z").unwrap();
+        assert_eq!(z.nanosecond(), 520_000_000);
+        let seven = parse_timestamp("2020-11-23T04:04:38.5233333Z").unwrap();
+        assert_eq!(seven.nanosecond(), 523_333_300);
+        let zoneless = parse_timestamp("2018-07-19T00:00:00").unwrap();
+        assert_eq!(zoneless, Utc.with_ymd_and_hms(2018, 7, 19, 0, 0, 0).unwrap());
+        let zoneless_frac = parse_timestamp("2018-07-19T00:00:00.1234567").unwrap();
+        assert_eq!(zoneless_frac.nanosecond(), 123_456_700);
+        let offset = parse_timestamp("2019-03-05T14:05:02.1460838+02:00").unwrap();
+        assert_eq!(offset.hour(), 12);
+        assert!(parse_timestamp("yesterday").unwrap_err().contains("'yesterday'"));
+    }
+}

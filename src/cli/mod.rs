@@ -1,0 +1,117 @@
+//! Command-line interface: argument definitions and the wiring of each command.
+
+mod progress;
+mod scan;
+mod simulate;
+
+use crate::exit::Exit;
+use crate::finding::Severity;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  scan complete, nothing at or above --fail-on
+  1  a finding at or above --fail-on
+  2  bad arguments or rules file
+  3  authentication failed or a permission is missing
+  4  scan incomplete: some owners could not be read (coverage gaps)
+
+Try it without an organization:  pat2entra scan --demo";
+
+/// Audit an Azure DevOps organization's personal access tokens (PATs) and plan their
+/// replacement by Microsoft Entra ID tokens.
+#[derive(Debug, Parser)]
+#[command(name = "pat2entra", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every PAT of an organization and judge it against the rules.
+    #[command(after_help = scan::AFTER_HELP)]
+    Scan(scan::ScanArgs),
+    /// Serve a simulated organization on loopback (the Azure DevOps endpoints pat2entra reads).
+    Simulate(simulate::SimulateArgs),
+}
+
+/// A command's failure: what to tell the user and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Failure {
+            exit,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses the arguments, runs the command, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Usage.code() } else { Exit::Ok.code() };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Usage.code();
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Scan(args) => scan::run(args).await,
+            Command::Simulate(args) => simulate::run(args).await,
+        }
+    });
+    match result {
+        Ok(exit) => exit.code(),
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            failure.exit.code()
+        }
+    }
+}
+
+/// `--as-of`: a date (midnight UTC) or an RFC 3339 timestamp.
+pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| format!("'{s}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)"))
+}
+
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn as_of_accepts_dates_and_timestamps() {
+        assert_eq!(parse_as_of("2026-11-26").unwrap().to_rfc3339(), "2026-11-26T00:00:00+00:00");
+        assert_eq!(parse_as_of("2026-11-26T10:00:00+01:00").unwrap().to_rfc3339(), "2026-11-26T09:00:00+00:00");
+        assert!(parse_as_of("tomorrow").is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! `pat2entra scan`: list, judge and report every PAT of an organization.
+
+use super::progress::Progress;
+use super::{Failure, parse_as_of, parse_severity};
+use crate::ado::{AdoClient, AdoError, ClientOptions, Credential, Endpoints, OrgRef};
+use crate::exit::Exit;
+use crate::finding::Severity;
+use crate::record::ScanRecord;
+use crate::report::{self, Format};
+use crate::rules::RuleSet;
+use crate::scan::{ScanOptions, scan};
+use crate::secret::Secret;
+use crate::sim::{self, SimConfig};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The environment variable a PAT is read from (the `az devops` convention). Never a flag.
+pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
+
+pub const AFTER_HELP: &str = "\
+Authentication:
+  Set AZURE_DEVOPS_EXT_PAT to a PAT of a Project Collection Administrator with the scope
+  vso.tokenadministration (Token Admin) and vso.graph (users). Secrets are never taken as flags.
+
+Examples:
+  pat2entra scan --demo                                   # a simulated organization, no sign-in
+  pat2entra scan --org contoso                            # table on the terminal
+  pat2entra scan --org contoso -o json --out scan.json    # the canonical record
+  pat2entra scan --org contoso --fail-on high             # exit 1 on high or critical findings";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Organization to scan: its name or URL (contoso, https://dev.azure.com/contoso).
+    #[arg(long, value_name = "ORG", required_unless_present = "demo")]
+    pub org: Option<String>,
+
+    /// Scan a simulated organization served on loopback: no account or network needed.
+    #[arg(long, conflicts_with_all = ["org", "base_url"])]
+    pub demo: bool,
+
+    /// Send every request to URL/{org}/_apis/... instead of *.dev.azure.com (a proxy or the
+    /// simulator). Plain http is accepted only for loopback.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Rules file (TOML). Default: the built-in rules/default.toml.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Judge tokens as of this date (YYYY-MM-DD or RFC 3339) instead of now, for reproducible reports.
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+    pub as_of: Option<DateTime<Utc>>,
+
+    /// Exit 1 when a finding at or above this severity exists (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+
+    /// Exit 0 even when some owners could not be read (they stay listed as coverage gaps).
+    #[arg(long)]
+    pub allow_partial: bool,
+
+    /// Owners scanned in parallel.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Tokens asked for per Token Admin page.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: u32,
+
+    /// No progress display on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Demo: seed of the simulated organization (same seed, same organization).
+    #[arg(long, value_name = "N", default_value_t = 42, requires = "demo", help_heading = "Demo")]
+    pub seed: u64,
+
+    /// Demo: number of users in the simulated organization.
+    #[arg(long, value_name = "N", default_value_t = 300, requires = "demo", help_heading = "Demo")]
+    pub users: usize,
+
+    /// Demo: latency the simulator adds to every response, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "demo", help_heading = "Demo")]
+    pub latency_ms: u64,
+}
+
+pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
+    let rules = match &args.rules {
+        Some(path) => RuleSet::load(path).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?,
+        None => RuleSet::default_rules(),
+    };
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+
+    // The simulator lives as long as the scan; the scanner reaches it only over HTTP.
+    let mut _simulator = None;
+    let (endpoints, org, credential) = if args.demo {
+        let demo_pat = Secret::new(random_secret());
+        let config = SimConfig {
+            seed: args.seed,
+            users: args.users,
+            anchor: as_of,
+            latency: std::time::Duration::from_millis(args.latency_ms),
+            accepted_pat: Some(demo_pat.expose().to_string()),
+            ..SimConfig::default()
+        };
+        let org = OrgRef::parse(&config.organization).map_err(|e| Failure::new(Exit::Usage, e))?;
+        let handle = sim::start(config, 0)
+            .await
+            .map_err(|e| Failure::new(Exit::Usage, format!("cannot start the demo simulator on loopback: {e}")))?;
+        if !args.quiet {
+            eprintln!(
+                "demo: scanning the simulated organization '{}' ({} users, seed {}) at {}; no real tenant is contacted",
+                org.name(),
+                args.users,
+                args.seed,
+                handle.base_url()
+            );
+        }
+        let endpoints = Endpoints::single_base(&handle.base_url()).map_err(|e| Failure::new(Exit::Usage, e))?;
+        _simulator = Some(handle);
+        (endpoints, org, Credential::Pat(demo_pat))
+    } else {
+        let org = OrgRef::parse(args.org.as_deref().unwrap_or_default()).map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
+        let endpoints = match &args.base_url {
+            Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
+            None => Endpoints::azure_devops(),
+        };
+        (endpoints, org, credential_from_env()?)
+    };
+
+    let client = AdoClient::new(endpoints, org, credential, ClientOptions::default()).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let options = ScanOptions {
+        concurrency: usize::from(args.concurrency),
+        page_size: args.page_size,
+    };
+    let progress = Progress::new(args.quiet);
+    let scanned = scan(&client, &options, &|event| progress.event(event)).await;
+    progress.finish();
+    let inventory = scanned.map_err(scan_failure)?;
+
+    let findings = rules.evaluate(&inventory, as_of);
+    let record = ScanRecord::new(inventory, findings, as_of);
+    write_output(&record, args.output, args.out.as_ref())?;
+
+    if !record.coverage.complete {
+        eprintln!(
+            "warning: scan incomplete: the tokens of {} of {} owners could not be read (listed under coverage gaps)",
+            record.coverage.owners_failed.len(),
+            record.coverage.owners_listed
+        );
+        if !args.allow_partial {
+            return Ok(Exit::Incomplete);
+        }
+    }
+    Ok(gate(&record, args.fail_on))
+}
+
+/// Exit 1 when a finding at or above `fail_on` exists.
+pub fn gate(record: &ScanRecord, fail_on: Option<Severity>) -> Exit {
+    match fail_on {
+        Some(threshold) if record.findings.iter().any(|f| f.severity >= threshold) => Exit::Findings,
+        _ => Exit::Ok,
+    }
+}
+
+fn credential_from_env() -> Result<Credential, Failure> {
+    match std::env::var(PAT_ENV) {
+        Ok(pat) if !pat.trim().is_empty() => Ok(Credential::Pat(Secret::new(pat.trim()))),
+        _ => Err(Failure::new(
+            Exit::Auth,
+            format!(
+                "no credential: set {PAT_ENV} to a personal access token of a Project Collection Administrator \
+                 with the scopes vso.tokenadministration and vso.graph (secrets are never accepted as flags).\n  \
+                 To try pat2entra without an organization: pat2entra scan --demo"
+            ),
+        )),
+    }
+}
+
+fn scan_failure(e: AdoError) -> Failure {
+    let exit = if e.is_auth() {
+        Exit::Auth
+    } else if matches!(e, AdoError::OrganizationNotFound { .. }) {
+        Exit::Usage
+    } else {
+        // The owners themselves could not be listed: nothing was scanned.
+        Exit::Incomplete
+    };
+    Failure::new(exit, e.to_string())
+}
+
+fn write_output(record: &ScanRecord, format: Format, out: Option<&PathBuf>) -> Result<(), Failure> {
+    let written = match out {
+        Some(path) => std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .and_then(|mut file| {
+                report::render(record, format, &mut file)?;
+                file.flush()
+            })
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            report::render(record, format, &mut lock)
+                .and_then(|_| lock.flush())
+                .map_err(|e| format!("cannot write the report: {e}"))
+        }
+    };
+    written.map_err(|e| Failure::new(Exit::Usage, e))
+}
+
+/// A random credential for the demo simulator (it only has to be unguessable for one run).
+fn random_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    (0..4)
+        .map(|i| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(i);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}

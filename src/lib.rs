@@ -1,0 +1,19 @@
+//! pat2entra: audit an Azure DevOps organization's personal access tokens (PATs) and plan their
+//! retirement in favour of Microsoft Entra ID tokens.
+//!
+//! The flow runs one way, one module per stage:
+//! `ado` (HTTP client + wire models) -> `scan` (builds the `inventory`) -> `rules` (findings)
+//! -> `record` (the canonical scan record) -> `report` (table, JSON, CSV).
+//! `sim` is a simulator of the Azure DevOps endpoints, reached only over HTTP.
+
+pub mod ado;
+pub mod cli;
+pub mod exit;
+pub mod finding;
+pub mod inventory;
+pub mod record;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod secret;
+pub mod sim;

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(pat2entra::cli::main());
+}

@@ -1,0 +1,101 @@
+//! Terminal output: a summary first, then one row per flagged token, then coverage gaps.
+
+use crate::finding::{Finding, Severity};
+use crate::record::ScanRecord;
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
+    let s = &record.summary;
+    let c = &record.coverage;
+    writeln!(out, "Organization {} as of {}", record.organization, record.as_of.format("%Y-%m-%d %H:%M UTC"))?;
+    writeln!(
+        out,
+        "Owners:   {} listed, {} scanned{}",
+        c.owners_listed,
+        c.owners_scanned,
+        if c.complete { " (complete)".to_string() } else { format!(", {} FAILED (scan incomplete)", c.owners_failed.len()) }
+    )?;
+    writeln!(
+        out,
+        "Tokens:   {} ({} active, {} expired, {} revoked); {} flagged",
+        s.tokens, s.active_tokens, s.expired_tokens, s.revoked_tokens, s.flagged_tokens
+    )?;
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .map(|sev| format!("{} {}", s.findings_by_severity.get(sev).copied().unwrap_or(0), sev))
+        .collect();
+    writeln!(out, "Findings: {}", counts.join(", "))?;
+
+    if !record.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", flagged_tokens(record))?;
+    }
+    if !c.owners_failed.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Coverage gaps (tokens of these owners were NOT read):")?;
+        for gap in &c.owners_failed {
+            writeln!(out, "  {}: {}", record.owner_label(&gap.descriptor), gap.error.replace('\n', " "))?;
+        }
+    }
+    Ok(())
+}
+
+/// One row per flagged token: its worst severity, every rule it broke, the worst rule's message.
+fn flagged_tokens(record: &ScanRecord) -> Table {
+    let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in &record.findings {
+        by_token.entry(&f.authorization_id).or_default().push(f);
+    }
+    let mut rows: Vec<(Severity, String, Vec<String>)> = by_token
+        .into_values()
+        .map(|findings| {
+            let worst = findings.iter().max_by_key(|f| f.severity).expect("grouped findings are never empty");
+            let token = record.token(&worst.authorization_id);
+            let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
+            let expires = token
+                .and_then(|t| t.valid_to)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+            let owner = record.owner_label(&worst.owner);
+            (
+                worst.severity,
+                owner.clone(),
+                vec![
+                    worst.severity.to_string(),
+                    owner,
+                    name.to_string(),
+                    expires,
+                    rules.join(", "),
+                    worst.message.clone(),
+                ],
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)));
+
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why"]);
+    if table.width().is_none() {
+        // Not a terminal: a width that reads well in a file or a pull request.
+        table.set_width(160);
+    }
+    let cap = |w: u16| ColumnConstraint::UpperBoundary(Width::Fixed(w));
+    table.set_constraints([
+        ColumnConstraint::ContentWidth,
+        cap(34),
+        cap(26),
+        ColumnConstraint::ContentWidth,
+        cap(26),
+        ColumnConstraint::LowerBoundary(Width::Fixed(30)),
+    ]);
+    for (_, _, row) in rows {
+        table.add_row(row);
+    }
+    table
+}

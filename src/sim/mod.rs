@@ -1,0 +1,463 @@
+//! A simulator of the Azure DevOps endpoints pat2entra reads, serving a seeded synthetic
+//! organization over real HTTP on loopback. The scanner never calls into this module: `scan
+//! --demo` and the tests reach it only through HTTP.
+//!
+//! Shapes follow Microsoft's published examples (`Graph/Users/GetAllUsers.json`,
+//! `TokenAdmin/PersonalAccessTokens/GetPersonalAccessTokensForAUserInYourOrganization.json`):
+//! every field present, unset values as explicit `null`, arrays wrapped in `{"count","value"}`,
+//! Graph paging in the `X-MS-ContinuationToken` header, Token Admin paging in the body.
+
+mod http;
+mod org;
+mod rng;
+
+pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use http::{Reply, Request, Response};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How the simulator behaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub organization: String,
+    pub seed: u64,
+    pub users: usize,
+    /// "Today" for the generated tokens: same seed and anchor, same organization.
+    pub anchor: DateTime<Utc>,
+    /// Added to every response.
+    pub latency: Duration,
+    /// Users per Graph page (the service uses about 500).
+    pub graph_page_size: usize,
+    /// Largest Token Admin page, whatever `pageSize` asks for.
+    pub max_token_page_size: usize,
+    /// The PAT a caller must present (Basic, any user name). `None`: any credential is accepted.
+    pub accepted_pat: Option<String>,
+    /// Answer Token Admin with 401, as for a caller who is not a token administrator.
+    pub deny_token_admin: bool,
+    /// Fill the `token`/`alternateToken` fields with (fake) secrets, to prove they never leak.
+    pub leak_secret_fields: bool,
+    pub faults: Faults,
+}
+
+/// Faults injected into responses.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Share of requests answered 429 with `Retry-After`.
+    pub throttle_rate: f64,
+    /// Share answered 503.
+    pub unavailable_rate: f64,
+    /// Share whose connection is dropped without an answer.
+    pub reset_rate: f64,
+    /// Share whose body is cut short.
+    pub truncate_rate: f64,
+    /// Share answered 200 with a body that is not the expected JSON.
+    pub malformed_rate: f64,
+    /// `Retry-After` seconds sent with 429s.
+    pub retry_after_secs: u32,
+    /// Owners (descriptors) whose token listing always fails with HTTP 500.
+    pub failing_owners: HashSet<String>,
+    /// Owners whose token listing always answers malformed JSON.
+    pub malformed_owners: HashSet<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            organization: "fabrikam".into(),
+            seed: 42,
+            users: 300,
+            anchor: Utc::now(),
+            latency: Duration::ZERO,
+            graph_page_size: 500,
+            max_token_page_size: 100,
+            accepted_pat: None,
+            deny_token_admin: false,
+            leak_secret_fields: false,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Counters of what the simulator did.
+#[derive(Debug, Default)]
+pub struct SimStats {
+    pub requests: AtomicU64,
+    pub graph_pages: AtomicU64,
+    pub token_pages: AtomicU64,
+    pub faults_injected: AtomicU64,
+    pub unauthenticated: AtomicU64,
+}
+
+struct SimState {
+    config: SimConfig,
+    org: SimOrg,
+    stats: SimStats,
+}
+
+/// A running simulator; stops accepting connections when dropped.
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: Arc<SimState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`, for `--base-url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn org(&self) -> &SimOrg {
+        &self.state.org
+    }
+
+    pub fn stats(&self) -> &SimStats {
+        &self.state.stats
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.state.config
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Generates the organization and serves it on `127.0.0.1:port` (0 picks a free port).
+pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor);
+    let state = Arc::new(SimState {
+        config,
+        org,
+        stats: SimStats::default(),
+    });
+    let accept_state = state.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let state = accept_state.clone();
+            tokio::spawn(http::serve_connection(stream, move |request| {
+                let state = state.clone();
+                async move { state.handle(request).await }
+            }));
+        }
+    });
+    Ok(SimHandle { addr, state, task })
+}
+
+impl SimState {
+    async fn handle(&self, request: Request) -> Reply {
+        let n = self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if !self.config.latency.is_zero() {
+            tokio::time::sleep(self.config.latency).await;
+        }
+        if let Some(reply) = self.authenticate(&request) {
+            self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+            return reply;
+        }
+        let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
+        let route = match segments.as_slice() {
+            [org, apis, rest @ ..] if apis.eq_ignore_ascii_case("_apis") => Some((*org, rest)),
+            _ => None,
+        };
+        let Some((org, rest)) = route else {
+            return Reply::Response(error(404, "The resource cannot be found.", "NotFoundException"));
+        };
+        if !org.eq_ignore_ascii_case(&self.config.organization) {
+            return Reply::Response(error(
+                404,
+                &format!("VS800075: The organization '{org}' does not exist."),
+                "HostNotFoundException",
+            ));
+        }
+        let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
+        match rest {
+            [g, u] if is(g, "graph") && is(u, "users") && request.method == "GET" => {
+                if let Some(fault) = self.random_fault(n, None) {
+                    return fault;
+                }
+                self.graph_users(&request)
+            }
+            [t, p, descriptor] if is(t, "tokenadmin") && is(p, "personalaccesstokens") && request.method == "GET" => {
+                if self.config.deny_token_admin {
+                    return Reply::Response(error(
+                        401,
+                        "TF400813: The user is not authorized to administrate tokens.",
+                        "UnauthorizedRequestException",
+                    ));
+                }
+                if let Some(fault) = self.random_fault(n, Some(descriptor)) {
+                    return fault;
+                }
+                self.personal_access_tokens(&request, descriptor)
+            }
+            _ => Reply::Response(error(404, "The resource cannot be found.", "NotFoundException")),
+        }
+    }
+
+    /// `None` when the caller may go on; otherwise the service's answer to a bad credential:
+    /// 401 when the client suppresses the sign-in redirect, else 203 with an HTML sign-in page.
+    fn authenticate(&self, request: &Request) -> Option<Reply> {
+        let presented = request.header("authorization").unwrap_or_default();
+        let accepted = match &self.config.accepted_pat {
+            None => !presented.trim().is_empty(),
+            Some(pat) => presented
+                .strip_prefix("Basic ")
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .and_then(|userpass| userpass.split_once(':').map(|(_, p)| p == pat))
+                .unwrap_or(false),
+        };
+        if accepted {
+            return None;
+        }
+        let suppressed = request
+            .header("x-tfs-fedauthredirect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("suppress"));
+        Some(Reply::Response(if suppressed {
+            error(401, "TF400813: The user '' is not authorized to access this resource.", "UnauthorizedRequestException")
+                .with_header("WWW-Authenticate", "Basic realm=\"https://sim.dev.azure.com/\"")
+        } else {
+            Response {
+                status: 203,
+                headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+                body: b"<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>Sign in</body></html>".to_vec(),
+            }
+        }))
+    }
+
+    fn random_fault(&self, n: u64, owner: Option<&str>) -> Option<Reply> {
+        let f = &self.config.faults;
+        if let Some(owner) = owner {
+            if f.failing_owners.contains(owner) {
+                return Some(Reply::Response(error(500, "Simulated permanent failure for this owner.", "SimulatedFault")));
+            }
+            if f.malformed_owners.contains(owner) {
+                return Some(malformed(n));
+            }
+        }
+        let mut rng = rng::Rng::new(rng::mix(self.config.seed, n));
+        let roll = rng.unit();
+        let mut edge = 0.0;
+        let mut hit = |rate: f64| {
+            edge += rate;
+            roll < edge
+        };
+        let reply = if hit(f.throttle_rate) {
+            Reply::Response(
+                error(
+                    429,
+                    "TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'TokenAdmin' in namespace 'User'.",
+                    "RequestBlockedException",
+                )
+                .with_header("Retry-After", f.retry_after_secs.to_string())
+                .with_header("X-RateLimit-Resource", "Simulator")
+                .with_header("X-RateLimit-Limit", "200")
+                .with_header("X-RateLimit-Remaining", "0"),
+            )
+        } else if hit(f.unavailable_rate) {
+            Reply::Response(error(503, "The service is temporarily unavailable.", "ServiceUnavailableException"))
+        } else if hit(f.reset_rate) {
+            Reply::Drop
+        } else if hit(f.truncate_rate) {
+            Reply::Truncate(Response::json(200, &json!({"count": 1, "value": [{"descriptor": "aad.truncated", "padding": "x".repeat(64)}]})))
+        } else if hit(f.malformed_rate) {
+            malformed(n)
+        } else {
+            return None;
+        };
+        self.stats.faults_injected.fetch_add(1, Ordering::Relaxed);
+        Some(reply)
+    }
+
+    fn graph_users(&self, request: &Request) -> Reply {
+        self.stats.graph_pages.fetch_add(1, Ordering::Relaxed);
+        let wanted: Option<Vec<String>> = request
+            .query("subjectTypes")
+            .map(|s| s.split(',').map(|t| t.trim().to_ascii_lowercase()).collect());
+        let users: Vec<&SimUser> = self
+            .org
+            .users
+            .iter()
+            .filter(|u| wanted.as_ref().is_none_or(|w| w.iter().any(|t| t == u.subject_type())))
+            .collect();
+        let start = match request.query("continuationToken") {
+            None => 0,
+            Some(token) => match decode_graph_continuation(token) {
+                Some(start) if start < users.len() => start,
+                _ => return Reply::Response(error(400, "The continuation token is not valid.", "InvalidContinuationTokenException")),
+            },
+        };
+        let end = (start + self.config.graph_page_size.max(1)).min(users.len());
+        let page: Vec<Value> = users[start..end].iter().map(|u| self.graph_user_json(u)).collect();
+        let mut response = Response::json(200, &json!({"count": page.len(), "value": page}));
+        if end < users.len() {
+            response = response.with_header("X-MS-ContinuationToken", encode_graph_continuation(end));
+        }
+        Reply::Response(response)
+    }
+
+    fn graph_user_json(&self, u: &SimUser) -> Value {
+        let base = format!("https://vssps.dev.azure.com/{}/_apis/Graph", self.org.name);
+        let link = |kind: &str| json!({"href": format!("{base}/{kind}/{}", u.descriptor)});
+        let mut user = json!({
+            "subjectKind": "user",
+            "domain": u.domain,
+            "principalName": u.principal_name,
+            "mailAddress": u.mail,
+            "origin": u.origin,
+            "originId": u.origin_id,
+            "displayName": u.display_name,
+            "_links": {
+                "self": link("Users"),
+                "memberships": link("Memberships"),
+                "membershipState": link("MembershipStates"),
+                "storageKey": link("StorageKeys"),
+                "avatar": {"href": format!("https://dev.azure.com/{}/_apis/GraphProfile/MemberAvatars/{}", self.org.name, u.descriptor)},
+            },
+            "url": format!("{base}/Users/{}", u.descriptor),
+            "descriptor": u.descriptor,
+        });
+        if let Some(meta) = &u.meta_type {
+            user["metaType"] = json!(meta);
+        }
+        if u.deleted_in_origin {
+            user["isDeletedInOrigin"] = json!(true);
+        }
+        user
+    }
+
+    fn personal_access_tokens(&self, request: &Request, descriptor: &str) -> Reply {
+        self.stats.token_pages.fetch_add(1, Ordering::Relaxed);
+        let Some(index) = self.org.user_index(descriptor) else {
+            return Reply::Response(error(404, &format!("The user '{descriptor}' could not be found."), "UserNotFoundException"));
+        };
+        let user = &self.org.users[index];
+        // SSH keys (isPublic=true) are not simulated.
+        let tokens: &[SimToken] = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            &[]
+        } else {
+            &self.org.tokens[index]
+        };
+        let page_size = match request.query("pageSize").map(str::parse::<usize>) {
+            None => 20,
+            Some(Ok(n)) if n > 0 => n.min(self.config.max_token_page_size),
+            Some(_) => return Reply::Response(error(400, "The page size is not valid.", "ArgumentException")),
+        };
+        let start = match request.query("continuationToken") {
+            None => 0,
+            Some(token) => match decode_token_continuation(token, descriptor) {
+                Some(start) if start < tokens.len() => start,
+                _ => return Reply::Response(error(400, "The continuation token is not valid.", "InvalidContinuationTokenException")),
+            },
+        };
+        let end = (start + page_size).min(tokens.len());
+        let value: Vec<Value> = tokens[start..end].iter().map(|t| self.session_token_json(user, t)).collect();
+        let continuation = (end < tokens.len()).then(|| encode_token_continuation(end, descriptor));
+        Reply::Response(Response::json(200, &json!({"value": value, "continuationToken": continuation})))
+    }
+
+    fn session_token_json(&self, user: &SimUser, t: &SimToken) -> Value {
+        let leak = self.config.leak_secret_fields;
+        json!({
+            "clientId": "00000000-0000-0000-0000-000000000000",
+            "accessId": "00000000-0000-0000-0000-000000000000",
+            "authorizationId": t.authorization_id,
+            "hostAuthorizationId": "00000000-0000-0000-0000-000000000000",
+            "userId": user.id,
+            "validFrom": t.time_format.format(t.valid_from),
+            "validTo": t.time_format.format(t.valid_to),
+            "displayName": t.display_name,
+            "scope": t.scope,
+            "targetAccounts": t.target_accounts,
+            "token": leak.then(|| t.secret.clone()),
+            "alternateToken": leak.then(|| format!("alt-{}", t.secret)),
+            "isValid": t.is_valid,
+            "isPublic": false,
+            "publicData": null,
+            "source": null,
+        })
+    }
+}
+
+/// The service's error body (`WrappedException`).
+fn error(status: u16, message: &str, type_key: &str) -> Response {
+    Response::json(
+        status,
+        &json!({
+            "$id": "1",
+            "innerException": null,
+            "message": message,
+            "typeName": format!("Microsoft.VisualStudio.Services.{type_key}, Microsoft.VisualStudio.Services.WebApi"),
+            "typeKey": type_key,
+            "errorCode": 0,
+            "eventId": 3000,
+        }),
+    )
+}
+
+/// A 200 whose body is not the JSON the endpoint promises.
+fn malformed(n: u64) -> Reply {
+    let body: &[u8] = if n % 2 == 0 { b"{\"value\": [{\"authorizationId\": " } else { b"{\"value\": \"not a list\"}" };
+    Reply::Response(Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+        body: body.to_vec(),
+    })
+}
+
+fn encode_graph_continuation(offset: usize) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("sim-users;{offset}"))
+}
+
+fn decode_graph_continuation(token: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()?;
+    String::from_utf8(raw).ok()?.strip_prefix("sim-users;")?.parse().ok()
+}
+
+/// Token Admin continuation tokens are GUIDs; ours carry the owner and the offset.
+fn encode_token_continuation(offset: usize, descriptor: &str) -> String {
+    let tag = rng::mix(0, descriptor.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    format!("{:08x}-{:04x}-4000-8000-{:012x}", tag >> 32, tag & 0xffff, offset)
+}
+
+fn decode_token_continuation(token: &str, descriptor: &str) -> Option<usize> {
+    let expected = encode_token_continuation(0, descriptor);
+    (token.len() == 36 && token[..24] == expected[..24])
+        .then(|| usize::from_str_radix(&token[24..], 16).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_tokens_round_trip_and_are_bound_to_their_owner() {
+        assert_eq!(decode_graph_continuation(&encode_graph_continuation(500)), Some(500));
+        assert_eq!(decode_graph_continuation("garbage"), None);
+        let t = encode_token_continuation(7, "aad.x");
+        assert_eq!(decode_token_continuation(&t, "aad.x"), Some(7));
+        assert_eq!(decode_token_continuation(&t, "aad.y"), None);
+    }
+}
