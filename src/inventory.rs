@@ -91,12 +91,7 @@ pub struct Coverage {
 impl Coverage {
     pub fn new(owners_listed: usize, owners_scanned: usize, owners_failed: Vec<OwnerFailure>) -> Self {
         let complete = owners_failed.is_empty() && owners_scanned == owners_listed;
-        Coverage {
-            owners_listed,
-            owners_scanned,
-            owners_failed,
-            complete,
-        }
+        Coverage { owners_listed, owners_scanned, owners_failed, complete }
     }
 }
 

@@ -64,10 +64,7 @@ impl ScanRecord {
         };
         ScanRecord {
             schema_version: SCHEMA_VERSION,
-            tool: ToolInfo {
-                name: env!("CARGO_PKG_NAME").into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
+            tool: ToolInfo { name: env!("CARGO_PKG_NAME").into(), version: env!("CARGO_PKG_VERSION").into() },
             organization: inventory.organization,
             as_of,
             coverage: inventory.coverage,

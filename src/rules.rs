@@ -35,38 +35,34 @@ struct RulesFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RuleTables {
-    full_access: Option<Common<NoParams>>,
-    all_organizations: Option<Common<AllOrganizationsParams>>,
-    long_lived: Option<Common<LongLivedParams>>,
+    full_access: Option<FullAccessConfig>,
+    all_organizations: Option<AllOrganizationsConfig>,
+    long_lived: Option<LongLivedConfig>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Common<P> {
-    #[serde(default = "yes")]
-    enabled: bool,
-    severity: Severity,
-    #[serde(default)]
-    rationale: Option<String>,
-    #[serde(flatten)]
-    params: P,
+/// One `[rules.<id>]` table: the fields every rule has, then the rule's own parameters.
+/// (Spelled out rather than `#[serde(flatten)]`, which would lose the line numbers of errors.)
+macro_rules! rule_config {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            #[serde(default = "yes")]
+            enabled: bool,
+            severity: Severity,
+            #[serde(default)]
+            rationale: Option<String>,
+            $($field: $ty,)*
+        }
+    };
 }
+
+rule_config!(FullAccessConfig {});
+rule_config!(AllOrganizationsConfig { retirement_date: NaiveDate });
+rule_config!(LongLivedConfig { max_lifetime_days: i64 });
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Deserialize)]
-struct NoParams {}
-
-#[derive(Debug, Deserialize)]
-struct AllOrganizationsParams {
-    retirement_date: NaiveDate,
-}
-
-#[derive(Debug, Deserialize)]
-struct LongLivedParams {
-    max_lifetime_days: i64,
 }
 
 /// What a rule looks for.
@@ -97,49 +93,39 @@ impl RuleSet {
     }
 
     pub fn load(path: &Path) -> Result<Self, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RulesError {
-            file: path.display().to_string(),
-            message: format!("cannot read it: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RulesError { file: path.display().to_string(), message: format!("cannot read it: {e}") })?;
         RuleSet::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Self, RulesError> {
-        let parsed: RulesFile = toml::from_str(text).map_err(|e| RulesError {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
+        let parsed: RulesFile =
+            toml::from_str(text).map_err(|e| RulesError { file: file.to_string(), message: e.to_string() })?;
         let t = parsed.rules;
         let mut rules = Vec::new();
         let mut add = |id: &'static str, enabled: bool, severity: Severity, rationale: Option<String>, check: Check| {
             if enabled {
-                rules.push(Rule {
-                    id,
-                    severity,
-                    rationale: rationale.unwrap_or_default(),
-                    check,
-                });
+                rules.push(Rule { id, severity, rationale: rationale.unwrap_or_default(), check });
             }
         };
         if let Some(r) = t.all_organizations {
-            let check = Check::AllOrganizations {
-                retirement_date: r.params.retirement_date,
-            };
+            let check = Check::AllOrganizations { retirement_date: r.retirement_date };
             add("all-organizations", r.enabled, r.severity, r.rationale, check);
         }
         if let Some(r) = t.full_access {
             add("full-access", r.enabled, r.severity, r.rationale, Check::FullAccess);
         }
         if let Some(r) = t.long_lived {
-            if r.params.max_lifetime_days < 1 {
+            if r.max_lifetime_days < 1 {
                 return Err(RulesError {
                     file: file.to_string(),
-                    message: format!("[rules.long-lived] max_lifetime_days must be at least 1, not {}", r.params.max_lifetime_days),
+                    message: format!(
+                        "[rules.long-lived] max_lifetime_days must be at least 1, not {}",
+                        r.max_lifetime_days
+                    ),
                 });
             }
-            let check = Check::LongLived {
-                max_lifetime_days: r.params.max_lifetime_days,
-            };
+            let check = Check::LongLived { max_lifetime_days: r.max_lifetime_days };
             add("long-lived", r.enabled, r.severity, r.rationale, check);
         }
         Ok(RuleSet { rules })
@@ -163,7 +149,7 @@ impl RuleSet {
                 }
             }
         }
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         findings
     }
 }
@@ -184,13 +170,18 @@ impl Rule {
                         "valid in all organizations; Microsoft stops honouring global PATs on {retirement_date} (in {days} day{})",
                         if days == 1 { "" } else { "s" }
                     ),
-                    0 => format!("valid in all organizations; Microsoft stops honouring global PATs today ({retirement_date})"),
-                    _ => format!("global PAT: no longer honoured since {retirement_date}; revoke it and move its users to an organization-scoped replacement"),
+                    0 => format!(
+                        "valid in all organizations; Microsoft stops honouring global PATs today ({retirement_date})"
+                    ),
+                    _ => format!(
+                        "global PAT: no longer honoured since {retirement_date}; revoke it and move its users to an organization-scoped replacement"
+                    ),
                 })
             }
             Check::LongLived { max_lifetime_days } => {
                 let days = token.lifetime_days()?;
-                (days > *max_lifetime_days).then(|| format!("lifetime of {days} days, over the {max_lifetime_days}-day limit"))
+                (days > *max_lifetime_days)
+                    .then(|| format!("lifetime of {days} days, over the {max_lifetime_days}-day limit"))
             }
         }
     }
@@ -221,12 +212,7 @@ mod tests {
     }
 
     fn inventory(tokens: Vec<Token>) -> Inventory {
-        Inventory {
-            organization: "o".into(),
-            owners: vec![],
-            coverage: Coverage::new(1, 1, vec![]),
-            tokens,
-        }
+        Inventory { organization: "o".into(), owners: vec![], coverage: Coverage::new(1, 1, vec![]), tokens }
     }
 
     #[test]
@@ -259,14 +245,16 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_unknown_keys() {
-        let err = RuleSet::parse("[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_dayz = 5\n", "my.toml").unwrap_err();
+        let err = RuleSet::parse("[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_dayz = 5\n", "my.toml")
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("rules file my.toml:"), "{text}");
         assert!(text.contains("line 3"), "{text}");
         assert!(text.contains("max_lifetime_dayz"), "{text}");
         let err = RuleSet::parse("[rules.full-access]\nseverity = \"severe\"\n", "x.toml").unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
-        let err = RuleSet::parse("[rules.long-lived]\nseverity = \"low\"\nmax_lifetime_days = 0\n", "x.toml").unwrap_err();
+        let err =
+            RuleSet::parse("[rules.long-lived]\nseverity = \"low\"\nmax_lifetime_days = 0\n", "x.toml").unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
     }
 

@@ -15,10 +15,7 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions {
-            concurrency: 8,
-            page_size: 100,
-        }
+        ScanOptions { concurrency: 8, page_size: 100 }
     }
 }
 
@@ -32,7 +29,11 @@ pub enum ScanEvent {
 
 /// Scans the organization. An owner whose tokens cannot be read after retries becomes a
 /// coverage gap; errors that would hit every owner (authentication, permission) stop the scan.
-pub async fn scan(client: &AdoClient, options: &ScanOptions, on_event: &(dyn Fn(ScanEvent) + Sync)) -> Result<Inventory, AdoError> {
+pub async fn scan(
+    client: &AdoClient,
+    options: &ScanOptions,
+    on_event: &(dyn Fn(ScanEvent) + Sync),
+) -> Result<Inventory, AdoError> {
     let owners = client.list_users().await?;
     on_event(ScanEvent::OwnersListed(owners.len()));
 
@@ -59,10 +60,7 @@ pub async fn scan(client: &AdoClient, options: &ScanOptions, on_event: &(dyn Fn(
     failures.sort_by_key(|(i, _)| *i);
     let owners_failed = failures
         .into_iter()
-        .map(|(i, error)| OwnerFailure {
-            descriptor: owners[i].descriptor.clone(),
-            error,
-        })
+        .map(|(i, error)| OwnerFailure { descriptor: owners[i].descriptor.clone(), error })
         .collect();
     let owners_scanned = per_owner.iter().filter(|t| t.is_some()).count();
     // Tokens in the order of their owners, as listed: the same organization gives the same record.

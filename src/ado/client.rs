@@ -106,7 +106,12 @@ impl fmt::Debug for AdoClient {
 }
 
 impl AdoClient {
-    pub fn new(endpoints: Endpoints, org: OrgRef, credential: Credential, options: ClientOptions) -> Result<Self, String> {
+    pub fn new(
+        endpoints: Endpoints,
+        org: OrgRef,
+        credential: Credential,
+        options: ClientOptions,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("pat2entra/", env!("CARGO_PKG_VERSION")))
             .timeout(options.request_timeout)
@@ -114,13 +119,7 @@ impl AdoClient {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(AdoClient {
-            http,
-            endpoints,
-            org,
-            credential,
-            options,
-        })
+        Ok(AdoClient { http, endpoints, org, credential, options })
     }
 
     pub fn organization(&self) -> &str {
@@ -218,10 +217,9 @@ impl AdoClient {
             attempt += 1;
             let failure = match self.send(url).await {
                 Err(e) => Retryable::Transport(describe_transport(&e)),
-                Ok((status, headers, _)) if status == 429 || status >= 500 => Retryable::Status {
-                    status,
-                    wait: retry_after(&headers),
-                },
+                Ok((status, headers, _)) if status == 429 || status >= 500 => {
+                    Retryable::Status { status, wait: retry_after(&headers) }
+                }
                 Ok((status, headers, body)) => {
                     self.check_status(api, &endpoint, status, &headers, &body)?;
                     match serde_json::from_slice::<T>(&body) {
@@ -256,29 +254,29 @@ impl AdoClient {
     }
 
     /// Turns a final (non-retryable) status into an error; `Ok` means a JSON body to parse.
-    fn check_status(&self, api: Api, endpoint: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Result<(), AdoError> {
+    fn check_status(
+        &self,
+        api: Api,
+        endpoint: &str,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), AdoError> {
         let endpoint = endpoint.to_string();
         match status {
-            203 => Err(AdoError::NotAuthenticated {
-                endpoint,
-                detail: "HTTP 203 with a sign-in page".into(),
-            }),
+            203 => Err(AdoError::NotAuthenticated { endpoint, detail: "HTTP 203 with a sign-in page".into() }),
             200..=299 if looks_like_html(headers, body) => Err(AdoError::NotAuthenticated {
                 endpoint,
                 detail: format!("HTTP {status} with an HTML sign-in page instead of JSON"),
             }),
             200..=299 => Ok(()),
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
-            401 => Err(AdoError::NotAuthenticated {
-                endpoint,
-                detail: format!("HTTP 401{}", error_message(body)),
-            }),
+            401 => Err(AdoError::NotAuthenticated { endpoint, detail: format!("HTTP 401{}", error_message(body)) }),
             403 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
             403 => Err(AdoError::GraphDenied { endpoint, status }),
-            404 if api == Api::GraphUsers => Err(AdoError::OrganizationNotFound {
-                organization: self.org.name().to_string(),
-                endpoint,
-            }),
+            404 if api == Api::GraphUsers => {
+                Err(AdoError::OrganizationNotFound { organization: self.org.name().to_string(), endpoint })
+            }
             _ => Err(AdoError::Status {
                 endpoint,
                 status,
@@ -315,19 +313,11 @@ impl Retryable {
     fn into_error(self, endpoint: String, attempts: u32) -> AdoError {
         let gave_up = format!("gave up after {attempts} attempts");
         match self {
-            Retryable::Status { status, .. } => AdoError::Status {
-                endpoint,
-                status,
-                detail: format!("server error or throttling ({gave_up})"),
-            },
-            Retryable::Transport(detail) => AdoError::Transport {
-                endpoint,
-                detail: format!("{detail} ({gave_up})"),
-            },
-            Retryable::Malformed(detail) => AdoError::Malformed {
-                endpoint,
-                detail: format!("{detail} ({gave_up})"),
-            },
+            Retryable::Status { status, .. } => {
+                AdoError::Status { endpoint, status, detail: format!("server error or throttling ({gave_up})") }
+            }
+            Retryable::Transport(detail) => AdoError::Transport { endpoint, detail: format!("{detail} ({gave_up})") },
+            Retryable::Malformed(detail) => AdoError::Malformed { endpoint, detail: format!("{detail} ({gave_up})") },
         }
     }
 }
@@ -340,11 +330,7 @@ fn endpoint_name(url: &Url) -> String {
 }
 
 fn looks_like_html(headers: &HeaderMap, body: &[u8]) -> bool {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     content_type.contains("html") || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
 }
 

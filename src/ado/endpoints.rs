@@ -20,7 +20,9 @@ impl OrgRef {
                 url.path_segments()
                     .and_then(|mut s| s.next().map(str::to_string))
                     .filter(|s| !s.is_empty())
-                    .ok_or_else(|| format!("'{input}' has no organization in its path (expected https://dev.azure.com/ORG)"))?
+                    .ok_or_else(|| {
+                        format!("'{input}' has no organization in its path (expected https://dev.azure.com/ORG)")
+                    })?
             }
         } else {
             input.to_string()
@@ -75,17 +77,15 @@ impl Endpoints {
                     "--base-url '{base}' uses plain http to a non-loopback host; use https (credentials would travel in clear text)"
                 ));
             }
-            other => return Err(format!("--base-url '{base}' has scheme '{other}'; use https")),
+            other => {
+                return Err(format!("--base-url '{base}' has scheme '{other}'; use https"));
+            }
         }
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
             url.set_path(&path);
         }
-        Ok(Endpoints {
-            vssps: url.clone(),
-            vsaex: url.clone(),
-            audit: url,
-        })
+        Ok(Endpoints { vssps: url.clone(), vsaex: url.clone(), audit: url })
     }
 }
 
@@ -104,7 +104,12 @@ mod tests {
 
     #[test]
     fn org_accepts_az_devops_forms() {
-        for input in ["contoso", "https://dev.azure.com/contoso", "https://dev.azure.com/contoso/", "https://contoso.visualstudio.com"] {
+        for input in [
+            "contoso",
+            "https://dev.azure.com/contoso",
+            "https://dev.azure.com/contoso/",
+            "https://contoso.visualstudio.com",
+        ] {
             assert_eq!(OrgRef::parse(input).unwrap().name(), "contoso", "{input}");
         }
         assert!(OrgRef::parse("https://dev.azure.com/").is_err());

@@ -42,8 +42,7 @@ impl AdoError {
     /// Errors that would repeat for every owner: the scan stops instead of recording hundreds of
     /// identical coverage gaps.
     pub fn is_fatal(&self) -> bool {
-        self.is_auth()
-            || matches!(self, AdoError::OrganizationNotFound { .. })
+        self.is_auth() || matches!(self, AdoError::OrganizationNotFound { .. })
     }
 
     /// Authentication or permission problems (exit code 3).

@@ -85,10 +85,7 @@ pub struct WrappedException {
 impl GraphUser {
     pub fn into_owner(self) -> Owner {
         let principal_name = self.principal_name.filter(|s| !s.is_empty()).unwrap_or_default();
-        let display_name = self
-            .display_name
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| principal_name.clone());
+        let display_name = self.display_name.filter(|s| !s.is_empty()).unwrap_or_else(|| principal_name.clone());
         Owner {
             descriptor: self.descriptor,
             display_name,
@@ -107,13 +104,7 @@ impl SessionToken {
             authorization_id: self.authorization_id,
             owner: owner.to_string(),
             display_name: self.display_name.unwrap_or_default(),
-            scopes: self
-                .scope
-                .as_deref()
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
+            scopes: self.scope.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect(),
             all_organizations: target_accounts.is_empty(),
             target_accounts,
             valid_from: self.valid_from,

@@ -22,13 +22,7 @@ impl Progress {
     pub fn new(quiet: bool) -> Self {
         Progress {
             enabled: !quiet && std::io::stderr().is_terminal(),
-            state: Mutex::new(State {
-                owners_total: 0,
-                owners_done: 0,
-                owners_failed: 0,
-                tokens: 0,
-                last_draw: None,
-            }),
+            state: Mutex::new(State { owners_total: 0, owners_done: 0, owners_failed: 0, tokens: 0, last_draw: None }),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::ado::{AdoClient, AdoError, ClientOptions, Credential, Endpoints, OrgR
 use crate::exit::Exit;
 use crate::finding::Severity;
 use crate::record::ScanRecord;
-use crate::report::{self, Format};
+use crate::report::{self, Format, RenderOptions};
 use crate::rules::RuleSet;
 use crate::scan::{ScanOptions, scan};
 use crate::secret::Secret;
@@ -77,6 +77,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub page_size: u32,
 
+    /// Attempts after the first for a request that was throttled, failed with a server error,
+    /// lost its connection or returned a malformed body.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub max_retries: u32,
+
     /// No progress display on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -130,7 +135,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         _simulator = Some(handle);
         (endpoints, org, Credential::Pat(demo_pat))
     } else {
-        let org = OrgRef::parse(args.org.as_deref().unwrap_or_default()).map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
+        let org = OrgRef::parse(args.org.as_deref().unwrap_or_default())
+            .map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
         let endpoints = match &args.base_url {
             Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
             None => Endpoints::azure_devops(),
@@ -138,11 +144,10 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         (endpoints, org, credential_from_env()?)
     };
 
-    let client = AdoClient::new(endpoints, org, credential, ClientOptions::default()).map_err(|e| Failure::new(Exit::Usage, e))?;
-    let options = ScanOptions {
-        concurrency: usize::from(args.concurrency),
-        page_size: args.page_size,
-    };
+    let client_options = ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() };
+    let client =
+        AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let options = ScanOptions { concurrency: usize::from(args.concurrency), page_size: args.page_size };
     let progress = Progress::new(args.quiet);
     let scanned = scan(&client, &options, &|event| progress.event(event)).await;
     progress.finish();
@@ -204,19 +209,30 @@ fn write_output(record: &ScanRecord, format: Format, out: Option<&PathBuf>) -> R
         Some(path) => std::fs::File::create(path)
             .map(std::io::BufWriter::new)
             .and_then(|mut file| {
-                report::render(record, format, &mut file)?;
+                report::render(record, format, &RenderOptions::default(), &mut file)?;
                 file.flush()
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {
             let stdout = std::io::stdout();
+            let options = RenderOptions { terminal_width: terminal_width(&stdout) };
             let mut lock = stdout.lock();
-            report::render(record, format, &mut lock)
+            report::render(record, format, &options, &mut lock)
                 .and_then(|_| lock.flush())
                 .map_err(|e| format!("cannot write the report: {e}"))
         }
     };
     written.map_err(|e| Failure::new(Exit::Usage, e))
+}
+
+/// The width of the terminal standard output goes to, if it is one.
+fn terminal_width(stdout: &std::io::Stdout) -> Option<u16> {
+    use std::io::IsTerminal;
+    if !stdout.is_terminal() {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    columns.or_else(|| comfy_table::Table::new().width()).or(Some(120))
 }
 
 /// A random credential for the demo simulator (it only has to be unguessable for one run).

@@ -26,7 +26,9 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     for f in &record.findings {
         let owner = record.owner(&f.owner);
         let token = record.token(&f.authorization_id);
-        let date = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.to_rfc3339()).unwrap_or_default();
+        let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
+            d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+        };
         let row = [
             f.severity.to_string(),
             f.rule.clone(),

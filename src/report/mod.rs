@@ -17,10 +17,18 @@ pub enum Format {
     Csv,
 }
 
+/// How the output will be read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    /// Width of the terminal the output goes to; `None` for a file or a pipe (fixed width, so
+    /// the same scan always renders the same text).
+    pub terminal_width: Option<u16>,
+}
+
 /// Writes the record in `format`.
-pub fn render(record: &ScanRecord, format: Format, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Table => table::render(record, out),
+        Format::Table => table::render(record, options, out),
         Format::Json => json::render(record, out),
         Format::Csv => csv::render(record, out),
     }

@@ -1,12 +1,16 @@
 //! Terminal output: a summary first, then one row per flagged token, then coverage gaps.
 
+use super::RenderOptions;
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
+/// Width used when the output is not a terminal.
+const FILE_WIDTH: u16 = 160;
+
+pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let s = &record.summary;
     let c = &record.coverage;
     writeln!(out, "Organization {} as of {}", record.organization, record.as_of.format("%Y-%m-%d %H:%M UTC"))?;
@@ -15,7 +19,11 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         "Owners:   {} listed, {} scanned{}",
         c.owners_listed,
         c.owners_scanned,
-        if c.complete { " (complete)".to_string() } else { format!(", {} FAILED (scan incomplete)", c.owners_failed.len()) }
+        if c.complete {
+            " (complete)".to_string()
+        } else {
+            format!(", {} FAILED (scan incomplete)", c.owners_failed.len())
+        }
     )?;
     writeln!(
         out,
@@ -30,7 +38,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
 
     if !record.findings.is_empty() {
         writeln!(out)?;
-        writeln!(out, "{}", flagged_tokens(record))?;
+        writeln!(out, "{}", flagged_tokens(record, options.terminal_width.unwrap_or(FILE_WIDTH)))?;
     }
     if !c.owners_failed.is_empty() {
         writeln!(out)?;
@@ -43,7 +51,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message.
-fn flagged_tokens(record: &ScanRecord) -> Table {
+fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
     let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in &record.findings {
         by_token.entry(&f.authorization_id).or_default().push(f);
@@ -54,10 +62,7 @@ fn flagged_tokens(record: &ScanRecord) -> Table {
             let worst = findings.iter().max_by_key(|f| f.severity).expect("grouped findings are never empty");
             let token = record.token(&worst.authorization_id);
             let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
-            let expires = token
-                .and_then(|t| t.valid_to)
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
+            let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
             let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
             let owner = record.owner_label(&worst.owner);
             (
@@ -81,10 +86,7 @@ fn flagged_tokens(record: &ScanRecord) -> Table {
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why"]);
-    if table.width().is_none() {
-        // Not a terminal: a width that reads well in a file or a pull request.
-        table.set_width(160);
-    }
+    table.force_no_tty().set_width(width);
     let cap = |w: u16| ColumnConstraint::UpperBoundary(Width::Fixed(w));
     table.set_constraints([
         ColumnConstraint::ContentWidth,

@@ -31,10 +31,7 @@ impl Request {
 
     /// A query parameter, names compared case-insensitively as the service does.
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -100,11 +97,7 @@ pub async fn read_request<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> io::Res
     };
     let method = method.to_string();
     let (path, query_string) = target.split_once('?').unwrap_or((target, ""));
-    let segments = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
-        .collect();
+    let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let query = url::form_urlencoded::parse(query_string.as_bytes()).into_owned().collect();
     let mut headers = HashMap::new();
     loop {
@@ -130,13 +123,7 @@ pub async fn read_request<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> io::Res
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).await?;
-    Ok(Some(Request {
-        method,
-        segments,
-        query,
-        headers,
-        body,
-    }))
+    Ok(Some(Request { method, segments, query, headers, body }))
 }
 
 async fn read_line<R: AsyncBufReadExt + Unpin>(reader: &mut R, line: &mut Vec<u8>) -> io::Result<usize> {
@@ -155,7 +142,12 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Writes a response head and `body` (which may be shorter than `content_length`).
-pub async fn write_response(stream: &mut TcpStream, response: &Response, body: &[u8], keep_alive: bool) -> io::Result<()> {
+pub async fn write_response(
+    stream: &mut TcpStream,
+    response: &Response,
+    body: &[u8],
+    keep_alive: bool,
+) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -184,9 +176,7 @@ where
             Ok(Some(r)) => r,
             _ => return,
         };
-        let keep_alive = !request
-            .header("connection")
-            .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let keep_alive = !request.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
         let stream = reader.get_mut();
         match handler(request).await {
             Reply::Response(response) => {

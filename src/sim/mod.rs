@@ -43,6 +43,9 @@ pub struct SimConfig {
     pub accepted_pat: Option<String>,
     /// Answer Token Admin with 401, as for a caller who is not a token administrator.
     pub deny_token_admin: bool,
+    /// Answer a bad credential with the 203 sign-in page even when the client sends
+    /// `X-TFS-FedAuthRedirect: Suppress` (the service is not documented to always honour it).
+    pub sign_in_page_on_bad_credential: bool,
     /// Fill the `token`/`alternateToken` fields with (fake) secrets, to prove they never leak.
     pub leak_secret_fields: bool,
     pub faults: Faults,
@@ -81,6 +84,7 @@ impl Default for SimConfig {
             max_token_page_size: 100,
             accepted_pat: None,
             deny_token_admin: false,
+            sign_in_page_on_bad_credential: false,
             leak_secret_fields: false,
             faults: Faults::default(),
         }
@@ -144,11 +148,7 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor);
-    let state = Arc::new(SimState {
-        config,
-        org,
-        stats: SimStats::default(),
-    });
+    let state = Arc::new(SimState { config, org, stats: SimStats::default() });
     let accept_state = state.clone();
     let task = tokio::spawn(async move {
         loop {
@@ -231,12 +231,15 @@ impl SimState {
         if accepted {
             return None;
         }
-        let suppressed = request
-            .header("x-tfs-fedauthredirect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("suppress"));
+        let suppressed = !self.config.sign_in_page_on_bad_credential
+            && request.header("x-tfs-fedauthredirect").is_some_and(|v| v.eq_ignore_ascii_case("suppress"));
         Some(Reply::Response(if suppressed {
-            error(401, "TF400813: The user '' is not authorized to access this resource.", "UnauthorizedRequestException")
-                .with_header("WWW-Authenticate", "Basic realm=\"https://sim.dev.azure.com/\"")
+            error(
+                401,
+                "TF400813: The user '' is not authorized to access this resource.",
+                "UnauthorizedRequestException",
+            )
+            .with_header("WWW-Authenticate", "Basic realm=\"https://sim.dev.azure.com/\"")
         } else {
             Response {
                 status: 203,
@@ -250,7 +253,11 @@ impl SimState {
         let f = &self.config.faults;
         if let Some(owner) = owner {
             if f.failing_owners.contains(owner) {
-                return Some(Reply::Response(error(500, "Simulated permanent failure for this owner.", "SimulatedFault")));
+                return Some(Reply::Response(error(
+                    500,
+                    "Simulated permanent failure for this owner.",
+                    "SimulatedFault",
+                )));
             }
             if f.malformed_owners.contains(owner) {
                 return Some(malformed(n));
@@ -280,7 +287,10 @@ impl SimState {
         } else if hit(f.reset_rate) {
             Reply::Drop
         } else if hit(f.truncate_rate) {
-            Reply::Truncate(Response::json(200, &json!({"count": 1, "value": [{"descriptor": "aad.truncated", "padding": "x".repeat(64)}]})))
+            Reply::Truncate(Response::json(
+                200,
+                &json!({"count": 1, "value": [{"descriptor": "aad.truncated", "padding": "x".repeat(64)}]}),
+            ))
         } else if hit(f.malformed_rate) {
             malformed(n)
         } else {
@@ -292,9 +302,8 @@ impl SimState {
 
     fn graph_users(&self, request: &Request) -> Reply {
         self.stats.graph_pages.fetch_add(1, Ordering::Relaxed);
-        let wanted: Option<Vec<String>> = request
-            .query("subjectTypes")
-            .map(|s| s.split(',').map(|t| t.trim().to_ascii_lowercase()).collect());
+        let wanted: Option<Vec<String>> =
+            request.query("subjectTypes").map(|s| s.split(',').map(|t| t.trim().to_ascii_lowercase()).collect());
         let users: Vec<&SimUser> = self
             .org
             .users
@@ -305,7 +314,13 @@ impl SimState {
             None => 0,
             Some(token) => match decode_graph_continuation(token) {
                 Some(start) if start < users.len() => start,
-                _ => return Reply::Response(error(400, "The continuation token is not valid.", "InvalidContinuationTokenException")),
+                _ => {
+                    return Reply::Response(error(
+                        400,
+                        "The continuation token is not valid.",
+                        "InvalidContinuationTokenException",
+                    ));
+                }
             },
         };
         let end = (start + self.config.graph_page_size.max(1)).min(users.len());
@@ -350,7 +365,11 @@ impl SimState {
     fn personal_access_tokens(&self, request: &Request, descriptor: &str) -> Reply {
         self.stats.token_pages.fetch_add(1, Ordering::Relaxed);
         let Some(index) = self.org.user_index(descriptor) else {
-            return Reply::Response(error(404, &format!("The user '{descriptor}' could not be found."), "UserNotFoundException"));
+            return Reply::Response(error(
+                404,
+                &format!("The user '{descriptor}' could not be found."),
+                "UserNotFoundException",
+            ));
         };
         let user = &self.org.users[index];
         // SSH keys (isPublic=true) are not simulated.
@@ -362,13 +381,21 @@ impl SimState {
         let page_size = match request.query("pageSize").map(str::parse::<usize>) {
             None => 20,
             Some(Ok(n)) if n > 0 => n.min(self.config.max_token_page_size),
-            Some(_) => return Reply::Response(error(400, "The page size is not valid.", "ArgumentException")),
+            Some(_) => {
+                return Reply::Response(error(400, "The page size is not valid.", "ArgumentException"));
+            }
         };
         let start = match request.query("continuationToken") {
             None => 0,
             Some(token) => match decode_token_continuation(token, descriptor) {
                 Some(start) if start < tokens.len() => start,
-                _ => return Reply::Response(error(400, "The continuation token is not valid.", "InvalidContinuationTokenException")),
+                _ => {
+                    return Reply::Response(error(
+                        400,
+                        "The continuation token is not valid.",
+                        "InvalidContinuationTokenException",
+                    ));
+                }
             },
         };
         let end = (start + page_size).min(tokens.len());
@@ -418,7 +445,8 @@ fn error(status: u16, message: &str, type_key: &str) -> Response {
 
 /// A 200 whose body is not the JSON the endpoint promises.
 fn malformed(n: u64) -> Reply {
-    let body: &[u8] = if n % 2 == 0 { b"{\"value\": [{\"authorizationId\": " } else { b"{\"value\": \"not a list\"}" };
+    let body: &[u8] =
+        if n.is_multiple_of(2) { b"{\"value\": [{\"authorizationId\": " } else { b"{\"value\": \"not a list\"}" };
     Reply::Response(Response {
         status: 200,
         headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
@@ -443,9 +471,7 @@ fn encode_token_continuation(offset: usize, descriptor: &str) -> String {
 
 fn decode_token_continuation(token: &str, descriptor: &str) -> Option<usize> {
     let expected = encode_token_continuation(0, descriptor);
-    (token.len() == 36 && token[..24] == expected[..24])
-        .then(|| usize::from_str_radix(&token[24..], 16).ok())
-        .flatten()
+    (token.len() == 36 && token[..24] == expected[..24]).then(|| usize::from_str_radix(&token[24..], 16).ok()).flatten()
 }
 
 #[cfg(test)]

@@ -57,11 +57,8 @@ impl TimeFormat {
     pub fn format(self, t: DateTime<Utc>) -> String {
         let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
         let nanos = t.timestamp_subsec_nanos();
-        let fraction = if nanos == 0 {
-            String::new()
-        } else {
-            format!(".{:07}", nanos / 100).trim_end_matches('0').to_string()
-        };
+        let fraction =
+            if nanos == 0 { String::new() } else { format!(".{:07}", nanos / 100).trim_end_matches('0').to_string() };
         match self {
             TimeFormat::ZoneLess => format!("{base}{fraction}"),
             TimeFormat::Utc => format!("{base}{fraction}Z"),
@@ -85,9 +82,34 @@ const FIRST: &[&str] = &[
     "Bruno", "Carmen", "Dmitri", "Esther", "Felix", "Gita", "Hamza", "Ivy", "Jonas",
 ];
 const LAST: &[&str] = &[
-    "Adeyemi", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Hartnett", "Ivanova", "Jensen",
-    "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Patel", "Quispe", "Rossi", "Schmidt", "Tanaka",
-    "Urquhart", "Varga", "Wagner", "Xu", "Yilmaz", "Zimmermann", "Totten", "Novak",
+    "Adeyemi",
+    "Berg",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hartnett",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quispe",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Urquhart",
+    "Varga",
+    "Wagner",
+    "Xu",
+    "Yilmaz",
+    "Zimmermann",
+    "Totten",
+    "Novak",
 ];
 const SERVICE_ACCOUNTS: &[(&str, &str)] = &[
     ("svc-build", "Build Service Account"),
@@ -110,7 +132,13 @@ const PURPOSES: &[(u32, (&[&str], &str))] = &[
     (2, (&["feed admin"], "vso.packaging_manage")),
     (6, (&["pipeline trigger", "ci pipeline", "build status"], "vso.build_execute")),
     (3, (&["release pipeline", "azure pipelines release"], "vso.build_execute vso.release_execute")),
-    (3, (&["terraform", "terraform azuredevops provider"], "vso.project_manage vso.build_execute vso.code_manage vso.serviceendpoint_manage")),
+    (
+        3,
+        (
+            &["terraform", "terraform azuredevops provider"],
+            "vso.project_manage vso.build_execute vso.code_manage vso.serviceendpoint_manage",
+        ),
+    ),
     (4, (&["agent pool", "self-hosted agent registration"], "vso.agentpools_manage")),
     (4, (&["work item report", "sprint dashboard script"], "vso.work vso.analytics")),
     (2, (&["power bi analytics"], "vso.analytics")),
@@ -120,7 +148,13 @@ const PURPOSES: &[(u32, (&[&str], &str))] = &[
     (3, (&["jira sync", "slack integration", "servicenow connector"], "vso.work_write vso.code vso.build")),
     (2, (&["dashboards"], "vso.dashboards vso.taskgroups_manage")),
     (1, (&["security scanner"], "vso.security_manage vso.code")),
-    (1, (&["legacy migration tool"], "vso.work_full vso.code_full vso.build_execute vso.release_manage vso.test_write vso.wiki_write")),
+    (
+        1,
+        (
+            &["legacy migration tool"],
+            "vso.work_full vso.code_full vso.build_execute vso.release_manage vso.test_write vso.wiki_write",
+        ),
+    ),
     (12, (&["full access", "temp", "my token", "test", "admin", "ci", ""], "app_token")),
 ];
 
@@ -143,8 +177,8 @@ impl SimOrg {
         };
         let service_count = (users / 40).clamp(usize::from(users > 0), SERVICE_ACCOUNTS.len());
         for i in 0..users {
-            let user = if i < service_count {
-                let (alias, display) = SERVICE_ACCOUNTS[i];
+            let service_account = SERVICE_ACCOUNTS.get(i).filter(|_| i < service_count);
+            let user = if let Some((alias, display)) = service_account {
                 org.user(&mut rng, "aad", display.to_string(), format!("{alias}@{domain}"), false)
             } else {
                 let first = rng.pick(FIRST);
@@ -159,7 +193,7 @@ impl SimOrg {
                     org.user(&mut rng, "aad", display, format!("{alias}@{domain}"), deleted)
                 }
             };
-            let count = if i < service_count {
+            let count = if service_account.is_some() {
                 3 + rng.below(6)
             } else {
                 *rng.weighted(&[(30, 0u64), (30, 1), (20, 2), (10, 3), (6, 4), (3, 5), (1, 6)])
@@ -208,7 +242,12 @@ impl SimOrg {
         let name = *rng.pick(names);
         let lifetime = *rng.weighted(LIFETIME_DAYS);
         // Created some time before the anchor: some still valid, some long expired.
-        let age_days = rng.below((lifetime + lifetime / 2 + 45) as u64) as i64;
+        let age_days = if lifetime > 365 {
+            // Tokens over a year old predate the one-year cap of the PAT page.
+            400 + rng.below((lifetime - 300) as u64) as i64
+        } else {
+            rng.below((lifetime + lifetime / 2 + 45) as u64) as i64
+        };
         let created = anchor.date_naive() - Duration::days(age_days);
         let seconds = rng.below(86_400) as u32;
         let ticks = match rng.below(3) {

@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests: a simulator on loopback and the real binary.
+#![allow(dead_code)]
+
+use pat2entra::sim::{self, SimConfig, SimHandle};
+use std::path::Path;
+use std::process::Command;
+
+/// A simulator running on its own runtime, for tests that run the binary against it.
+pub struct TestSim {
+    pub handle: Option<SimHandle>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestSim {
+    pub fn start(config: SimConfig) -> TestSim {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime");
+        let handle = runtime.block_on(sim::start(config, 0)).expect("simulator starts on a free port");
+        TestSim { handle: Some(handle), runtime }
+    }
+
+    pub fn sim(&self) -> &SimHandle {
+        self.handle.as_ref().expect("running")
+    }
+
+    pub fn base_url(&self) -> String {
+        self.sim().base_url()
+    }
+
+    /// Runs async code (the library's client) on the simulator's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+}
+
+impl Drop for TestSim {
+    fn drop(&mut self) {
+        let _guard = self.runtime.enter();
+        self.handle.take();
+    }
+}
+
+/// The fixed date the tests judge tokens against.
+pub fn as_of() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-26T00:00:00Z".parse().unwrap()
+}
+
+pub fn sim_config() -> SimConfig {
+    SimConfig { anchor: as_of(), users: 60, ..SimConfig::default() }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the pat2entra binary with `args` and extra environment variables (the inherited
+/// `AZURE_DEVOPS_EXT_PAT` is always removed first).
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+    cmd.args(args).env_remove("AZURE_DEVOPS_EXT_PAT").env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Scans the simulator through the binary and returns the JSON record.
+pub fn scan_json(sim: &TestSim, extra: &[&str], pat: &str) -> (Run, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scan.json");
+    let base = sim.base_url();
+    let org = sim.sim().config().organization.clone();
+    let mut args = vec!["scan", "--org", &org, "--base-url", &base, "--as-of", "2026-11-26", "-o", "json", "--out"];
+    let out_str = out.to_str().unwrap().to_string();
+    args.push(&out_str);
+    args.extend_from_slice(extra);
+    let run = run(&args, &[("AZURE_DEVOPS_EXT_PAT", pat)]);
+    let record = read_json(&out);
+    (run, record)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).expect("the record is JSON"),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
+/// Authorization ids the simulator holds for the owners a scan of `aad,msa` users sees.
+pub fn expected_ids(sim: &SimHandle) -> Vec<String> {
+    let org = sim.org();
+    let mut ids: Vec<String> = org
+        .users
+        .iter()
+        .zip(&org.tokens)
+        .filter(|(u, _)| matches!(u.subject_type(), "aad" | "msa"))
+        .flat_map(|(_, tokens)| tokens.iter().map(|t| t.authorization_id.clone()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Authorization ids of a record, sorted, duplicates kept.
+pub fn record_ids(record: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = record["tokens"]
+        .as_array()
+        .expect("tokens array")
+        .iter()
+        .map(|t| t["authorization_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
