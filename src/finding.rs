@@ -57,6 +57,16 @@ pub struct Finding {
     pub owner: String,
     /// One line that explains the finding.
     pub message: String,
+    /// Set when an exception of the rules file accepts this finding: it stays in the record but
+    /// does not count for `--fail-on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<crate::rules::Suppression>,
+}
+
+impl Finding {
+    pub fn is_suppressed(&self) -> bool {
+        self.suppressed.is_some()
+    }
 }
 
 #[cfg(test)]

@@ -15,5 +15,6 @@ pub mod record;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod scopes;
 pub mod secret;
 pub mod sim;

@@ -3,6 +3,7 @@
 
 use crate::finding::{Finding, Severity};
 use crate::inventory::{Coverage, Inventory, Owner, Token, TokenState};
+use crate::rules::{Evaluation, ExceptionReport, RuleInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,7 +22,12 @@ pub struct ScanRecord {
     pub summary: Summary,
     pub owners: Vec<Owner>,
     pub tokens: Vec<Token>,
+    /// Every finding, suppressed ones included (marked `suppressed`).
     pub findings: Vec<Finding>,
+    /// The rules that judged the tokens.
+    pub rules: Vec<RuleInfo>,
+    /// What became of each exception of the rules file.
+    pub exceptions: Vec<ExceptionReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,20 +43,24 @@ pub struct Summary {
     pub active_tokens: usize,
     pub expired_tokens: usize,
     pub revoked_tokens: usize,
-    /// Tokens with at least one finding.
+    /// Tokens with at least one unsuppressed finding.
     pub flagged_tokens: usize,
-    /// Finding counts by severity, every severity present.
+    /// Unsuppressed finding counts by severity, every severity present.
     pub findings_by_severity: BTreeMap<Severity, usize>,
+    /// Findings accepted by an exception (kept in `findings`, not counted above).
+    pub suppressed_findings: usize,
 }
 
 impl ScanRecord {
-    pub fn new(inventory: Inventory, findings: Vec<Finding>, as_of: DateTime<Utc>) -> Self {
+    pub fn new(inventory: Inventory, evaluation: Evaluation, rules: Vec<RuleInfo>, as_of: DateTime<Utc>) -> Self {
+        let Evaluation { findings, exceptions } = evaluation;
         let count = |state| inventory.tokens.iter().filter(|t| t.state(as_of) == state).count();
-        let mut flagged: Vec<&str> = findings.iter().map(|f| f.authorization_id.as_str()).collect();
+        let open = || findings.iter().filter(|f| !f.is_suppressed());
+        let mut flagged: Vec<&str> = open().map(|f| f.authorization_id.as_str()).collect();
         flagged.sort_unstable();
         flagged.dedup();
         let mut by_severity: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
-        for f in &findings {
+        for f in open() {
             *by_severity.entry(f.severity).or_default() += 1;
         }
         let summary = Summary {
@@ -61,6 +71,7 @@ impl ScanRecord {
             revoked_tokens: count(TokenState::Revoked),
             flagged_tokens: flagged.len(),
             findings_by_severity: by_severity,
+            suppressed_findings: findings.len() - open().count(),
         };
         ScanRecord {
             schema_version: SCHEMA_VERSION,
@@ -72,7 +83,14 @@ impl ScanRecord {
             owners: inventory.owners,
             tokens: inventory.tokens,
             findings,
+            rules,
+            exceptions,
         }
+    }
+
+    /// Findings not accepted by an exception: what gating and summaries count.
+    pub fn open_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| !f.is_suppressed())
     }
 
     pub fn owner(&self, descriptor: &str) -> Option<&Owner> {

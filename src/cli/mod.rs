@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
 mod progress;
+mod rules;
 mod scan;
 mod simulate;
 
@@ -33,6 +34,9 @@ pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
     #[command(after_help = scan::AFTER_HELP)]
     Scan(scan::ScanArgs),
+    /// Check a rules file, or explain the rules.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Serve a simulated organization on loopback (the Azure DevOps endpoints pat2entra reads).
     Simulate(simulate::SimulateArgs),
 }
@@ -70,6 +74,7 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
+            Command::Rules(command) => rules::run(command),
         }
     });
     match result {

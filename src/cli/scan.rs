@@ -153,8 +153,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     progress.finish();
     let inventory = scanned.map_err(scan_failure)?;
 
-    let findings = rules.evaluate(&inventory, as_of);
-    let record = ScanRecord::new(inventory, findings, as_of);
+    let evaluation = rules.evaluate(&inventory, as_of);
+    let record = ScanRecord::new(inventory, evaluation, rules.describe(), as_of);
     write_output(&record, args.output, args.out.as_ref())?;
 
     if !record.coverage.complete {
@@ -173,7 +173,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
 /// Exit 1 when a finding at or above `fail_on` exists.
 pub fn gate(record: &ScanRecord, fail_on: Option<Severity>) -> Exit {
     match fail_on {
-        Some(threshold) if record.findings.iter().any(|f| f.severity >= threshold) => Exit::Findings,
+        Some(threshold) if record.open_findings().any(|f| f.severity >= threshold) => Exit::Findings,
         _ => Exit::Ok,
     }
 }

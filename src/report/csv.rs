@@ -5,7 +5,7 @@ use crate::record::ScanRecord;
 use std::io::{self, Write};
 
 /// Column names, in order. Documented in the README; do not reorder.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 14] = [
     "severity",
     "rule",
     "authorization_id",
@@ -18,6 +18,8 @@ pub const COLUMNS: [&str; 12] = [
     "valid_to",
     "message",
     "owner_descriptor",
+    "suppressed",
+    "exception",
 ];
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
@@ -42,6 +44,14 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             date(token.and_then(|t| t.valid_to)),
             f.message.clone(),
             f.owner.clone(),
+            f.is_suppressed().to_string(),
+            f.suppressed
+                .as_ref()
+                .map(|s| {
+                    let trace = s.ticket.as_deref().or(s.approver.as_deref()).unwrap_or_default();
+                    format!("#{} {trace} until {}: {}", s.exception, s.expires, s.reason)
+                })
+                .unwrap_or_default(),
         ];
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }

@@ -3,6 +3,7 @@
 use super::RenderOptions;
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
+use crate::rules::ExceptionStatus;
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -34,11 +35,28 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
         .iter()
         .map(|sev| format!("{} {}", s.findings_by_severity.get(sev).copied().unwrap_or(0), sev))
         .collect();
-    writeln!(out, "Findings: {}", counts.join(", "))?;
+    let suppressed = if s.suppressed_findings > 0 {
+        format!(" ({} more accepted by exceptions)", s.suppressed_findings)
+    } else {
+        String::new()
+    };
+    writeln!(out, "Findings: {}{suppressed}", counts.join(", "))?;
 
-    if !record.findings.is_empty() {
+    if record.open_findings().next().is_some() {
         writeln!(out)?;
         writeln!(out, "{}", flagged_tokens(record, options.terminal_width.unwrap_or(FILE_WIDTH)))?;
+    }
+    let attention: Vec<_> = record.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).collect();
+    if !attention.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Exceptions to review:")?;
+        for e in attention {
+            let what = match e.status {
+                ExceptionStatus::Expired => format!("expired on {}; its findings count again", e.expires),
+                _ => "matches nothing (stale): remove or fix it".to_string(),
+            };
+            writeln!(out, "  #{} (line {}, {}): {what}", e.exception, e.line, e.reason)?;
+        }
     }
     if !c.owners_failed.is_empty() {
         writeln!(out)?;
@@ -53,7 +71,7 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message.
 fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
     let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &record.findings {
+    for f in record.open_findings() {
         by_token.entry(&f.authorization_id).or_default().push(f);
     }
     let mut rows: Vec<(Severity, String, Vec<String>)> = by_token

@@ -1,0 +1,228 @@
+//! What each rule looks for. Pure functions of a token, its owner and the as-of date.
+
+use super::glob::Glob;
+use crate::inventory::{Owner, Token, TokenState};
+use crate::scopes::{self, Tier};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// The stable rule ids: they appear in JSON, CSV, exceptions and exit-code gating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleId {
+    AllOrganizations,
+    FullAccess,
+    OwnerRemoved,
+    PrivilegedScope,
+    LongLived,
+    LongRemaining,
+    BroadScope,
+    ServiceAccount,
+    UnknownScope,
+    ExpiringSoon,
+    ExceptionExpired,
+    Expired,
+    Revoked,
+}
+
+impl RuleId {
+    pub const ALL: [RuleId; 13] = [
+        RuleId::AllOrganizations,
+        RuleId::FullAccess,
+        RuleId::OwnerRemoved,
+        RuleId::PrivilegedScope,
+        RuleId::LongLived,
+        RuleId::LongRemaining,
+        RuleId::BroadScope,
+        RuleId::ServiceAccount,
+        RuleId::UnknownScope,
+        RuleId::ExpiringSoon,
+        RuleId::ExceptionExpired,
+        RuleId::Expired,
+        RuleId::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::AllOrganizations => "all-organizations",
+            RuleId::FullAccess => "full-access",
+            RuleId::OwnerRemoved => "owner-removed",
+            RuleId::PrivilegedScope => "privileged-scope",
+            RuleId::LongLived => "long-lived",
+            RuleId::LongRemaining => "long-remaining",
+            RuleId::BroadScope => "broad-scope",
+            RuleId::ServiceAccount => "service-account",
+            RuleId::UnknownScope => "unknown-scope",
+            RuleId::ExpiringSoon => "expiring-soon",
+            RuleId::ExceptionExpired => "exception-expired",
+            RuleId::Expired => "expired",
+            RuleId::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RuleId> {
+        RuleId::ALL.into_iter().find(|id| id.as_str() == s)
+    }
+}
+
+/// A rule's check with its parameters.
+#[derive(Debug, Clone)]
+pub enum Check {
+    FullAccess,
+    AllOrganizations {
+        retirement_date: NaiveDate,
+    },
+    LongLived {
+        max_lifetime_days: i64,
+    },
+    LongRemaining {
+        max_remaining_days: i64,
+    },
+    PrivilegedScope {
+        tiers: Vec<Tier>,
+        deny: Vec<String>,
+    },
+    BroadScope {
+        max_scopes: usize,
+        max_areas: usize,
+    },
+    UnknownScope,
+    OwnerRemoved,
+    ServiceAccount {
+        patterns: Vec<Glob>,
+    },
+    ExpiringSoon {
+        within_days: i64,
+    },
+    /// Raised by the exception stage, not per token.
+    ExceptionExpired,
+    Expired,
+    Revoked,
+}
+
+/// What a check sees of one token.
+pub struct Subject<'a> {
+    pub token: &'a Token,
+    pub owner: Option<&'a Owner>,
+    pub state: TokenState,
+    pub as_of: DateTime<Utc>,
+}
+
+fn plural(n: i64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+impl Check {
+    /// Which tokens the check looks at: active ones, except for the `expired`/`revoked` counters.
+    pub fn applies_to(&self, state: TokenState) -> bool {
+        match self {
+            Check::Expired => state == TokenState::Expired,
+            Check::Revoked => state == TokenState::Revoked,
+            Check::ExceptionExpired => false,
+            _ => state == TokenState::Active,
+        }
+    }
+
+    /// The finding's message, or `None` when the token passes.
+    pub fn evaluate(&self, s: &Subject<'_>) -> Option<String> {
+        let t = s.token;
+        let remaining_days = t.valid_to.map(|to| (to - s.as_of).num_days());
+        match self {
+            Check::FullAccess => {
+                t.is_full_access().then(|| "full access (scope app_token): can do anything its owner can".to_string())
+            }
+            Check::AllOrganizations { retirement_date } => {
+                if !t.all_organizations {
+                    return None;
+                }
+                let days = (*retirement_date - s.as_of.date_naive()).num_days();
+                Some(match days {
+                    1.. => format!(
+                        "valid in all organizations; Microsoft stops honouring global PATs on {retirement_date} (in {})",
+                        plural(days, "day")
+                    ),
+                    0 => format!(
+                        "valid in all organizations; Microsoft stops honouring global PATs today ({retirement_date})"
+                    ),
+                    _ => format!(
+                        "global PAT: no longer honoured since {retirement_date}; revoke it and move its users to an organization-scoped replacement"
+                    ),
+                })
+            }
+            Check::LongLived { max_lifetime_days } => match (t.valid_from, t.valid_to) {
+                (_, None) => Some("has no expiry date".to_string()),
+                (None, Some(_)) => None,
+                (Some(_), Some(_)) => {
+                    let days = t.lifetime_days()?;
+                    (days > *max_lifetime_days)
+                        .then(|| format!("lifetime of {days} days, over the {max_lifetime_days}-day limit"))
+                }
+            },
+            Check::LongRemaining { max_remaining_days } => match remaining_days {
+                None => Some("has no expiry date".to_string()),
+                Some(days) => (days > *max_remaining_days).then(|| {
+                    format!("still valid for {}, over the {max_remaining_days}-day limit", plural(days, "day"))
+                }),
+            },
+            Check::PrivilegedScope { tiers, deny } => {
+                let hits: Vec<&str> = t
+                    .scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|scope| *scope != scopes::FULL_ACCESS)
+                    .filter(|scope| {
+                        deny.iter().any(|d| d.eq_ignore_ascii_case(scope))
+                            || scopes::lookup(scope).is_some_and(|info| tiers.contains(&info.tier))
+                    })
+                    .collect();
+                (!hits.is_empty())
+                    .then(|| format!("privileged scope{}: {}", if hits.len() == 1 { "" } else { "s" }, hits.join(", ")))
+            }
+            Check::BroadScope { max_scopes, max_areas } => {
+                let mut distinct: Vec<&str> = t.scopes.iter().map(String::as_str).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let areas = scopes::areas(distinct.iter().copied());
+                if distinct.len() > *max_scopes {
+                    Some(format!("{} scopes, over the limit of {max_scopes}", distinct.len()))
+                } else if areas.len() > *max_areas {
+                    Some(format!(
+                        "scopes span {} areas ({}), over the limit of {max_areas}",
+                        areas.len(),
+                        areas.join(", ")
+                    ))
+                } else {
+                    None
+                }
+            }
+            Check::UnknownScope => {
+                let unknown: Vec<&str> =
+                    t.scopes.iter().map(String::as_str).filter(|scope| !scopes::is_known(scope)).collect();
+                (!unknown.is_empty()).then(|| format!("scope not in the catalog, review it: {}", unknown.join(", ")))
+            }
+            Check::OwnerRemoved => s
+                .owner
+                .filter(|o| o.deleted_in_origin)
+                .map(|o| format!("owner {} was deleted in {} but the token still works", o.principal_name, o.origin)),
+            Check::ServiceAccount { patterns } => {
+                let owner = s.owner?;
+                let local = owner.principal_name.split('@').next().unwrap_or_default();
+                let hit = patterns.iter().find(|p| p.matches(local) || p.matches(&owner.display_name))?;
+                Some(format!(
+                    "owner {} looks like a shared or service account (matches '{}'): use a service principal or managed identity",
+                    owner.principal_name,
+                    hit.as_str()
+                ))
+            }
+            Check::ExpiringSoon { within_days } => {
+                let days = remaining_days?;
+                (0..=*within_days)
+                    .contains(&days)
+                    .then(|| format!("expires in {}: a natural moment to retire it", plural(days, "day")))
+            }
+            Check::ExceptionExpired => None,
+            Check::Expired => {
+                Some(format!("expired on {}", t.valid_to.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()))
+            }
+            Check::Revoked => Some("revoked".to_string()),
+        }
+    }
+}

@@ -1,0 +1,329 @@
+use super::*;
+use crate::inventory::{Coverage, Token};
+use chrono::{Duration, NaiveDate, TimeZone};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
+}
+
+fn owner(descriptor: &str, upn: &str, deleted: bool) -> Owner {
+    Owner {
+        descriptor: descriptor.into(),
+        display_name: upn.split('@').next().unwrap().into(),
+        principal_name: upn.into(),
+        mail: Some(upn.into()),
+        origin: "aad".into(),
+        deleted_in_origin: deleted,
+    }
+}
+
+/// A token created `age` days ago, valid for `lifetime` days.
+fn token(id: &str, scopes: &[&str], age: i64, lifetime: i64) -> Token {
+    let from = now() - Duration::days(age);
+    Token {
+        authorization_id: id.into(),
+        owner: "aad.alice".into(),
+        display_name: id.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        all_organizations: false,
+        target_accounts: vec!["org".into()],
+        valid_from: Some(from),
+        valid_to: Some(from + Duration::days(lifetime)),
+        is_valid: true,
+    }
+}
+
+fn inventory(tokens: Vec<Token>) -> Inventory {
+    Inventory {
+        organization: "o".into(),
+        owners: vec![
+            owner("aad.alice", "alice@contoso.com", false),
+            owner("aad.gone", "gone@contoso.com", true),
+            owner("aad.svc", "svc-build@contoso.com", false),
+        ],
+        coverage: Coverage::new(3, 3, vec![]),
+        tokens,
+    }
+}
+
+/// Rules of `rules` (TOML) evaluated over `tokens`: (rule, token id) pairs, unsuppressed.
+fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
+    let set = RuleSet::parse(rules, "test.toml").unwrap();
+    let mut out: Vec<(String, String)> = set
+        .evaluate(&inventory(tokens), now())
+        .findings
+        .into_iter()
+        .filter(|f| !f.is_suppressed())
+        .map(|f| (f.rule, f.authorization_id))
+        .collect();
+    out.sort();
+    out
+}
+
+fn pair(rule: &str, id: &str) -> (String, String) {
+    (rule.to_string(), id.to_string())
+}
+
+#[test]
+fn long_lived_boundary() {
+    let rules = "[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_days = 90\n";
+    let mut no_end = token("no-end", &["vso.code"], 1, 30);
+    no_end.valid_to = None;
+    let mut no_start = token("no-start", &["vso.code"], 1, 400);
+    no_start.valid_from = None;
+    let got =
+        flagged(rules, vec![token("at", &["vso.code"], 1, 90), token("over", &["vso.code"], 1, 91), no_end, no_start]);
+    assert_eq!(got, [pair("long-lived", "no-end"), pair("long-lived", "over")]);
+}
+
+#[test]
+fn long_remaining_boundary() {
+    let rules = "[rules.long-remaining]\nseverity = \"medium\"\nmax_remaining_days = 60\n";
+    // Created today: remaining = lifetime.
+    let got = flagged(rules, vec![token("at", &["vso.code"], 0, 60), token("over", &["vso.code"], 0, 61)]);
+    assert_eq!(got, [pair("long-remaining", "over")]);
+}
+
+#[test]
+fn expiring_soon_boundary_and_inactive_tokens_are_not_judged() {
+    let rules = "[rules.expiring-soon]\nseverity = \"info\"\nwithin_days = 14\n";
+    let mut revoked = token("revoked", &["vso.code"], 20, 30);
+    revoked.is_valid = false;
+    let got = flagged(
+        rules,
+        vec![
+            token("at", &["vso.code"], 16, 30),
+            token("later", &["vso.code"], 15, 30),
+            token("gone", &["vso.code"], 31, 30),
+            revoked,
+        ],
+    );
+    assert_eq!(got, [pair("expiring-soon", "at")]);
+}
+
+#[test]
+fn all_organizations_counts_days_then_says_it_stopped() {
+    let rules = "[rules.all-organizations]\nseverity = \"critical\"\nretirement_date = 2026-12-01\n";
+    let mut global = token("global", &["vso.code"], 1, 30);
+    global.all_organizations = true;
+    let set = RuleSet::parse(rules, "t.toml").unwrap();
+    let inv = inventory(vec![global, token("scoped", &["vso.code"], 1, 30)]);
+    let before = set.evaluate(&inv, now()).findings;
+    assert_eq!(before.len(), 1);
+    assert!(before[0].message.contains("in 5 days"), "{}", before[0].message);
+    let on_day = set.evaluate(&inv, Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()).findings;
+    assert!(on_day[0].message.contains("today"), "{}", on_day[0].message);
+    let after = set.evaluate(&inv, Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap()).findings;
+    assert!(after[0].message.contains("no longer honoured"), "{}", after[0].message);
+}
+
+#[test]
+fn scope_rules() {
+    let rules = "\
+[rules.full-access]\nseverity = \"high\"\n
+[rules.privileged-scope]\nseverity = \"high\"\ntiers = [\"manage\", \"full\"]\ndeny = [\"vso.tokenadministration\"]\n
+[rules.broad-scope]\nseverity = \"low\"\nmax_scopes = 3\nmax_areas = 2\n
+[rules.unknown-scope]\nseverity = \"low\"\n";
+    let got = flagged(
+        rules,
+        vec![
+            token("full", &["app_token"], 1, 30),
+            token("manage", &["vso.code_manage"], 1, 30),
+            token("denied", &["vso.tokenadministration"], 1, 30),
+            token("read", &["vso.code"], 1, 30),
+            token("many", &["vso.code", "vso.build", "vso.work", "vso.wiki"], 1, 30),
+            token("areas", &["vso.code", "vso.build", "vso.work"], 1, 30),
+            token("odd", &["vso.made_up"], 1, 30),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            pair("broad-scope", "areas"),
+            pair("broad-scope", "many"),
+            pair("full-access", "full"),
+            pair("privileged-scope", "denied"),
+            pair("privileged-scope", "manage"),
+            pair("unknown-scope", "odd"),
+        ]
+    );
+}
+
+#[test]
+fn owner_rules() {
+    let rules = "\
+[rules.owner-removed]\nseverity = \"critical\"\n
+[rules.service-account]\nseverity = \"medium\"\npatterns = [\"svc-*\", \"*bot\"]\n";
+    let mut gone = token("gone", &["vso.code"], 1, 30);
+    gone.owner = "aad.gone".into();
+    let mut svc = token("svc", &["vso.code"], 1, 30);
+    svc.owner = "aad.svc".into();
+    let got = flagged(rules, vec![gone, svc, token("alice", &["vso.code"], 1, 30)]);
+    assert_eq!(got, [pair("owner-removed", "gone"), pair("service-account", "svc")]);
+}
+
+#[test]
+fn exceptions_suppress_expire_and_go_stale() {
+    let rules = "\
+extends = \"default\"
+
+[[exception]]
+rule = \"full-access\"
+owner = \"alice@contoso.com\"
+reason = \"migration tool\"
+ticket = \"SEC-1\"
+expires = 2027-01-31
+
+[[exception]]
+authorization_id = \"old\"
+reason = \"was accepted last year\"
+approver = \"ciso@contoso.com\"
+expires = 2026-06-30
+
+[[exception]]
+display_name = \"nothing matches*\"
+reason = \"stale\"
+ticket = \"SEC-3\"
+expires = 2027-01-01
+";
+    let set = RuleSet::parse(rules, "t.toml").unwrap();
+    let mut old = token("old", &["app_token"], 1, 30);
+    old.owner = "aad.svc".into();
+    let inv = inventory(vec![token("full", &["app_token"], 1, 30), old]);
+    let eval = set.evaluate(&inv, now());
+    let full = eval.findings.iter().find(|f| f.rule == "full-access" && f.authorization_id == "full").unwrap();
+    let suppression = full.suppressed.as_ref().expect("suppressed by exception 1");
+    assert_eq!((suppression.exception, suppression.reason.as_str()), (1, "migration tool"));
+    let old = eval.findings.iter().find(|f| f.rule == "full-access" && f.authorization_id == "old").unwrap();
+    assert!(old.suppressed.is_none(), "an expired exception no longer suppresses");
+    let noted = eval.findings.iter().filter(|f| f.rule == "exception-expired").collect::<Vec<_>>();
+    assert_eq!(noted.len(), 1);
+    assert!(noted[0].message.contains("expired on 2026-06-30"), "{}", noted[0].message);
+    let statuses: Vec<ExceptionStatus> = eval.exceptions.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [ExceptionStatus::Active, ExceptionStatus::Expired, ExceptionStatus::Stale]);
+    assert_eq!(eval.exceptions[0].line, 3);
+}
+
+fn error(text: &str) -> String {
+    RuleSet::parse(text, "policy.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn malformed_files_name_file_line_and_column() {
+    let syntax = error("[rules.full-access]\nseverity = \"high\n");
+    assert!(syntax.starts_with("rules file policy.toml:2:"), "{syntax}");
+
+    let wrong_type = error("[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_days = \"ninety\"\n");
+    assert!(wrong_type.starts_with("rules file policy.toml:3:21:"), "{wrong_type}");
+
+    let unknown_key = error("[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_dayz = 5\n");
+    assert!(unknown_key.starts_with("rules file policy.toml:3:1:"), "{unknown_key}");
+    assert!(unknown_key.contains("did you mean `max_lifetime_days`?"), "{unknown_key}");
+
+    let unknown_rule = error("[rules.ful-access]\nseverity = \"high\"\n");
+    assert!(unknown_rule.starts_with("rules file policy.toml:1:"), "{unknown_rule}");
+    assert!(unknown_rule.contains("did you mean `full-access`?"), "{unknown_rule}");
+
+    let bad_severity = error("[rules.full-access]\nseverity = \"severe\"\n");
+    assert!(bad_severity.starts_with("rules file policy.toml:2:12:"), "{bad_severity}");
+
+    let bad_date = error("[rules.all-organizations]\nseverity = \"high\"\nretirement_date = \"2026-13-01\"\n");
+    assert!(bad_date.starts_with("rules file policy.toml:3:"), "{bad_date}");
+    assert!(bad_date.contains("not a date"), "{bad_date}");
+
+    let exception = "[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2027-01-01\n";
+    let duplicate = error(&format!("{exception}\n{exception}"));
+    assert!(duplicate.starts_with("rules file policy.toml:7:1:"), "{duplicate}");
+    assert!(duplicate.contains("duplicates the exception on line 1"), "{duplicate}");
+
+    let missing = error("[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nticket = \"T\"\n");
+    assert!(missing.contains("expires"), "{missing}");
+    let unknown_exception_rule =
+        error("[[exception]]\nrule = \"full-acess\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2027-01-01\n");
+    assert!(unknown_exception_rule.contains("did you mean \"full-access\""), "{unknown_exception_rule}");
+    let untraceable = error("[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nexpires = 2027-01-01\n");
+    assert!(untraceable.contains("ticket` or `approver"), "{untraceable}");
+    let everything = error("[[exception]]\nreason = \"r\"\nticket = \"T\"\nexpires = 2027-01-01\n");
+    assert!(everything.contains("matches everything"), "{everything}");
+    let no_severity = error("[rules.full-access]\nenabled = true\n");
+    assert!(no_severity.contains("needs `severity`"), "{no_severity}");
+    let bad_extends = error("extends = \"defualt\"\n");
+    assert!(bad_extends.contains("did you mean \"default\""), "{bad_extends}");
+}
+
+#[test]
+fn extends_overrides_only_what_differs() {
+    let set = RuleSet::parse("extends = \"default\"\n[rules.long-lived]\nmax_lifetime_days = 30\n", "t.toml").unwrap();
+    let default = RuleSet::default_rules();
+    assert_eq!(set.rules.len(), default.rules.len());
+    let long = set.rule(RuleId::LongLived).unwrap();
+    assert_eq!(long.severity, Severity::Medium, "severity comes from the default");
+    assert!(matches!(long.check, Check::LongLived { max_lifetime_days: 30 }));
+    let off = RuleSet::parse("extends = \"default\"\n[rules.full-access]\nenabled = false\n", "t.toml").unwrap();
+    assert!(off.rule(RuleId::FullAccess).is_none());
+}
+
+#[test]
+fn shipped_sets_parse_and_strict_is_stricter() {
+    let default = RuleSet::default_rules();
+    let strict = RuleSet::shipped("strict").unwrap();
+    assert!(default.rule(RuleId::Expired).is_none() && default.rule(RuleId::Revoked).is_none());
+    let lifetime = |s: &RuleSet| match s.rule(RuleId::LongLived).unwrap().check {
+        Check::LongLived { max_lifetime_days } => max_lifetime_days,
+        _ => unreachable!(),
+    };
+    assert!(lifetime(&strict) < lifetime(&default));
+    assert_eq!(strict.rule(RuleId::FullAccess).unwrap().severity, Severity::Critical);
+    // Every rule id is configured in the default file (enabled or not).
+    for id in RuleId::ALL {
+        assert!(config::SHIPPED[0].1.contains(&format!("[rules.{}]", id.as_str())), "{}", id.as_str());
+    }
+    assert!(explain(None).unwrap().contains("[[exception]]"));
+    assert!(explain(Some("long-lived")).unwrap().contains("max_lifetime_days = 90"));
+    assert!(explain(Some("long-lifed")).unwrap_err().contains("did you mean 'long-lived'"));
+}
+
+#[test]
+fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
+    use crate::sim::SimOrg;
+    let rules = RuleSet::shipped("strict").unwrap();
+    // Random inventories from the simulator's generator, plus hostile edge cases.
+    for seed in 0..40u64 {
+        let org = SimOrg::generate("o", seed, 30, now());
+        let mut tokens: Vec<Token> = Vec::new();
+        for (user, sim_tokens) in org.users.iter().zip(&org.tokens) {
+            for (i, t) in sim_tokens.iter().enumerate() {
+                let mut token = Token {
+                    authorization_id: t.authorization_id.clone(),
+                    owner: user.descriptor.clone(),
+                    display_name: t.display_name.clone().unwrap_or_default(),
+                    scopes: t.scope.split_whitespace().map(str::to_string).collect(),
+                    all_organizations: t.target_accounts.is_none(),
+                    target_accounts: t.target_accounts.clone().unwrap_or_default(),
+                    valid_from: Some(t.valid_from),
+                    valid_to: Some(t.valid_to),
+                    is_valid: t.is_valid,
+                };
+                match (seed as usize + i) % 7 {
+                    0 => token.valid_to = None,
+                    1 => token.valid_from = None,
+                    2 => token.scopes.clear(),
+                    3 => token.owner = "aad.unknown-owner".into(),
+                    4 => token.valid_to = token.valid_from.map(|f| f - Duration::days(5)),
+                    5 => token.display_name = "ö*?[]".repeat(50),
+                    _ => {}
+                }
+                tokens.push(token);
+            }
+        }
+        let owners = org.users.iter().map(|u| owner(&u.descriptor, &u.principal_name, u.deleted_in_origin)).collect();
+        let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens };
+        let a = rules.evaluate(&inv, now());
+        let mut shuffled = inv.clone();
+        shuffled.tokens.reverse();
+        let b = rules.evaluate(&shuffled, now());
+        assert_eq!(a, b, "seed {seed}: evaluation depends on token order");
+        assert_eq!(a, rules.evaluate(&inv, now()), "seed {seed}");
+    }
+    let _ = NaiveDate::from_ymd_opt(2026, 1, 1);
+}
