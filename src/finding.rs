@@ -1,6 +1,7 @@
 //! Findings: what the rules say about a token. Plain data.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -50,7 +51,8 @@ impl FromStr for Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule id, e.g. `full-access`.
-    pub rule: String,
+    /// (Borrowed from the rule table while evaluating: no allocation per finding.)
+    pub rule: Cow<'static, str>,
     pub severity: Severity,
     pub authorization_id: String,
     /// Descriptor of the token's owner.
@@ -60,7 +62,7 @@ pub struct Finding {
     /// Set when an exception of the rules file accepts this finding: it stays in the record but
     /// does not count for `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<crate::rules::Suppression>,
+    pub suppressed: Option<Box<crate::rules::Suppression>>,
 }
 
 impl Finding {

@@ -343,7 +343,17 @@ const ADMIN_AREAS: &[&str] = &["audit", "entitlements", "graph", "identity", "se
 
 /// Exact, case-insensitive lookup of a scope string.
 pub fn lookup(scope: &str) -> Option<&'static ScopeInfo> {
-    CATALOG.iter().find(|s| s.scope.eq_ignore_ascii_case(scope))
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<String, &'static ScopeInfo>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| CATALOG.iter().map(|s| (s.scope.to_ascii_lowercase(), s)).collect());
+    // Scopes arrive lower case; only mixed-case input pays for a lower-cased copy.
+    index.get(scope).copied().or_else(|| {
+        if scope.bytes().any(|b| b.is_ascii_uppercase()) {
+            index.get(&scope.to_ascii_lowercase()).copied()
+        } else {
+            None
+        }
+    })
 }
 
 /// Whether the scope string is in the catalog (case-insensitive).

@@ -33,7 +33,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         };
         let row = [
             f.severity.to_string(),
-            f.rule.clone(),
+            f.rule.to_string(),
             f.authorization_id.clone(),
             token.map(|t| t.display_name.clone()).unwrap_or_default(),
             owner.map(|o| o.principal_name.clone()).unwrap_or_default(),

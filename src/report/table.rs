@@ -81,7 +81,7 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
             let token = record.token(&worst.authorization_id);
             let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
             let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_ref()).collect();
             let owner = record.owner_label(&worst.owner);
             (
                 worst.severity,

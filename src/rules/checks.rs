@@ -4,6 +4,7 @@ use super::glob::Glob;
 use crate::inventory::{Owner, Token, TokenState};
 use crate::scopes::{self, Tier};
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashSet;
 
 /// The stable rule ids: they appear in JSON, CSV, exceptions and exit-code gating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,7 +79,8 @@ pub enum Check {
     },
     PrivilegedScope {
         tiers: Vec<Tier>,
-        deny: Vec<String>,
+        /// Lower-case scope names.
+        deny: HashSet<String>,
     },
     BroadScope {
         max_scopes: usize,
@@ -102,6 +104,8 @@ pub enum Check {
 pub struct Subject<'a> {
     pub token: &'a Token,
     pub owner: Option<&'a Owner>,
+    /// The `service-account` pattern the owner matches, worked out once per owner.
+    pub service_pattern: Option<&'a str>,
     pub state: TokenState,
     pub as_of: DateTime<Utc>,
 }
@@ -111,6 +115,15 @@ fn plural(n: i64, word: &str) -> String {
 }
 
 impl Check {
+    /// For `service-account`: the first pattern the owner's UPN local part or display name matches.
+    pub fn service_pattern<'a>(&'a self, owner: &Owner) -> Option<&'a str> {
+        let Check::ServiceAccount { patterns } = self else {
+            return None;
+        };
+        let local = owner.principal_name.split('@').next().unwrap_or_default();
+        patterns.iter().find(|p| p.matches(local) || p.matches(&owner.display_name)).map(Glob::as_str)
+    }
+
     /// Which tokens the check looks at: active ones, except for the `expired`/`revoked` counters.
     pub fn applies_to(&self, state: TokenState) -> bool {
         match self {
@@ -169,7 +182,9 @@ impl Check {
                     .map(String::as_str)
                     .filter(|scope| *scope != scopes::FULL_ACCESS)
                     .filter(|scope| {
-                        deny.iter().any(|d| d.eq_ignore_ascii_case(scope))
+                        deny.contains(*scope)
+                            || (scope.bytes().any(|b| b.is_ascii_uppercase())
+                                && deny.contains(&scope.to_ascii_lowercase()))
                             || scopes::lookup(scope).is_some_and(|info| tiers.contains(&info.tier))
                     })
                     .collect();
@@ -202,14 +217,12 @@ impl Check {
                 .owner
                 .filter(|o| o.deleted_in_origin)
                 .map(|o| format!("owner {} was deleted in {} but the token still works", o.principal_name, o.origin)),
-            Check::ServiceAccount { patterns } => {
+            Check::ServiceAccount { .. } => {
                 let owner = s.owner?;
-                let local = owner.principal_name.split('@').next().unwrap_or_default();
-                let hit = patterns.iter().find(|p| p.matches(local) || p.matches(&owner.display_name))?;
+                let pattern = s.service_pattern?;
                 Some(format!(
-                    "owner {} looks like a shared or service account (matches '{}'): use a service principal or managed identity",
-                    owner.principal_name,
-                    hit.as_str()
+                    "owner {} looks like a shared or service account (matches '{pattern}'): use a service principal or managed identity",
+                    owner.principal_name
                 ))
             }
             Check::ExpiringSoon { within_days } => {

@@ -286,7 +286,10 @@ fn convert_rules(source: &Source<'_>, t: RuleTables) -> Result<Vec<Rule>, RulesE
                 })
             })
             .collect::<Result<Vec<Tier>, _>>()?;
-        let deny = cfg.deny.unwrap_or_else(|| scopes::default_privileged().into_iter().map(str::to_string).collect());
+        let deny = match cfg.deny {
+            Some(list) => list.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            None => scopes::default_privileged().into_iter().map(str::to_string).collect(),
+        };
         push(id, sev, cfg.rationale, Check::PrivilegedScope { tiers, deny });
     }
     let id = RuleId::LongLived;

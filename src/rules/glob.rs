@@ -16,28 +16,36 @@ impl Glob {
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.to_lowercase().chars().collect();
-        let (p, t) = (&self.pattern, &text);
-        // Iterative matcher with backtracking to the last `*`: linear in practice, never recursive.
-        let (mut pi, mut ti) = (0, 0);
-        let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-                pi += 1;
-                ti += 1;
-            } else if pi < p.len() && p[pi] == '*' {
-                star = Some((pi, ti));
-                pi += 1;
-            } else if let Some((sp, st)) = star {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            } else {
-                return false;
-            }
+        if text.is_ascii() {
+            // No allocation for the common case.
+            return matches_with(&self.pattern, text.len(), |i| char::from(text.as_bytes()[i].to_ascii_lowercase()));
         }
-        p[pi..].iter().all(|c| *c == '*')
+        let text: Vec<char> = text.to_lowercase().chars().collect();
+        matches_with(&self.pattern, text.len(), |i| text[i])
     }
+}
+
+/// Glob matching of `p` against a text of `len` characters, read through `at`.
+fn matches_with(p: &[char], len: usize, at: impl Fn(usize) -> char) -> bool {
+    // Iterative matcher with backtracking to the last `*`: linear in practice, never recursive.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < len {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == at(ti)) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]

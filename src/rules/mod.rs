@@ -21,6 +21,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
+/// Inventories at least this large are judged on several threads.
+const PARALLEL_FROM: usize = 20_000;
+
 /// A rules file that cannot be used: `file:line:column: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RulesError {
@@ -118,65 +121,38 @@ impl RuleSet {
 
     /// Judges every token. Pure and deterministic.
     pub fn evaluate(&self, inventory: &Inventory, as_of: DateTime<Utc>) -> Evaluation {
-        let owners: HashMap<&str, &Owner> = inventory.owners.iter().map(|o| (o.descriptor.as_str(), o)).collect();
-        let mut findings = Vec::new();
+        let service_rule = self.rule(RuleId::ServiceAccount);
+        // Per owner, once: the owner and the service-account pattern it matches.
+        let owners: HashMap<&str, (&Owner, Option<&str>)> = inventory
+            .owners
+            .iter()
+            .map(|o| (o.descriptor.as_str(), (o, service_rule.and_then(|r| r.check.service_pattern(o)))))
+            .collect();
+        // Tokens are judged independently: large inventories are split across the cores, and
+        // the final sort makes the result the same whatever the split.
+        let threads = if inventory.tokens.len() >= PARALLEL_FROM {
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+        } else {
+            1
+        };
+        let chunk = inventory.tokens.len().div_ceil(threads).max(1);
+        let parts: Vec<(Vec<Finding>, Vec<usize>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = inventory
+                .tokens
+                .chunks(chunk)
+                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, as_of)))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
+        let mut findings = Vec::with_capacity(parts.iter().map(|(f, _)| f.len()).sum());
         let mut matched = vec![0usize; self.exceptions.len()];
-        let mut expired_noted: HashSet<(usize, &str)> = HashSet::new();
-        let exception_expired = self.rule(RuleId::ExceptionExpired);
-
-        for token in &inventory.tokens {
-            let subject =
-                Subject { token, owner: owners.get(token.owner.as_str()).copied(), state: token.state(as_of), as_of };
-            for rule in self.rules.iter().filter(|r| r.check.applies_to(subject.state)) {
-                let Some(message) = rule.check.evaluate(&subject) else {
-                    continue;
-                };
-                let mut finding = Finding {
-                    rule: rule.id.as_str().to_string(),
-                    severity: rule.severity,
-                    authorization_id: token.authorization_id.clone(),
-                    owner: token.owner.clone(),
-                    message,
-                    suppressed: None,
-                };
-                // An exception still in force wins over one that has expired.
-                let mut matching =
-                    self.exceptions.iter().enumerate().filter(|(_, e)| e.matches(&finding, token, subject.owner));
-                let first = matching.next();
-                let chosen = match first {
-                    Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),
-                    other => other,
-                };
-                if let Some((i, exception)) = chosen {
-                    matched[i] += 1;
-                    if !exception.is_expired(as_of) {
-                        finding.suppressed = Some(exception.suppression());
-                    } else if let Some(rule) = exception_expired
-                        && expired_noted.insert((i, token.authorization_id.as_str()))
-                    {
-                        findings.push(Finding {
-                            rule: rule.id.as_str().to_string(),
-                            severity: rule.severity,
-                            authorization_id: token.authorization_id.clone(),
-                            owner: token.owner.clone(),
-                            message: format!(
-                                "exception #{} (line {}: {}) expired on {}; its findings count again",
-                                exception.number, exception.line, exception.reason, exception.expires
-                            ),
-                            suppressed: None,
-                        });
-                    }
-                }
-                findings.push(finding);
+        for (part, counts) in parts {
+            findings.extend(part);
+            for (total, n) in matched.iter_mut().zip(counts) {
+                *total += n;
             }
         }
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.owner.cmp(&b.owner))
-                .then_with(|| a.authorization_id.cmp(&b.authorization_id))
-                .then_with(|| a.rule.cmp(&b.rule))
-        });
+        let findings = sort_findings(findings);
         let exceptions = self
             .exceptions
             .iter()
@@ -199,6 +175,87 @@ impl RuleSet {
             .collect();
         Evaluation { findings, exceptions }
     }
+
+    /// Findings of some tokens, and how many findings each exception matched.
+    fn evaluate_tokens(
+        &self,
+        tokens: &[crate::inventory::Token],
+        owners: &HashMap<&str, (&Owner, Option<&str>)>,
+        as_of: DateTime<Utc>,
+    ) -> (Vec<Finding>, Vec<usize>) {
+        let mut findings = Vec::new();
+        let mut matched = vec![0usize; self.exceptions.len()];
+        let exception_expired = self.rule(RuleId::ExceptionExpired);
+        let mut expired_noted: Vec<usize> = Vec::new();
+        for token in tokens {
+            let (owner, service_pattern) = owners.get(token.owner.as_str()).copied().unzip();
+            let subject =
+                Subject { token, owner, service_pattern: service_pattern.flatten(), state: token.state(as_of), as_of };
+            expired_noted.clear();
+            for rule in self.rules.iter().filter(|r| r.check.applies_to(subject.state)) {
+                let Some(message) = rule.check.evaluate(&subject) else {
+                    continue;
+                };
+                let mut finding = Finding {
+                    rule: rule.id.as_str().into(),
+                    severity: rule.severity,
+                    authorization_id: token.authorization_id.clone(),
+                    owner: token.owner.clone(),
+                    message,
+                    suppressed: None,
+                };
+                // An exception still in force wins over one that has expired.
+                let mut matching =
+                    self.exceptions.iter().enumerate().filter(|(_, e)| e.matches(&finding, token, subject.owner));
+                let first = matching.next();
+                let chosen = match first {
+                    Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),
+                    other => other,
+                };
+                if let Some((i, exception)) = chosen {
+                    matched[i] += 1;
+                    if !exception.is_expired(as_of) {
+                        finding.suppressed = Some(Box::new(exception.suppression()));
+                    } else if let Some(rule) = exception_expired
+                        && !expired_noted.contains(&i)
+                    {
+                        expired_noted.push(i);
+                        findings.push(Finding {
+                            rule: rule.id.as_str().into(),
+                            severity: rule.severity,
+                            authorization_id: token.authorization_id.clone(),
+                            owner: token.owner.clone(),
+                            message: format!(
+                                "exception #{} (line {}: {}) expired on {}; its findings count again",
+                                exception.number, exception.line, exception.reason, exception.expires
+                            ),
+                            suppressed: None,
+                        });
+                    }
+                }
+                findings.push(finding);
+            }
+        }
+        (findings, matched)
+    }
+}
+
+/// Most severe first, then by owner, token and rule: one order whatever the inventory's order.
+/// Sorts indices on small keys (comparing and moving whole findings dominated large scans).
+fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
+    let distinct: HashSet<&str> = findings.iter().map(|f| f.owner.as_str()).collect();
+    let mut owners: Vec<&str> = distinct.into_iter().collect();
+    owners.sort_unstable();
+    let rank: HashMap<&str, usize> = owners.into_iter().enumerate().map(|(i, o)| (o, i)).collect();
+    let keys: Vec<(std::cmp::Reverse<Severity>, usize, &str, &str)> = findings
+        .iter()
+        .map(|f| (std::cmp::Reverse(f.severity), rank[f.owner.as_str()], f.authorization_id.as_str(), f.rule.as_ref()))
+        .collect();
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
+    drop(keys);
+    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    order.into_iter().map(|i| slots[i].take().expect("each index once")).collect()
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
         .findings
         .into_iter()
         .filter(|f| !f.is_suppressed())
-        .map(|f| (f.rule, f.authorization_id))
+        .map(|f| (f.rule.into_owned(), f.authorization_id))
         .collect();
     out.sort();
     out
@@ -326,4 +326,33 @@ fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
         assert_eq!(a, rules.evaluate(&inv, now()), "seed {seed}");
     }
     let _ = NaiveDate::from_ymd_opt(2026, 1, 1);
+}
+
+#[test]
+fn large_inventories_judged_in_parallel_give_the_same_findings_as_one_thread() {
+    let rules = RuleSet::default_rules();
+    let template = inventory(vec![
+        token("full", &["app_token"], 1, 400),
+        token("manage", &["vso.code_manage", "vso.build", "vso.work", "vso.wiki"], 1, 30),
+        token("fine", &["vso.code"], 1, 30),
+    ]);
+    let mut big = template.clone();
+    big.tokens = (0..(PARALLEL_FROM + 1000))
+        .map(|n| {
+            let mut t = template.tokens[n % 3].clone();
+            t.authorization_id = format!("{n:08}");
+            t.owner = ["aad.alice", "aad.gone", "aad.svc"][n % 3].into();
+            t
+        })
+        .collect();
+    let parallel = rules.evaluate(&big, now());
+    // The same tokens judged in slices below the parallel threshold, then merged and sorted.
+    let mut sequential = Vec::new();
+    for slice in big.tokens.chunks(PARALLEL_FROM / 2) {
+        let mut part = big.clone();
+        part.tokens = slice.to_vec();
+        sequential.extend(rules.evaluate(&part, now()).findings);
+    }
+    assert_eq!(parallel.findings, sort_findings(sequential));
+    assert!(parallel.findings.len() > PARALLEL_FROM);
 }
