@@ -356,3 +356,51 @@ fn large_inventories_judged_in_parallel_give_the_same_findings_as_one_thread() {
     assert_eq!(parallel.findings, sort_findings(sequential));
     assert!(parallel.findings.len() > PARALLEL_FROM);
 }
+
+#[test]
+fn more_boundaries() {
+    // broad-scope: exactly at the limits passes.
+    let rules = "[rules.broad-scope]\nseverity = \"low\"\nmax_scopes = 2\nmax_areas = 2\n";
+    let got = flagged(
+        rules,
+        vec![
+            token("two", &["vso.code", "vso.build"], 1, 30),
+            token("three", &["vso.code", "vso.code_write", "vso.build"], 1, 30),
+        ],
+    );
+    assert_eq!(got, [pair("broad-scope", "three")]);
+    // long-remaining without an expiry date.
+    let mut open_ended = token("open", &["vso.code"], 1, 30);
+    open_ended.valid_to = None;
+    let got = flagged("[rules.long-remaining]\nseverity = \"medium\"\nmax_remaining_days = 60\n", vec![open_ended]);
+    assert_eq!(got, [pair("long-remaining", "open")]);
+}
+
+#[test]
+fn zone_less_timestamps_from_the_service_judge_the_same() {
+    use crate::ado::wire::SessionToken;
+    let wire = |from: &str, to: &str| -> Token {
+        let json = format!(
+            r#"{{"authorizationId":"{to}","validFrom":"{from}","validTo":"{to}","scope":"vso.code","targetAccounts":["o"],"isValid":true}}"#
+        );
+        serde_json::from_str::<SessionToken>(&json).unwrap().into_token("aad.alice")
+    };
+    let rules = "[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_days = 90\n";
+    // 90 days exactly (zone-less, as Token Admin sends), then 90 days and one second (with Z).
+    let got = flagged(
+        rules,
+        vec![
+            wire("2026-11-01T00:00:00", "2027-01-30T00:00:00"),
+            wire("2026-11-01T00:00:00Z", "2027-01-31T00:00:00.0000001Z"),
+        ],
+    );
+    assert_eq!(got, [pair("long-lived", "2027-01-31T00:00:00.0000001Z")]);
+}
+
+#[test]
+fn the_rules_readme_documents_every_rule() {
+    let readme = include_str!("../../rules/README.md");
+    for id in RuleId::ALL {
+        assert!(readme.contains(&format!("`{}`", id.as_str())), "rules/README.md lacks {}", id.as_str());
+    }
+}
