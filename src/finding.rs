@@ -63,6 +63,9 @@ pub struct Finding {
     /// does not count for `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Box<crate::rules::Suppression>>,
+    /// Id of the guidance that says what to do (`pat2entra explain ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<String>,
 }
 
 impl Finding {

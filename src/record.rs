@@ -2,8 +2,9 @@
 //! what later commands read back).
 
 use crate::finding::{Finding, Severity};
+use crate::guidance::{self, Guidance, TokenUsage};
 use crate::inventory::{Coverage, Inventory, Owner, Token, TokenState};
-use crate::rules::{Evaluation, ExceptionReport, RuleInfo};
+use crate::rules::{Evaluation, ExceptionReport, RuleInfo, RuleSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,6 +29,10 @@ pub struct ScanRecord {
     pub rules: Vec<RuleInfo>,
     /// What became of each exception of the rules file.
     pub exceptions: Vec<ExceptionReport>,
+    /// For every token: its inferred use (with confidence and evidence) and its guidance id.
+    pub usage: Vec<TokenUsage>,
+    /// The full text of every guidance entry the findings and usages refer to.
+    pub guidance: Vec<Guidance>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +57,20 @@ pub struct Summary {
 }
 
 impl ScanRecord {
-    pub fn new(inventory: Inventory, evaluation: Evaluation, rules: Vec<RuleInfo>, as_of: DateTime<Utc>) -> Self {
+    /// Judges an inventory: rules, then guidance. Pure: the same inputs give the same record.
+    pub fn judge(inventory: Inventory, rules: &RuleSet, as_of: DateTime<Utc>) -> Self {
+        let mut evaluation = rules.evaluate(&inventory, as_of);
+        let usage = guidance::advise(&inventory, &mut evaluation.findings);
+        ScanRecord::new(inventory, evaluation, usage, rules.describe(), as_of)
+    }
+
+    pub fn new(
+        inventory: Inventory,
+        evaluation: Evaluation,
+        usage: Vec<TokenUsage>,
+        rules: Vec<RuleInfo>,
+        as_of: DateTime<Utc>,
+    ) -> Self {
         let Evaluation { findings, exceptions } = evaluation;
         let count = |state| inventory.tokens.iter().filter(|t| t.state(as_of) == state).count();
         let open = || findings.iter().filter(|f| !f.is_suppressed());
@@ -82,15 +100,49 @@ impl ScanRecord {
             summary,
             owners: inventory.owners,
             tokens: inventory.tokens,
+            guidance: guidance::referenced(&findings, &usage),
             findings,
             rules,
             exceptions,
+            usage,
         }
     }
 
     /// Findings not accepted by an exception: what gating and summaries count.
     pub fn open_findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| !f.is_suppressed())
+    }
+
+    /// The guidance entry with this id, from the record itself.
+    pub fn guidance(&self, id: &str) -> Option<&Guidance> {
+        self.guidance.iter().find(|g| g.id == id)
+    }
+
+    pub fn usage(&self, authorization_id: &str) -> Option<&TokenUsage> {
+        self.usage.iter().find(|u| u.authorization_id == authorization_id)
+    }
+
+    /// Reads a saved scan (`--output json`), checking its schema version.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let version: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        match version.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(format!(
+                    "{} has schema_version {v}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra",
+                    path.display()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`",
+                    path.display()
+                ));
+            }
+        }
+        serde_json::from_value(version).map_err(|e| format!("{} is not a valid pat2entra scan: {e}", path.display()))
     }
 
     pub fn owner(&self, descriptor: &str) -> Option<&Owner> {

@@ -42,6 +42,20 @@ fn sample_reports_match_the_code() {
             stale.push(name);
         }
     }
+    // The retirement plan of the demo scan.
+    let scan = dir.path().join("demo-scan.json");
+    for (format, name) in [("markdown", "demo-plan.md"), ("csv", "demo-plan.csv")] {
+        let out = dir.path().join(name);
+        let r = run(&["plan", scan.to_str().unwrap(), "-o", format, "--out", out.to_str().unwrap()], &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let produced = std::fs::read_to_string(&out).unwrap();
+        let sample_path = Path::new(SAMPLES).join(name);
+        if update {
+            std::fs::write(&sample_path, &produced).unwrap();
+        } else if std::fs::read_to_string(&sample_path).ok().as_deref() != Some(produced.as_str()) {
+            stale.push(name);
+        }
+    }
     assert!(
         stale.is_empty(),
         "sample reports {stale:?} differ from what the code produces; regenerate: UPDATE_SAMPLES=1 cargo test --test sample_reports"

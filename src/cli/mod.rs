@@ -1,5 +1,7 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
+mod explain;
+mod plan;
 mod progress;
 mod rules;
 mod scan;
@@ -34,6 +36,13 @@ pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
     #[command(after_help = scan::AFTER_HELP)]
     Scan(scan::ScanArgs),
+    /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
+    Plan(plan::PlanArgs),
+    /// Print a rule or a guidance entry in full (ids appear in every report).
+    Explain {
+        /// A rule id (long-lived) or guidance id (git-credential-manager-oauth).
+        id: String,
+    },
     /// Check a rules file, or explain the rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -75,6 +84,8 @@ pub fn main() -> i32 {
             Command::Scan(args) => scan::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
+            Command::Plan(args) => plan::run(args),
+            Command::Explain { id } => explain::run(&id),
         }
     });
     match result {
@@ -83,6 +94,38 @@ pub fn main() -> i32 {
             eprintln!("error: {}", failure.message);
             failure.exit.code()
         }
+    }
+}
+
+/// Writes what `render` produces to `path`, or to standard output.
+pub(crate) fn write_to(
+    path: Option<&std::path::Path>,
+    render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let written = match path {
+        Some(path) => std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .and_then(|mut file| {
+                render(&mut file)?;
+                file.flush()
+            })
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
+                .map_err(|e| format!("cannot write the output: {e}"))
+        }
+    };
+    written.map_err(|e| Failure::new(crate::exit::Exit::Usage, e))
+}
+
+/// Treats a closed pipe (`pat2entra … | head`) as the reader having had enough, not an error.
+fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

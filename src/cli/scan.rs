@@ -13,7 +13,6 @@ use crate::secret::Secret;
 use crate::sim::{self, SimConfig};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// The environment variable a PAT is read from (the `az devops` convention). Never a flag.
@@ -153,8 +152,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     progress.finish();
     let inventory = scanned.map_err(scan_failure)?;
 
-    let evaluation = rules.evaluate(&inventory, as_of);
-    let record = ScanRecord::new(inventory, evaluation, rules.describe(), as_of);
+    let record = ScanRecord::judge(inventory, &rules, as_of);
     write_output(&record, args.output, args.out.as_ref())?;
 
     if !record.coverage.complete {
@@ -205,24 +203,10 @@ fn scan_failure(e: AdoError) -> Failure {
 }
 
 fn write_output(record: &ScanRecord, format: Format, out: Option<&PathBuf>) -> Result<(), Failure> {
-    let written = match out {
-        Some(path) => std::fs::File::create(path)
-            .map(std::io::BufWriter::new)
-            .and_then(|mut file| {
-                report::render(record, format, &RenderOptions::default(), &mut file)?;
-                file.flush()
-            })
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let stdout = std::io::stdout();
-            let options = RenderOptions { terminal_width: terminal_width(&stdout) };
-            let mut lock = stdout.lock();
-            report::render(record, format, &options, &mut lock)
-                .and_then(|_| lock.flush())
-                .map_err(|e| format!("cannot write the report: {e}"))
-        }
-    };
-    written.map_err(|e| Failure::new(Exit::Usage, e))
+    // The terminal's width only when the table goes to a terminal; files get a fixed width.
+    let options =
+        RenderOptions { terminal_width: if out.is_none() { terminal_width(&std::io::stdout()) } else { None } };
+    super::write_to(out.map(PathBuf::as_path), |w| report::render(record, format, &options, w))
 }
 
 /// The width of the terminal standard output goes to, if it is one.

@@ -5,7 +5,7 @@ use crate::record::ScanRecord;
 use std::io::{self, Write};
 
 /// Column names, in order. Documented in the README; do not reorder.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 16] = [
     "severity",
     "rule",
     "authorization_id",
@@ -20,6 +20,8 @@ pub const COLUMNS: [&str; 14] = [
     "owner_descriptor",
     "suppressed",
     "exception",
+    "guidance",
+    "action",
 ];
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
@@ -52,6 +54,8 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                     format!("#{} {trace} until {}: {}", s.exception, s.expires, s.reason)
                 })
                 .unwrap_or_default(),
+            f.guidance.clone().unwrap_or_default(),
+            f.guidance.as_deref().and_then(|id| record.guidance(id)).map(|g| g.action.clone()).unwrap_or_default(),
         ];
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }

@@ -1,8 +1,12 @@
 //! Output formats, one module each, all over the same scan record.
 
 mod csv;
+mod escape;
 mod json;
 mod table;
+
+pub use csv::neutralise;
+pub use escape::markdown_escape;
 
 use crate::record::ScanRecord;
 use std::io::{self, Write};

@@ -68,7 +68,8 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
     Ok(())
 }
 
-/// One row per flagged token: its worst severity, every rule it broke, the worst rule's message.
+/// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
+/// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
 fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
     let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in record.open_findings() {
@@ -83,6 +84,14 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
             let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
             let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_ref()).collect();
             let owner = record.owner_label(&worst.owner);
+            let action = worst
+                .guidance
+                .as_deref()
+                .map(|id| match record.guidance(id) {
+                    Some(g) => format!("{} [{id}]", g.action.replace('`', "")),
+                    None => format!("[{id}]"),
+                })
+                .unwrap_or_default();
             (
                 worst.severity,
                 owner.clone(),
@@ -93,6 +102,7 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
                     expires,
                     rules.join(", "),
                     worst.message.clone(),
+                    action,
                 ],
             )
         })
@@ -103,16 +113,17 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why"]);
+        .set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"]);
     table.force_no_tty().set_width(width);
     let cap = |w: u16| ColumnConstraint::UpperBoundary(Width::Fixed(w));
     table.set_constraints([
         ColumnConstraint::ContentWidth,
-        cap(34),
-        cap(26),
+        cap(30),
+        cap(22),
         ColumnConstraint::ContentWidth,
-        cap(26),
-        ColumnConstraint::LowerBoundary(Width::Fixed(30)),
+        cap(20),
+        ColumnConstraint::LowerBoundary(Width::Fixed(24)),
+        ColumnConstraint::LowerBoundary(Width::Fixed(24)),
     ]);
     for (_, _, row) in rows {
         table.add_row(row);

@@ -60,6 +60,9 @@ pub struct RuleInfo {
     pub id: String,
     pub severity: Severity,
     pub rationale: String,
+    /// A date by which the flagged tokens stop working anyway (`all-organizations`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<chrono::NaiveDate>,
 }
 
 /// The enabled rules and the exceptions of a rules file.
@@ -115,7 +118,15 @@ impl RuleSet {
     pub fn describe(&self) -> Vec<RuleInfo> {
         self.rules
             .iter()
-            .map(|r| RuleInfo { id: r.id.as_str().to_string(), severity: r.severity, rationale: r.rationale.clone() })
+            .map(|r| RuleInfo {
+                id: r.id.as_str().to_string(),
+                severity: r.severity,
+                rationale: r.rationale.clone(),
+                deadline: match r.check {
+                    Check::AllOrganizations { retirement_date } => Some(retirement_date),
+                    _ => None,
+                },
+            })
             .collect()
     }
 
@@ -203,6 +214,7 @@ impl RuleSet {
                     owner: token.owner.clone(),
                     message,
                     suppressed: None,
+                    guidance: None,
                 };
                 // An exception still in force wins over one that has expired.
                 let mut matching =
@@ -230,6 +242,7 @@ impl RuleSet {
                                 exception.number, exception.line, exception.reason, exception.expires
                             ),
                             suppressed: None,
+                            guidance: None,
                         });
                     }
                 }

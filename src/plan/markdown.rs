@@ -1,0 +1,70 @@
+//! The plan in Markdown: one section per owner, ready to send.
+
+use super::{Plan, Wave};
+use crate::guidance::Guidance;
+use crate::report::markdown_escape as esc;
+use std::io::{self, Write};
+
+/// Writes the plan; `guide` looks up guidance texts by id.
+pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut dyn Write) -> io::Result<()> {
+    let total: usize = plan.per_wave.values().sum();
+    writeln!(out, "# PAT retirement plan: {}", esc(&plan.organization))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "As of {}: {total} active personal access tokens of {} owners to replace with Microsoft Entra ID tokens \
+         ({} expired or revoked tokens need nothing).",
+        plan.as_of,
+        plan.owners.len(),
+        plan.inactive_tokens
+    )?;
+    writeln!(out)?;
+    writeln!(out, "| Wave | When | Tokens |")?;
+    writeln!(out, "| --- | --- | ---: |")?;
+    for (wave, count) in &plan.per_wave {
+        writeln!(out, "| {} | {} | {count} |", wave.as_str(), wave.describe())?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "For each owner: set up the replacements first, switch what uses each token, then revoke it by its due date."
+    )?;
+    for owner in &plan.owners {
+        writeln!(out)?;
+        let name = if owner.display_name.is_empty() || owner.display_name == owner.principal_name {
+            esc(&owner.principal_name)
+        } else {
+            format!("{} ({})", esc(&owner.display_name), esc(&owner.principal_name))
+        };
+        writeln!(out, "## {name}")?;
+        writeln!(out)?;
+        writeln!(out, "Set up first:")?;
+        writeln!(out)?;
+        for id in &owner.set_up_first {
+            match guide(id) {
+                Some(g) => {
+                    writeln!(out, "- **{}** ({}): {} [Microsoft Learn]({})", esc(&g.title), g.id, g.action, g.learn)?
+                }
+                None => writeln!(out, "- {id}")?,
+            }
+        }
+        writeln!(out)?;
+        writeln!(out, "| Wave | Due | Token | Findings | Used for | Action |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        for item in &owner.items {
+            let token = if item.token_name.is_empty() { "(no name)".to_string() } else { esc(&item.token_name) };
+            let findings = if item.rules.is_empty() { "none".to_string() } else { item.rules.join(", ") };
+            let urgent = if item.wave == Wave::Now { "**now**".to_string() } else { item.wave.as_str().to_string() };
+            writeln!(
+                out,
+                "| {urgent} | {} | {token} `{}` | {findings} | {} ({}) | {} |",
+                item.due,
+                &item.authorization_id[..item.authorization_id.len().min(8)],
+                item.use_id,
+                item.confidence,
+                item.action,
+            )?;
+        }
+    }
+    Ok(())
+}

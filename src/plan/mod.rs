@@ -1,0 +1,178 @@
+//! The retirement plan: every active token of a scan, per owner, in waves with due dates, each
+//! with the replacement to set up first. Built from a saved scan record; pure.
+
+mod csv;
+mod markdown;
+
+pub use csv::render as render_csv;
+pub use markdown::render as render_markdown;
+
+use crate::finding::Severity;
+use crate::inventory::TokenState;
+use crate::record::ScanRecord;
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// When a token should be retired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wave {
+    /// Critical findings (global PATs before their retirement date, removed owners, …).
+    Now,
+    /// High findings.
+    Next,
+    /// Everything else: replace it when it expires instead of renewing it.
+    AtExpiry,
+}
+
+impl Wave {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wave::Now => "now",
+            Wave::Next => "next",
+            Wave::AtExpiry => "at-expiry",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Wave::Now => "within a week: critical findings",
+            Wave::Next => "within a month: high findings",
+            Wave::AtExpiry => "at natural expiry: set up the replacement instead of renewing",
+        }
+    }
+}
+
+/// Days from the scan's date to the due date of each wave.
+const NOW_DAYS: i64 = 7;
+const NEXT_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanItem {
+    pub authorization_id: String,
+    pub token_name: String,
+    pub wave: Wave,
+    pub due: NaiveDate,
+    /// Worst open finding, if any.
+    pub severity: Option<Severity>,
+    pub rules: Vec<String>,
+    pub guidance: String,
+    pub action: String,
+    /// Inferred use and confidence.
+    pub use_id: String,
+    pub confidence: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnerPlan {
+    pub descriptor: String,
+    pub principal_name: String,
+    pub display_name: String,
+    pub items: Vec<PlanItem>,
+    /// Guidance ids to set up before revoking, in the order the waves need them.
+    pub set_up_first: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub organization: String,
+    pub as_of: NaiveDate,
+    pub owners: Vec<OwnerPlan>,
+    pub per_wave: BTreeMap<Wave, usize>,
+    /// Expired and revoked tokens: nothing to retire.
+    pub inactive_tokens: usize,
+}
+
+/// Builds the plan of a scan.
+pub fn build(record: &ScanRecord) -> Plan {
+    let as_of = record.as_of.date_naive();
+    let deadlines: BTreeMap<&str, NaiveDate> =
+        record.rules.iter().filter_map(|r| r.deadline.map(|d| (r.id.as_str(), d))).collect();
+    let mut owners: BTreeMap<&str, Vec<PlanItem>> = BTreeMap::new();
+    let mut inactive = 0;
+    for token in &record.tokens {
+        if token.state(record.as_of) != TokenState::Active {
+            inactive += 1;
+            continue;
+        }
+        let findings: Vec<_> =
+            record.open_findings().filter(|f| f.authorization_id == token.authorization_id).collect();
+        let worst = findings.iter().max_by_key(|f| f.severity);
+        let severity = worst.map(|f| f.severity);
+        let wave = match severity {
+            Some(Severity::Critical) => Wave::Now,
+            Some(Severity::High) => Wave::Next,
+            _ => Wave::AtExpiry,
+        };
+        let expiry = token.valid_to.map(|d| d.date_naive());
+        let mut due = match wave {
+            Wave::Now => as_of + Duration::days(NOW_DAYS),
+            Wave::Next => as_of + Duration::days(NEXT_DAYS),
+            Wave::AtExpiry => expiry.unwrap_or(as_of + Duration::days(90)),
+        };
+        // Never later than the token's own expiry, nor than a deadline a finding carries.
+        if let Some(expiry) = expiry {
+            due = due.min(expiry);
+        }
+        for f in &findings {
+            if let Some(deadline) = deadlines.get(f.rule.as_ref()).filter(|d| **d >= as_of) {
+                due = due.min(*deadline);
+            }
+        }
+        let usage = record.usage(&token.authorization_id);
+        // The worst finding's guidance; a token without findings follows its use's guidance.
+        let guidance = worst
+            .and_then(|f| f.guidance.clone())
+            .or_else(|| usage.map(|u| u.guidance.clone()))
+            .unwrap_or_else(|| crate::guidance::for_use("unknown").id.clone());
+        let action = record
+            .guidance(&guidance)
+            .or_else(|| crate::guidance::by_id(&guidance))
+            .map(|g| g.action.clone())
+            .unwrap_or_default();
+        owners.entry(token.owner.as_str()).or_default().push(PlanItem {
+            authorization_id: token.authorization_id.clone(),
+            token_name: token.display_name.clone(),
+            wave,
+            due,
+            severity,
+            rules: findings.iter().map(|f| f.rule.to_string()).collect(),
+            guidance,
+            action,
+            use_id: usage.map(|u| u.inference.use_id.clone()).unwrap_or_else(|| "unknown".into()),
+            confidence: usage.map(|u| format!("{:?}", u.inference.confidence).to_lowercase()).unwrap_or_default(),
+        });
+    }
+    let mut per_wave: BTreeMap<Wave, usize> =
+        [Wave::Now, Wave::Next, Wave::AtExpiry].into_iter().map(|w| (w, 0)).collect();
+    let mut plans: Vec<OwnerPlan> = owners
+        .into_iter()
+        .map(|(descriptor, mut items)| {
+            items.sort_by(|a, b| (a.wave, a.due, &a.token_name).cmp(&(b.wave, b.due, &b.token_name)));
+            for item in &items {
+                *per_wave.entry(item.wave).or_default() += 1;
+            }
+            let mut set_up_first: Vec<String> = Vec::new();
+            for item in &items {
+                if !set_up_first.contains(&item.guidance) {
+                    set_up_first.push(item.guidance.clone());
+                }
+            }
+            let owner = record.owner(descriptor);
+            OwnerPlan {
+                descriptor: descriptor.to_string(),
+                principal_name: owner.map(|o| o.principal_name.clone()).unwrap_or_else(|| descriptor.to_string()),
+                display_name: owner.map(|o| o.display_name.clone()).unwrap_or_default(),
+                items,
+                set_up_first,
+            }
+        })
+        .collect();
+    // Owners with the most urgent work first.
+    plans.sort_by(|a, b| {
+        let key = |p: &OwnerPlan| p.items.first().map(|i| (i.wave, i.due));
+        key(a).cmp(&key(b)).then_with(|| a.principal_name.cmp(&b.principal_name))
+    });
+    Plan { organization: record.organization.clone(), as_of, owners: plans, per_wave, inactive_tokens: inactive }
+}
