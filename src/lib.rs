@@ -14,6 +14,7 @@ pub mod guidance;
 pub mod inventory;
 pub mod plan;
 pub mod record;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -1,8 +1,10 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
 mod explain;
+mod output;
 mod plan;
 mod progress;
+mod report;
 mod rules;
 mod scan;
 mod simulate;
@@ -36,6 +38,8 @@ pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
     #[command(after_help = scan::AFTER_HELP)]
     Scan(scan::ScanArgs),
+    /// Render a saved scan in any format (no network): table, json, csv, markdown.
+    Report(report::ReportArgs),
     /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
     Plan(plan::PlanArgs),
     /// Print a rule or a guidance entry in full (ids appear in every report).
@@ -85,6 +89,7 @@ pub fn main() -> i32 {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
             Command::Plan(args) => plan::run(args),
+            Command::Report(args) => report::run(args),
             Command::Explain { id } => explain::run(&id),
         }
     });

@@ -1,12 +1,11 @@
 //! `pat2entra scan`: list, judge and report every PAT of an organization.
 
+use super::output::OutputArgs;
 use super::progress::Progress;
-use super::{Failure, parse_as_of, parse_severity};
+use super::{Failure, parse_as_of};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Credential, Endpoints, OrgRef};
 use crate::exit::Exit;
-use crate::finding::Severity;
 use crate::record::ScanRecord;
-use crate::report::{self, Format, RenderOptions};
 use crate::rules::RuleSet;
 use crate::scan::{ScanOptions, scan};
 use crate::secret::Secret;
@@ -48,25 +47,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
-    pub output: Format,
-
-    /// Write the output to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-
     /// Judge tokens as of this date (YYYY-MM-DD or RFC 3339) instead of now, for reproducible reports.
     #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
     pub as_of: Option<DateTime<Utc>>,
-
-    /// Exit 1 when a finding at or above this severity exists (critical, high, medium, low, info).
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
-    pub fail_on: Option<Severity>,
-
-    /// Exit 0 even when some owners could not be read (they stay listed as coverage gaps).
-    #[arg(long)]
-    pub allow_partial: bool,
 
     /// Owners scanned in parallel.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -84,6 +67,9 @@ pub struct ScanArgs {
     /// No progress display on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Demo: seed of the simulated organization (same seed, same organization).
     #[arg(long, value_name = "N", default_value_t = 42, requires = "demo", help_heading = "Demo")]
@@ -152,28 +138,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     progress.finish();
     let inventory = scanned.map_err(scan_failure)?;
 
-    let record = ScanRecord::judge(inventory, &rules, as_of);
-    write_output(&record, args.output, args.out.as_ref())?;
-
-    if !record.coverage.complete {
-        eprintln!(
-            "warning: scan incomplete: the tokens of {} of {} owners could not be read (listed under coverage gaps)",
-            record.coverage.owners_failed.len(),
-            record.coverage.owners_listed
-        );
-        if !args.allow_partial {
-            return Ok(Exit::Incomplete);
-        }
-    }
-    Ok(gate(&record, args.fail_on))
-}
-
-/// Exit 1 when a finding at or above `fail_on` exists.
-pub fn gate(record: &ScanRecord, fail_on: Option<Severity>) -> Exit {
-    match fail_on {
-        Some(threshold) if record.open_findings().any(|f| f.severity >= threshold) => Exit::Findings,
-        _ => Exit::Ok,
-    }
+    let record = args.output.write(ScanRecord::judge(inventory, &rules, as_of))?;
+    Ok(args.output.gate(&record))
 }
 
 fn credential_from_env() -> Result<Credential, Failure> {
@@ -200,23 +166,6 @@ fn scan_failure(e: AdoError) -> Failure {
         Exit::Incomplete
     };
     Failure::new(exit, e.to_string())
-}
-
-fn write_output(record: &ScanRecord, format: Format, out: Option<&PathBuf>) -> Result<(), Failure> {
-    // The terminal's width only when the table goes to a terminal; files get a fixed width.
-    let options =
-        RenderOptions { terminal_width: if out.is_none() { terminal_width(&std::io::stdout()) } else { None } };
-    super::write_to(out.map(PathBuf::as_path), |w| report::render(record, format, &options, w))
-}
-
-/// The width of the terminal standard output goes to, if it is one.
-fn terminal_width(stdout: &std::io::Stdout) -> Option<u16> {
-    use std::io::IsTerminal;
-    if !stdout.is_terminal() {
-        return None;
-    }
-    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
-    columns.or_else(|| comfy_table::Table::new().width()).or(Some(120))
 }
 
 /// A random credential for the demo simulator (it only has to be unguessable for one run).

@@ -62,6 +62,64 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     writer.flush()
 }
 
+/// Inventory columns (`--csv-kind tokens`), in order. Documented in the README.
+pub const TOKEN_COLUMNS: [&str; 15] = [
+    "authorization_id",
+    "token_name",
+    "owner_principal_name",
+    "owner_display_name",
+    "state",
+    "scopes",
+    "all_organizations",
+    "valid_from",
+    "valid_to",
+    "lifetime_days",
+    "worst_severity",
+    "rules",
+    "inferred_use",
+    "guidance",
+    "owner_descriptor",
+];
+
+/// One row per token: the inventory with its verdicts.
+pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
+    use std::collections::HashMap;
+    let mut by_token: HashMap<&str, Vec<&crate::finding::Finding>> = HashMap::new();
+    for f in record.open_findings() {
+        by_token.entry(f.authorization_id.as_str()).or_default().push(f);
+    }
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(TOKEN_COLUMNS)?;
+    for t in &record.tokens {
+        let owner = record.owner(&t.owner);
+        let findings = by_token.get(t.authorization_id.as_str());
+        let usage = record.usage(&t.authorization_id);
+        let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
+            d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+        };
+        let state = serde_json::to_value(t.state(record.as_of)).ok().and_then(|v| v.as_str().map(str::to_string));
+        let row = [
+            t.authorization_id.clone(),
+            t.display_name.clone(),
+            owner.map(|o| o.principal_name.clone()).unwrap_or_default(),
+            owner.map(|o| o.display_name.clone()).unwrap_or_default(),
+            state.unwrap_or_default(),
+            t.scopes.join(" "),
+            t.all_organizations.to_string(),
+            date(t.valid_from),
+            date(t.valid_to),
+            t.lifetime_days().map(|d| d.to_string()).unwrap_or_default(),
+            findings.and_then(|f| f.iter().map(|f| f.severity).max()).map(|s| s.to_string()).unwrap_or_default(),
+            findings.map(|f| f.iter().map(|f| f.rule.as_ref()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
+            usage.map(|u| u.inference.use_id.clone()).unwrap_or_default(),
+            usage.map(|u| u.guidance.clone()).unwrap_or_default(),
+            t.owner.clone(),
+        ];
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
+    writer.flush()
+}
+
 /// Prefixes a cell that starts like a formula (`=`, `+`, `-`, `@`, tab, carriage return) with a
 /// single quote, so a spreadsheet shows it as text instead of running it.
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {

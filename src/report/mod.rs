@@ -3,6 +3,7 @@
 mod csv;
 mod escape;
 mod json;
+mod markdown;
 mod table;
 
 pub use csv::neutralise;
@@ -17,8 +18,20 @@ pub enum Format {
     Table,
     /// The canonical scan record (versioned; input of later commands).
     Json,
-    /// One row per finding, for spreadsheets and trackers.
+    /// One row per finding (or per token with --csv-kind tokens), for spreadsheets and trackers.
     Csv,
+    /// Summary, findings by severity, actions per owner and guidance, for wikis and pull requests.
+    Markdown,
+}
+
+/// What the CSV lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CsvKind {
+    /// One row per finding.
+    #[default]
+    Findings,
+    /// One row per token: the inventory.
+    Tokens,
 }
 
 /// How the output will be read.
@@ -27,6 +40,9 @@ pub struct RenderOptions {
     /// Width of the terminal the output goes to; `None` for a file or a pipe (fixed width, so
     /// the same scan always renders the same text).
     pub terminal_width: Option<u16>,
+    /// Colour the table (only ever on a terminal, never with `--no-color` or `NO_COLOR`).
+    pub color: bool,
+    pub csv_kind: CsvKind,
 }
 
 /// Writes the record in `format`.
@@ -34,6 +50,10 @@ pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out:
     match format {
         Format::Table => table::render(record, options, out),
         Format::Json => json::render(record, out),
-        Format::Csv => csv::render(record, out),
+        Format::Csv => match options.csv_kind {
+            CsvKind::Findings => csv::render(record, out),
+            CsvKind::Tokens => csv::render_tokens(record, out),
+        },
+        Format::Markdown => markdown::render(record, out),
     }
 }

@@ -4,7 +4,7 @@ use super::RenderOptions;
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use crate::rules::ExceptionStatus;
-use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -44,7 +44,7 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
 
     if record.open_findings().next().is_some() {
         writeln!(out)?;
-        writeln!(out, "{}", flagged_tokens(record, options.terminal_width.unwrap_or(FILE_WIDTH)))?;
+        writeln!(out, "{}", flagged_tokens(record, options))?;
     }
     let attention: Vec<_> = record.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).collect();
     if !attention.is_empty() {
@@ -62,15 +62,36 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
         writeln!(out)?;
         writeln!(out, "Coverage gaps (tokens of these owners were NOT read):")?;
         for gap in &c.owners_failed {
-            writeln!(out, "  {}: {}", record.owner_label(&gap.descriptor), gap.error.replace('\n', " "))?;
+            writeln!(
+                out,
+                "  {}: {}",
+                clean(&record.owner_label(&gap.descriptor)),
+                clean(&gap.error.replace('\n', " "))
+            )?;
         }
     }
     Ok(())
 }
 
+fn colour(severity: Severity) -> Color {
+    match severity {
+        Severity::Critical => Color::Red,
+        Severity::High => Color::Magenta,
+        Severity::Medium => Color::Yellow,
+        Severity::Low => Color::Cyan,
+        Severity::Info => Color::Grey,
+    }
+}
+
+/// Text from the directory, made safe for a terminal: control characters (which could carry
+/// escape sequences that rewrite the screen) become U+FFFD.
+fn clean(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
 /// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
-fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
+fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
     let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in record.open_findings() {
         by_token.entry(&f.authorization_id).or_default().push(f);
@@ -97,11 +118,11 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
                 owner.clone(),
                 vec![
                     worst.severity.to_string(),
-                    owner,
-                    name.to_string(),
+                    clean(&owner),
+                    clean(name),
                     expires,
                     rules.join(", "),
-                    worst.message.clone(),
+                    clean(&worst.message),
                     action,
                 ],
             )
@@ -114,7 +135,10 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"]);
-    table.force_no_tty().set_width(width);
+    table.force_no_tty().set_width(options.terminal_width.unwrap_or(FILE_WIDTH));
+    if options.color {
+        table.enforce_styling();
+    }
     let cap = |w: u16| ColumnConstraint::UpperBoundary(Width::Fixed(w));
     table.set_constraints([
         ColumnConstraint::ContentWidth,
@@ -125,8 +149,12 @@ fn flagged_tokens(record: &ScanRecord, width: u16) -> Table {
         ColumnConstraint::LowerBoundary(Width::Fixed(24)),
         ColumnConstraint::LowerBoundary(Width::Fixed(24)),
     ]);
-    for (_, _, row) in rows {
-        table.add_row(row);
+    for (severity, _, row) in rows {
+        let mut cells: Vec<Cell> = row.into_iter().map(Cell::new).collect();
+        if options.color {
+            cells[0] = Cell::new(severity.as_str()).fg(colour(severity));
+        }
+        table.add_row(cells);
     }
     table
 }

@@ -1,0 +1,96 @@
+//! Output options shared by `scan`, `report` and `diff`: format, destination, redaction, colour
+//! and the exit-code gate.
+
+use super::{Failure, parse_severity};
+use crate::exit::Exit;
+use crate::finding::Severity;
+use crate::record::ScanRecord;
+use crate::report::{self, CsvKind, Format, RenderOptions};
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// With --output csv: one row per finding, or one per token (the inventory).
+    #[arg(long, value_enum, default_value_t = CsvKind::Findings)]
+    pub csv_kind: CsvKind,
+
+    /// Replace owner names, mails and token names by stable pseudonyms, so the report can be shared.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// No colours in the table (also when NO_COLOR is set, or the output is not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// Exit 1 when an unsuppressed finding at or above this severity exists
+    /// (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+
+    /// Exit 0 even when some owners could not be read (they stay listed as coverage gaps).
+    #[arg(long)]
+    pub allow_partial: bool,
+}
+
+impl OutputArgs {
+    pub fn render_options(&self) -> RenderOptions {
+        let stdout = std::io::stdout();
+        let to_terminal = self.out.is_none() && stdout.is_terminal();
+        let color = to_terminal && !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        RenderOptions {
+            terminal_width: if to_terminal { terminal_width() } else { None },
+            color,
+            csv_kind: self.csv_kind,
+        }
+    }
+
+    /// Redacts (when asked) and writes the record.
+    pub fn write(&self, mut record: ScanRecord) -> Result<ScanRecord, Failure> {
+        if self.redact {
+            crate::redact::redact(&mut record);
+        }
+        let options = self.render_options();
+        super::write_to(self.out.as_deref(), |w| report::render(&record, self.output, &options, w))?;
+        Ok(record)
+    }
+
+    /// The exit code for a record: 4 when incomplete (unless --allow-partial), then 1 when a
+    /// finding reaches --fail-on, else 0.
+    pub fn gate(&self, record: &ScanRecord) -> Exit {
+        if !record.coverage.complete {
+            eprintln!(
+                "warning: scan incomplete: the tokens of {} of {} owners could not be read (listed under coverage gaps)",
+                record.coverage.owners_failed.len(),
+                record.coverage.owners_listed
+            );
+            if !self.allow_partial {
+                return Exit::Incomplete;
+            }
+        }
+        gate(record.open_findings().map(|f| f.severity), self.fail_on)
+    }
+}
+
+/// Exit 1 when a severity at or above `fail_on` is among `severities`.
+pub fn gate(mut severities: impl Iterator<Item = Severity>, fail_on: Option<Severity>) -> Exit {
+    match fail_on {
+        Some(threshold) if severities.any(|s| s >= threshold) => Exit::Findings,
+        _ => Exit::Ok,
+    }
+}
+
+/// The width of the terminal standard output goes to.
+fn terminal_width() -> Option<u16> {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    columns.or_else(|| comfy_table::Table::new().width()).or(Some(120))
+}

@@ -1,0 +1,172 @@
+//! Markdown: for wikis and pull requests. Summary, findings by severity, actions per owner, and
+//! the full text of every guidance referred to.
+
+use super::escape::markdown_escape as esc;
+use crate::finding::{Finding, Severity};
+use crate::record::ScanRecord;
+use crate::rules::ExceptionStatus;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
+    let s = &record.summary;
+    let c = &record.coverage;
+    writeln!(out, "# PAT audit: {}", esc(&record.organization))?;
+    writeln!(out)?;
+    writeln!(out, "As of {}.", record.as_of.format("%Y-%m-%d %H:%M UTC"))?;
+    writeln!(out)?;
+    writeln!(out, "| | |")?;
+    writeln!(out, "| --- | --- |")?;
+    let coverage = if c.complete {
+        format!("complete: {} of {} owners scanned", c.owners_scanned, c.owners_listed)
+    } else {
+        format!(
+            "**INCOMPLETE**: {} of {} owners scanned, {} could not be read",
+            c.owners_scanned,
+            c.owners_listed,
+            c.owners_failed.len()
+        )
+    };
+    writeln!(out, "| Coverage | {coverage} |")?;
+    writeln!(
+        out,
+        "| Tokens | {} ({} active, {} expired, {} revoked); {} flagged |",
+        s.tokens, s.active_tokens, s.expired_tokens, s.revoked_tokens, s.flagged_tokens
+    )?;
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .map(|sev| format!("{} {sev}", s.findings_by_severity.get(sev).copied().unwrap_or(0)))
+        .collect();
+    writeln!(out, "| Findings | {} |", counts.join(", "))?;
+    writeln!(out, "| Accepted by exceptions | {} |", s.suppressed_findings)?;
+
+    if !c.owners_failed.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Coverage gaps")?;
+        writeln!(out)?;
+        writeln!(out, "The tokens of these owners were **not** read; the findings below are incomplete.")?;
+        writeln!(out)?;
+        for gap in &c.owners_failed {
+            writeln!(out, "- {}: {}", esc(&record.owner_label(&gap.descriptor)), esc(&gap.error))?;
+        }
+    }
+
+    let open: Vec<&Finding> = record.open_findings().collect();
+    writeln!(out)?;
+    writeln!(out, "## Findings by severity")?;
+    for severity in Severity::ALL {
+        let of: Vec<&&Finding> = open.iter().filter(|f| f.severity == severity).collect();
+        if of.is_empty() {
+            continue;
+        }
+        writeln!(out)?;
+        writeln!(out, "### {} ({})", severity, of.len())?;
+        writeln!(out)?;
+        writeln!(out, "| Owner | Token | Rule | Finding | Action |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- |")?;
+        for f in of {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                esc(&record.owner_label(&f.owner)),
+                token_label(record, &f.authorization_id),
+                f.rule,
+                esc(&f.message),
+                action_link(record, f)
+            )?;
+        }
+    }
+
+    // Per owner: what to set up, for how many tokens.
+    let mut per_owner: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
+    for f in &open {
+        if let Some(g) = f.guidance.as_deref() {
+            *per_owner.entry(record.owner_label(&f.owner)).or_default().entry(g).or_default() += 1;
+        }
+    }
+    if !per_owner.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Actions by owner")?;
+        writeln!(out)?;
+        for (owner, actions) in &per_owner {
+            let list: Vec<String> = actions
+                .iter()
+                .map(|(id, n)| {
+                    let title = record.guidance(id).map(|g| esc(&g.title)).unwrap_or_else(|| id.to_string());
+                    format!("[{title}](#guidance-{id}) ({n} finding{})", if *n == 1 { "" } else { "s" })
+                })
+                .collect();
+            writeln!(out, "- **{}**: {}", esc(owner), list.join("; "))?;
+        }
+    }
+
+    let review: Vec<_> = record.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).collect();
+    if !review.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Exceptions to review")?;
+        writeln!(out)?;
+        for e in review {
+            let what = match e.status {
+                ExceptionStatus::Expired => format!("expired on {}", e.expires),
+                _ => "matches nothing (stale)".to_string(),
+            };
+            writeln!(out, "- #{} (rules file line {}): {} — {what}", e.exception, e.line, esc(&e.reason))?;
+        }
+    }
+
+    if !record.guidance.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Guidance")?;
+        for g in &record.guidance {
+            writeln!(out)?;
+            writeln!(out, "<a id=\"guidance-{}\"></a>", g.id)?;
+            writeln!(out)?;
+            writeln!(out, "### {} (`{}`)", esc(&g.title), g.id)?;
+            writeln!(out)?;
+            writeln!(out, "**Do:** {}", g.action)?;
+            writeln!(out)?;
+            for (i, step) in g.steps.iter().enumerate() {
+                writeln!(out, "{}. {step}", i + 1)?;
+            }
+            if !g.caveats.is_empty() {
+                writeln!(out)?;
+                writeln!(out, "Caveats:")?;
+                writeln!(out)?;
+                for caveat in &g.caveats {
+                    writeln!(out, "- {caveat}")?;
+                }
+            }
+            if let Some(keep) = &g.keep_pat {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "If a PAT must stay: this organization only, scopes {}, at most {} days.",
+                    keep.scopes.join(", "),
+                    keep.max_days
+                )?;
+            }
+            writeln!(out)?;
+            writeln!(out, "[Microsoft Learn]({})", g.learn)?;
+        }
+    }
+    Ok(())
+}
+
+fn token_label(record: &ScanRecord, authorization_id: &str) -> String {
+    let name = record.token(authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
+    let short = &authorization_id[..authorization_id.len().min(8)];
+    match name {
+        Some(name) => format!("{} `{short}`", esc(name)),
+        None => format!("(no name) `{short}`"),
+    }
+}
+
+fn action_link(record: &ScanRecord, f: &Finding) -> String {
+    match f.guidance.as_deref() {
+        Some(id) => {
+            let action = record.guidance(id).map(|g| g.action.clone()).unwrap_or_default();
+            format!("{} ([guide](#guidance-{id}))", action.replace('|', "\\|"))
+        }
+        None => String::new(),
+    }
+}
