@@ -8,6 +8,7 @@
 
 pub mod ado;
 pub mod cli;
+pub mod diff;
 pub mod exit;
 pub mod finding;
 pub mod guidance;

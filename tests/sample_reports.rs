@@ -1,5 +1,5 @@
-//! `sample-reports/` holds the demo organization's reports; this test fails when they drift from
-//! what the code produces. Regenerate them with:
+//! `sample-reports/` holds every report of the demo organization; this test fails when they
+//! drift from what the code produces. Regenerate them all with:
 //!
 //!     UPDATE_SAMPLES=1 cargo test --test sample_reports
 
@@ -10,50 +10,55 @@ use std::path::Path;
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-reports");
 
+/// (file name, arguments after the shared ones). `{scan}` and `{later}` are the two demo scans.
+const REPORTS: &[(&str, &[&str])] = &[
+    ("demo-scan.txt", &["report", "{scan}", "-o", "table"]),
+    ("demo-scan.json", &["report", "{scan}", "-o", "json"]),
+    ("demo-findings.csv", &["report", "{scan}", "-o", "csv"]),
+    ("demo-tokens.csv", &["report", "{scan}", "-o", "csv", "--csv-kind", "tokens"]),
+    ("demo-scan.md", &["report", "{scan}", "-o", "markdown"]),
+    ("demo-scan-redacted.md", &["report", "{scan}", "-o", "markdown", "--redact"]),
+    ("demo-plan.md", &["plan", "{scan}", "-o", "markdown"]),
+    ("demo-plan.csv", &["plan", "{scan}", "-o", "csv"]),
+    ("demo-diff.txt", &["diff", "{scan}", "{later}", "-o", "table"]),
+    ("demo-diff.md", &["diff", "{scan}", "{later}", "-o", "markdown"]),
+    ("demo-diff.json", &["diff", "{scan}", "{later}", "-o", "json"]),
+];
+
 #[test]
 fn sample_reports_match_the_code() {
     let update = std::env::var_os("UPDATE_SAMPLES").is_some();
     let dir = tempfile::tempdir().unwrap();
-    let mut stale = Vec::new();
-    for (format, name) in [("table", "demo-scan.txt"), ("json", "demo-scan.json"), ("csv", "demo-scan.csv")] {
-        let out = dir.path().join(name);
-        let r = run(
-            &[
-                "scan",
-                "--demo",
-                "--seed",
-                "42",
-                "--as-of",
-                "2026-11-26",
-                "--quiet",
-                "-o",
-                format,
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &[],
-        );
+    // The demo organization on 2026-11-26, and the same organization two weeks later.
+    let scan = dir.path().join("scan.json");
+    let later = dir.path().join("later.json");
+    for (path, extra) in [
+        (&scan, &["--as-of", "2026-11-26"][..]),
+        (&later, &["--as-of", "2026-12-10", "--demo-epoch", "2026-11-26"][..]),
+    ] {
+        let mut args = vec!["scan", "--demo", "--seed", "42", "--quiet", "-o", "json"];
+        args.extend_from_slice(extra);
+        args.extend(["--out", path.to_str().unwrap()]);
+        let r = run(&args, &[]);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let produced = std::fs::read_to_string(&out).unwrap();
-        let sample_path = Path::new(SAMPLES).join(name);
-        if update {
-            std::fs::write(&sample_path, &produced).unwrap();
-        } else if std::fs::read_to_string(&sample_path).ok().as_deref() != Some(produced.as_str()) {
-            stale.push(name);
-        }
     }
-    // The retirement plan of the demo scan.
-    let scan = dir.path().join("demo-scan.json");
-    for (format, name) in [("markdown", "demo-plan.md"), ("csv", "demo-plan.csv")] {
+    let mut stale = Vec::new();
+    for (name, args) in REPORTS {
         let out = dir.path().join(name);
-        let r = run(&["plan", scan.to_str().unwrap(), "-o", format, "--out", out.to_str().unwrap()], &[]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{scan}", scan.to_str().unwrap()).replace("{later}", later.to_str().unwrap()))
+            .chain(["--out".to_string(), out.to_str().unwrap().to_string()])
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(&args, &[]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         let produced = std::fs::read_to_string(&out).unwrap();
         let sample_path = Path::new(SAMPLES).join(name);
         if update {
             std::fs::write(&sample_path, &produced).unwrap();
         } else if std::fs::read_to_string(&sample_path).ok().as_deref() != Some(produced.as_str()) {
-            stale.push(name);
+            stale.push(*name);
         }
     }
     assert!(

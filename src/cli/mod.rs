@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
+mod diff;
 mod explain;
 mod output;
 mod plan;
@@ -40,6 +41,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Render a saved scan in any format (no network): table, json, csv, markdown.
     Report(report::ReportArgs),
+    /// Compare two saved scans: new, resolved and unchanged findings, token changes, trends.
+    Diff(diff::DiffArgs),
     /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
     Plan(plan::PlanArgs),
     /// Print a rule or a guidance entry in full (ids appear in every report).
@@ -90,6 +93,7 @@ pub fn main() -> i32 {
             Command::Rules(command) => rules::run(command),
             Command::Plan(args) => plan::run(args),
             Command::Report(args) => report::run(args),
+            Command::Diff(args) => diff::run(args),
             Command::Explain { id } => explain::run(&id),
         }
     });

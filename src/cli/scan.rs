@@ -79,6 +79,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 300, requires = "demo", help_heading = "Demo")]
     pub users: usize,
 
+    /// Demo: the date the simulated organization was created; with a later --as-of, tokens are
+    /// created, revoked and expire in between (two such scans make a realistic diff).
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of, requires = "demo", help_heading = "Demo")]
+    pub demo_epoch: Option<DateTime<Utc>>,
+
     /// Demo: latency the simulator adds to every response, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0, requires = "demo", help_heading = "Demo")]
     pub latency_ms: u64,
@@ -99,6 +104,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             seed: args.seed,
             users: args.users,
             anchor: as_of,
+            epoch: args.demo_epoch,
             latency: std::time::Duration::from_millis(args.latency_ms),
             accepted_pat: Some(demo_pat.expose().to_string()),
             ..SimConfig::default()

@@ -1,12 +1,14 @@
 //! Output formats, one module each, all over the same scan record.
 
 mod csv;
+mod diff;
 mod escape;
 mod json;
 mod markdown;
 mod table;
 
 pub use csv::neutralise;
+pub use diff::render as render_diff;
 pub use escape::markdown_escape;
 
 use crate::record::ScanRecord;

@@ -33,6 +33,9 @@ pub struct SimConfig {
     pub users: usize,
     /// "Today" for the generated tokens: same seed and anchor, same organization.
     pub anchor: DateTime<Utc>,
+    /// When set (before `anchor`): the organization is generated at this date, then moves on to
+    /// `anchor` (tokens revoked and created in between), to simulate a later scan of the same one.
+    pub epoch: Option<DateTime<Utc>>,
     /// Added to every response.
     pub latency: Duration,
     /// Users per Graph page (the service uses about 500).
@@ -79,6 +82,7 @@ impl Default for SimConfig {
             seed: 42,
             users: 300,
             anchor: Utc::now(),
+            epoch: None,
             latency: Duration::ZERO,
             graph_page_size: 500,
             max_token_page_size: 100,
@@ -147,7 +151,14 @@ impl Drop for SimHandle {
 pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
-    let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor);
+    let org = match config.epoch.filter(|e| *e < config.anchor) {
+        None => SimOrg::generate(&config.organization, config.seed, config.users, config.anchor),
+        Some(epoch) => {
+            let mut org = SimOrg::generate(&config.organization, config.seed, config.users, epoch);
+            org.evolve(config.seed, epoch, config.anchor);
+            org
+        }
+    };
     let state = Arc::new(SimState { config, org, stats: SimStats::default() });
     let accept_state = state.clone();
     let task = tokio::spawn(async move {

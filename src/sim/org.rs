@@ -276,6 +276,35 @@ impl SimOrg {
         }
     }
 
+    /// Moves the organization on from `from` to `to`: some valid tokens are revoked and some
+    /// users create new ones. Same seed and dates, same changes.
+    pub fn evolve(&mut self, seed: u64, from: DateTime<Utc>, to: DateTime<Utc>) {
+        let days = (to - from).num_days();
+        if days <= 0 {
+            return;
+        }
+        let mut rng = Rng::new(seed ^ 0x0E70_1FE5 ^ (days as u64).wrapping_mul(0x9E37));
+        let per_day = days as f64;
+        for i in 0..self.users.len() {
+            if self.users[i].subject_type() == "svc" {
+                continue;
+            }
+            for t in self.tokens[i].iter_mut() {
+                if t.is_valid && t.valid_to > from && rng.chance(0.003 * per_day) {
+                    t.is_valid = false;
+                }
+            }
+            if rng.chance(0.006 * per_day) {
+                let mut token = self.token(&mut rng, to);
+                let lifetime = token.valid_to - token.valid_from;
+                token.valid_from = from + Duration::seconds(1 + rng.below((days * 86_400 - 1) as u64) as i64);
+                token.valid_to = token.valid_from + lifetime;
+                token.is_valid = true;
+                self.tokens[i].push(token);
+            }
+        }
+    }
+
     /// Index of the user with this descriptor (descriptors are case-sensitive).
     pub fn user_index(&self, descriptor: &str) -> Option<usize> {
         self.users.iter().position(|u| u.descriptor == descriptor)
@@ -320,6 +349,27 @@ mod tests {
         assert!(org.users.iter().any(|u| u.origin == "msa"));
         assert!(org.users.iter().any(|u| u.principal_name.starts_with("svc-")));
         assert!(org.users.iter().any(|u| u.subject_type() == "svc"));
+    }
+
+    #[test]
+    fn evolving_keeps_old_tokens_and_adds_and_revokes_some() {
+        let start = SimOrg::generate("fabrikam", 42, 300, anchor());
+        let mut later = start.clone();
+        later.evolve(42, anchor(), anchor() + Duration::days(14));
+        let ids = |o: &SimOrg| o.tokens.iter().flatten().map(|t| t.authorization_id.clone()).collect::<Vec<_>>();
+        let before = ids(&start);
+        let after = ids(&later);
+        assert!(before.iter().all(|id| after.contains(id)), "old tokens stay listed");
+        let created: Vec<&SimToken> =
+            later.tokens.iter().flatten().filter(|t| !before.contains(&t.authorization_id)).collect();
+        assert!(!created.is_empty());
+        assert!(created.iter().all(|t| t.valid_from > anchor() && t.valid_from <= anchor() + Duration::days(14)));
+        let revoked =
+            start.tokens.iter().flatten().zip(later.tokens.iter().flatten()).filter(|(a, b)| a.is_valid && !b.is_valid);
+        assert!(revoked.count() > 0);
+        let mut again = start.clone();
+        again.evolve(42, anchor(), anchor() + Duration::days(14));
+        assert_eq!(ids(&again), after, "same seed and dates, same changes");
     }
 
     #[test]

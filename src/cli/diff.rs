@@ -1,0 +1,43 @@
+//! `pat2entra diff OLD.json NEW.json`: what changed between two scans.
+
+use super::Failure;
+use super::output::{OutputArgs, gate};
+use crate::diff;
+use crate::exit::Exit;
+use crate::record::ScanRecord;
+use crate::report;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older scan (`pat2entra scan -o json --out FILE`).
+    pub old: PathBuf,
+    /// The newer scan.
+    pub new: PathBuf,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
+    let load = |path: &PathBuf| ScanRecord::load(path).map_err(|e| Failure::new(Exit::Usage, e));
+    let (mut old, mut new) = (load(&args.old)?, load(&args.new)?);
+    if old.organization != new.organization {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("the scans are of different organizations ('{}' and '{}')", old.organization, new.organization),
+        ));
+    }
+    if old.as_of > new.as_of {
+        eprintln!("note: {} is newer than {}; comparing in the order given", args.old.display(), args.new.display());
+    }
+    if args.output.redact {
+        crate::redact::redact(&mut old);
+        crate::redact::redact(&mut new);
+    }
+    let diff = diff::diff(&old, &new);
+    super::write_to(args.output.out.as_deref(), |w| report::render_diff(&diff, args.output.output, w))?;
+    // Gate on what got worse: new findings at or above --fail-on.
+    Ok(gate(diff.new_findings().map(|f| f.severity), args.output.fail_on))
+}

@@ -1,0 +1,215 @@
+//! Scan-to-scan comparison: which findings are new, resolved or unchanged, which tokens were
+//! created, revoked or expired in between, and the headline numbers of both scans. Pure.
+
+use crate::finding::{Finding, Severity};
+use crate::inventory::TokenState;
+use crate::record::ScanRecord;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Version of the diff's JSON shape.
+pub const DIFF_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    New,
+    Resolved,
+    Unchanged,
+}
+
+/// A finding and what became of it. Findings are matched by (rule, token); suppressed findings
+/// count as absent, so one whose exception expired shows up as new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingChange {
+    pub change: Change,
+    pub rule: String,
+    pub severity: Severity,
+    pub authorization_id: String,
+    pub owner: String,
+    pub owner_label: String,
+    pub token_name: String,
+    /// The newer message (the older one for resolved findings).
+    pub message: String,
+    /// Why, when it is not obvious (e.g. "exception expired", "token revoked").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenChange {
+    pub authorization_id: String,
+    pub owner_label: String,
+    pub token_name: String,
+    /// created, revoked, expired, or missing (in the old scan, not in the new one).
+    pub change: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headline {
+    pub old: i64,
+    pub new: i64,
+    pub delta: i64,
+}
+
+impl Headline {
+    fn of(old: usize, new: usize) -> Self {
+        Headline { old: old as i64, new: new as i64, delta: new as i64 - old as i64 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanDiff {
+    pub schema_version: u32,
+    pub organization: String,
+    pub old_as_of: DateTime<Utc>,
+    pub new_as_of: DateTime<Utc>,
+    /// Both scans complete (a gap in either makes "resolved" unreliable for its owners).
+    pub both_complete: bool,
+    /// Headline numbers: active tokens, flagged tokens, open findings per severity, ...
+    pub trend: BTreeMap<String, Headline>,
+    pub findings: Vec<FindingChange>,
+    pub tokens: Vec<TokenChange>,
+}
+
+impl ScanDiff {
+    pub fn count(&self, change: Change) -> usize {
+        self.findings.iter().filter(|f| f.change == change).count()
+    }
+
+    pub fn new_findings(&self) -> impl Iterator<Item = &FindingChange> {
+        self.findings.iter().filter(|f| f.change == Change::New)
+    }
+}
+
+fn token_name(record: &ScanRecord, id: &str) -> String {
+    record.token(id).map(|t| t.display_name.clone()).unwrap_or_default()
+}
+
+/// Compares two scans of the same organization.
+pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
+    type Key<'a> = (&'a str, &'a str);
+    fn key(f: &Finding) -> Key<'_> {
+        (f.rule.as_ref(), f.authorization_id.as_str())
+    }
+    let old_open: HashMap<Key, &Finding> = old.open_findings().map(|f| (key(f), f)).collect();
+    let new_open: HashMap<Key, &Finding> = new.open_findings().map(|f| (key(f), f)).collect();
+    let old_all: HashMap<Key, &Finding> = old.findings.iter().map(|f| (key(f), f)).collect();
+
+    let change_of = |record: &ScanRecord, f: &Finding, change: Change, note: Option<String>| FindingChange {
+        change,
+        rule: f.rule.to_string(),
+        severity: f.severity,
+        authorization_id: f.authorization_id.clone(),
+        owner: f.owner.clone(),
+        owner_label: record.owner_label(&f.owner),
+        token_name: token_name(record, &f.authorization_id),
+        message: f.message.clone(),
+        note,
+    };
+    let mut findings = Vec::new();
+    for f in new.open_findings() {
+        if old_open.contains_key(&key(f)) {
+            findings.push(change_of(new, f, Change::Unchanged, None));
+        } else {
+            let note = old_all.get(&key(f)).filter(|o| o.is_suppressed()).map(|_| "its exception expired".to_string());
+            findings.push(change_of(new, f, Change::New, note));
+        }
+    }
+    for f in old.open_findings() {
+        if new_open.contains_key(&key(f)) {
+            continue;
+        }
+        let note = match new.token(&f.authorization_id) {
+            None if new.coverage.owners_failed.iter().any(|g| g.descriptor == f.owner) => {
+                Some("owner not read in the new scan (coverage gap)".to_string())
+            }
+            None => Some("token no longer listed".to_string()),
+            Some(t) => match t.state(new.as_of) {
+                TokenState::Revoked => Some("token revoked".to_string()),
+                TokenState::Expired => Some("token expired".to_string()),
+                TokenState::Active if new.findings.iter().any(|n| key(n) == key(f)) => {
+                    Some("accepted by an exception".to_string())
+                }
+                TokenState::Active => None,
+            },
+        };
+        findings.push(change_of(old, f, Change::Resolved, note));
+    }
+    findings.sort_by(|a, b| {
+        (a.change, std::cmp::Reverse(a.severity), &a.owner_label, &a.authorization_id, &a.rule).cmp(&(
+            b.change,
+            std::cmp::Reverse(b.severity),
+            &b.owner_label,
+            &b.authorization_id,
+            &b.rule,
+        ))
+    });
+
+    let mut tokens = Vec::new();
+    let old_tokens: HashMap<&str, _> = old.tokens.iter().map(|t| (t.authorization_id.as_str(), t)).collect();
+    for t in &new.tokens {
+        let now = t.state(new.as_of);
+        let change = match old_tokens.get(t.authorization_id.as_str()) {
+            None => "created",
+            Some(o) => match (o.state(old.as_of), now) {
+                (TokenState::Revoked, _) => continue,
+                (_, TokenState::Revoked) => "revoked",
+                (TokenState::Active, TokenState::Expired) => "expired",
+                _ => continue,
+            },
+        };
+        tokens.push(TokenChange {
+            authorization_id: t.authorization_id.clone(),
+            owner_label: new.owner_label(&t.owner),
+            token_name: t.display_name.clone(),
+            change: change.to_string(),
+        });
+    }
+    let new_ids: HashMap<&str, ()> = new.tokens.iter().map(|t| (t.authorization_id.as_str(), ())).collect();
+    for t in &old.tokens {
+        if !new_ids.contains_key(t.authorization_id.as_str()) && t.state(old.as_of) == TokenState::Active {
+            tokens.push(TokenChange {
+                authorization_id: t.authorization_id.clone(),
+                owner_label: old.owner_label(&t.owner),
+                token_name: t.display_name.clone(),
+                change: "missing".to_string(),
+            });
+        }
+    }
+    tokens.sort_by(|a, b| {
+        (&a.change, &a.owner_label, &a.authorization_id).cmp(&(&b.change, &b.owner_label, &b.authorization_id))
+    });
+
+    let mut trend = BTreeMap::new();
+    let count_state = |r: &ScanRecord, s: TokenState| r.tokens.iter().filter(|t| t.state(r.as_of) == s).count();
+    trend.insert(
+        "active_tokens".into(),
+        Headline::of(count_state(old, TokenState::Active), count_state(new, TokenState::Active)),
+    );
+    trend.insert("flagged_tokens".into(), Headline::of(old.summary.flagged_tokens, new.summary.flagged_tokens));
+    let global = |r: &ScanRecord| {
+        r.tokens.iter().filter(|t| t.all_organizations && t.state(r.as_of) == TokenState::Active).count()
+    };
+    trend.insert("active_global_tokens".into(), Headline::of(global(old), global(new)));
+    let full = |r: &ScanRecord| {
+        r.tokens.iter().filter(|t| t.is_full_access() && t.state(r.as_of) == TokenState::Active).count()
+    };
+    trend.insert("active_full_access_tokens".into(), Headline::of(full(old), full(new)));
+    for severity in Severity::ALL {
+        let n = |r: &ScanRecord| r.open_findings().filter(|f| f.severity == severity).count();
+        trend.insert(format!("{severity}_findings"), Headline::of(n(old), n(new)));
+    }
+
+    ScanDiff {
+        schema_version: DIFF_SCHEMA_VERSION,
+        organization: new.organization.clone(),
+        old_as_of: old.as_of,
+        new_as_of: new.as_of,
+        both_complete: old.coverage.complete && new.coverage.complete,
+        trend,
+        findings,
+        tokens,
+    }
+}

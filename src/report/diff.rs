@@ -1,0 +1,156 @@
+//! The scan-to-scan diff in each output format.
+
+use super::escape::markdown_escape as esc;
+use super::{Format, neutralise};
+use crate::diff::{Change, ScanDiff};
+use std::io::{self, Write};
+
+/// Writes the diff in `format` (HTML renders as Markdown is not meaningful; callers refuse it).
+pub fn render(diff: &ScanDiff, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, diff)?;
+            writeln!(out)
+        }
+        Format::Csv => csv(diff, out),
+        Format::Markdown => markdown(diff, out),
+        Format::Table => text(diff, out),
+    }
+}
+
+fn headline(diff: &ScanDiff) -> String {
+    format!(
+        "{} new, {} resolved, {} unchanged findings",
+        diff.count(Change::New),
+        diff.count(Change::Resolved),
+        diff.count(Change::Unchanged)
+    )
+}
+
+fn clean(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
+fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Organization {}: {} -> {}",
+        clean(&diff.organization),
+        diff.old_as_of.format("%Y-%m-%d"),
+        diff.new_as_of.format("%Y-%m-%d")
+    )?;
+    writeln!(out, "{}", headline(diff))?;
+    if !diff.both_complete {
+        writeln!(out, "warning: one of the scans is incomplete; findings of unread owners may show as resolved")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{:<28} {:>8} {:>8} {:>8}", "trend", "old", "new", "change")?;
+    for (name, h) in &diff.trend {
+        writeln!(out, "{:<28} {:>8} {:>8} {:>+8}", name, h.old, h.new, h.delta)?;
+    }
+    for (change, title) in [(Change::New, "New findings"), (Change::Resolved, "Resolved findings")] {
+        let list: Vec<_> = diff.findings.iter().filter(|f| f.change == change).collect();
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out)?;
+        writeln!(out, "{title}:")?;
+        for f in list {
+            let note = f.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            writeln!(
+                out,
+                "  {:<8} {:<18} {} / {}: {}{note}",
+                f.severity.as_str(),
+                f.rule,
+                clean(&f.owner_label),
+                clean(if f.token_name.is_empty() { "(no name)" } else { &f.token_name }),
+                clean(&f.message)
+            )?;
+        }
+    }
+    if !diff.tokens.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Tokens:")?;
+        for t in &diff.tokens {
+            writeln!(out, "  {:<8} {} / {}", t.change, clean(&t.owner_label), clean(&t.token_name))?;
+        }
+    }
+    Ok(())
+}
+
+fn csv(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["change", "severity", "rule", "authorization_id", "token_name", "owner", "message", "note"])?;
+    for f in &diff.findings {
+        let change =
+            serde_json::to_value(f.change).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let row = [
+            change,
+            f.severity.to_string(),
+            f.rule.clone(),
+            f.authorization_id.clone(),
+            f.token_name.clone(),
+            f.owner_label.clone(),
+            f.message.clone(),
+            f.note.clone().unwrap_or_default(),
+        ];
+        w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    w.flush()
+}
+
+fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "# PAT posture: {} from {} to {}",
+        esc(&diff.organization),
+        diff.old_as_of.format("%Y-%m-%d"),
+        diff.new_as_of.format("%Y-%m-%d")
+    )?;
+    writeln!(out)?;
+    writeln!(out, "{}.", headline(diff))?;
+    if !diff.both_complete {
+        writeln!(out)?;
+        writeln!(out, "**Warning:** one of the scans is incomplete; findings of unread owners may show as resolved.")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "| | old | new | change |")?;
+    writeln!(out, "| --- | ---: | ---: | ---: |")?;
+    for (name, h) in &diff.trend {
+        writeln!(out, "| {} | {} | {} | {:+} |", name.replace('_', " "), h.old, h.new, h.delta)?;
+    }
+    for (change, title) in [(Change::New, "New findings"), (Change::Resolved, "Resolved findings")] {
+        let list: Vec<_> = diff.findings.iter().filter(|f| f.change == change).collect();
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out)?;
+        writeln!(out, "## {title} ({})", list.len())?;
+        writeln!(out)?;
+        writeln!(out, "| Severity | Rule | Owner | Token | Finding |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- |")?;
+        for f in list {
+            let note = f.note.as_deref().map(|n| format!(" ({})", esc(n))).unwrap_or_default();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {}{note} |",
+                f.severity,
+                f.rule,
+                esc(&f.owner_label),
+                esc(&f.token_name),
+                esc(&f.message)
+            )?;
+        }
+    }
+    if !diff.tokens.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Tokens ({})", diff.tokens.len())?;
+        writeln!(out)?;
+        writeln!(out, "| Change | Owner | Token |")?;
+        writeln!(out, "| --- | --- | --- |")?;
+        for t in &diff.tokens {
+            writeln!(out, "| {} | {} | {} |", t.change, esc(&t.owner_label), esc(&t.token_name))?;
+        }
+    }
+    Ok(())
+}
