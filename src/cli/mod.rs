@@ -1,9 +1,12 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
+mod auth;
+mod logging;
 mod progress;
 mod rules;
 mod scan;
 mod simulate;
+mod whoami;
 
 use crate::exit::Exit;
 use crate::finding::Severity;
@@ -15,7 +18,7 @@ Exit codes:
   0  scan complete, nothing at or above --fail-on
   1  a finding at or above --fail-on
   2  bad arguments or rules file
-  3  authentication failed or a permission is missing
+  3  sign-in failed or a permission is missing
   4  scan incomplete: some owners could not be read (coverage gaps)
 
 Try it without an organization:  pat2entra scan --demo";
@@ -32,8 +35,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
-    #[command(after_help = scan::AFTER_HELP)]
+    #[command(after_help = scan::after_help())]
     Scan(scan::ScanArgs),
+    /// Show who pat2entra signs in as, and check the Token Admin permission before a long scan.
+    #[command(after_help = auth::AUTH_HELP)]
+    Whoami(whoami::WhoamiArgs),
     /// Check a rules file, or explain the rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -63,6 +69,7 @@ pub fn main() -> i32 {
             return if e.use_stderr() { Exit::Usage.code() } else { Exit::Ok.code() };
         }
     };
+    logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -73,6 +80,7 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
+            Command::Whoami(args) => whoami::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
         }

@@ -110,6 +110,11 @@ impl TokenStore {
         (token, exp)
     }
 
+    /// Every token issued so far (for tests that look for leaks).
+    pub fn all(&self) -> Vec<String> {
+        self.issued.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
     /// The principal of a token the simulator issued for `tenant_id` and that is still honoured.
     pub fn check(&self, token: &str, tenant_id: &str) -> Result<Principal, TokenRefusal> {
         let issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());

@@ -161,6 +161,11 @@ impl SimHandle {
         self.state.tokens.issue(tenant_id, principal, lifetime, lifetime)
     }
 
+    /// Every access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.all()
+    }
+
     /// The user `connectionData` reports for a PAT or a user's token: the organization's first
     /// Entra (aad) member, if it has one.
     pub fn administrator(&self) -> Option<&SimUser> {

@@ -55,11 +55,47 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs the pat2entra binary with `args` and extra environment variables (the inherited
-/// `AZURE_DEVOPS_EXT_PAT` is always removed first).
+/// Variables that would let the binary sign in with something other than what a test gives it.
+pub const SIGN_IN_VARIABLES: &[&str] = &[
+    "AZURE_DEVOPS_EXT_PAT",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "AZURESUBSCRIPTION_CLIENT_ID",
+    "AZURESUBSCRIPTION_TENANT_ID",
+    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+    "SYSTEM_ACCESSTOKEN",
+    "SYSTEM_OIDCREQUESTURI",
+];
+
+/// A `PATH` whose `az` and `azd` are absent (stubs that exit 127), so no test ever uses a real
+/// CLI or account of the machine. `first` comes before them (a test's fake `az`).
+pub fn path_without_clis(first: Option<&Path>) -> String {
+    let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no-cli");
+    let mut parts = Vec::new();
+    if let Some(first) = first {
+        parts.push(first.display().to_string());
+    }
+    parts.push(stubs.display().to_string());
+    parts.push(std::env::var("PATH").unwrap_or_default());
+    parts.join(":")
+}
+
+/// Runs the pat2entra binary with `args` and extra environment variables. Inherited sign-in
+/// variables are removed first and `PATH` hides `az`/`azd` (unless the test sets `PATH`).
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
-    cmd.args(args).env_remove("AZURE_DEVOPS_EXT_PAT").env("NO_COLOR", "1");
+    cmd.args(args).env("NO_COLOR", "1").env("PATH", path_without_clis(None));
+    for name in SIGN_IN_VARIABLES {
+        cmd.env_remove(name);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
