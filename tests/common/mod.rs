@@ -109,6 +109,11 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// Scans the simulator through the binary and returns the JSON record.
 pub fn scan_json(sim: &TestSim, extra: &[&str], pat: &str) -> (Run, serde_json::Value) {
+    scan_json_with(sim, extra, &[("AZURE_DEVOPS_EXT_PAT", pat)])
+}
+
+/// Scans the simulator through the binary with the environment `env` (how it signs in).
+pub fn scan_json_with(sim: &TestSim, extra: &[&str], env: &[(&str, &str)]) -> (Run, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
     let base = sim.base_url();
@@ -117,9 +122,29 @@ pub fn scan_json(sim: &TestSim, extra: &[&str], pat: &str) -> (Run, serde_json::
     let out_str = out.to_str().unwrap().to_string();
     args.push(&out_str);
     args.extend_from_slice(extra);
-    let run = run(&args, &[("AZURE_DEVOPS_EXT_PAT", pat)]);
+    let run = run(&args, env);
     let record = read_json(&out);
     (run, record)
+}
+
+/// `--authority-host` and `--authority-loopback` for the simulator's token endpoint: an https
+/// authority whose requests go to the simulator on loopback.
+pub fn authority_args(sim: &TestSim) -> Vec<String> {
+    vec![
+        "--authority-host".into(),
+        "https://login.sim.invalid".into(),
+        "--authority-loopback".into(),
+        sim.sim().addr().to_string(),
+    ]
+}
+
+/// Writes an executable `#!/bin/sh` script `name` into `dir`.
+pub fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
