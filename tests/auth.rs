@@ -64,10 +64,17 @@ fn the_azure_cli_token_scans_the_organization() {
     assert_complete(&r, &record, &sim);
     assert!(r.stderr.contains("auth: Azure CLI (az account get-access-token, tenant"), "{}", r.stderr);
     let first = calls(dir.path());
-    assert_eq!(first.len(), 1, "one token per run: az ran once for {} requests", sim.sim().stats().requests.load(Ordering::Relaxed));
+    assert_eq!(
+        first.len(),
+        1,
+        "one token per run: az ran once for {} requests",
+        sim.sim().stats().requests.load(Ordering::Relaxed)
+    );
     assert_eq!(
         first[0],
-        format!("account get-access-token -o json --scope 499b84ac-1321-427f-aa17-267ca6975798/.default --tenant {tenant}")
+        format!(
+            "account get-access-token -o json --scope 499b84ac-1321-427f-aa17-267ca6975798/.default --tenant {tenant}"
+        )
     );
 
     // And as --auth auto's choice when no service principal or managed identity is configured,
@@ -89,7 +96,11 @@ fn a_signed_out_azure_cli_is_one_actionable_line() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {}", r.stderr);
-    assert!(lines[0].starts_with("error: --auth azcli: the Azure CLI is not signed in: run `az login`"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("error: --auth azcli: the Azure CLI is not signed in: run `az login`"),
+        "{}",
+        lines[0]
+    );
     assert!(!r.stderr.contains("troubleshoot") && !r.stderr.contains("Backtrace"), "{}", r.stderr);
     assert_eq!(sim.sim().stats().requests.load(Ordering::Relaxed), 0, "nothing is sent without a credential");
 
@@ -104,7 +115,11 @@ fn a_signed_out_azure_cli_is_one_actionable_line() {
     // With nothing else, auto says what it tried and what to do.
     let r = run(&["scan", "--org", "fabrikam", "--base-url", &base], &[("PATH", &path)]);
     assert_eq!(r.code, 3);
-    assert!(r.stderr.contains("run `az login`") && r.stderr.contains("AZURE_DEVOPS_EXT_PAT is not set"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("run `az login`") && r.stderr.contains("AZURE_DEVOPS_EXT_PAT is not set"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -120,7 +135,13 @@ fn a_service_principal_signs_in_with_a_client_secret_from_the_environment_or_a_f
     with_secret.push(("AZURE_CLIENT_SECRET", CLIENT_SECRET));
     let (r, record) = scan_json_with(&sim, &authority, &with_secret);
     assert_complete(&r, &record, &sim);
-    assert!(r.stderr.contains(&format!("auth: service principal {client_id} in tenant {tenant}, client secret from AZURE_CLIENT_SECRET")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "auth: service principal {client_id} in tenant {tenant}, client secret from AZURE_CLIENT_SECRET"
+        )),
+        "{}",
+        r.stderr
+    );
     assert_eq!(issued(&sim), 1, "one token for the whole scan");
 
     let dir = tempfile::tempdir().unwrap();
@@ -187,7 +208,10 @@ fn workload_identity_exchanges_the_federated_token_file() {
 
 #[test]
 fn a_managed_identity_is_used_where_its_endpoint_is_present() {
-    let sim = entra_sim(SimEntra { identity_header: Some("identity-header-5e1".into()), ..SimEntra::default() }, sim_config());
+    let sim = entra_sim(
+        SimEntra { identity_header: Some("identity-header-5e1".into()), ..SimEntra::default() },
+        sim_config(),
+    );
     let endpoint = format!("{}/msi/token", sim.base_url());
     let env = [("IDENTITY_ENDPOINT", endpoint.as_str()), ("IDENTITY_HEADER", "identity-header-5e1")];
     let (r, record) = scan_json_with(&sim, &[], &env);
@@ -203,7 +227,8 @@ fn a_managed_identity_is_used_where_its_endpoint_is_present() {
 
 #[test]
 fn an_azure_pipelines_service_connection_signs_in_through_oidc() {
-    let pipelines = SimPipelines { system_access_token: "system-access-token-0c4".into(), service_connection_id: "sc-42".into() };
+    let pipelines =
+        SimPipelines { system_access_token: "system-access-token-0c4".into(), service_connection_id: "sc-42".into() };
     let sim = entra_sim(
         SimEntra { federated_assertion: Some(ASSERTION.into()), pipelines: Some(pipelines), ..SimEntra::default() },
         sim_config(),
@@ -266,7 +291,8 @@ fn a_token_that_expires_mid_scan_is_replaced_before_it_expires() {
 fn a_token_the_service_stops_accepting_is_refreshed_once_and_the_request_retried() {
     // The token says it lives an hour, but the service stops accepting it after 700 ms (as after
     // a revocation): only the 401 tells the client.
-    let (sim, r, record) = long_scan(SimEntra { honoured_lifetime: Some(Duration::from_millis(700)), ..SimEntra::default() });
+    let (sim, r, record) =
+        long_scan(SimEntra { honoured_lifetime: Some(Duration::from_millis(700)), ..SimEntra::default() });
     assert_complete(&r, &record, &sim);
     let refused = sim.sim().stats().expired_tokens_refused.load(Ordering::Relaxed);
     assert!(refused >= 1, "the service refused a token mid-scan");
@@ -284,4 +310,3 @@ fn the_demo_signs_in_at_its_simulator() {
     let r = run(&["scan", "--demo", "--auth", "azcli"], &[]);
     assert_eq!(r.code, 2, "--demo signs in by itself: {}", r.stderr);
 }
-

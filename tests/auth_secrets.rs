@@ -16,6 +16,9 @@ const SYSTEM_TOKEN: &str = "system-access-token-leak-test-31";
 const IDENTITY_HEADER: &str = "identity-header-leak-test-88";
 const PAT: &str = "pat-value-leak-test-4f2e";
 
+/// A sign-in way: its name, the binary's environment, its extra arguments.
+type Method<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 struct Outputs(Vec<(String, String)>);
 
 impl Outputs {
@@ -38,7 +41,10 @@ fn no_sign_in_secret_appears_in_any_output_or_log_line() {
             client_secret: Some(CLIENT_SECRET.into()),
             federated_assertion: Some(ASSERTION.into()),
             identity_header: Some(IDENTITY_HEADER.into()),
-            pipelines: Some(SimPipelines { system_access_token: SYSTEM_TOKEN.into(), service_connection_id: "sc-1".into() }),
+            pipelines: Some(SimPipelines {
+                system_access_token: SYSTEM_TOKEN.into(),
+                service_connection_id: "sc-1".into(),
+            }),
             // Tokens are refused after 500 ms, so the refresh path runs and logs too.
             honoured_lifetime: Some(Duration::from_millis(500)),
             ..SimEntra::default()
@@ -65,14 +71,10 @@ fn no_sign_in_secret_appears_in_any_output_or_log_line() {
     let oidc = format!("{base}/fabrikam/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken");
     let sp = [("AZURE_CLIENT_ID", client_id.as_str()), ("AZURE_TENANT_ID", tenant.as_str())];
 
-    let methods: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let methods: Vec<Method> = vec![
         ("client secret", vec![sp[0], sp[1], ("AZURE_CLIENT_SECRET", CLIENT_SECRET)], vec![]),
         ("wrong client secret", vec![sp[0], sp[1], ("AZURE_CLIENT_SECRET", "wrong-secret-leak-test")], vec![]),
-        (
-            "workload identity",
-            vec![sp[0], sp[1], ("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())],
-            vec![],
-        ),
+        ("workload identity", vec![sp[0], sp[1], ("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap())], vec![]),
         ("managed identity", vec![("IDENTITY_ENDPOINT", msi.as_str()), ("IDENTITY_HEADER", IDENTITY_HEADER)], vec![]),
         (
             "azure pipelines",

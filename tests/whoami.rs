@@ -64,7 +64,11 @@ fn a_service_principal_without_the_role_is_told_to_join_the_organization() {
     let client_id = sim.sim().config().entra.client_id.clone();
     let authority = authority_args(&sim);
     let authority: Vec<&str> = authority.iter().map(String::as_str).collect();
-    let env = [("AZURE_CLIENT_ID", client_id.as_str()), ("AZURE_TENANT_ID", tenant.as_str()), ("AZURE_CLIENT_SECRET", SECRET)];
+    let env = [
+        ("AZURE_CLIENT_ID", client_id.as_str()),
+        ("AZURE_TENANT_ID", tenant.as_str()),
+        ("AZURE_CLIENT_SECRET", SECRET),
+    ];
     let r = whoami(&sim, &authority, &env);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stdout.contains(&format!("token from tenant {tenant}, expires in 60 min")), "{}", r.stdout);
@@ -80,10 +84,18 @@ fn a_service_principal_without_the_role_is_told_to_join_the_organization() {
     let tenant = sim.sim().tenant_id().to_string();
     let authority = authority_args(&sim);
     let authority: Vec<&str> = authority.iter().map(String::as_str).collect();
-    let env = [("AZURE_CLIENT_ID", client_id.as_str()), ("AZURE_TENANT_ID", tenant.as_str()), ("AZURE_CLIENT_SECRET", SECRET)];
+    let env = [
+        ("AZURE_CLIENT_ID", client_id.as_str()),
+        ("AZURE_TENANT_ID", tenant.as_str()),
+        ("AZURE_CLIENT_SECRET", SECRET),
+    ];
     let r = whoami(&sim, &authority, &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("allowed: this identity may list every user's PATs (this identity has no PATs of its own)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("allowed: this identity may list every user's PATs (this identity has no PATs of its own)"),
+        "{}",
+        r.stdout
+    );
 }
 
 fn fake_az(dir: &Path, token: &str, expires_on: u64) {
@@ -120,7 +132,8 @@ fn a_token_from_another_tenant_is_explained() {
 fn an_unknown_organization_is_a_usage_error() {
     let sim = TestSim::start(SimConfig { accepted_pat: Some(PAT.into()), ..sim_config() });
     let base = sim.base_url();
-    let r = run(&["whoami", "--org", "nosuchorg", "--base-url", &base, "--auth", "pat"], &[("AZURE_DEVOPS_EXT_PAT", PAT)]);
+    let r =
+        run(&["whoami", "--org", "nosuchorg", "--base-url", &base, "--auth", "pat"], &[("AZURE_DEVOPS_EXT_PAT", PAT)]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("organization 'nosuchorg' was not found"), "{}", r.stderr);
 }

@@ -209,7 +209,9 @@ impl AdoClient {
             let failure = match self.send(url, &authorization).await {
                 Err(e) => Retryable::Transport(describe_transport(&e)),
                 Ok((status, headers, body))
-                    if !refreshed && refused_credential(status, &headers, &body) && authorization.refreshable.is_some() =>
+                    if !refreshed
+                        && refused_credential(status, &headers, &body)
+                        && authorization.refreshable.is_some() =>
                 {
                     refreshed = true;
                     // A refresh is not one of the retries.
@@ -240,7 +242,11 @@ impl AdoClient {
         }
     }
 
-    async fn send(&self, url: &Url, authorization: &Authorization) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+    async fn send(
+        &self,
+        url: &Url,
+        authorization: &Authorization,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
         let response = self
             .http
             .get(url.clone())

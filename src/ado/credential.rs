@@ -100,7 +100,8 @@ mod tests {
 
     #[tokio::test]
     async fn headers_are_sensitive_and_debug_redacts() {
-        for credential in [Credential::Pat(Secret::new("pat-value-1")), Credential::Bearer(Secret::new("jwt-value-2"))] {
+        for credential in [Credential::Pat(Secret::new("pat-value-1")), Credential::Bearer(Secret::new("jwt-value-2"))]
+        {
             let auth = credential.authorize().await.unwrap();
             assert!(auth.header.is_sensitive());
             let shown = format!("{credential:?} {auth:?} {:?}", auth.header);

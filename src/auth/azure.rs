@@ -50,10 +50,8 @@ impl Network {
             options.cloud = Some(Arc::new(CloudConfiguration::Custom(custom)));
         }
         if let Some(target) = self.authority_loopback {
-            let authority = self
-                .authority_host
-                .clone()
-                .ok_or("routing the authority to loopback needs --authority-host")?;
+            let authority =
+                self.authority_host.clone().ok_or("routing the authority to loopback needs --authority-host")?;
             options.transport = Some(Transport::new(Arc::new(LoopbackAuthority::new(&authority, target)?)));
         }
         Ok(options)
@@ -88,7 +86,8 @@ fn build(candidate: &Candidate, network: &Network) -> Result<Arc<dyn TokenCreden
             ManagedIdentityCredential::new(Some(options)).map(|c| c as Arc<dyn TokenCredential>)
         }
         Candidate::AzureCli { tenant } => {
-            let options = AzureCliCredentialOptions { tenant_id: tenant.clone(), ..AzureCliCredentialOptions::default() };
+            let options =
+                AzureCliCredentialOptions { tenant_id: tenant.clone(), ..AzureCliCredentialOptions::default() };
             AzureCliCredential::new(Some(options)).map(|c| c as Arc<dyn TokenCredential>)
         }
         Candidate::AzureDeveloperCli { tenant } => {

@@ -98,7 +98,8 @@ mod tests {
         assert!(line.contains("run `az login`") && !line.contains('\n'), "{line}");
         let missing = explain_text(&cli(), "AzureCliCredential authentication failed. az not found on PATH");
         assert!(missing.contains("not installed"), "{missing}");
-        let other = explain_text(&cli(), "AzureCliCredential authentication failed. ERROR: AADSTS50076: MFA required\nmore");
+        let other =
+            explain_text(&cli(), "AzureCliCredential authentication failed. ERROR: AADSTS50076: MFA required\nmore");
         assert_eq!(other, "Azure CLI: AADSTS50076: MFA required more");
     }
 
@@ -110,8 +111,17 @@ mod tests {
             secret: Secret::new("s"),
             secret_from: "AZURE_CLIENT_SECRET".into(),
         };
-        assert!(explain_text(&sp, "ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret provided.").contains("AZURE_CLIENT_SECRET holds the secret's value"));
-        assert!(explain_text(&sp, "AADSTS700016: Application with identifier 'app' was not found").contains("application app in tenant t"));
+        assert!(
+            explain_text(
+                &sp,
+                "ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret provided."
+            )
+            .contains("AZURE_CLIENT_SECRET holds the secret's value")
+        );
+        assert!(
+            explain_text(&sp, "AADSTS700016: Application with identifier 'app' was not found")
+                .contains("application app in tenant t")
+        );
         assert!(explain_text(&sp, "AADSTS90002: Tenant 'x' not found.").contains("--tenant"));
         assert_eq!(aadsts_code("x AADSTS1002012: y"), Some(1002012));
         let long = "x".repeat(1000);

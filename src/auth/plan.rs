@@ -23,14 +23,35 @@ const OIDC_REQUEST_URI: &str = "SYSTEM_OIDCREQUESTURI";
 /// One way to get a credential, with everything it needs. (`Debug` is safe: `Secret` redacts.)
 #[derive(Debug, Clone)]
 pub enum Candidate {
-    ClientSecret { tenant: String, client_id: String, secret: Secret, secret_from: String },
-    WorkloadIdentity { tenant: String, client_id: String, token_file: PathBuf },
+    ClientSecret {
+        tenant: String,
+        client_id: String,
+        secret: Secret,
+        secret_from: String,
+    },
+    WorkloadIdentity {
+        tenant: String,
+        client_id: String,
+        token_file: PathBuf,
+    },
     /// App Service / Functions / Container Apps (`IDENTITY_ENDPOINT`), or the VM's instance
     /// metadata service when chosen explicitly without those variables.
-    ManagedIdentity { client_id: Option<String>, instance_metadata: bool },
-    AzureCli { tenant: Option<String> },
-    AzureDeveloperCli { tenant: Option<String> },
-    AzurePipelines { tenant: String, client_id: String, service_connection_id: String, system_access_token: Secret },
+    ManagedIdentity {
+        client_id: Option<String>,
+        instance_metadata: bool,
+    },
+    AzureCli {
+        tenant: Option<String>,
+    },
+    AzureDeveloperCli {
+        tenant: Option<String>,
+    },
+    AzurePipelines {
+        tenant: String,
+        client_id: String,
+        service_connection_id: String,
+        system_access_token: Secret,
+    },
     Pat(Secret),
 }
 
@@ -68,12 +89,15 @@ impl Candidate {
                 token_file.display()
             ),
             Candidate::ManagedIdentity { client_id, instance_metadata } => {
-                let which = client_id.as_ref().map(|c| format!("user-assigned {c}")).unwrap_or("system-assigned".into());
+                let which =
+                    client_id.as_ref().map(|c| format!("user-assigned {c}")).unwrap_or("system-assigned".into());
                 let source = if *instance_metadata { "instance metadata service" } else { IDENTITY_ENDPOINT };
                 format!("managed identity ({which}, from {source})")
             }
             Candidate::AzureCli { tenant } => format!("Azure CLI (az account get-access-token{})", tenant_of(tenant)),
-            Candidate::AzureDeveloperCli { tenant } => format!("Azure Developer CLI (azd auth token{})", tenant_of(tenant)),
+            Candidate::AzureDeveloperCli { tenant } => {
+                format!("Azure Developer CLI (azd auth token{})", tenant_of(tenant))
+            }
             Candidate::AzurePipelines { tenant, client_id, service_connection_id, .. } => format!(
                 "Azure Pipelines service connection {service_connection_id} (application {client_id} in tenant {tenant}, workload identity federation)"
             ),
@@ -86,11 +110,7 @@ impl Candidate {
 pub fn plan(config: &AuthConfig, env: &Environment) -> Result<Vec<Step>, AuthError> {
     let decisive = |candidate| Step { candidate, decisive: true };
     let explicit = |missing: Vec<&str>, what: &str| {
-        AuthError::auth(format!(
-            "--auth {}: {what}; missing: {}",
-            config.method.name(),
-            missing.join(", ")
-        ))
+        AuthError::auth(format!("--auth {}: {what}; missing: {}", config.method.name(), missing.join(", ")))
     };
     let tenant = config.tenant.clone().or_else(|| env.get(TENANT_ID).map(str::to_string));
     let cli_tenant = config.tenant.clone();
@@ -156,7 +176,11 @@ fn auto(config: &AuthConfig, env: &Environment, tenant: Option<String>) -> Resul
     Ok(steps)
 }
 
-fn client_secret(config: &AuthConfig, env: &Environment, tenant: Option<String>) -> Result<Option<Candidate>, AuthError> {
+fn client_secret(
+    config: &AuthConfig,
+    env: &Environment,
+    tenant: Option<String>,
+) -> Result<Option<Candidate>, AuthError> {
     let secret = match &config.client_secret_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -192,17 +216,18 @@ fn managed_identity_present(env: &Environment) -> bool {
 
 fn azure_pipelines(config: &AuthConfig, env: &Environment) -> Result<Candidate, AuthError> {
     let client_id = env.get(PIPELINES_CLIENT_ID).or_else(|| env.get(CLIENT_ID));
-    let tenant =
-        config.tenant.as_deref().or_else(|| env.get(PIPELINES_TENANT_ID)).or_else(|| env.get(TENANT_ID));
+    let tenant = config.tenant.as_deref().or_else(|| env.get(PIPELINES_TENANT_ID)).or_else(|| env.get(TENANT_ID));
     let connection = env.get(PIPELINES_CONNECTION_ID);
     let access_token = env.get(SYSTEM_ACCESS_TOKEN);
     match (client_id, tenant, connection, access_token, env.get(OIDC_REQUEST_URI)) {
-        (Some(client_id), Some(tenant), Some(connection), Some(access_token), Some(_)) => Ok(Candidate::AzurePipelines {
-            tenant: tenant.to_string(),
-            client_id: client_id.to_string(),
-            service_connection_id: connection.to_string(),
-            system_access_token: Secret::new(access_token),
-        }),
+        (Some(client_id), Some(tenant), Some(connection), Some(access_token), Some(_)) => {
+            Ok(Candidate::AzurePipelines {
+                tenant: tenant.to_string(),
+                client_id: client_id.to_string(),
+                service_connection_id: connection.to_string(),
+                system_access_token: Secret::new(access_token),
+            })
+        }
         (client_id, tenant, connection, access_token, oidc) => {
             let mut gaps = Vec::new();
             for (present, name) in [
@@ -317,7 +342,11 @@ mod tests {
     #[test]
     fn explicit_methods_name_what_is_missing() {
         let err = plan(&config(AuthMethod::ClientSecret), &Environment::from_pairs(&[(CLIENT_ID, "a")])).unwrap_err();
-        assert!(err.message.contains("missing: a tenant (--tenant or AZURE_TENANT_ID), AZURE_CLIENT_SECRET"), "{}", err.message);
+        assert!(
+            err.message.contains("missing: a tenant (--tenant or AZURE_TENANT_ID), AZURE_CLIENT_SECRET"),
+            "{}",
+            err.message
+        );
         let err = plan(&config(AuthMethod::WorkloadIdentity), &Environment::default()).unwrap_err();
         assert!(err.message.contains("AZURE_FEDERATED_TOKEN_FILE"), "{}", err.message);
         let err = plan(&config(AuthMethod::AzurePipelines), &Environment::default()).unwrap_err();

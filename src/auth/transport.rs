@@ -21,8 +21,10 @@ impl LoopbackAuthority {
         if !target.ip().is_loopback() {
             return Err(format!("{target} is not a loopback address; the authority can only be routed to loopback"));
         }
-        let authority_host =
-            authority.host_str().ok_or_else(|| format!("the authority '{authority}' has no host"))?.to_ascii_lowercase();
+        let authority_host = authority
+            .host_str()
+            .ok_or_else(|| format!("the authority '{authority}' has no host"))?
+            .to_ascii_lowercase();
         Ok(LoopbackAuthority { authority_host, target, inner: azure_core::http::new_http_client(None) })
     }
 
@@ -72,7 +74,8 @@ mod tests {
         assert_eq!(t.route(&token).unwrap().as_str(), "http://127.0.0.1:4567/tenant/oauth2/v2.0/token?x=1");
         let msi = Url::parse("http://127.0.0.1:9/msi/token").unwrap();
         assert_eq!(t.route(&msi).unwrap(), msi);
-        for outside in ["http://169.254.169.254/metadata/identity/oauth2/token", "https://login.microsoftonline.com/t"] {
+        for outside in ["http://169.254.169.254/metadata/identity/oauth2/token", "https://login.microsoftonline.com/t"]
+        {
             assert!(t.route(&Url::parse(outside).unwrap()).unwrap_err().contains("not contacted"), "{outside}");
         }
         assert!(LoopbackAuthority::new(&authority, "10.0.0.1:80".parse().unwrap()).is_err());

@@ -49,7 +49,10 @@ impl AuthArgs {
         if let Some(host) = &self.authority_host
             && host.scheme() != "https"
         {
-            return Err(Failure::new(Exit::Usage, format!("--authority-host {host}: the Entra authority must use https")));
+            return Err(Failure::new(
+                Exit::Usage,
+                format!("--authority-host {host}: the Entra authority must use https"),
+            ));
         }
         if let Some(addr) = self.authority_loopback
             && !addr.ip().is_loopback()
@@ -60,7 +63,10 @@ impl AuthArgs {
             method: self.method,
             tenant: self.tenant.clone().filter(|t| !t.trim().is_empty()),
             client_secret_file: self.client_secret_file.clone(),
-            network: Network { authority_host: self.authority_host.clone(), authority_loopback: self.authority_loopback },
+            network: Network {
+                authority_host: self.authority_host.clone(),
+                authority_loopback: self.authority_loopback,
+            },
         })
     }
 }

@@ -52,7 +52,9 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
     if caller.is_anonymous() {
         return Err(Failure::new(
             Exit::Auth,
-            format!("{org_url} answered for an anonymous caller: the credential was not accepted as an identity of this organization"),
+            format!(
+                "{org_url} answered for an anonymous caller: the credential was not accepted as an identity of this organization"
+            ),
         ));
     }
     let instance = connection.instance_id.as_deref().map(|i| format!(", instance {i}")).unwrap_or_default();

@@ -101,7 +101,13 @@ pub enum TokenRefusal {
 impl TokenStore {
     /// Issues a token for `principal` in `tenant_id`, valid for `lifetime` (honoured for
     /// `honoured`). Returns the token and its expiry in Unix seconds.
-    pub fn issue(&self, tenant_id: &str, principal: Principal, lifetime: Duration, honoured: Duration) -> (String, u64) {
+    pub fn issue(
+        &self,
+        tenant_id: &str,
+        principal: Principal,
+        lifetime: Duration,
+        honoured: Duration,
+    ) -> (String, u64) {
         let expires_on = SystemTime::now().checked_add(lifetime).unwrap_or_else(SystemTime::now);
         let exp = expires_on.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let token = jwt_shaped(tenant_id, &principal, exp);
@@ -194,7 +200,9 @@ impl Endpoints<'_> {
                 400,
                 "invalid_request",
                 90002,
-                &format!("AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID."),
+                &format!(
+                    "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID."
+                ),
             );
         }
         if field("grant_type") != "client_credentials" {
@@ -336,7 +344,8 @@ pub fn identity_json(principal: &Principal, tenant_id: &str, admin: Option<&supe
 
 fn service_principal(tenant_id: &str, client_id: &str, name: &str) -> (String, String, String, String, String) {
     let object = format!("{:0>32}", client_id.replace('-', "").chars().rev().collect::<String>());
-    let object_id = format!("{}-{}-{}-{}-{}", &object[..8], &object[8..12], &object[12..16], &object[16..20], &object[20..32]);
+    let object_id =
+        format!("{}-{}-{}-{}-{}", &object[..8], &object[8..12], &object[12..16], &object[16..20], &object[20..32]);
     let subject = format!(
         "aadsp.{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{tenant_id}\\{object_id}"))
@@ -357,7 +366,8 @@ mod tests {
     #[test]
     fn issued_tokens_are_checked_for_tenant_and_lifetime() {
         let store = TokenStore::default();
-        let (token, exp) = store.issue("t1", Principal::Administrator, Duration::from_secs(60), Duration::from_secs(60));
+        let (token, exp) =
+            store.issue("t1", Principal::Administrator, Duration::from_secs(60), Duration::from_secs(60));
         assert_eq!(token.split('.').count(), 3, "shaped like a JWT");
         assert!(exp > 0);
         assert_eq!(store.check(&token, "t1"), Ok(Principal::Administrator));

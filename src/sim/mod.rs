@@ -261,7 +261,8 @@ impl SimState {
     /// The Entra endpoints, served outside any organization: the v2 token endpoint, the managed
     /// identity endpoint and Azure Pipelines' OIDC endpoint. `None`: not one of them.
     fn token_endpoints(&self, segments: &[&str], request: &Request) -> Option<Reply> {
-        let endpoints = entra::Endpoints { config: &self.config.entra, tenant_id: &self.org.tenant_id, store: &self.tokens };
+        let endpoints =
+            entra::Endpoints { config: &self.config.entra, tenant_id: &self.org.tenant_id, store: &self.tokens };
         let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
         let answer = match segments {
             [tenant, o, v, t] if is(o, "oauth2") && is(v, "v2.0") && is(t, "token") && request.method == "POST" => {
@@ -288,7 +289,8 @@ impl SimState {
                 Ok(principal) => return Ok(principal),
                 Err(entra::TokenRefusal::Expired) => {
                     self.stats.expired_tokens_refused.fetch_add(1, Ordering::Relaxed);
-                    "TF400813: The user '' is not authorized to access this resource. The access token has expired.".to_string()
+                    "TF400813: The user '' is not authorized to access this resource. The access token has expired."
+                        .to_string()
                 }
                 Err(entra::TokenRefusal::OtherTenant(tenant)) => format!(
                     "TF400813: The user is not authorized to access this resource. The token was issued by tenant '{tenant}', which is not the tenant of this organization."
