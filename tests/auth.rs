@@ -257,11 +257,16 @@ fn an_azure_pipelines_service_connection_signs_in_through_oidc() {
 
 /// A scan that outlasts its token. The simulator refuses expired tokens, so a complete scan
 /// with every token found proves the refresh.
-fn long_scan(entra: SimEntra) -> (TestSim, common::Run, serde_json::Value) {
+fn long_scan(entra: SimEntra, sign_in_page: bool) -> (TestSim, common::Run, serde_json::Value) {
     let sim = entra_sim(
         SimEntra { client_secret: Some(CLIENT_SECRET.into()), ..entra },
-        // 40 users, ~80 requests of 40 ms, two at a time: about 2 s.
-        SimConfig { users: 40, latency: Duration::from_millis(40), ..sim_config() },
+        // 50 users, ~100 requests of at least 50 ms, two at a time: 2.5 s or more.
+        SimConfig {
+            users: 50,
+            latency: Duration::from_millis(50),
+            sign_in_page_on_bad_credential: sign_in_page,
+            ..sim_config()
+        },
     );
     let tenant = sim.sim().tenant_id().to_string();
     let client_id = sim.sim().config().entra.client_id.clone();
@@ -279,7 +284,7 @@ fn long_scan(entra: SimEntra) -> (TestSim, common::Run, serde_json::Value) {
 
 #[test]
 fn a_token_that_expires_mid_scan_is_replaced_before_it_expires() {
-    let (sim, r, record) = long_scan(SimEntra { token_lifetime: Duration::from_secs(1), ..SimEntra::default() });
+    let (sim, r, record) = long_scan(SimEntra { token_lifetime: Duration::from_secs(2), ..SimEntra::default() }, false);
     assert_complete(&r, &record, &sim);
     let stats = sim.sim().stats();
     assert!(issued(&sim) >= 2, "the scan outlived its first token: {} issued", issued(&sim));
@@ -290,16 +295,18 @@ fn a_token_that_expires_mid_scan_is_replaced_before_it_expires() {
 #[test]
 fn a_token_the_service_stops_accepting_is_refreshed_once_and_the_request_retried() {
     // The token says it lives an hour, but the service stops accepting it after 700 ms (as after
-    // a revocation): only the 401 tells the client.
-    let (sim, r, record) =
-        long_scan(SimEntra { honoured_lifetime: Some(Duration::from_millis(700)), ..SimEntra::default() });
-    assert_complete(&r, &record, &sim);
-    let refused = sim.sim().stats().expired_tokens_refused.load(Ordering::Relaxed);
-    assert!(refused >= 1, "the service refused a token mid-scan");
-    assert!(issued(&sim) >= 2, "and a new one was issued: {}", issued(&sim));
-    // Concurrent refusals of one token share one refresh: never more tokens than refusals + 1.
-    assert!(issued(&sim) <= refused + 1, "{} issued for {refused} refusals", issued(&sim));
-    assert!(!r.stderr.contains("coverage"), "{}", r.stderr);
+    // a revocation): only the refusal tells the client, as a 401 or as the 203 sign-in page.
+    for sign_in_page in [false, true] {
+        let entra = SimEntra { honoured_lifetime: Some(Duration::from_millis(700)), ..SimEntra::default() };
+        let (sim, r, record) = long_scan(entra, sign_in_page);
+        assert_complete(&r, &record, &sim);
+        let refused = sim.sim().stats().expired_tokens_refused.load(Ordering::Relaxed);
+        assert!(refused >= 1, "the service refused a token mid-scan (sign-in page: {sign_in_page})");
+        assert!(issued(&sim) >= 2, "and a new one was issued: {}", issued(&sim));
+        // Concurrent refusals of one token share one refresh: never more tokens than refusals + 1.
+        assert!(issued(&sim) <= refused + 1, "{} issued for {refused} refusals", issued(&sim));
+        assert!(!r.stderr.contains("coverage"), "{}", r.stderr);
+    }
 }
 
 #[test]

@@ -21,7 +21,8 @@ Exit codes:
   3  sign-in failed or a permission is missing
   4  scan incomplete: some owners could not be read (coverage gaps)
 
-Try it without an organization:  pat2entra scan --demo";
+Try it without an organization:  pat2entra scan --demo
+Check sign-in and permissions:   pat2entra whoami --org ORG";
 
 /// Audit an Azure DevOps organization's personal access tokens (PATs) and plan their
 /// replacement by Microsoft Entra ID tokens.

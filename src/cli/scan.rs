@@ -136,7 +136,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             );
         }
         let endpoints = Endpoints::single_base(&handle.base_url()).map_err(|e| Failure::new(Exit::Usage, e))?;
-        let signed_in = demo_sign_in(&handle, &demo_secret).await?;
+        let mut signed_in = demo_sign_in(&handle, &demo_secret).await?;
+        signed_in.description = format!("{} (demo: the simulator's token endpoint)", signed_in.candidate.label());
         _simulator = Some(handle);
         (endpoints, org, signed_in)
     } else {
