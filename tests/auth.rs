@@ -260,10 +260,11 @@ fn an_azure_pipelines_service_connection_signs_in_through_oidc() {
 fn long_scan(entra: SimEntra, sign_in_page: bool) -> (TestSim, common::Run, serde_json::Value) {
     let sim = entra_sim(
         SimEntra { client_secret: Some(CLIENT_SECRET.into()), ..entra },
-        // 50 users, ~100 requests of at least 50 ms, two at a time: 2.5 s or more.
+        // 80 users, one token page each, every answer at least 60 ms late, two at a time:
+        // 2.4 s or more.
         SimConfig {
-            users: 50,
-            latency: Duration::from_millis(50),
+            users: 80,
+            latency: Duration::from_millis(60),
             sign_in_page_on_bad_credential: sign_in_page,
             ..sim_config()
         },
