@@ -7,6 +7,7 @@
 //! `sim` is a simulator of the Azure DevOps endpoints, reached only over HTTP.
 
 pub mod ado;
+pub mod auth;
 pub mod cli;
 pub mod diff;
 pub mod exit;

@@ -1,12 +1,12 @@
 //! The HTTP client: authentication, paging, retries. One place for all requests.
 
+use super::connection::{Connection, TokenAdminProbe};
+use super::credential::{Authorization, Credential};
 use super::endpoints::{Endpoints, OrgRef};
 use super::error::AdoError;
-use super::wire::{Collection, GraphUser, TokenAdminPage, WrappedException};
+use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
 use crate::inventory::{Owner, Token};
-use crate::secret::Secret;
-use base64::Engine as _;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
@@ -15,44 +15,6 @@ use url::Url;
 const GRAPH_API_VERSION: &str = "7.1-preview.1";
 const TOKEN_ADMIN_API_VERSION: &str = "7.1";
 const CONTINUATION_HEADER: &str = "x-ms-continuationtoken";
-
-/// How the client proves who it is.
-#[derive(Clone)]
-pub enum Credential {
-    /// A personal access token, sent as Basic with an empty user name (the `az devops` convention).
-    Pat(Secret),
-    /// An Entra (OAuth) access token, sent as Bearer.
-    Bearer(Secret),
-}
-
-impl Credential {
-    fn header_value(&self) -> HeaderValue {
-        let raw = match self {
-            Credential::Pat(pat) => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(format!(":{}", pat.expose()));
-                format!("Basic {encoded}")
-            }
-            Credential::Bearer(token) => format!("Bearer {}", token.expose()),
-        };
-        // A credential that is not a valid header value is refused by the server as unauthenticated.
-        let mut value = HeaderValue::from_str(&raw).unwrap_or_else(|_| HeaderValue::from_static("Basic invalid"));
-        value.set_sensitive(true);
-        value
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Credential::Pat(_) => "personal access token",
-            Credential::Bearer(_) => "Entra access token",
-        }
-    }
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credential({}, <redacted>)", self.kind())
-    }
-}
 
 /// Tuning of the client.
 #[derive(Debug, Clone)]
@@ -84,6 +46,7 @@ impl Default for ClientOptions {
 enum Api {
     GraphUsers,
     TokenAdmin,
+    ConnectionData,
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -195,6 +158,30 @@ impl AdoClient {
         Ok(tokens)
     }
 
+    /// `GET https://dev.azure.com/{org}/_apis/connectionData`: who the credential belongs to,
+    /// and which organization answered.
+    pub async fn connection_data(&self) -> Result<Connection, AdoError> {
+        let url = self.api_url(&self.endpoints.dev, &["connectionData"]);
+        let (data, _): (ConnectionData, HeaderMap) = self.get_json(Api::ConnectionData, &url).await?;
+        Connection::from_wire(data).map_err(|detail| AdoError::Malformed { endpoint: endpoint_name(&url), detail })
+    }
+
+    /// One Token Admin request for `descriptor` with `pageSize=1`: the cheapest proof that the
+    /// caller may list other users' tokens (401/403 come back as `TokenAdminDenied`).
+    pub async fn probe_token_admin(&self, descriptor: &str) -> Result<TokenAdminProbe, AdoError> {
+        let mut url = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", descriptor]);
+        url.query_pairs_mut()
+            .append_pair("pageSize", "1")
+            .append_pair("isPublic", "false")
+            .append_pair("api-version", TOKEN_ADMIN_API_VERSION);
+        match self.get_json::<TokenAdminPage>(Api::TokenAdmin, &url).await {
+            Ok((page, _)) => Ok(TokenAdminProbe::Allowed { tokens_on_first_page: page.value.len() }),
+            // Authorized, but the identity is not a user with tokens (a service principal).
+            Err(AdoError::Status { status: 404, .. }) => Ok(TokenAdminProbe::AllowedSubjectUnknown),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded.
     fn api_url(&self, host: &Url, segments: &[&str]) -> Url {
         let mut url = host.clone();
@@ -209,14 +196,32 @@ impl AdoClient {
     }
 
     /// GET with retries; returns the parsed body and the response headers. A throttle, server
-    /// error, dropped connection or malformed body is retried; a page is never half-parsed.
+    /// error, dropped connection or malformed body is retried; a page is never half-parsed. A
+    /// refused Entra token (401, or the 203 sign-in page) is refreshed once and the request sent
+    /// again: tokens expire during long scans.
     async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
         let endpoint = endpoint_name(url);
         let mut attempt: u32 = 0;
+        let mut refreshed = false;
         loop {
             attempt += 1;
-            let failure = match self.send(url).await {
+            let authorization = self.credential.authorize().await?;
+            let failure = match self.send(url, &authorization).await {
                 Err(e) => Retryable::Transport(describe_transport(&e)),
+                Ok((status, headers, body))
+                    if !refreshed
+                        && refused_credential(status, &headers, &body)
+                        && authorization.refreshable.is_some() =>
+                {
+                    refreshed = true;
+                    // A refresh is not one of the retries.
+                    attempt -= 1;
+                    tracing::debug!(%endpoint, status, "the service refused the access token; refreshing it once");
+                    if let Some(rejected) = &authorization.refreshable {
+                        self.credential.refresh(rejected).await?;
+                    }
+                    continue;
+                }
                 Ok((status, headers, _)) if status == 429 || status >= 500 => {
                     Retryable::Status { status, wait: retry_after(&headers) }
                 }
@@ -232,15 +237,20 @@ impl AdoClient {
                 return Err(failure.into_error(endpoint, attempt));
             }
             let wait = failure.server_wait().unwrap_or_else(|| self.backoff(attempt));
+            tracing::debug!(%endpoint, attempt, wait_ms = wait.as_millis() as u64, "retrying after {}", failure.label());
             tokio::time::sleep(wait).await;
         }
     }
 
-    async fn send(&self, url: &Url) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
+    async fn send(
+        &self,
+        url: &Url,
+        authorization: &Authorization,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
         let response = self
             .http
             .get(url.clone())
-            .header(AUTHORIZATION, self.credential.header_value())
+            .header(AUTHORIZATION, authorization.header.clone())
             .header(ACCEPT, "application/json")
             // Ask for 401 instead of a 203 sign-in page, as Microsoft's own clients do.
             .header("X-TFS-FedAuthRedirect", "Suppress")
@@ -250,6 +260,7 @@ impl AdoClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await?.to_vec();
+        tracing::trace!(%url, status, bytes = body.len(), "response");
         Ok((status, headers, body))
     }
 
@@ -274,7 +285,7 @@ impl AdoClient {
             401 => Err(AdoError::NotAuthenticated { endpoint, detail: format!("HTTP 401{}", error_message(body)) }),
             403 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
             403 => Err(AdoError::GraphDenied { endpoint, status }),
-            404 if api == Api::GraphUsers => {
+            404 if matches!(api, Api::GraphUsers | Api::ConnectionData) => {
                 Err(AdoError::OrganizationNotFound { organization: self.org.name().to_string(), endpoint })
             }
             _ => Err(AdoError::Status {
@@ -310,6 +321,14 @@ impl Retryable {
         }
     }
 
+    fn label(&self) -> &'static str {
+        match self {
+            Retryable::Status { .. } => "a throttle or server error",
+            Retryable::Transport(_) => "a connection failure",
+            Retryable::Malformed(_) => "a malformed body",
+        }
+    }
+
     fn into_error(self, endpoint: String, attempts: u32) -> AdoError {
         let gave_up = format!("gave up after {attempts} attempts");
         match self {
@@ -327,6 +346,11 @@ fn endpoint_name(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     format!("GET {shown}")
+}
+
+/// The service's ways of refusing a credential: 401, or a sign-in page (203 or HTML).
+fn refused_credential(status: u16, headers: &HeaderMap, body: &[u8]) -> bool {
+    status == 401 || status == 203 || ((200..300).contains(&status) && looks_like_html(headers, body))
 }
 
 fn looks_like_html(headers: &HeaderMap, body: &[u8]) -> bool {
@@ -372,6 +396,8 @@ fn jitter_fraction() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn debug_output_hides_the_credential() {
@@ -385,13 +411,6 @@ mod tests {
         let shown = format!("{client:?}");
         assert!(!shown.contains("pat-value-123"), "{shown}");
         assert!(shown.contains("<redacted>"));
-    }
-
-    #[test]
-    fn pat_is_basic_with_empty_user_and_marked_sensitive() {
-        let value = Credential::Pat(Secret::new("abc")).header_value();
-        assert!(value.is_sensitive());
-        assert_eq!(value.to_str().unwrap(), "Basic OmFiYw==");
     }
 
     #[test]

@@ -46,6 +46,8 @@ impl OrgRef {
 /// Base URLs of the service hosts pat2entra talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The organization itself (`dev.azure.com`): `connectionData`.
+    pub dev: Url,
     /// Graph, Token Admin (`vssps.dev.azure.com`).
     pub vssps: Url,
     /// Member entitlements (`vsaex.dev.azure.com`).
@@ -58,6 +60,7 @@ impl Endpoints {
     /// The public Azure DevOps Services hosts.
     pub fn azure_devops() -> Self {
         Endpoints {
+            dev: Url::parse("https://dev.azure.com/").expect("static URL"),
             vssps: Url::parse("https://vssps.dev.azure.com/").expect("static URL"),
             vsaex: Url::parse("https://vsaex.dev.azure.com/").expect("static URL"),
             audit: Url::parse("https://auditservice.dev.azure.com/").expect("static URL"),
@@ -85,7 +88,7 @@ impl Endpoints {
             let path = format!("{}/", url.path());
             url.set_path(&path);
         }
-        Ok(Endpoints { vssps: url.clone(), vsaex: url.clone(), audit: url })
+        Ok(Endpoints { dev: url.clone(), vssps: url.clone(), vsaex: url.clone(), audit: url })
     }
 }
 

@@ -28,6 +28,9 @@ pub enum AdoError {
     )]
     OrganizationNotFound { organization: String, endpoint: String },
 
+    #[error("could not get an Entra access token: {detail}")]
+    Credential { detail: String },
+
     #[error("{endpoint} answered HTTP {status}: {detail}")]
     Status { endpoint: String, status: u16, detail: String },
 
@@ -49,7 +52,10 @@ impl AdoError {
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
-            AdoError::NotAuthenticated { .. } | AdoError::TokenAdminDenied { .. } | AdoError::GraphDenied { .. }
+            AdoError::NotAuthenticated { .. }
+                | AdoError::TokenAdminDenied { .. }
+                | AdoError::GraphDenied { .. }
+                | AdoError::Credential { .. }
         )
     }
 }

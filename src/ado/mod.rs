@@ -2,12 +2,16 @@
 //! field names. Everything it returns is domain data (`crate::inventory`).
 
 mod client;
+mod connection;
+mod credential;
 mod endpoints;
 mod error;
 mod timestamp;
 pub mod wire;
 
-pub use client::{AdoClient, ClientOptions, Credential};
+pub use client::{AdoClient, ClientOptions};
+pub use connection::{Caller, Connection, TokenAdminProbe};
+pub use credential::{Credential, TokenSource};
 pub use endpoints::{Endpoints, OrgRef};
 pub use error::AdoError;
 pub use timestamp::parse_timestamp;

@@ -72,6 +72,40 @@ pub struct SessionToken {
     pub is_public: Option<bool>,
 }
 
+/// `GET _apis/connectionData` (the location service): who the caller is. Only the fields
+/// pat2entra shows are declared.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionData {
+    #[serde(default)]
+    pub authenticated_user: Option<Identity>,
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    #[serde(default)]
+    pub deployment_type: Option<String>,
+}
+
+/// An `Identity` of the identity service, as `connectionData` embeds it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The identity descriptor, e.g. `Microsoft.IdentityModel.Claims.ClaimsIdentity;{tenant}\\{upn}`.
+    #[serde(default)]
+    pub descriptor: Option<String>,
+    /// The Graph subject descriptor (`aad.…`, `aadsp.…`): what Token Admin takes.
+    #[serde(default)]
+    pub subject_descriptor: Option<String>,
+    #[serde(default)]
+    pub provider_display_name: Option<String>,
+    #[serde(default)]
+    pub custom_display_name: Option<String>,
+    /// `{"Account": {"$type": "System.String", "$value": "user@contoso.com"}, …}`
+    #[serde(default)]
+    pub properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 /// The service's error body (`WrappedException`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

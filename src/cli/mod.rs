@@ -1,7 +1,9 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
+mod auth;
 mod diff;
 mod explain;
+mod logging;
 mod output;
 mod plan;
 mod progress;
@@ -9,6 +11,7 @@ mod report;
 mod rules;
 mod scan;
 mod simulate;
+mod whoami;
 
 use crate::exit::Exit;
 use crate::finding::Severity;
@@ -20,10 +23,11 @@ Exit codes:
   0  scan complete, nothing at or above --fail-on
   1  a finding at or above --fail-on
   2  bad arguments or rules file
-  3  authentication failed or a permission is missing
+  3  sign-in failed or a permission is missing
   4  scan incomplete: some owners could not be read (coverage gaps)
 
-Try it without an organization:  pat2entra scan --demo";
+Try it without an organization:  pat2entra scan --demo
+Check sign-in and permissions:   pat2entra whoami --org ORG";
 
 /// Audit an Azure DevOps organization's personal access tokens (PATs) and plan their
 /// replacement by Microsoft Entra ID tokens.
@@ -37,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
-    #[command(after_help = scan::AFTER_HELP)]
+    #[command(after_help = scan::after_help())]
     Scan(scan::ScanArgs),
     /// Render a saved scan in any format (no network): table, json, csv, markdown.
     Report(report::ReportArgs),
@@ -50,6 +54,9 @@ pub enum Command {
         /// A rule id (long-lived) or guidance id (git-credential-manager-oauth).
         id: String,
     },
+    /// Show who pat2entra signs in as, and check the Token Admin permission before a long scan.
+    #[command(after_help = auth::AUTH_HELP)]
+    Whoami(whoami::WhoamiArgs),
     /// Check a rules file, or explain the rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -79,6 +86,7 @@ pub fn main() -> i32 {
             return if e.use_stderr() { Exit::Usage.code() } else { Exit::Ok.code() };
         }
     };
+    logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -89,6 +97,7 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Scan(args) => scan::run(args).await,
+            Command::Whoami(args) => whoami::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
             Command::Plan(args) => plan::run(args),

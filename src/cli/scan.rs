@@ -1,30 +1,30 @@
 //! `pat2entra scan`: list, judge and report every PAT of an organization.
 
+use super::auth::{AUTH_HELP, AuthArgs};
 use super::output::OutputArgs;
 use super::progress::Progress;
 use super::{Failure, parse_as_of};
-use crate::ado::{AdoClient, AdoError, ClientOptions, Credential, Endpoints, OrgRef};
+use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
+use crate::auth::{self, AuthConfig, AuthMethod, Environment, Network, SignedIn};
 use crate::exit::Exit;
 use crate::record::ScanRecord;
 use crate::rules::RuleSet;
 use crate::scan::{ScanOptions, scan};
-use crate::secret::Secret;
-use crate::sim::{self, SimConfig};
+use crate::sim::{self, SimConfig, SimEntra};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use std::path::PathBuf;
 
-/// The environment variable a PAT is read from (the `az devops` convention). Never a flag.
-pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
+/// `scan --help`'s closing text: authentication, then examples.
+pub fn after_help() -> String {
+    format!("{AUTH_HELP}\n\n{EXAMPLES}")
+}
 
-pub const AFTER_HELP: &str = "\
-Authentication:
-  Set AZURE_DEVOPS_EXT_PAT to a PAT of a Project Collection Administrator with the scope
-  vso.tokenadministration (Token Admin) and vso.graph (users). Secrets are never taken as flags.
-
+const EXAMPLES: &str = "\
 Examples:
   pat2entra scan --demo                                   # a simulated organization, no sign-in
   pat2entra scan --org contoso                            # table on the terminal
+  pat2entra scan --org contoso --auth azcli --tenant contoso.onmicrosoft.com
   pat2entra scan --org contoso -o json --out scan.json    # the canonical record
   pat2entra scan --org contoso --fail-on high             # exit 1 on high or critical findings";
 
@@ -34,8 +34,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "ORG", required_unless_present = "demo")]
     pub org: Option<String>,
 
-    /// Scan a simulated organization served on loopback: no account or network needed.
-    #[arg(long, conflicts_with_all = ["org", "base_url"])]
+    /// Scan a simulated organization served on loopback: no account or network needed (it signs
+    /// in to the simulator's own Entra token endpoint).
+    #[arg(long, conflicts_with_all = ["org", "base_url", "method", "tenant", "client_secret_file", "authority_host"])]
     pub demo: bool,
 
     /// Send every request to URL/{org}/_apis/... instead of *.dev.azure.com (a proxy or the
@@ -64,12 +65,15 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
 
-    /// No progress display on stderr.
+    /// No progress display, nor the sign-in line, on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     /// Demo: seed of the simulated organization (same seed, same organization).
     #[arg(long, value_name = "N", default_value_t = 42, requires = "demo", help_heading = "Demo")]
@@ -98,15 +102,15 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
 
     // The simulator lives as long as the scan; the scanner reaches it only over HTTP.
     let mut _simulator = None;
-    let (endpoints, org, credential) = if args.demo {
-        let demo_pat = Secret::new(random_secret());
+    let (endpoints, org, signed_in) = if args.demo {
+        let demo_secret = random_secret();
         let config = SimConfig {
             seed: args.seed,
             users: args.users,
             anchor: as_of,
             epoch: args.demo_epoch,
             latency: std::time::Duration::from_millis(args.latency_ms),
-            accepted_pat: Some(demo_pat.expose().to_string()),
+            entra: SimEntra { client_secret: Some(demo_secret.clone()), ..SimEntra::default() },
             ..SimConfig::default()
         };
         let org = OrgRef::parse(&config.organization).map_err(|e| Failure::new(Exit::Usage, e))?;
@@ -123,8 +127,10 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             );
         }
         let endpoints = Endpoints::single_base(&handle.base_url()).map_err(|e| Failure::new(Exit::Usage, e))?;
+        let mut signed_in = demo_sign_in(&handle, &demo_secret).await?;
+        signed_in.description = format!("{} (demo: the simulator's token endpoint)", signed_in.candidate.label());
         _simulator = Some(handle);
-        (endpoints, org, Credential::Pat(demo_pat))
+        (endpoints, org, signed_in)
     } else {
         let org = OrgRef::parse(args.org.as_deref().unwrap_or_default())
             .map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
@@ -132,8 +138,12 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
             None => Endpoints::azure_devops(),
         };
-        (endpoints, org, credential_from_env()?)
+        (endpoints, org, super::auth::sign_in(&args.auth).await?)
     };
+    if !args.quiet {
+        eprintln!("auth: {}", signed_in.description);
+    }
+    let credential = signed_in.credential;
 
     let client_options = ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() };
     let client =
@@ -148,18 +158,23 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     Ok(args.output.gate(&record))
 }
 
-fn credential_from_env() -> Result<Credential, Failure> {
-    match std::env::var(PAT_ENV) {
-        Ok(pat) if !pat.trim().is_empty() => Ok(Credential::Pat(Secret::new(pat.trim()))),
-        _ => Err(Failure::new(
-            Exit::Auth,
-            format!(
-                "no credential: set {PAT_ENV} to a personal access token of a Project Collection Administrator \
-                 with the scopes vso.tokenadministration and vso.graph (secrets are never accepted as flags).\n  \
-                 To try pat2entra without an organization: pat2entra scan --demo"
-            ),
-        )),
-    }
+/// The demo signs in like a service principal would, at the simulator's Entra token endpoint:
+/// an https authority routed to the simulator on loopback.
+async fn demo_sign_in(handle: &sim::SimHandle, secret: &str) -> Result<SignedIn, Failure> {
+    let authority = url::Url::parse("https://login.demo.invalid").expect("static URL");
+    let config = AuthConfig {
+        method: AuthMethod::ClientSecret,
+        tenant: Some(handle.tenant_id().to_string()),
+        client_secret_file: None,
+        network: Network { authority_host: Some(authority), authority_loopback: Some(handle.addr()) },
+    };
+    let env = Environment::from_pairs(&[
+        ("AZURE_CLIENT_ID", handle.config().entra.client_id.as_str()),
+        ("AZURE_CLIENT_SECRET", secret),
+    ]);
+    auth::sign_in(&config, &env)
+        .await
+        .map_err(|e| Failure::new(Exit::Usage, format!("the demo could not sign in to its simulator: {}", e.message)))
 }
 
 fn scan_failure(e: AdoError) -> Failure {

@@ -93,7 +93,11 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
         handle.base_url()
     );
     println!("scan it with:");
-    println!("  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {} --base-url {}", org.name, handle.base_url());
+    println!(
+        "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {} --base-url {} --auth pat",
+        org.name,
+        handle.base_url()
+    );
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await.map_err(|e| Failure::new(Exit::Usage, format!("cannot wait for Ctrl-C: {e}")))?;
     Ok(Exit::Ok)

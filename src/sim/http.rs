@@ -19,8 +19,7 @@ pub struct Request {
     pub query: HashMap<String, String>,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
-    /// Read so the connection stays in step; no simulated endpoint takes a body yet.
-    #[allow(dead_code)]
+    /// The body (the token endpoint's form).
     pub body: Vec<u8>,
 }
 

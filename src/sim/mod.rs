@@ -7,10 +7,12 @@
 //! every field present, unset values as explicit `null`, arrays wrapped in `{"count","value"}`,
 //! Graph paging in the `X-MS-ContinuationToken` header, Token Admin paging in the body.
 
+mod entra;
 mod http;
 mod org;
 mod rng;
 
+pub use entra::{Principal, SimEntra, SimPipelines};
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
 
 use base64::Engine as _;
@@ -42,8 +44,12 @@ pub struct SimConfig {
     pub graph_page_size: usize,
     /// Largest Token Admin page, whatever `pageSize` asks for.
     pub max_token_page_size: usize,
-    /// The PAT a caller must present (Basic, any user name). `None`: any credential is accepted.
+    /// The PAT a caller must present (Basic, any user name). `None`: any Basic credential is
+    /// accepted. A Bearer token is accepted only when the simulator issued it (see `entra`),
+    /// for the organization's tenant, and it has not expired.
     pub accepted_pat: Option<String>,
+    /// The simulated Entra tenant: token endpoints and the tokens they issue.
+    pub entra: SimEntra,
     /// Answer Token Admin with 401, as for a caller who is not a token administrator.
     pub deny_token_admin: bool,
     /// Answer a bad credential with the 203 sign-in page even when the client sends
@@ -87,6 +93,7 @@ impl Default for SimConfig {
             graph_page_size: 500,
             max_token_page_size: 100,
             accepted_pat: None,
+            entra: SimEntra::default(),
             deny_token_admin: false,
             sign_in_page_on_bad_credential: false,
             leak_secret_fields: false,
@@ -103,12 +110,17 @@ pub struct SimStats {
     pub token_pages: AtomicU64,
     pub faults_injected: AtomicU64,
     pub unauthenticated: AtomicU64,
+    /// Access tokens issued by the token endpoints (and `SimHandle::issue_token`).
+    pub tokens_issued: AtomicU64,
+    /// Requests refused because their Bearer token had expired.
+    pub expired_tokens_refused: AtomicU64,
 }
 
 struct SimState {
     config: SimConfig,
     org: SimOrg,
     stats: SimStats,
+    tokens: entra::TokenStore,
 }
 
 /// A running simulator; stops accepting connections when dropped.
@@ -139,6 +151,30 @@ impl SimHandle {
     pub fn config(&self) -> &SimConfig {
         &self.state.config
     }
+
+    /// The organization's Entra tenant id (what `--tenant` and the token endpoint take).
+    pub fn tenant_id(&self) -> &str {
+        &self.state.org.tenant_id
+    }
+
+    /// Issues an access token for `principal` in `tenant_id`, as a signed-in tool (`az`, `azd`)
+    /// would have obtained it; valid for `lifetime`. Returns the token and its expiry (Unix
+    /// seconds). Counted in `tokens_issued`.
+    pub fn issue_token(&self, tenant_id: &str, principal: Principal, lifetime: Duration) -> (String, u64) {
+        self.state.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
+        self.state.tokens.issue(tenant_id, principal, lifetime, lifetime)
+    }
+
+    /// Every access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.all()
+    }
+
+    /// The user `connectionData` reports for a PAT or a user's token: the organization's first
+    /// Entra (aad) member, if it has one.
+    pub fn administrator(&self) -> Option<&SimUser> {
+        self.state.administrator()
+    }
 }
 
 impl Drop for SimHandle {
@@ -159,7 +195,7 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
             org
         }
     };
-    let state = Arc::new(SimState { config, org, stats: SimStats::default() });
+    let state = Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default() });
     let accept_state = state.clone();
     let task = tokio::spawn(async move {
         loop {
@@ -182,11 +218,17 @@ impl SimState {
         if !self.config.latency.is_zero() {
             tokio::time::sleep(self.config.latency).await;
         }
-        if let Some(reply) = self.authenticate(&request) {
-            self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+        let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
+        if let Some(reply) = self.token_endpoints(&segments, &request) {
             return reply;
         }
-        let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
+        let principal = match self.authenticate(&request) {
+            Ok(principal) => principal,
+            Err(reply) => {
+                self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                return reply;
+            }
+        };
         let route = match segments.as_slice() {
             [org, apis, rest @ ..] if apis.eq_ignore_ascii_case("_apis") => Some((*org, rest)),
             _ => None,
@@ -203,6 +245,7 @@ impl SimState {
         }
         let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
         match rest {
+            [c] if is(c, "connectionData") && request.method == "GET" => self.connection_data(&principal),
             [g, u] if is(g, "graph") && is(u, "users") && request.method == "GET" => {
                 if let Some(fault) = self.random_fault(n, None) {
                     return fault;
@@ -226,31 +269,68 @@ impl SimState {
         }
     }
 
-    /// `None` when the caller may go on; otherwise the service's answer to a bad credential:
-    /// 401 when the client suppresses the sign-in redirect, else 203 with an HTML sign-in page.
-    fn authenticate(&self, request: &Request) -> Option<Reply> {
-        let presented = request.header("authorization").unwrap_or_default();
-        let accepted = match &self.config.accepted_pat {
-            None => !presented.trim().is_empty(),
-            Some(pat) => presented
-                .strip_prefix("Basic ")
-                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
-                .and_then(|raw| String::from_utf8(raw).ok())
-                .and_then(|userpass| userpass.split_once(':').map(|(_, p)| p == pat))
-                .unwrap_or(false),
+    /// The Entra endpoints, served outside any organization: the v2 token endpoint, the managed
+    /// identity endpoint and Azure Pipelines' OIDC endpoint. `None`: not one of them.
+    fn token_endpoints(&self, segments: &[&str], request: &Request) -> Option<Reply> {
+        let endpoints =
+            entra::Endpoints { config: &self.config.entra, tenant_id: &self.org.tenant_id, store: &self.tokens };
+        let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
+        let answer = match segments {
+            [tenant, o, v, t] if is(o, "oauth2") && is(v, "v2.0") && is(t, "token") && request.method == "POST" => {
+                endpoints.token(tenant, request)
+            }
+            [m, t] if is(m, "msi") && is(t, "token") && request.method == "GET" => endpoints.managed_identity(request),
+            [_, _, apis, .., last] if is(apis, "_apis") && is(last, "oidctoken") && request.method == "POST" => {
+                endpoints.pipelines_oidc(request)
+            }
+            _ => return None,
         };
-        if accepted {
-            return None;
+        if answer.issued {
+            self.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
         }
+        Some(answer.reply)
+    }
+
+    /// Who the caller is, or the service's answer to a bad credential: 401 when the client
+    /// suppresses the sign-in redirect, else 203 with an HTML sign-in page.
+    fn authenticate(&self, request: &Request) -> Result<Principal, Reply> {
+        let presented = request.header("authorization").unwrap_or_default();
+        let refusal = if let Some(token) = presented.strip_prefix("Bearer ") {
+            match self.tokens.check(token.trim(), &self.org.tenant_id) {
+                Ok(principal) => return Ok(principal),
+                Err(entra::TokenRefusal::Expired) => {
+                    self.stats.expired_tokens_refused.fetch_add(1, Ordering::Relaxed);
+                    "TF400813: The user '' is not authorized to access this resource. The access token has expired."
+                        .to_string()
+                }
+                Err(entra::TokenRefusal::OtherTenant(tenant)) => format!(
+                    "TF400813: The user is not authorized to access this resource. The token was issued by tenant '{tenant}', which is not the tenant of this organization."
+                ),
+                Err(entra::TokenRefusal::Unknown) => {
+                    "TF400813: The user '' is not authorized to access this resource.".to_string()
+                }
+            }
+        } else {
+            let accepted = match &self.config.accepted_pat {
+                None => !presented.trim().is_empty(),
+                Some(pat) => presented
+                    .strip_prefix("Basic ")
+                    .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+                    .and_then(|raw| String::from_utf8(raw).ok())
+                    .and_then(|userpass| userpass.split_once(':').map(|(_, p)| p == pat))
+                    .unwrap_or(false),
+            };
+            if accepted {
+                return Ok(Principal::Administrator);
+            }
+            "TF400813: The user '' is not authorized to access this resource.".to_string()
+        };
         let suppressed = !self.config.sign_in_page_on_bad_credential
             && request.header("x-tfs-fedauthredirect").is_some_and(|v| v.eq_ignore_ascii_case("suppress"));
-        Some(Reply::Response(if suppressed {
-            error(
-                401,
-                "TF400813: The user '' is not authorized to access this resource.",
-                "UnauthorizedRequestException",
-            )
-            .with_header("WWW-Authenticate", "Basic realm=\"https://sim.dev.azure.com/\"")
+        Err(Reply::Response(if suppressed {
+            error(401, &refusal, "UnauthorizedRequestException")
+                .with_header("WWW-Authenticate", "Bearer authorization_uri=https://login.microsoftonline.com/common")
+                .with_header("WWW-Authenticate", "Basic realm=\"https://sim.dev.azure.com/\"")
         } else {
             Response {
                 status: 203,
@@ -258,6 +338,31 @@ impl SimState {
                 body: b"<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>Sign in</body></html>".to_vec(),
             }
         }))
+    }
+
+    fn administrator(&self) -> Option<&SimUser> {
+        self.org.users.iter().find(|u| u.subject_type() == "aad")
+    }
+
+    /// `GET _apis/connectionData`: who the caller is, and which organization answers.
+    fn connection_data(&self, principal: &Principal) -> Reply {
+        let identity = entra::identity_json(principal, &self.org.tenant_id, self.administrator());
+        Reply::Response(Response::json(
+            200,
+            &json!({
+                "authenticatedUser": identity,
+                "authorizedUser": identity,
+                "instanceId": self.org.id,
+                "deploymentId": "00000000-0000-0000-0000-000000000000",
+                "deploymentType": "hosted",
+                "locationServiceData": {
+                    "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
+                    "defaultAccessMappingMoniker": "PublicAccessMapping",
+                    "lastChangeId": 1,
+                    "lastChangeId64": 1,
+                },
+            }),
+        ))
     }
 
     fn random_fault(&self, n: u64, owner: Option<&str>) -> Option<Reply> {

@@ -55,11 +55,47 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs the pat2entra binary with `args` and extra environment variables (the inherited
-/// `AZURE_DEVOPS_EXT_PAT` is always removed first).
+/// Variables that would let the binary sign in with something other than what a test gives it.
+pub const SIGN_IN_VARIABLES: &[&str] = &[
+    "AZURE_DEVOPS_EXT_PAT",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "AZURESUBSCRIPTION_CLIENT_ID",
+    "AZURESUBSCRIPTION_TENANT_ID",
+    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+    "SYSTEM_ACCESSTOKEN",
+    "SYSTEM_OIDCREQUESTURI",
+];
+
+/// A `PATH` whose `az` and `azd` are absent (stubs that exit 127), so no test ever uses a real
+/// CLI or account of the machine. `first` comes before them (a test's fake `az`).
+pub fn path_without_clis(first: Option<&Path>) -> String {
+    let stubs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no-cli");
+    let mut parts = Vec::new();
+    if let Some(first) = first {
+        parts.push(first.display().to_string());
+    }
+    parts.push(stubs.display().to_string());
+    parts.push(std::env::var("PATH").unwrap_or_default());
+    parts.join(":")
+}
+
+/// Runs the pat2entra binary with `args` and extra environment variables. Inherited sign-in
+/// variables are removed first and `PATH` hides `az`/`azd` (unless the test sets `PATH`).
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
-    cmd.args(args).env_remove("AZURE_DEVOPS_EXT_PAT").env("NO_COLOR", "1");
+    cmd.args(args).env("NO_COLOR", "1").env("PATH", path_without_clis(None));
+    for name in SIGN_IN_VARIABLES {
+        cmd.env_remove(name);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -73,6 +109,11 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// Scans the simulator through the binary and returns the JSON record.
 pub fn scan_json(sim: &TestSim, extra: &[&str], pat: &str) -> (Run, serde_json::Value) {
+    scan_json_with(sim, extra, &[("AZURE_DEVOPS_EXT_PAT", pat)])
+}
+
+/// Scans the simulator through the binary with the environment `env` (how it signs in).
+pub fn scan_json_with(sim: &TestSim, extra: &[&str], env: &[(&str, &str)]) -> (Run, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
     let base = sim.base_url();
@@ -81,9 +122,29 @@ pub fn scan_json(sim: &TestSim, extra: &[&str], pat: &str) -> (Run, serde_json::
     let out_str = out.to_str().unwrap().to_string();
     args.push(&out_str);
     args.extend_from_slice(extra);
-    let run = run(&args, &[("AZURE_DEVOPS_EXT_PAT", pat)]);
+    let run = run(&args, env);
     let record = read_json(&out);
     (run, record)
+}
+
+/// `--authority-host` and `--authority-loopback` for the simulator's token endpoint: an https
+/// authority whose requests go to the simulator on loopback.
+pub fn authority_args(sim: &TestSim) -> Vec<String> {
+    vec![
+        "--authority-host".into(),
+        "https://login.sim.invalid".into(),
+        "--authority-loopback".into(),
+        sim.sim().addr().to_string(),
+    ]
+}
+
+/// Writes an executable `#!/bin/sh` script `name` into `dir`.
+pub fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {

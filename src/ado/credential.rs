@@ -1,0 +1,114 @@
+//! How the client proves who it is: a PAT, a fixed Entra token, or a source of Entra tokens
+//! that caches and refreshes them (`crate::auth`). Nothing here prints a secret.
+
+use super::error::AdoError;
+use crate::secret::Secret;
+use base64::Engine as _;
+use futures::future::BoxFuture;
+use reqwest::header::HeaderValue;
+use std::fmt;
+use std::sync::Arc;
+
+/// A source of Entra access tokens: one token per run, refreshed before it expires, and
+/// replaced when the service refuses it.
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// A token that is valid for a while yet (cached, or newly acquired).
+    fn token(&self) -> BoxFuture<'_, Result<Secret, String>>;
+
+    /// A new token after the service refused `rejected`. Concurrent callers that saw the same
+    /// token refused share one refresh.
+    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, String>>;
+}
+
+/// How the client proves who it is.
+#[derive(Clone)]
+pub enum Credential {
+    /// A personal access token, sent as Basic with an empty user name (the `az devops` convention).
+    Pat(Secret),
+    /// A fixed Entra (OAuth) access token, sent as Bearer.
+    Bearer(Secret),
+    /// Entra access tokens from a source that refreshes them, sent as Bearer.
+    Entra(Arc<dyn TokenSource>),
+}
+
+/// The `Authorization` header of one request, and the token in it when it can be refreshed.
+pub(crate) struct Authorization {
+    pub header: HeaderValue,
+    pub refreshable: Option<Secret>,
+}
+
+impl Credential {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::Pat(_) => "personal access token",
+            Credential::Bearer(_) | Credential::Entra(_) => "Entra access token",
+        }
+    }
+
+    /// The header for the next request (acquiring or refreshing a token first if needed).
+    pub(crate) async fn authorize(&self) -> Result<Authorization, AdoError> {
+        match self {
+            Credential::Pat(pat) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!(":{}", pat.expose()));
+                Ok(Authorization { header: sensitive(format!("Basic {encoded}")), refreshable: None })
+            }
+            Credential::Bearer(token) => {
+                Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: None })
+            }
+            Credential::Entra(source) => {
+                let token = source.token().await.map_err(|detail| AdoError::Credential { detail })?;
+                Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: Some(token) })
+            }
+        }
+    }
+
+    /// Replaces a token the service refused. `Ok(false)`: this credential cannot be refreshed.
+    pub(crate) async fn refresh(&self, rejected: &Secret) -> Result<bool, AdoError> {
+        match self {
+            Credential::Entra(source) => {
+                source.refresh(rejected).await.map_err(|detail| AdoError::Credential { detail })?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// A header value marked sensitive, so no HTTP layer prints it. A credential that is not a
+/// valid header value is refused by the server as unauthenticated.
+fn sensitive(raw: String) -> HeaderValue {
+    let mut value = HeaderValue::from_str(&raw).unwrap_or_else(|_| HeaderValue::from_static("Basic invalid"));
+    value.set_sensitive(true);
+    value
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({}, <redacted>)", self.kind())
+    }
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Authorization(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn headers_are_sensitive_and_debug_redacts() {
+        for credential in [Credential::Pat(Secret::new("pat-value-1")), Credential::Bearer(Secret::new("jwt-value-2"))]
+        {
+            let auth = credential.authorize().await.unwrap();
+            assert!(auth.header.is_sensitive());
+            let shown = format!("{credential:?} {auth:?} {:?}", auth.header);
+            assert!(!shown.contains("value-"), "{shown}");
+            assert!(auth.refreshable.is_none());
+        }
+        let auth = Credential::Pat(Secret::new("abc")).authorize().await.unwrap();
+        assert_eq!(auth.header.to_str().unwrap(), "Basic OmFiYw==");
+    }
+}

@@ -1,0 +1,179 @@
+//! Signing in to Azure DevOps: Microsoft Entra tokens through `azure_identity` (Azure CLI, Azure
+//! Developer CLI, service principal, workload identity, managed identity, Azure Pipelines), or a
+//! PAT. `--auth auto` tries them in a fixed order without long waits. Tokens are cached for the
+//! run and refreshed before they expire (`cache`); the HTTP client asks for a fresh one when the
+//! service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate::ado`).
+
+mod azure;
+mod cache;
+mod claims;
+mod explain;
+mod plan;
+mod transport;
+
+pub use azure::{ADO_SCOPE, Network};
+pub use cache::{Acquire, CachedTokens, Issued};
+pub use claims::{TokenClaims, token_claims};
+pub use plan::{Candidate, PAT_ENV, Step, plan};
+
+use crate::ado::Credential;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuthMethod {
+    /// Service principal, workload identity or managed identity from the environment, then the
+    /// Azure CLI, the Azure Developer CLI, then AZURE_DEVOPS_EXT_PAT.
+    #[default]
+    Auto,
+    /// The Azure CLI's signed-in account (`az login`).
+    Azcli,
+    /// The Azure Developer CLI's signed-in account (`azd auth login`).
+    Azd,
+    /// The managed identity of the Azure resource this runs on.
+    ManagedIdentity,
+    /// A service principal: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or --client-secret-file.
+    ClientSecret,
+    /// Workload identity federation: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE.
+    WorkloadIdentity,
+    /// An Azure Pipelines service connection with workload identity federation.
+    AzurePipelines,
+    /// A personal access token from AZURE_DEVOPS_EXT_PAT.
+    Pat,
+}
+
+impl AuthMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => "auto",
+            AuthMethod::Azcli => "azcli",
+            AuthMethod::Azd => "azd",
+            AuthMethod::ManagedIdentity => "managed-identity",
+            AuthMethod::ClientSecret => "client-secret",
+            AuthMethod::WorkloadIdentity => "workload-identity",
+            AuthMethod::AzurePipelines => "azure-pipelines",
+            AuthMethod::Pat => "pat",
+        }
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    pub method: AuthMethod,
+    /// `--tenant`: the Entra tenant to sign in to, where the method takes one.
+    pub tenant: Option<String>,
+    /// `--client-secret-file`: the service principal's secret, read from a file.
+    pub client_secret_file: Option<PathBuf>,
+    pub network: Network,
+}
+
+/// The environment variables sign-in reads, captured once. `Debug` shows names only.
+#[derive(Clone, Default)]
+pub struct Environment(BTreeMap<String, String>);
+
+impl Environment {
+    pub fn from_process() -> Self {
+        Environment(std::env::vars().collect())
+    }
+
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Environment(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    /// A variable's value, trimmed; unset and blank are the same.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Sign-in failed: a message that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    /// A usage mistake (an unreadable file) rather than a refused or missing credential.
+    pub usage: bool,
+    pub message: String,
+}
+
+impl AuthError {
+    pub fn auth(message: impl Into<String>) -> Self {
+        AuthError { usage: false, message: message.into() }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        AuthError { usage: true, message: message.into() }
+    }
+}
+
+/// A working credential and what it is.
+pub struct SignedIn {
+    pub credential: Credential,
+    /// Names the method and identity settings, never a secret.
+    pub description: String,
+    /// The method that worked.
+    pub candidate: Candidate,
+    /// When the first token expires (Entra methods).
+    pub expires_at: Option<SystemTime>,
+}
+
+/// Tries the steps of `config` in order and returns the first credential that yields a token.
+/// A decisive step's failure is the answer; others are noted and the next step is tried.
+pub async fn sign_in(config: &AuthConfig, env: &Environment) -> Result<SignedIn, AuthError> {
+    let steps = plan(config, env)?;
+    let mut passed_over = Vec::new();
+    for step in steps {
+        let candidate = step.candidate;
+        if let Candidate::Pat(pat) = &candidate {
+            return Ok(SignedIn {
+                credential: Credential::Pat(pat.clone()),
+                description: candidate.describe(),
+                candidate,
+                expires_at: None,
+            });
+        }
+        let attempt = match azure::AzureTokens::new(candidate.clone(), config.network.clone()) {
+            Ok(source) => {
+                let tokens = Arc::new(CachedTokens::new(candidate.label(), Box::new(source)));
+                match crate::ado::TokenSource::token(tokens.as_ref()).await {
+                    Ok(_) => Ok(tokens),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(tokens) => {
+                let expires_at = tokens.expires_at().await;
+                tracing::info!(method = candidate.label(), "signed in");
+                return Ok(SignedIn {
+                    credential: Credential::Entra(tokens),
+                    description: candidate.describe(),
+                    candidate,
+                    expires_at,
+                });
+            }
+            Err(reason) if step.decisive => {
+                return Err(AuthError::auth(format!("--auth {}: {reason}", config.method.name())));
+            }
+            Err(reason) => {
+                tracing::debug!(method = candidate.label(), %reason, "not usable; trying the next method");
+                passed_over.push(reason.trim_end_matches(", or choose another --auth").to_string());
+            }
+        }
+    }
+    passed_over.push(format!("{PAT_ENV} is not set"));
+    Err(AuthError::auth(format!(
+        "no credential for Azure DevOps (--auth auto found no service principal, workload identity or managed identity in the environment; {}). Sign in with `az login`, or see `pat2entra scan --help`; to try pat2entra without an organization: pat2entra scan --demo",
+        passed_over.join("; ")
+    )))
+}

@@ -1,0 +1,82 @@
+//! The sign-in options shared by `scan` and `whoami`, and turning them into a credential.
+
+use super::Failure;
+use crate::auth::{self, AuthConfig, AuthMethod, Environment, Network, SignedIn};
+use crate::exit::Exit;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+pub const AUTH_HELP: &str = "\
+Authentication (--auth, default auto):
+  auto tries, in order: a service principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET),
+  workload identity (AZURE_FEDERATED_TOKEN_FILE), a managed identity where IDENTITY_ENDPOINT and
+  IDENTITY_HEADER say one is present, the Azure CLI (az login), the Azure Developer CLI
+  (azd auth login), then a PAT in AZURE_DEVOPS_EXT_PAT. It says on stderr which one it used.
+  The identity must be a Project Collection Administrator of the organization; PATs need the
+  scopes vso.tokenadministration and vso.graph. Secrets are never taken as flags.
+  Check sign-in and permissions first with: pat2entra whoami --org ORG";
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// How to sign in (see Authentication below).
+    #[arg(long = "auth", value_enum, default_value_t = AuthMethod::Auto, value_name = "METHOD", help_heading = "Authentication")]
+    pub method: AuthMethod,
+
+    /// Microsoft Entra tenant (id or domain) to sign in to: the tenant the organization is
+    /// connected to. Overrides AZURE_TENANT_ID.
+    #[arg(long, value_name = "TENANT", help_heading = "Authentication")]
+    pub tenant: Option<String>,
+
+    /// File holding a service principal's client secret (instead of AZURE_CLIENT_SECRET).
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Entra authority for national clouds (default: AZURE_AUTHORITY_HOST, else
+    /// https://login.microsoftonline.com). Must be https.
+    #[arg(long, value_name = "URL", help_heading = "Authentication")]
+    pub authority_host: Option<Url>,
+
+    /// For the simulator and tests: send the authority's requests to this loopback address over
+    /// plain http, and contact nothing that is not loopback.
+    #[arg(long, value_name = "ADDR", hide = true, requires = "authority_host")]
+    pub authority_loopback: Option<SocketAddr>,
+}
+
+impl AuthArgs {
+    pub fn config(&self) -> Result<AuthConfig, Failure> {
+        if let Some(host) = &self.authority_host
+            && host.scheme() != "https"
+        {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!("--authority-host {host}: the Entra authority must use https"),
+            ));
+        }
+        if let Some(addr) = self.authority_loopback
+            && !addr.ip().is_loopback()
+        {
+            return Err(Failure::new(Exit::Usage, format!("--authority-loopback {addr} is not a loopback address")));
+        }
+        Ok(AuthConfig {
+            method: self.method,
+            tenant: self.tenant.clone().filter(|t| !t.trim().is_empty()),
+            client_secret_file: self.client_secret_file.clone(),
+            network: Network {
+                authority_host: self.authority_host.clone(),
+                authority_loopback: self.authority_loopback,
+            },
+        })
+    }
+}
+
+/// Signs in as `args` say, reading the process environment.
+pub async fn sign_in(args: &AuthArgs) -> Result<SignedIn, Failure> {
+    let config = args.config()?;
+    auth::sign_in(&config, &Environment::from_process()).await.map_err(failure)
+}
+
+pub fn failure(e: auth::AuthError) -> Failure {
+    Failure::new(if e.usage { Exit::Usage } else { Exit::Auth }, e.message)
+}

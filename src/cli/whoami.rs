@@ -1,0 +1,140 @@
+//! `pat2entra whoami`: who pat2entra signs in as, which organization answers, and whether the
+//! identity may use Token Admin: the answer to "will the scan work?" in two requests.
+
+use super::Failure;
+use super::auth::{AuthArgs, sign_in};
+use crate::ado::{AdoClient, AdoError, Caller, ClientOptions, Credential, Endpoints, OrgRef, TokenAdminProbe};
+use crate::auth::{Candidate, TokenClaims, token_claims};
+use crate::exit::Exit;
+use clap::Args;
+use std::time::SystemTime;
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Organization: its name or URL (contoso, https://dev.azure.com/contoso).
+    #[arg(long, value_name = "ORG")]
+    pub org: String,
+
+    /// Send requests to URL/{org}/_apis/... instead of *.dev.azure.com (a proxy or the simulator).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
+    let org = OrgRef::parse(&args.org).map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
+    let endpoints = match &args.base_url {
+        Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
+        None => Endpoints::azure_devops(),
+    };
+    let org_url = endpoints.dev.join(org.name()).map(|u| u.to_string()).unwrap_or_default();
+    let signed_in = sign_in(&args.auth).await?;
+    let claims = match &signed_in.credential {
+        Credential::Entra(source) => source.token().await.ok().and_then(|t| token_claims(&t)),
+        _ => None,
+    };
+    let options = ClientOptions { max_retries: 2, ..ClientOptions::default() };
+    let client = AdoClient::new(endpoints, org.clone(), signed_in.credential.clone(), options)
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+
+    println!("credential    {}{}", signed_in.description, token_note(claims.as_ref(), signed_in.expires_at));
+    let connection = match client.connection_data().await {
+        Ok(connection) => connection,
+        Err(e @ AdoError::OrganizationNotFound { .. }) => return Err(Failure::new(Exit::Usage, e.to_string())),
+        Err(e) if e.is_auth() => {
+            return Err(Failure::new(Exit::Auth, not_accepted(&e, &signed_in.candidate, claims.as_ref())));
+        }
+        Err(e) => return Err(Failure::new(Exit::Incomplete, e.to_string())),
+    };
+    let caller = &connection.caller;
+    if caller.is_anonymous() {
+        return Err(Failure::new(
+            Exit::Auth,
+            format!(
+                "{org_url} answered for an anonymous caller: the credential was not accepted as an identity of this organization"
+            ),
+        ));
+    }
+    let instance = connection.instance_id.as_deref().map(|i| format!(", instance {i}")).unwrap_or_default();
+    println!("organization  {} ({org_url}{instance})", org.name());
+    println!("signed in as  {}", describe_caller(caller));
+
+    let Some(descriptor) = caller.subject_descriptor.as_deref() else {
+        println!("token admin   not checked: the service named no subject descriptor for this identity");
+        return Ok(Exit::Ok);
+    };
+    match client.probe_token_admin(descriptor).await {
+        Ok(probe) => {
+            let note = match probe {
+                TokenAdminProbe::Allowed { .. } => "",
+                TokenAdminProbe::AllowedSubjectUnknown => " (this identity has no PATs of its own)",
+            };
+            println!("token admin   allowed: this identity may list every user's PATs{note}");
+            println!("next          pat2entra scan --org {} --auth {}", org.name(), args.auth.method.name());
+            Ok(Exit::Ok)
+        }
+        Err(AdoError::TokenAdminDenied { status, .. }) => {
+            println!("token admin   DENIED (HTTP {status})");
+            Err(Failure::new(Exit::Auth, missing_permission(caller, &signed_in.candidate, org.name())))
+        }
+        Err(e) if e.is_auth() => Err(Failure::new(Exit::Auth, e.to_string())),
+        Err(e) => Err(Failure::new(Exit::Incomplete, format!("could not check the Token Admin permission: {e}"))),
+    }
+}
+
+/// `, token for tenant T, expires in 59 min`.
+fn token_note(claims: Option<&TokenClaims>, expires_at: Option<SystemTime>) -> String {
+    let mut note = String::new();
+    if let Some(tenant) = claims.and_then(|c| c.tenant.as_deref()) {
+        note.push_str(&format!("; token from tenant {tenant}"));
+    }
+    if let Some(left) = expires_at.and_then(|e| e.duration_since(SystemTime::now()).ok()) {
+        note.push_str(&format!(", expires in {} min", left.as_secs().div_ceil(60)));
+    }
+    note
+}
+
+fn describe_caller(caller: &Caller) -> String {
+    let kind = if caller.is_service_principal() { "a service principal" } else { "a user" };
+    let account = caller.account.as_deref().map(|a| format!(" <{a}>")).unwrap_or_default();
+    let descriptor = caller.subject_descriptor.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+    format!("{}{account}, {kind}{descriptor}", caller.display_name)
+}
+
+/// The credential was refused: say which of token, tenant or organization is likely wrong.
+fn not_accepted(e: &AdoError, candidate: &Candidate, claims: Option<&TokenClaims>) -> String {
+    let advice = match (candidate, claims.and_then(|c| c.tenant.as_deref())) {
+        (Candidate::Pat(_), _) => {
+            "check that the PAT has not expired or been revoked and that it was created for this organization (or all organizations)".to_string()
+        }
+        (_, Some(tenant)) => format!(
+            "the token was issued by tenant {tenant}: the organization must be connected to that Microsoft Entra tenant (Organization settings > Microsoft Entra), or sign in to the organization's tenant with --tenant TENANT; the identity must also be a member of the organization"
+        ),
+        _ => "sign in to the organization's Microsoft Entra tenant (--tenant TENANT); the identity must be a member of the organization".to_string(),
+    };
+    format!("{e}\n  {advice}")
+}
+
+/// What to change when Token Admin refuses: the role, the scope, or both.
+fn missing_permission(caller: &Caller, candidate: &Candidate, org: &str) -> String {
+    let who = if caller.is_service_principal() {
+        format!(
+            "add the service principal '{}' to the organization (Organization settings > Users > Add) and to the Project Collection Administrators group",
+            caller.display_name
+        )
+    } else {
+        format!(
+            "add '{}' to the Project Collection Administrators group (Organization settings > Permissions)",
+            caller.account.as_deref().unwrap_or(&caller.display_name)
+        )
+    };
+    let scope = match candidate {
+        Candidate::Pat(_) => {
+            "; the PAT also needs the scope vso.tokenadministration (Token Administration, Read & manage) and vso.graph, or full access"
+        }
+        _ => "; an Entra token carries the identity's permissions, so only the role is missing",
+    };
+    format!("the identity may not list other users' tokens in '{org}': {who}{scope}")
+}
