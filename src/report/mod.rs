@@ -2,6 +2,7 @@
 
 mod csv;
 mod escape;
+mod html;
 mod json;
 mod table;
 
@@ -19,6 +20,8 @@ pub enum Format {
     Json,
     /// One row per finding, for spreadsheets and trackers.
     Csv,
+    /// One self-contained HTML page with charts, for reviewers.
+    Html,
 }
 
 /// How the output will be read.
@@ -35,5 +38,6 @@ pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out:
         Format::Table => table::render(record, options, out),
         Format::Json => json::render(record, out),
         Format::Csv => csv::render(record, out),
+        Format::Html => html::render(record, out),
     }
 }
