@@ -202,13 +202,14 @@ impl<'a> Page<'a> {
                 0 => "today".to_string(),
                 d => format!("{} day{} ago", -d, plural((-d) as usize)),
             };
-            let global = r.tokens.iter().filter(|t| t.all_organizations && t.state(r.as_of) == TokenState::Active);
+            let global =
+                r.tokens.iter().filter(|t| t.all_organizations && t.state(r.as_of) == TokenState::Active).count();
             writeln!(
                 p,
-                "<div class=\"card warn\"><h2>Global PAT retirement</h2><p class=\"big\">{date}</p><p>{when}: {} active \
-                 token{} valid in all organizations stop working</p></div>",
-                global.clone().count(),
-                plural(global.count())
+                "<div class=\"card warn\"><h2>Global PAT retirement</h2><p class=\"big\">{date}</p><p>{when}: {global} \
+                 active token{} valid in all organizations {} working</p></div>",
+                plural(global),
+                if global == 1 { "stops" } else { "stop" }
             )?;
         }
         writeln!(p, "</div>")?;
@@ -287,7 +288,8 @@ impl<'a> Page<'a> {
                     })
                     .collect();
                 let rationale = self.rules.get(row.rule.as_str()).map(|x| x.rationale.as_str()).unwrap_or_default();
-                let accepted = if row.suppressed > 0 { format!(" (+{} accepted)", row.suppressed) } else { String::new() };
+                let accepted =
+                    if row.suppressed > 0 { format!(" (+{} accepted)", row.suppressed) } else { String::new() };
                 Bar {
                     label: row.rule.clone(),
                     sub: String::new(),
@@ -297,12 +299,8 @@ impl<'a> Page<'a> {
                 }
             })
             .collect();
-        let legend = Severity::ALL
-            .iter()
-            .zip(used)
-            .filter(|(_, u)| *u)
-            .map(|(sev, _)| (sev.to_string(), fill(*sev)))
-            .collect();
+        let legend =
+            Severity::ALL.iter().zip(used).filter(|(_, u)| *u).map(|(sev, _)| (sev.to_string(), fill(*sev))).collect();
         let chart = Chart {
             id: "chart-findings",
             title: "Open findings by rule and severity",
@@ -354,12 +352,8 @@ impl<'a> Page<'a> {
                 }
             })
             .collect();
-        let legend = Severity::ALL
-            .iter()
-            .zip(used)
-            .filter(|(_, u)| *u)
-            .map(|(sev, _)| (sev.to_string(), fill(*sev)))
-            .collect();
+        let legend =
+            Severity::ALL.iter().zip(used).filter(|(_, u)| *u).map(|(sev, _)| (sev.to_string(), fill(*sev))).collect();
         let chart = Chart {
             id: "chart-owners",
             title: "Top owners by risk",
@@ -420,15 +414,13 @@ impl<'a> Page<'a> {
         let start = timeline.months.first().map(|m| m.start).unwrap_or_else(|| r.as_of.date_naive());
         let end = start.checked_add_months(Months::new(TIMELINE_MONTHS)).unwrap_or(start);
         let mut marker = None;
-        let mut note = format!(
-            "Active tokens by month of expiry, from {} on.",
-            r.as_of.format("%Y-%m-%d")
-        );
+        let mut note = format!("Active tokens by month of expiry, from {} on.", r.as_of.format("%Y-%m-%d"));
         if let Some(date) = self.retirement_date() {
             if date >= start && date < end {
                 let index = month_index(start, date);
                 let month_start = date.with_day(1).unwrap_or(date);
-                let days = month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
+                let days =
+                    month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
                 marker = Some(Marker {
                     at: f64::from(index) + f64::from(date.day0()) / days as f64,
                     label: format!("Global PATs retired {date}"),
@@ -459,7 +451,11 @@ impl<'a> Page<'a> {
             .map(|(label, n)| Bar {
                 label: label.clone(),
                 sub: if label == "unknown" { String::new() } else { "days".into() },
-                title: format!("lifetime {label}{}: {n} active token{}", if label == "unknown" { "" } else { " days" }, plural(*n)),
+                title: format!(
+                    "lifetime {label}{}: {n} active token{}",
+                    if label == "unknown" { "" } else { " days" },
+                    plural(*n)
+                ),
                 segments: if *n > 0 {
                     vec![Segment { value: *n as f64, fill: ACCENT, title: format!("{n} token{}", plural(*n)) }]
                 } else {
@@ -540,13 +536,14 @@ impl<'a> Page<'a> {
             "<td data-sort=\"{}\"><span class=\"sev sev-{}\">{}</span></td>",
             f.severity as u8, f.severity, f.severity
         )?;
-        writeln!(p, "<td><a href=\"#rule-{}\"><code>{}</code></a></td>", anchor(&f.rule), esc(&f.rule))?;
+        writeln!(p, "<td><a href=\"#rule-{}\"><code class=\"rule\">{}</code></a></td>", anchor(&f.rule), esc(&f.rule))?;
 
         let (name, upn) = self.owner_name(&f.owner);
         let deleted = self.owners.get(f.owner.as_str()).is_some_and(|o| o.deleted_in_origin);
         write!(p, "<td>{}", esc(&name))?;
         if !upn.is_empty() {
-            write!(p, "<br><span class=\"muted\">{}</span>", esc(&upn))?;
+            // Long addresses break before the domain rather than anywhere.
+            write!(p, "<br><span class=\"muted\">{}</span>", esc(&upn).replacen('@', "<wbr>@", 1))?;
         }
         if deleted {
             write!(p, " <span class=\"tag\">deleted</span>")?;
@@ -569,7 +566,8 @@ impl<'a> Page<'a> {
         }
         write!(p, "<br><code class=\"id\">{}</code>", esc(&f.authorization_id))?;
         if let Some(u) = self.usage.get(f.authorization_id.as_str()) {
-            let used_for = USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
+            let used_for =
+                USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
             let confidence = format!("{:?}", u.inference.confidence).to_lowercase();
             write!(
                 p,
@@ -587,7 +585,12 @@ impl<'a> Page<'a> {
                     Some(TokenState::Revoked) => " <span class=\"tag\">revoked</span>",
                     _ => "",
                 };
-                writeln!(p, "<td data-sort=\"{}\" class=\"nowrap\">{}{state}</td>", to.format("%Y-%m-%d"), to.format("%Y-%m-%d"))?
+                writeln!(
+                    p,
+                    "<td data-sort=\"{}\" class=\"nowrap\">{}{state}</td>",
+                    to.format("%Y-%m-%d"),
+                    to.format("%Y-%m-%d")
+                )?
             }
             None => writeln!(p, "<td data-sort=\"9999\" class=\"muted\">none</td>")?,
         }
@@ -701,9 +704,10 @@ impl<'a> Page<'a> {
             let accepted: usize = active.iter().map(|e| e.matched_findings).sum();
             writeln!(
                 p,
-                "<p>{} active exception{} accept {accepted} finding{}; {} need{} review.</p>",
+                "<p>{} active exception{} accept{} {accepted} finding{}; {} need{} review.</p>",
                 active.len(),
                 plural(active.len()),
+                if active.len() == 1 { "s" } else { "" },
                 plural(accepted),
                 review.len(),
                 if review.len() == 1 { "s" } else { "" }
@@ -768,7 +772,7 @@ impl<'a> Page<'a> {
             let deadline = rule.deadline.map(|d| format!(" <strong>Deadline: {d}.</strong>")).unwrap_or_default();
             writeln!(
                 p,
-                "<tr id=\"rule-{}\"><td><code>{}</code></td><td><span class=\"sev sev-{}\">{}</span></td><td>{}</td><td>{}</td><td>{}{deadline}</td></tr>",
+                "<tr id=\"rule-{}\"><td><code class=\"rule\">{}</code></td><td><span class=\"sev sev-{}\">{}</span></td><td>{}</td><td>{}</td><td>{}{deadline}</td></tr>",
                 anchor(&rule.id),
                 esc(&rule.id),
                 rule.severity,
@@ -802,7 +806,11 @@ fn severity_index(severity: Severity) -> usize {
 fn findings_by_rule(r: &ScanRecord) -> Vec<RuleCounts> {
     let mut by_rule: BTreeMap<&str, RuleCounts> = BTreeMap::new();
     for f in &r.findings {
-        let row = by_rule.entry(&f.rule).or_insert_with(|| RuleCounts { rule: f.rule.to_string(), open: [0; 5], suppressed: 0 });
+        let row = by_rule.entry(&f.rule).or_insert_with(|| RuleCounts {
+            rule: f.rule.to_string(),
+            open: [0; 5],
+            suppressed: 0,
+        });
         if f.is_suppressed() {
             row.suppressed += 1;
         } else {
@@ -913,7 +921,9 @@ fn owner_risk(r: &ScanRecord) -> Vec<OwnerRisk> {
         })
         .filter(|risk| risk.score > 0)
         .collect();
-    risks.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| b.counts.cmp(&a.counts)).then_with(|| a.descriptor.cmp(&b.descriptor)));
+    risks.sort_by(|a, b| {
+        b.score.cmp(&a.score).then_with(|| b.counts.cmp(&a.counts)).then_with(|| a.descriptor.cmp(&b.descriptor))
+    });
     risks
 }
 
@@ -975,7 +985,12 @@ fn open_svg(p: &mut String, chart: &Chart, height: f64) -> fmt::Result {
 /// An empty chart says so, instead of drawing nothing.
 fn empty_svg(p: &mut String, chart: &Chart) -> fmt::Result {
     open_svg(p, chart, 80.0)?;
-    writeln!(p, "<text class=\"empty\" x=\"{}\" y=\"45\" text-anchor=\"middle\">{}</text>", WIDTH / 2.0, esc(chart.empty))?;
+    writeln!(
+        p,
+        "<text class=\"empty\" x=\"{}\" y=\"45\" text-anchor=\"middle\">{}</text>",
+        WIDTH / 2.0,
+        esc(chart.empty)
+    )?;
     writeln!(p, "</svg>")
 }
 
@@ -1091,7 +1106,8 @@ fn vbar(p: &mut String, chart: &Chart, marker: Option<&Marker>) -> fmt::Result {
         return empty_svg(p, chart);
     }
     let height = 300.0;
-    let top = if chart.legend.is_empty() { 24.0 } else { 50.0 };
+    // Room above the plot: the legend, the marker's label, the value over the tallest bar.
+    let top = 24.0 + if chart.legend.is_empty() { 0.0 } else { 22.0 } + if marker.is_some() { 16.0 } else { 0.0 };
     let (left, right, bottom) = (44.0, 14.0, 42.0);
     let plot_w = WIDTH - left - right;
     let plot_h = height - top - bottom;
@@ -1158,7 +1174,11 @@ fn vbar(p: &mut String, chart: &Chart, marker: Option<&Marker>) -> fmt::Result {
         }
         writeln!(p, "</g>")?;
     }
-    writeln!(p, "<line class=\"baseline\" x1=\"{left}\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\"/>", WIDTH - right)?;
+    writeln!(
+        p,
+        "<line class=\"baseline\" x1=\"{left}\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\"/>",
+        WIDTH - right
+    )?;
     if let Some(m) = marker {
         let x = left + slot * m.at;
         let (tx, anchor) = if x < WIDTH * 0.6 { (x + 6.0, "start") } else { (x - 6.0, "end") };
@@ -1167,8 +1187,8 @@ fn vbar(p: &mut String, chart: &Chart, marker: Option<&Marker>) -> fmt::Result {
             "<g class=\"marker\" id=\"retirement-marker\"><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" \
              y2=\"{base:.1}\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text></g>",
             esc(&m.label),
-            top - 18.0,
-            top - 6.0,
+            top - 30.0,
+            top - 20.0,
             esc(&m.label)
         )?;
     }
@@ -1200,7 +1220,7 @@ fn anchor(id: &str) -> String {
 fn inline_code(text: &str) -> String {
     let mut parts: Vec<&str> = text.split('`').collect();
     // An odd number of backticks: the last one is a plain character.
-    let tail = if parts.len() % 2 == 0 { parts.pop().map(|last| format!("`{last}")) } else { None };
+    let tail = if parts.len().is_multiple_of(2) { parts.pop().map(|last| format!("`{last}")) } else { None };
     let mut out = String::with_capacity(text.len() + 32);
     for (i, part) in parts.iter().enumerate() {
         if i % 2 == 1 {
@@ -1249,7 +1269,7 @@ h2 { font-size: 19px; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 2
 h3 { font-size: 16px; margin: 0 0 6px; }
 a { color: #1f5fae; }
 code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; background: #eef1f6; padding: 0 3px; border-radius: 3px; overflow-wrap: anywhere; }
-code.id { font-size: 11px; background: none; padding: 0; color: var(--muted); }
+code.id { font-size: 11px; background: none; padding: 0; color: var(--muted); white-space: nowrap; overflow-wrap: normal; }
 .muted { color: var(--muted); }
 .nowrap { white-space: nowrap; }
 .kicker { margin: 0; text-transform: uppercase; letter-spacing: .08em; font-size: 12px; color: var(--muted); }
@@ -1299,8 +1319,12 @@ table.findings thead th { position: sticky; top: 0; cursor: pointer; user-select
 table.findings thead th:hover { background: #e0e5ee; }
 th[aria-sort=ascending]::after { content: " \25B2"; font-size: 10px; }
 th[aria-sort=descending]::after { content: " \25BC"; font-size: 10px; }
-table.findings td:nth-child(6) { min-width: 220px; }
-table.findings td:nth-child(7) { min-width: 200px; }
+code.rule { white-space: nowrap; overflow-wrap: normal; }
+table.findings td:nth-child(3) { min-width: 150px; overflow-wrap: break-word; }
+table.findings td:nth-child(4) { min-width: 250px; }
+table.findings td:nth-child(6) { min-width: 160px; }
+table.findings td:nth-child(7) { min-width: 180px; }
+table.findings td:nth-child(8) { min-width: 70px; }
 tr.finding[data-suppressed="true"] { background: #f7f8fa; color: var(--muted); }
 tr.finding[data-suppressed="true"] .sev { opacity: .55; }
 tbody tr:hover { background: #f3f6fb; }
@@ -1315,8 +1339,16 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
   body { background: #ffffff; font-size: 10pt; }
   main { max-width: none; padding: 0; }
   .toc, .controls { display: none !important; }
-  .charts { grid-template-columns: 1fr 1fr; }
+  .charts { grid-template-columns: 1fr; }
+  svg.chart { max-width: 620px; }
   .card, figure.chart-box, article.guidance, table { border-color: #b8bec9; }
+  .table-wrap { overflow: visible; }
+  table { font-size: 7.5pt; }
+  th, td { padding: 3px 4px; }
+  table.findings td { min-width: 0 !important; }
+  table.findings td:nth-child(6), table.findings td:nth-child(7) { width: 19%; }
+  code { font-size: 7pt; }
+  code.id { white-space: normal; overflow-wrap: anywhere; }
   table.findings thead th { position: static; }
   thead { display: table-header-group; }
   tr { break-inside: avoid; }
@@ -1452,7 +1484,10 @@ mod tests {
         assert_eq!(clip("abc", 4), "abc");
         assert_eq!(anchor("a b\"><x"), "a_b___x");
         assert_eq!(link("javascript:alert(1)"), "javascript:alert(1)");
-        assert!(link("https://learn.microsoft.com/x?a=1&b=2").starts_with("<a href=\"https://learn.microsoft.com/x?a=1&amp;b=2\""));
+        assert!(
+            link("https://learn.microsoft.com/x?a=1&b=2")
+                .starts_with("<a href=\"https://learn.microsoft.com/x?a=1&amp;b=2\"")
+        );
     }
 
     #[test]
@@ -1476,9 +1511,9 @@ mod tests {
     #[test]
     fn the_timeline_counts_months_from_the_as_of_month() {
         let record = record(vec![
-            token("nov", "aad.a", &["vso.code"], false, 30, 2),  // 2026-11-28
-            token("dec", "aad.a", &["vso.code"], true, 30, 10),  // 2026-12-06, global
-            token("oct", "aad.a", &["vso.code"], false, 30, 330), // 2027-10-22: the 12th month
+            token("nov", "aad.a", &["vso.code"], false, 30, 2),    // 2026-11-28
+            token("dec", "aad.a", &["vso.code"], true, 30, 10),    // 2026-12-06, global
+            token("oct", "aad.a", &["vso.code"], false, 30, 330),  // 2027-10-22: the 12th month
             token("late", "aad.a", &["vso.code"], false, 30, 370), // 2027-12-01: later
         ]);
         let t = expiry_timeline(&record);
@@ -1496,11 +1531,8 @@ mod tests {
         ]);
         let risks = owner_risk(&record);
         assert_eq!(risks[0].descriptor, "aad.a");
-        let expected: u32 = record
-            .open_findings()
-            .filter(|f| f.owner == "aad.a")
-            .map(|f| risk_weight(f.severity))
-            .sum();
+        let expected: u32 =
+            record.open_findings().filter(|f| f.owner == "aad.a").map(|f| risk_weight(f.severity)).sum();
         assert!(expected >= 15);
         assert_eq!(risks[0].score, expected);
         assert!(risks.iter().all(|r| r.score > 0));
