@@ -9,7 +9,7 @@
 
 use super::escape::html_escape as esc;
 use crate::finding::{Finding, Severity};
-use crate::guidance::{Guidance, TokenUsage, USES};
+use crate::guidance::{Confidence, Guidance, TokenUsage, USES};
 use crate::inventory::{Owner, Token, TokenState};
 use crate::record::ScanRecord;
 use crate::rules::{ExceptionReport, ExceptionStatus, RuleInfo};
@@ -225,13 +225,9 @@ impl<'a> Page<'a> {
                 c.owners_listed
             );
         }
+        let missed = c.owners_listed.saturating_sub(c.owners_scanned).max(c.owners_failed.len());
         writeln!(p, "<section class=\"alert\" id=\"coverage\" role=\"alert\">")?;
-        writeln!(
-            p,
-            "<h2>Incomplete scan: the tokens of {} owner{} were not read</h2>",
-            c.owners_listed.saturating_sub(c.owners_scanned).max(c.owners_failed.len()),
-            plural(c.owners_listed.saturating_sub(c.owners_scanned).max(c.owners_failed.len()))
-        )?;
+        writeln!(p, "<h2>Incomplete scan: the tokens of {missed} owner{} were not read</h2>", plural(missed))?;
         writeln!(
             p,
             "<p>{} owners listed, {} scanned, {} failed. Counts, charts and findings below miss their tokens: fix \
@@ -568,7 +564,11 @@ impl<'a> Page<'a> {
         if let Some(u) = self.usage.get(f.authorization_id.as_str()) {
             let used_for =
                 USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
-            let confidence = format!("{:?}", u.inference.confidence).to_lowercase();
+            let confidence = match u.inference.confidence {
+                Confidence::High => "high",
+                Confidence::Medium => "medium",
+                Confidence::Low => "low",
+            };
             write!(
                 p,
                 "<br><span class=\"muted\" title=\"{}\">used for: {} ({confidence} confidence)</span>",
