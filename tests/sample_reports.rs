@@ -17,12 +17,14 @@ const REPORTS: &[(&str, &[&str])] = &[
     ("demo-findings.csv", &["report", "{scan}", "-o", "csv"]),
     ("demo-tokens.csv", &["report", "{scan}", "-o", "csv", "--csv-kind", "tokens"]),
     ("demo-scan.md", &["report", "{scan}", "-o", "markdown"]),
+    ("demo-scan.html", &["report", "{scan}", "-o", "html"]),
     ("demo-scan-redacted.md", &["report", "{scan}", "-o", "markdown", "--redact"]),
     ("demo-plan.md", &["plan", "{scan}", "-o", "markdown"]),
     ("demo-plan.csv", &["plan", "{scan}", "-o", "csv"]),
     ("demo-diff.txt", &["diff", "{scan}", "{later}", "-o", "table"]),
     ("demo-diff.md", &["diff", "{scan}", "{later}", "-o", "markdown"]),
     ("demo-diff.json", &["diff", "{scan}", "{later}", "-o", "json"]),
+    ("demo-diff.html", &["diff", "{scan}", "{later}", "-o", "html"]),
 ];
 
 #[test]

@@ -5,7 +5,7 @@ use super::{Format, neutralise};
 use crate::diff::{Change, ScanDiff};
 use std::io::{self, Write};
 
-/// Writes the diff in `format` (HTML renders as Markdown is not meaningful; callers refuse it).
+/// Writes the diff in `format`.
 pub fn render(diff: &ScanDiff, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Json => {
@@ -15,7 +15,88 @@ pub fn render(diff: &ScanDiff, format: Format, out: &mut dyn Write) -> io::Resul
         Format::Csv => csv(diff, out),
         Format::Markdown => markdown(diff, out),
         Format::Table => text(diff, out),
+        Format::Html => html(diff, out),
     }
+}
+
+/// A small self-contained page: headline, trends, changed findings and tokens.
+fn html(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
+    use super::escape::html_escape as h;
+    let title = format!(
+        "PAT posture: {} from {} to {}",
+        diff.organization,
+        diff.old_as_of.format("%Y-%m-%d"),
+        diff.new_as_of.format("%Y-%m-%d")
+    );
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n<title>{}</title>",
+        h(&title)
+    )?;
+    writeln!(
+        out,
+        "<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}}table{{border-collapse:collapse;margin:1rem 0}}\
+         td,th{{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}}th{{background:#f6f8fa}}\
+         .new{{color:#b42318}}.resolved{{color:#1a7f37}}.num{{text-align:right}}</style></head><body>"
+    )?;
+    writeln!(out, "<h1>{}</h1>\n<p>{}.</p>", h(&title), h(&headline(diff)))?;
+    if !diff.both_complete {
+        writeln!(
+            out,
+            "<p><strong>Warning:</strong> one of the scans is incomplete; findings of unread owners may show as resolved.</p>"
+        )?;
+    }
+    writeln!(out, "<table><tr><th>trend</th><th>old</th><th>new</th><th>change</th></tr>")?;
+    for (name, t) in &diff.trend {
+        writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:+}</td></tr>",
+            h(&name.replace('_', " ")),
+            t.old,
+            t.new,
+            t.delta
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    for (change, title, class) in
+        [(Change::New, "New findings", "new"), (Change::Resolved, "Resolved findings", "resolved")]
+    {
+        let list: Vec<_> = diff.findings.iter().filter(|f| f.change == change).collect();
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "<h2 class=\"{class}\">{title} ({})</h2>", list.len())?;
+        writeln!(out, "<table><tr><th>Severity</th><th>Rule</th><th>Owner</th><th>Token</th><th>Finding</th></tr>")?;
+        for f in list {
+            let note = f.note.as_deref().map(|n| format!(" ({})", h(n))).unwrap_or_default();
+            writeln!(
+                out,
+                "<tr class=\"finding {class}\" data-token=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{note}</td></tr>",
+                h(&f.authorization_id),
+                f.severity,
+                h(&f.rule),
+                h(&f.owner_label),
+                h(&f.token_name),
+                h(&f.message)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    if !diff.tokens.is_empty() {
+        writeln!(out, "<h2>Tokens ({})</h2>", diff.tokens.len())?;
+        writeln!(out, "<table><tr><th>Change</th><th>Owner</th><th>Token</th></tr>")?;
+        for t in &diff.tokens {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                h(&t.change),
+                h(&t.owner_label),
+                h(&t.token_name)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    writeln!(out, "</body></html>")
 }
 
 fn headline(diff: &ScanDiff) -> String {

@@ -3,6 +3,7 @@
 mod csv;
 mod diff;
 mod escape;
+mod html;
 mod json;
 mod markdown;
 mod table;
@@ -22,6 +23,8 @@ pub enum Format {
     Json,
     /// One row per finding (or per token with --csv-kind tokens), for spreadsheets and trackers.
     Csv,
+    /// One self-contained HTML page with charts, for reviewers.
+    Html,
     /// Summary, findings by severity, actions per owner and guidance, for wikis and pull requests.
     Markdown,
 }
@@ -57,5 +60,6 @@ pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out:
             CsvKind::Tokens => csv::render_tokens(record, out),
         },
         Format::Markdown => markdown::render(record, out),
+        Format::Html => html::render(record, out),
     }
 }
