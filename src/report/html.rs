@@ -419,7 +419,11 @@ impl<'a> Page<'a> {
                     month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
                 marker = Some(Marker {
                     at: f64::from(index) + f64::from(date.day0()) / days as f64,
-                    label: format!("Global PATs retired {date}"),
+                    label: if date > r.as_of.date_naive() {
+                        format!("Global PATs stop working {date}")
+                    } else {
+                        format!("Global PATs retired {date}")
+                    },
                 });
                 note.push_str(&format!(
                     " The dashed line marks the global PAT retirement date ({date}): tokens valid in all \
