@@ -43,7 +43,7 @@ pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
     #[command(after_help = scan::after_help())]
     Scan(scan::ScanArgs),
-    /// Render a saved scan in any format (no network): table, json, csv, markdown.
+    /// Render a saved scan in any format (no network): table, json, csv, markdown, html.
     Report(report::ReportArgs),
     /// Compare two saved scans: new, resolved and unchanged findings, token changes, trends.
     Diff(diff::DiffArgs),
