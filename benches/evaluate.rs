@@ -14,7 +14,8 @@ const TOKENS: usize = 1_000_000;
 
 fn main() {
     let as_of = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
-    let org = SimOrg::generate("bench", 42, 5_000, as_of);
+    let org = SimOrg::generate("bench", 42, 5_000, as_of, None);
+    let all_tokens = org.all_tokens();
     let owners: Vec<Owner> = org
         .users
         .iter()
@@ -28,7 +29,7 @@ fn main() {
         })
         .collect();
     let templates: Vec<(usize, &pat2entra::sim::SimToken)> =
-        org.tokens.iter().enumerate().flat_map(|(i, ts)| ts.iter().map(move |t| (i, t))).collect();
+        all_tokens.iter().enumerate().flat_map(|(i, ts)| ts.iter().map(move |t| (i, t))).collect();
     let tokens: Vec<Token> = (0..TOKENS)
         .map(|n| {
             let (owner, t) = templates[n % templates.len()];

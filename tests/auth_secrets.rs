@@ -138,7 +138,7 @@ fn no_sign_in_secret_appears_in_any_output_or_log_line() {
         // The signature part: unique to the token, and what makes it a secret.
         secrets.push(token.rsplit('.').next().unwrap().to_string());
     }
-    for token in sim.sim().org().tokens.iter().flatten() {
+    for token in sim.sim().org().all_tokens().iter().flatten() {
         secrets.push(token.secret.clone());
     }
     for (what, text) in &outputs.0 {

@@ -281,7 +281,10 @@ fn the_demo_report_draws_four_charts_that_add_up() {
     let marker = by_id(&elements, "retirement-marker");
     assert!(within(&elements, expiry).any(|e| std::ptr::eq(e, marker)), "the marker is in the expiry chart");
     assert!(within(&elements, marker).any(|e| e.name == "line"));
-    assert!(inner(&html, marker).contains(&format!("Global PATs stop working {deadline}")), "as of 2026-11-26 the date is ahead");
+    assert!(
+        inner(&html, marker).contains(&format!("Global PATs stop working {deadline}")),
+        "as of 2026-11-26 the date is ahead"
+    );
 
     // Owners: the ten highest weighted scores, highest first.
     let mut scores: BTreeMap<&str, usize> = BTreeMap::new();

@@ -11,7 +11,7 @@ const PAT: &str = "secret-pat-9a7d5c3b1e0f2468ace";
 
 fn forbidden(sim: &TestSim) -> Vec<String> {
     let mut secrets = vec![PAT.to_string(), base64::engine::general_purpose::STANDARD.encode(format!(":{PAT}"))];
-    for token in sim.sim().org().tokens.iter().flatten() {
+    for token in sim.sim().org().all_tokens().iter().flatten() {
         secrets.push(token.secret.clone());
     }
     secrets

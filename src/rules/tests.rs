@@ -289,9 +289,9 @@ fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
     let rules = RuleSet::shipped("strict").unwrap();
     // Random inventories from the simulator's generator, plus hostile edge cases.
     for seed in 0..40u64 {
-        let org = SimOrg::generate("o", seed, 30, now());
+        let org = SimOrg::generate("o", seed, 30, now(), None);
         let mut tokens: Vec<Token> = Vec::new();
-        for (user, sim_tokens) in org.users.iter().zip(&org.tokens) {
+        for (user, sim_tokens) in org.users.iter().zip(org.all_tokens()) {
             for (i, t) in sim_tokens.iter().enumerate() {
                 let mut token = Token {
                     authorization_id: t.authorization_id.clone(),

@@ -187,14 +187,7 @@ impl Drop for SimHandle {
 pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
-    let org = match config.epoch.filter(|e| *e < config.anchor) {
-        None => SimOrg::generate(&config.organization, config.seed, config.users, config.anchor),
-        Some(epoch) => {
-            let mut org = SimOrg::generate(&config.organization, config.seed, config.users, epoch);
-            org.evolve(config.seed, epoch, config.anchor);
-            org
-        }
-    };
+    let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
     let state = Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default() });
     let accept_state = state.clone();
     let task = tokio::spawn(async move {
@@ -489,10 +482,10 @@ impl SimState {
         };
         let user = &self.org.users[index];
         // SSH keys (isPublic=true) are not simulated.
-        let tokens: &[SimToken] = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            &[]
+        let tokens: Vec<SimToken> = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            Vec::new()
         } else {
-            &self.org.tokens[index]
+            self.org.tokens_of(index)
         };
         let page_size = match request.query("pageSize").map(str::parse::<usize>) {
             None => 20,

@@ -1,8 +1,9 @@
 //! The seeded synthetic organization the simulator serves. Same seed and anchor date, same org.
 
-use super::rng::Rng;
+use super::rng::{Rng, mix};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
+use std::collections::HashMap;
 
 /// A Graph subject of the synthetic organization.
 #[derive(Debug, Clone)]
@@ -66,15 +67,27 @@ impl TimeFormat {
     }
 }
 
-/// The whole organization: users and, aligned with them, their tokens.
+/// The whole organization. Users are generated up front; each user's tokens are generated on
+/// demand from the seed and the user's position, so a 100,000-user organization costs little
+/// memory and the simulator is never the bottleneck. Same seed and dates, same organization.
 #[derive(Debug, Clone)]
 pub struct SimOrg {
     pub name: String,
     pub id: String,
     pub tenant_id: String,
     pub users: Vec<SimUser>,
-    pub tokens: Vec<Vec<SimToken>>,
+    index: HashMap<String, usize>,
+    service_accounts: usize,
+    seed: u64,
+    anchor: DateTime<Utc>,
+    /// When set, tokens are generated as of this date and the organization then moves on to
+    /// `anchor`: tokens revoked and created in between.
+    epoch: Option<DateTime<Utc>>,
 }
+
+/// Salts that keep the random streams of users, tokens and history independent.
+const TOKENS: u64 = 0x70CE_5A17;
+const HISTORY: u64 = 0x0E70_1FE5;
 
 const FIRST: &[&str] = &[
     "Ava", "Ben", "Chen", "Dana", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jamal", "Kofi", "Lena", "Mateo", "Nora",
@@ -162,8 +175,15 @@ const LIFETIME_DAYS: &[(u32, i64)] = &[(2, 7), (6, 30), (3, 60), (5, 90), (4, 18
 
 impl SimOrg {
     /// Generates an organization of `users` people (plus a few service identities that the
-    /// Graph filter `subjectTypes=aad,msa` leaves out), tokens dated around `anchor`.
-    pub fn generate(name: &str, seed: u64, users: usize, anchor: DateTime<Utc>) -> SimOrg {
+    /// Graph filter `subjectTypes=aad,msa` leaves out), tokens dated around `anchor`; with an
+    /// `epoch` before `anchor`, as it was at the epoch and then moved on to `anchor`.
+    pub fn generate(
+        name: &str,
+        seed: u64,
+        users: usize,
+        anchor: DateTime<Utc>,
+        epoch: Option<DateTime<Utc>>,
+    ) -> SimOrg {
         let mut rng = Rng::new(seed);
         let id = rng.guid();
         let tenant_id = rng.guid();
@@ -173,12 +193,15 @@ impl SimOrg {
             id,
             tenant_id,
             users: Vec::with_capacity(users + 2),
-            tokens: Vec::with_capacity(users + 2),
+            index: HashMap::with_capacity(users + 2),
+            service_accounts: (users / 40).clamp(usize::from(users > 0), SERVICE_ACCOUNTS.len()),
+            seed,
+            anchor,
+            epoch: epoch.filter(|e| *e < anchor),
         };
-        let service_count = (users / 40).clamp(usize::from(users > 0), SERVICE_ACCOUNTS.len());
         for i in 0..users {
-            let service_account = SERVICE_ACCOUNTS.get(i).filter(|_| i < service_count);
-            let user = if let Some((alias, display)) = service_account {
+            let mut rng = Rng::new(mix(seed, i as u64));
+            let user = if let Some((alias, display)) = SERVICE_ACCOUNTS.get(i).filter(|_| i < org.service_accounts) {
                 org.user(&mut rng, "aad", display.to_string(), format!("{alias}@{domain}"), false)
             } else {
                 let first = rng.pick(FIRST);
@@ -193,25 +216,50 @@ impl SimOrg {
                     org.user(&mut rng, "aad", display, format!("{alias}@{domain}"), deleted)
                 }
             };
-            let count = if service_account.is_some() {
-                3 + rng.below(6)
-            } else {
-                *rng.weighted(&[(30, 0u64), (30, 1), (20, 2), (10, 3), (6, 4), (3, 5), (1, 6)])
-            };
-            let tokens = (0..count).map(|_| org.token(&mut rng, anchor)).collect();
-            org.users.push(user);
-            org.tokens.push(tokens);
+            org.push(user);
         }
         // Service identities: Graph lists them only when asked for subject type `svc`.
-        for name in ["Project Collection Build Service", "Agent Pool Service"] {
+        for (n, name) in ["Project Collection Build Service", "Agent Pool Service"].into_iter().enumerate() {
+            let mut rng = Rng::new(mix(seed ^ 0x5FC, n as u64));
             let mut svc = org.user(&mut rng, "svc", format!("{name} ({})", org.name), String::new(), false);
             svc.origin = "vsts".into();
             svc.mail = String::new();
             svc.principal_name = svc.display_name.clone();
-            org.users.push(svc);
-            org.tokens.push(Vec::new());
+            org.push(svc);
         }
         org
+    }
+
+    fn push(&mut self, user: SimUser) {
+        self.index.insert(user.descriptor.clone(), self.users.len());
+        self.users.push(user);
+    }
+
+    /// The tokens of user `i`, generated from the seed (the same every time).
+    pub fn tokens_of(&self, i: usize) -> Vec<SimToken> {
+        let Some(user) = self.users.get(i) else {
+            return Vec::new();
+        };
+        if user.subject_type() == "svc" {
+            return Vec::new();
+        }
+        let mut rng = Rng::new(mix(self.seed ^ TOKENS, i as u64));
+        let count = if i < self.service_accounts {
+            3 + rng.below(6)
+        } else {
+            *rng.weighted(&[(30, 0u64), (30, 1), (20, 2), (10, 3), (6, 4), (3, 5), (1, 6)])
+        };
+        let generated_at = self.epoch.unwrap_or(self.anchor);
+        let mut tokens: Vec<SimToken> = (0..count).map(|_| self.token(&mut rng, generated_at)).collect();
+        if let Some(epoch) = self.epoch {
+            self.evolve(i, &mut tokens, epoch, self.anchor);
+        }
+        tokens
+    }
+
+    /// Every user's tokens (for tests and benchmarks; the simulator itself never needs all).
+    pub fn all_tokens(&self) -> Vec<Vec<SimToken>> {
+        (0..self.users.len()).map(|i| self.tokens_of(i)).collect()
     }
 
     fn user(&self, rng: &mut Rng, kind: &str, display_name: String, principal_name: String, deleted: bool) -> SimUser {
@@ -276,42 +324,38 @@ impl SimOrg {
         }
     }
 
-    /// Moves the organization on from `from` to `to`: some valid tokens are revoked and some
-    /// users create new ones. Same seed and dates, same changes.
-    pub fn evolve(&mut self, seed: u64, from: DateTime<Utc>, to: DateTime<Utc>) {
+    /// User `i`'s tokens moving on from `from` to `to`: some valid ones are revoked, and some
+    /// users create new ones.
+    fn evolve(&self, i: usize, tokens: &mut Vec<SimToken>, from: DateTime<Utc>, to: DateTime<Utc>) {
         let days = (to - from).num_days();
         if days <= 0 {
             return;
         }
-        let mut rng = Rng::new(seed ^ 0x0E70_1FE5 ^ (days as u64).wrapping_mul(0x9E37));
+        let mut rng = Rng::new(mix(self.seed ^ HISTORY ^ (days as u64).wrapping_mul(0x9E37), i as u64));
         let per_day = days as f64;
-        for i in 0..self.users.len() {
-            if self.users[i].subject_type() == "svc" {
-                continue;
+        for t in tokens.iter_mut() {
+            if t.is_valid && t.valid_to > from && rng.chance(0.003 * per_day) {
+                t.is_valid = false;
             }
-            for t in self.tokens[i].iter_mut() {
-                if t.is_valid && t.valid_to > from && rng.chance(0.003 * per_day) {
-                    t.is_valid = false;
-                }
-            }
-            if rng.chance(0.006 * per_day) {
-                let mut token = self.token(&mut rng, to);
-                let lifetime = token.valid_to - token.valid_from;
-                token.valid_from = from + Duration::seconds(1 + rng.below((days * 86_400 - 1) as u64) as i64);
-                token.valid_to = token.valid_from + lifetime;
-                token.is_valid = true;
-                self.tokens[i].push(token);
-            }
+        }
+        if rng.chance(0.006 * per_day) {
+            let mut token = self.token(&mut rng, to);
+            let lifetime = token.valid_to - token.valid_from;
+            token.valid_from = from + Duration::seconds(1 + rng.below((days * 86_400 - 1) as u64) as i64);
+            token.valid_to = token.valid_from + lifetime;
+            token.is_valid = true;
+            tokens.push(token);
         }
     }
 
     /// Index of the user with this descriptor (descriptors are case-sensitive).
     pub fn user_index(&self, descriptor: &str) -> Option<usize> {
-        self.users.iter().position(|u| u.descriptor == descriptor)
+        self.index.get(descriptor).copied()
     }
 
+    /// The number of tokens (generates them all: for reporting, not for hot paths).
     pub fn token_count(&self) -> usize {
-        self.tokens.iter().map(Vec::len).sum()
+        (0..self.users.len()).map(|i| self.tokens_of(i).len()).sum()
     }
 }
 
@@ -324,20 +368,30 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
     }
 
+    fn ids(o: &SimOrg) -> Vec<String> {
+        o.all_tokens().iter().flatten().map(|t| t.authorization_id.clone()).collect()
+    }
+
     #[test]
     fn same_seed_same_org_different_seed_different_org() {
-        let a = SimOrg::generate("fabrikam", 42, 200, anchor());
-        let b = SimOrg::generate("fabrikam", 42, 200, anchor());
-        let c = SimOrg::generate("fabrikam", 43, 200, anchor());
-        let ids = |o: &SimOrg| o.tokens.iter().flatten().map(|t| t.authorization_id.clone()).collect::<Vec<_>>();
+        let a = SimOrg::generate("fabrikam", 42, 200, anchor(), None);
+        let b = SimOrg::generate("fabrikam", 42, 200, anchor(), None);
+        let c = SimOrg::generate("fabrikam", 43, 200, anchor(), None);
         assert_eq!(ids(&a), ids(&b));
         assert_ne!(ids(&a), ids(&c));
+        // Generated on demand, tokens are the same every time they are asked for.
+        assert_eq!(
+            a.tokens_of(7).iter().map(|t| &t.authorization_id).collect::<Vec<_>>(),
+            b.tokens_of(7).iter().map(|t| &t.authorization_id).collect::<Vec<_>>()
+        );
+        assert_eq!(a.user_index(&a.users[17].descriptor), Some(17));
     }
 
     #[test]
     fn the_mix_is_realistic() {
-        let org = SimOrg::generate("fabrikam", 42, 300, anchor());
-        let tokens: Vec<&SimToken> = org.tokens.iter().flatten().collect();
+        let org = SimOrg::generate("fabrikam", 42, 300, anchor(), None);
+        let all = org.all_tokens();
+        let tokens: Vec<&SimToken> = all.iter().flatten().collect();
         assert!(tokens.len() > 300, "{} tokens", tokens.len());
         assert!(tokens.iter().any(|t| t.scope == "app_token"));
         assert!(tokens.iter().any(|t| t.target_accounts.is_none()));
@@ -352,30 +406,30 @@ mod tests {
     }
 
     #[test]
-    fn evolving_keeps_old_tokens_and_adds_and_revokes_some() {
-        let start = SimOrg::generate("fabrikam", 42, 300, anchor());
-        let mut later = start.clone();
-        later.evolve(42, anchor(), anchor() + Duration::days(14));
-        let ids = |o: &SimOrg| o.tokens.iter().flatten().map(|t| t.authorization_id.clone()).collect::<Vec<_>>();
+    fn a_later_scan_keeps_old_tokens_and_adds_and_revokes_some() {
+        let later_date = anchor() + Duration::days(14);
+        let start = SimOrg::generate("fabrikam", 42, 300, anchor(), None);
+        let later = SimOrg::generate("fabrikam", 42, 300, later_date, Some(anchor()));
         let before = ids(&start);
         let after = ids(&later);
         assert!(before.iter().all(|id| after.contains(id)), "old tokens stay listed");
+        let later_tokens = later.all_tokens();
         let created: Vec<&SimToken> =
-            later.tokens.iter().flatten().filter(|t| !before.contains(&t.authorization_id)).collect();
+            later_tokens.iter().flatten().filter(|t| !before.contains(&t.authorization_id)).collect();
         assert!(!created.is_empty());
-        assert!(created.iter().all(|t| t.valid_from > anchor() && t.valid_from <= anchor() + Duration::days(14)));
-        let revoked =
-            start.tokens.iter().flatten().zip(later.tokens.iter().flatten()).filter(|(a, b)| a.is_valid && !b.is_valid);
+        assert!(created.iter().all(|t| t.valid_from > anchor() && t.valid_from <= later_date));
+        let now_valid: HashMap<&str, bool> =
+            later_tokens.iter().flatten().map(|t| (t.authorization_id.as_str(), t.is_valid)).collect();
+        let start_tokens = start.all_tokens();
+        let revoked = start_tokens.iter().flatten().filter(|t| t.is_valid && !now_valid[t.authorization_id.as_str()]);
         assert!(revoked.count() > 0);
-        let mut again = start.clone();
-        again.evolve(42, anchor(), anchor() + Duration::days(14));
-        assert_eq!(ids(&again), after, "same seed and dates, same changes");
+        assert_eq!(ids(&SimOrg::generate("fabrikam", 42, 300, later_date, Some(anchor()))), after);
     }
 
     #[test]
     fn timestamps_round_trip_through_every_wire_format() {
-        let org = SimOrg::generate("fabrikam", 1, 100, anchor());
-        for t in org.tokens.iter().flatten() {
+        let org = SimOrg::generate("fabrikam", 1, 100, anchor(), None);
+        for t in org.all_tokens().iter().flatten() {
             let text = t.time_format.format(t.valid_from);
             assert_eq!(crate::ado::parse_timestamp(&text).unwrap(), t.valid_from, "{text}");
         }

@@ -160,9 +160,9 @@ pub fn expected_ids(sim: &SimHandle) -> Vec<String> {
     let mut ids: Vec<String> = org
         .users
         .iter()
-        .zip(&org.tokens)
+        .zip(org.all_tokens())
         .filter(|(u, _)| matches!(u.subject_type(), "aad" | "msa"))
-        .flat_map(|(_, tokens)| tokens.iter().map(|t| t.authorization_id.clone()))
+        .flat_map(|(_, tokens)| tokens.into_iter().map(|t| t.authorization_id))
         .collect();
     ids.sort();
     ids
