@@ -141,7 +141,7 @@ fn transient_faults_are_retried_and_change_nothing() {
             reset_rate: 0.02,
             truncate_rate: 0.02,
             malformed_rate: 0.02,
-            retry_after_secs: 0,
+            retry_after: std::time::Duration::ZERO,
             ..Faults::default()
         },
         ..sim_config()

@@ -4,11 +4,13 @@ use super::connection::{Connection, TokenAdminProbe};
 use super::credential::{Authorization, Credential};
 use super::endpoints::{Endpoints, OrgRef};
 use super::error::AdoError;
+use super::pacer::{Pacer, retry_after};
 use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
 use crate::inventory::{Owner, Token};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use serde::de::DeserializeOwned;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -28,6 +30,8 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// First backoff step.
     pub base_backoff: Duration,
+    /// Retries allowed for the whole run; once spent, failing requests become coverage gaps.
+    pub retry_budget: u32,
 }
 
 impl Default for ClientOptions {
@@ -37,6 +41,7 @@ impl Default for ClientOptions {
             max_retries: 5,
             max_backoff: Duration::from_secs(30),
             base_backoff: Duration::from_millis(200),
+            retry_budget: 10_000,
         }
     }
 }
@@ -56,6 +61,7 @@ pub struct AdoClient {
     org: OrgRef,
     credential: Credential,
     options: ClientOptions,
+    pacer: Arc<Pacer>,
 }
 
 impl fmt::Debug for AdoClient {
@@ -82,7 +88,13 @@ impl AdoClient {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(AdoClient { http, endpoints, org, credential, options })
+        let pacer = Arc::new(Pacer::new(options.retry_budget));
+        Ok(AdoClient { http, endpoints, org, credential, options, pacer })
+    }
+
+    /// What the client did so far (requests, retries, throttling), shared with progress displays.
+    pub fn stats(&self) -> Arc<Pacer> {
+        self.pacer.clone()
     }
 
     pub fn organization(&self) -> &str {
@@ -206,7 +218,12 @@ impl AdoClient {
         loop {
             attempt += 1;
             let authorization = self.credential.authorize().await?;
-            let failure = match self.send(url, &authorization).await {
+            self.pacer.wait_turn().await;
+            let sent = self.send(url, &authorization).await;
+            if let Ok((status, headers, _)) = &sent {
+                self.pacer.observe(*status, headers);
+            }
+            let failure = match sent {
                 Err(e) => Retryable::Transport(describe_transport(&e)),
                 Ok((status, headers, body))
                     if !refreshed
@@ -233,10 +250,11 @@ impl AdoClient {
                     }
                 }
             };
-            if attempt > self.options.max_retries {
+            if attempt > self.options.max_retries || !self.pacer.take_retry() {
                 return Err(failure.into_error(endpoint, attempt));
             }
-            let wait = failure.server_wait().unwrap_or_else(|| self.backoff(attempt));
+            // A server's Retry-After already paused every request (the pacer); otherwise back off.
+            let wait = if failure.server_wait().is_some() { Duration::ZERO } else { self.backoff(attempt) };
             tracing::debug!(%endpoint, attempt, wait_ms = wait.as_millis() as u64, "retrying after {}", failure.label());
             tokio::time::sleep(wait).await;
         }
@@ -367,12 +385,6 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// `Retry-After` in seconds (fractions accepted).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok()?;
-    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(3600.0)))
-}
-
 fn describe_transport(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "request timed out".into()
@@ -397,7 +409,6 @@ fn jitter_fraction() -> f64 {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn debug_output_hides_the_credential() {
@@ -427,14 +438,5 @@ mod tests {
             url.as_str(),
             "http://127.0.0.1:9/prefix/contoso/_apis/tokenadmin/personalaccesstokens/aad.a%2Fb+c="
         );
-    }
-
-    #[test]
-    fn retry_after_accepts_seconds() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(retry_after(&h), None);
     }
 }

@@ -6,6 +6,7 @@ mod connection;
 mod credential;
 mod endpoints;
 mod error;
+mod pacer;
 mod timestamp;
 pub mod wire;
 
@@ -14,4 +15,5 @@ pub use connection::{Caller, Connection, TokenAdminProbe};
 pub use credential::{Credential, TokenSource};
 pub use endpoints::{Endpoints, OrgRef};
 pub use error::AdoError;
+pub use pacer::{ClientStats, Pacer};
 pub use timestamp::parse_timestamp;

@@ -75,7 +75,7 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
             reset_rate: args.reset_rate,
             truncate_rate: args.truncate_rate,
             malformed_rate: args.malformed_rate,
-            retry_after_secs: 1,
+            retry_after: std::time::Duration::from_secs(1),
             ..Faults::default()
         },
         ..SimConfig::default()

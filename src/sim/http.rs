@@ -42,6 +42,8 @@ pub enum Reply {
     Drop,
     /// Announce the full body, send only part of it, then close.
     Truncate(Response),
+    /// Send half the body, wait, then the rest.
+    Slow(Response, std::time::Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +186,19 @@ where
                 }
             }
             Reply::Drop => return,
+            Reply::Slow(response, pause) => {
+                let half = response.body.len() / 2;
+                if write_response(stream, &response, &response.body[..half], keep_alive).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                if stream.write_all(&response.body[half..]).await.is_err()
+                    || stream.flush().await.is_err()
+                    || !keep_alive
+                {
+                    return;
+                }
+            }
             Reply::Truncate(response) => {
                 let half = &response.body[..response.body.len() / 2];
                 let _ = write_response(stream, &response, half, true).await;

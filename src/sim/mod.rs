@@ -11,9 +11,11 @@ mod entra;
 mod http;
 mod org;
 mod rng;
+mod throttle;
 
 pub use entra::{Principal, SimEntra, SimPipelines};
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
+pub use throttle::RateLimit;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -40,6 +42,10 @@ pub struct SimConfig {
     pub epoch: Option<DateTime<Utc>>,
     /// Added to every response.
     pub latency: Duration,
+    /// Each response's latency varies by up to this much either way.
+    pub latency_jitter: Duration,
+    /// Rate limiting of the Azure DevOps endpoints, as the service does it.
+    pub rate_limit: Option<RateLimit>,
     /// Users per Graph page (the service uses about 500).
     pub graph_page_size: usize,
     /// Largest Token Admin page, whatever `pageSize` asks for.
@@ -73,8 +79,11 @@ pub struct Faults {
     pub truncate_rate: f64,
     /// Share answered 200 with a body that is not the expected JSON.
     pub malformed_rate: f64,
-    /// `Retry-After` seconds sent with 429s.
-    pub retry_after_secs: u32,
+    /// `Retry-After` sent with injected 429s.
+    pub retry_after: Duration,
+    /// Share of responses whose body arrives slowly (half, then a pause of `slow_body`).
+    pub slow_body_rate: f64,
+    pub slow_body: Duration,
     /// Owners (descriptors) whose token listing always fails with HTTP 500.
     pub failing_owners: HashSet<String>,
     /// Owners whose token listing always answers malformed JSON.
@@ -90,6 +99,8 @@ impl Default for SimConfig {
             anchor: Utc::now(),
             epoch: None,
             latency: Duration::ZERO,
+            latency_jitter: Duration::ZERO,
+            rate_limit: None,
             graph_page_size: 500,
             max_token_page_size: 100,
             accepted_pat: None,
@@ -121,6 +132,7 @@ struct SimState {
     org: SimOrg,
     stats: SimStats,
     tokens: entra::TokenStore,
+    limiter: Option<throttle::Limiter>,
 }
 
 /// A running simulator; stops accepting connections when dropped.
@@ -146,6 +158,13 @@ impl SimHandle {
 
     pub fn stats(&self) -> &SimStats {
         &self.state.stats
+    }
+
+    /// Rate limiting counters: (blocked with 429, delayed, requests that ignored a Retry-After).
+    pub fn throttling(&self) -> (u64, u64, u64) {
+        self.state.limiter.as_ref().map_or((0, 0, 0), |l| {
+            (l.blocked.load(Ordering::Relaxed), l.delayed.load(Ordering::Relaxed), l.violations.load(Ordering::Relaxed))
+        })
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -188,7 +207,9 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
-    let state = Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default() });
+    let limiter = config.rate_limit.clone().map(throttle::Limiter::new);
+    let state =
+        Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default(), limiter });
     let accept_state = state.clone();
     let task = tokio::spawn(async move {
         loop {
@@ -208,9 +229,62 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
 impl SimState {
     async fn handle(&self, request: Request) -> Reply {
         let n = self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        if !self.config.latency.is_zero() {
-            tokio::time::sleep(self.config.latency).await;
+        let is_api = request.segments.get(1).is_some_and(|s| s.eq_ignore_ascii_case("_apis"));
+        // Rate limiting judges a request when it arrives.
+        let mut rate_headers = Vec::new();
+        if let (true, Some(limiter)) = (is_api, &self.limiter) {
+            match limiter.check(std::time::Instant::now()) {
+                throttle::Verdict::Block { retry_after, headers } => {
+                    self.sleep_latency(n).await;
+                    let mut response = error(
+                        429,
+                        "TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'TokenAdmin' in namespace 'User'.",
+                        "RequestBlockedException",
+                    )
+                    .with_header("Retry-After", throttle::retry_after_value(retry_after));
+                    response.headers.extend(headers);
+                    return Reply::Response(response);
+                }
+                throttle::Verdict::Serve { delay, headers } => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    rate_headers = headers;
+                }
+            }
         }
+        self.sleep_latency(n).await;
+        let mut reply = self.respond(n, &request).await;
+        let f = &self.config.faults;
+        if is_api
+            && f.slow_body_rate > 0.0
+            && rng::Rng::new(rng::mix(self.config.seed ^ 0x510, n)).chance(f.slow_body_rate)
+        {
+            if let Reply::Response(r) = reply {
+                self.stats.faults_injected.fetch_add(1, Ordering::Relaxed);
+                reply = Reply::Slow(r, f.slow_body);
+            }
+        }
+        if let Reply::Response(r) | Reply::Truncate(r) | Reply::Slow(r, _) = &mut reply {
+            r.headers.extend(rate_headers);
+        }
+        reply
+    }
+
+    /// The configured latency, varied by up to the jitter either way.
+    async fn sleep_latency(&self, n: u64) {
+        let (base, jitter) = (self.config.latency, self.config.latency_jitter);
+        if base.is_zero() && jitter.is_zero() {
+            return;
+        }
+        let swing = rng::Rng::new(rng::mix(self.config.seed ^ 0x1A7E, n)).unit() * 2.0 - 1.0;
+        let wait =
+            if swing >= 0.0 { base + jitter.mul_f64(swing) } else { base.saturating_sub(jitter.mul_f64(-swing)) };
+        tokio::time::sleep(wait).await;
+    }
+
+    async fn respond(&self, n: u64, request: &Request) -> Reply {
+        let request = request.clone();
         let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
         if let Some(reply) = self.token_endpoints(&segments, &request) {
             return reply;
@@ -386,7 +460,7 @@ impl SimState {
                     "TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'TokenAdmin' in namespace 'User'.",
                     "RequestBlockedException",
                 )
-                .with_header("Retry-After", f.retry_after_secs.to_string())
+                .with_header("Retry-After", throttle::retry_after_value(f.retry_after))
                 .with_header("X-RateLimit-Resource", "Simulator")
                 .with_header("X-RateLimit-Limit", "200")
                 .with_header("X-RateLimit-Remaining", "0"),
