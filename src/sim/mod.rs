@@ -254,17 +254,17 @@ impl SimState {
             }
         }
         self.sleep_latency(n).await;
-        let mut reply = self.respond(n, &request).await;
         let f = &self.config.faults;
-        if is_api
+        let slow = is_api
             && f.slow_body_rate > 0.0
-            && rng::Rng::new(rng::mix(self.config.seed ^ 0x510, n)).chance(f.slow_body_rate)
-        {
-            if let Reply::Response(r) = reply {
+            && rng::Rng::new(rng::mix(self.config.seed ^ 0x510, n)).chance(f.slow_body_rate);
+        let mut reply = match self.respond(n, &request).await {
+            Reply::Response(r) if slow => {
                 self.stats.faults_injected.fetch_add(1, Ordering::Relaxed);
-                reply = Reply::Slow(r, f.slow_body);
+                Reply::Slow(r, f.slow_body)
             }
-        }
+            other => other,
+        };
         if let Reply::Response(r) | Reply::Truncate(r) | Reply::Slow(r, _) = &mut reply {
             r.headers.extend(rate_headers);
         }
