@@ -1,15 +1,20 @@
-//! Progress on stderr while a scan runs: only on a terminal, never with `--quiet`.
+//! Progress on stderr while a scan runs (only on a terminal, never with `--quiet`), and a
+//! one-line summary of the requests at the end (unless `--quiet`).
 
+use crate::ado::Pacer;
 use crate::scan::ScanEvent;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Progress {
-    enabled: bool,
+    live: bool,
+    quiet: bool,
+    client: Arc<Pacer>,
     state: Mutex<State>,
 }
 
+#[derive(Default)]
 struct State {
     owners_total: usize,
     owners_done: usize,
@@ -19,20 +24,21 @@ struct State {
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Self {
-        Progress {
-            enabled: !quiet && std::io::stderr().is_terminal(),
-            state: Mutex::new(State { owners_total: 0, owners_done: 0, owners_failed: 0, tokens: 0, last_draw: None }),
-        }
+    pub fn new(quiet: bool, client: Arc<Pacer>) -> Self {
+        Progress { live: !quiet && std::io::stderr().is_terminal(), quiet, client, state: Mutex::new(State::default()) }
     }
 
     pub fn event(&self, event: ScanEvent) {
-        if !self.enabled {
-            return;
-        }
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             ScanEvent::OwnersListed(n) => s.owners_total = n,
+            ScanEvent::Resumed { owners, tokens } => {
+                s.owners_done += owners;
+                s.tokens += tokens;
+                if !self.quiet {
+                    eprintln!("resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint");
+                }
+            }
             ScanEvent::OwnerScanned { tokens } => {
                 s.owners_done += 1;
                 s.tokens += tokens;
@@ -42,18 +48,41 @@ impl Progress {
                 s.owners_failed += 1;
             }
         }
+        if !self.live {
+            return;
+        }
         let finished = s.owners_done == s.owners_total;
         if finished || s.last_draw.is_none_or(|t| t.elapsed() > Duration::from_millis(100)) {
             s.last_draw = Some(Instant::now());
             let failed = if s.owners_failed > 0 { format!(", {} failed", s.owners_failed) } else { String::new() };
-            eprint!("\rscanning owners {}/{}, {} tokens found{failed}   ", s.owners_done, s.owners_total, s.tokens);
+            let (_, retries, throttled, waited) = self.client.stats.snapshot();
+            let throttling = if throttled > 0 {
+                format!(", throttled {throttled}x (waited {:.1} s)", waited.as_secs_f64())
+            } else {
+                String::new()
+            };
+            let retried = if retries > 0 { format!(", {retries} retried") } else { String::new() };
+            eprint!(
+                "\r\x1b[Kscanning owners {}/{}, {} tokens{failed}{retried}{throttling}",
+                s.owners_done, s.owners_total, s.tokens
+            );
             let _ = std::io::stderr().flush();
         }
     }
 
-    pub fn finish(&self) {
-        if self.enabled {
+    /// Ends the live line and prints what the scan cost.
+    pub fn finish(&self, elapsed: Duration) {
+        if self.live {
             eprintln!();
         }
+        if self.quiet {
+            return;
+        }
+        let (requests, retries, throttled, waited) = self.client.stats.snapshot();
+        eprintln!(
+            "scan: {requests} requests in {:.1} s, {retries} retried, throttled {throttled}x (waited {:.1} s)",
+            elapsed.as_secs_f64(),
+            waited.as_secs_f64()
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::auth::{self, AuthConfig, AuthMethod, Environment, Network, SignedIn};
 use crate::exit::Exit;
 use crate::record::ScanRecord;
 use crate::rules::RuleSet;
-use crate::scan::{ScanOptions, scan};
+use crate::scan::{ScanError, ScanOptions, scan};
 use crate::sim::{self, SimConfig, SimEntra};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -64,6 +64,11 @@ pub struct ScanArgs {
     /// lost its connection or returned a malformed body.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
+
+    /// Record finished owners in FILE as the scan goes; rerun with the same FILE after a crash
+    /// or Ctrl-C to continue where it stopped. Removed when the scan completes.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
 
     /// No progress display, nor the sign-in line, on stderr.
     #[arg(long, short = 'q')]
@@ -148,10 +153,15 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let client_options = ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() };
     let client =
         AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::new(Exit::Usage, e))?;
-    let options = ScanOptions { concurrency: usize::from(args.concurrency), page_size: args.page_size };
-    let progress = Progress::new(args.quiet);
+    let options = ScanOptions {
+        concurrency: usize::from(args.concurrency),
+        page_size: args.page_size,
+        checkpoint: args.checkpoint.clone(),
+    };
+    let progress = Progress::new(args.quiet, client.stats());
+    let started = std::time::Instant::now();
     let scanned = scan(&client, &options, &|event| progress.event(event)).await;
-    progress.finish();
+    progress.finish(started.elapsed());
     let inventory = scanned.map_err(scan_failure)?;
 
     let record = args.output.write(ScanRecord::judge(inventory, &rules, as_of))?;
@@ -177,7 +187,11 @@ async fn demo_sign_in(handle: &sim::SimHandle, secret: &str) -> Result<SignedIn,
         .map_err(|e| Failure::new(Exit::Usage, format!("the demo could not sign in to its simulator: {}", e.message)))
 }
 
-fn scan_failure(e: AdoError) -> Failure {
+fn scan_failure(e: ScanError) -> Failure {
+    let e = match e {
+        ScanError::Checkpoint(message) => return Failure::new(Exit::Usage, message),
+        ScanError::Service(e) => e,
+    };
     let exit = if e.is_auth() {
         Exit::Auth
     } else if matches!(e, AdoError::OrganizationNotFound { .. }) {

@@ -1,0 +1,124 @@
+//! The scan: list every owner, then every token of each owner (in parallel, bounded), into an
+//! inventory that says exactly what it could not read.
+
+mod checkpoint;
+
+use crate::ado::{AdoClient, AdoError};
+use crate::inventory::{Coverage, Inventory, OwnerFailure, Token};
+use futures::StreamExt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Owners scanned at the same time.
+    pub concurrency: usize,
+    /// `pageSize` asked of Token Admin.
+    pub page_size: u32,
+    /// Record finished owners here, and skip those an earlier run finished.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None }
+    }
+}
+
+/// Why a scan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The service refused or failed in a way that would hit every owner.
+    #[error(transparent)]
+    Service(#[from] AdoError),
+    #[error("{0}")]
+    Checkpoint(String),
+}
+
+/// Progress of a scan, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum ScanEvent {
+    OwnersListed(usize),
+    /// Owners an earlier run finished (from the checkpoint).
+    Resumed {
+        owners: usize,
+        tokens: usize,
+    },
+    OwnerScanned {
+        tokens: usize,
+    },
+    OwnerFailed,
+}
+
+/// Scans the organization. An owner whose tokens cannot be read after retries becomes a
+/// coverage gap; errors that would hit every owner (authentication, permission) stop the scan.
+pub async fn scan(
+    client: &AdoClient,
+    options: &ScanOptions,
+    on_event: &(dyn Fn(ScanEvent) + Sync),
+) -> Result<Inventory, ScanError> {
+    let owners = client.list_users().await?;
+    on_event(ScanEvent::OwnersListed(owners.len()));
+
+    let mut per_owner: Vec<Option<Vec<Token>>> = vec![None; owners.len()];
+    let checkpoint = match &options.checkpoint {
+        None => None,
+        Some(path) => {
+            let (checkpoint, mut finished) =
+                checkpoint::open(path, client.organization()).map_err(ScanError::Checkpoint)?;
+            let mut resumed_tokens = 0;
+            for (i, owner) in owners.iter().enumerate() {
+                if let Some(tokens) = finished.remove(&owner.descriptor) {
+                    resumed_tokens += tokens.len();
+                    per_owner[i] = Some(tokens);
+                }
+            }
+            let resumed = per_owner.iter().filter(|t| t.is_some()).count();
+            if resumed > 0 {
+                on_event(ScanEvent::Resumed { owners: resumed, tokens: resumed_tokens });
+            }
+            Some(checkpoint)
+        }
+    };
+    let to_scan: Vec<usize> = (0..owners.len()).filter(|i| per_owner[*i].is_none()).collect();
+
+    let mut failures = Vec::new();
+    let owner_list = &owners;
+    let mut results = futures::stream::iter(to_scan)
+        .map(|i| async move { (i, client.list_pats(&owner_list[i].descriptor, options.page_size).await) })
+        .buffer_unordered(options.concurrency.max(1));
+    while let Some((i, result)) = results.next().await {
+        match result {
+            Ok(tokens) => {
+                on_event(ScanEvent::OwnerScanned { tokens: tokens.len() });
+                if let Some(checkpoint) = &checkpoint {
+                    checkpoint.record(&owners[i].descriptor, &tokens).map_err(ScanError::Checkpoint)?;
+                }
+                per_owner[i] = Some(tokens);
+            }
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                on_event(ScanEvent::OwnerFailed);
+                failures.push((i, e.to_string()));
+            }
+        }
+    }
+    drop(results);
+
+    failures.sort_by_key(|(i, _)| *i);
+    let owners_failed = failures
+        .into_iter()
+        .map(|(i, error)| OwnerFailure { descriptor: owners[i].descriptor.clone(), error })
+        .collect();
+    let owners_scanned = per_owner.iter().filter(|t| t.is_some()).count();
+    // Tokens in the order of their owners, as listed: the same organization gives the same record.
+    let tokens = per_owner.into_iter().flatten().flatten().collect();
+    let coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
+    // A complete scan needs no checkpoint any more; an incomplete one keeps it, so a rerun
+    // reads only what failed.
+    if let Some(checkpoint) = checkpoint
+        && coverage.complete
+    {
+        checkpoint.finish().map_err(ScanError::Checkpoint)?;
+    }
+    Ok(Inventory { organization: client.organization().to_string(), coverage, owners, tokens })
+}
