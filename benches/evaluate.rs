@@ -16,8 +16,8 @@ fn main() {
     let as_of = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
     let org = SimOrg::generate("bench", 42, 5_000, as_of, None);
     let all_tokens = org.all_tokens();
-    let owners: Vec<Owner> = org
-        .users
+    let users: Vec<pat2entra::sim::SimUser> = org.users().collect();
+    let owners: Vec<Owner> = users
         .iter()
         .map(|u| Owner {
             descriptor: u.descriptor.clone(),
@@ -35,7 +35,7 @@ fn main() {
             let (owner, t) = templates[n % templates.len()];
             Token {
                 authorization_id: format!("{}-{n}", t.authorization_id),
-                owner: org.users[owner].descriptor.clone(),
+                owner: users[owner].descriptor.clone(),
                 display_name: t.display_name.clone().unwrap_or_default(),
                 scopes: t.scope.split_whitespace().map(str::to_string).collect(),
                 all_organizations: t.target_accounts.is_none(),

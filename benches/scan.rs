@@ -58,6 +58,9 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         let latency = Duration::from_millis(latency_ms);
         let config = SimConfig { users, anchor: as_of, latency, ..SimConfig::default() };
         let handle = sim::start(config, 0).await.unwrap();
+        if std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some() {
+            eprintln!("peak RSS with the simulator started {:.0} MB", peak_rss_mb());
+        }
         let client = AdoClient::new(
             Endpoints::single_base(&handle.base_url()).unwrap(),
             OrgRef::parse("fabrikam").unwrap(),
@@ -71,7 +74,11 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         let wall = start.elapsed().as_secs_f64();
         assert!(inventory.coverage.complete);
         let tokens = inventory.tokens.len();
+        let after_scan = peak_rss_mb();
         let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);
+        if std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some() {
+            eprintln!("peak RSS after the scan {after_scan:.0} MB, after judging {:.0} MB", peak_rss_mb());
+        }
         let requests = handle.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
         let ideal = requests as f64 * latency.as_secs_f64() / concurrency as f64;
         println!(

@@ -75,7 +75,7 @@ fn paging_with_tiny_pages_finds_every_token_exactly_once() {
 #[test]
 fn an_owner_that_cannot_be_read_is_a_coverage_gap_and_exit_4() {
     let probe = TestSim::start(sim_config());
-    let broken = probe.sim().org().users[3].descriptor.clone();
+    let broken = probe.sim().org().user(3).unwrap().descriptor.clone();
     drop(probe);
     let sim = sim_with_pat(SimConfig {
         faults: Faults { failing_owners: [broken.clone()].into(), ..Faults::default() },
@@ -105,7 +105,7 @@ fn an_owner_that_cannot_be_read_is_a_coverage_gap_and_exit_4() {
 #[test]
 fn malformed_token_pages_are_gaps_that_name_the_endpoint() {
     let probe = TestSim::start(sim_config());
-    let broken = probe.sim().org().users[5].descriptor.clone();
+    let broken = probe.sim().org().user(5).unwrap().descriptor.clone();
     drop(probe);
     let sim = sim_with_pat(SimConfig {
         faults: Faults { malformed_owners: [broken.clone()].into(), ..Faults::default() },

@@ -26,7 +26,7 @@ fn assert_clean(what: &str, text: &str, secrets: &[String]) {
 #[test]
 fn no_secret_appears_in_any_output() {
     let probe = TestSim::start(sim_config());
-    let failing = probe.sim().org().users[2].descriptor.clone();
+    let failing = probe.sim().org().user(2).unwrap().descriptor.clone();
     drop(probe);
     let sim = TestSim::start(SimConfig {
         accepted_pat: Some(PAT.into()),

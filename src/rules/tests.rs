@@ -291,7 +291,7 @@ fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
     for seed in 0..40u64 {
         let org = SimOrg::generate("o", seed, 30, now(), None);
         let mut tokens: Vec<Token> = Vec::new();
-        for (user, sim_tokens) in org.users.iter().zip(org.all_tokens()) {
+        for (user, sim_tokens) in org.users().zip(org.all_tokens()) {
             for (i, t) in sim_tokens.iter().enumerate() {
                 let mut token = Token {
                     authorization_id: t.authorization_id.clone(),
@@ -316,7 +316,7 @@ fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
                 tokens.push(token);
             }
         }
-        let owners = org.users.iter().map(|u| owner(&u.descriptor, &u.principal_name, u.deleted_in_origin)).collect();
+        let owners = org.users().map(|u| owner(&u.descriptor, &u.principal_name, u.deleted_in_origin)).collect();
         let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens };
         let a = rules.evaluate(&inv, now());
         let mut shuffled = inv.clone();

@@ -191,7 +191,7 @@ impl SimHandle {
 
     /// The user `connectionData` reports for a PAT or a user's token: the organization's first
     /// Entra (aad) member, if it has one.
-    pub fn administrator(&self) -> Option<&SimUser> {
+    pub fn administrator(&self) -> Option<SimUser> {
         self.state.administrator()
     }
 }
@@ -407,13 +407,14 @@ impl SimState {
         }))
     }
 
-    fn administrator(&self) -> Option<&SimUser> {
-        self.org.users.iter().find(|u| u.subject_type() == "aad")
+    fn administrator(&self) -> Option<SimUser> {
+        self.org.users().find(|u| u.subject_type() == "aad")
     }
 
     /// `GET _apis/connectionData`: who the caller is, and which organization answers.
     fn connection_data(&self, principal: &Principal) -> Reply {
-        let identity = entra::identity_json(principal, &self.org.tenant_id, self.administrator());
+        let administrator = self.administrator();
+        let identity = entra::identity_json(principal, &self.org.tenant_id, administrator.as_ref());
         Reply::Response(Response::json(
             200,
             &json!({
@@ -487,16 +488,13 @@ impl SimState {
         self.stats.graph_pages.fetch_add(1, Ordering::Relaxed);
         let wanted: Option<Vec<String>> =
             request.query("subjectTypes").map(|s| s.split(',').map(|t| t.trim().to_ascii_lowercase()).collect());
-        let users: Vec<&SimUser> = self
-            .org
-            .users
-            .iter()
-            .filter(|u| wanted.as_ref().is_none_or(|w| w.iter().any(|t| t == u.subject_type())))
-            .collect();
+        let matches = |u: &SimUser| wanted.as_ref().is_none_or(|w| w.iter().any(|t| t == u.subject_type()));
+        let count = self.org.user_count();
+        // The continuation token carries the position to go on from.
         let start = match request.query("continuationToken") {
             None => 0,
             Some(token) => match decode_graph_continuation(token) {
-                Some(start) if start < users.len() => start,
+                Some(start) if start < count => start,
                 _ => {
                     return Reply::Response(error(
                         400,
@@ -506,11 +504,20 @@ impl SimState {
                 }
             },
         };
-        let end = (start + self.config.graph_page_size.max(1)).min(users.len());
-        let page: Vec<Value> = users[start..end].iter().map(|u| self.graph_user_json(u)).collect();
+        let page_size = self.config.graph_page_size.max(1);
+        let mut page = Vec::with_capacity(page_size.min(count));
+        let mut next = start;
+        while next < count && page.len() < page_size {
+            if let Some(user) = self.org.user(next).filter(|u| matches(u)) {
+                page.push(self.graph_user_json(&user));
+            }
+            next += 1;
+        }
+        // More to come only if a matching user is left.
+        let more = (next..count).any(|i| self.org.user(i).is_some_and(|u| matches(&u)));
         let mut response = Response::json(200, &json!({"count": page.len(), "value": page}));
-        if end < users.len() {
-            response = response.with_header("X-MS-ContinuationToken", encode_graph_continuation(end));
+        if more {
+            response = response.with_header("X-MS-ContinuationToken", encode_graph_continuation(next));
         }
         Reply::Response(response)
     }
@@ -554,7 +561,10 @@ impl SimState {
                 "UserNotFoundException",
             ));
         };
-        let user = &self.org.users[index];
+        let Some(user) = self.org.user(index) else {
+            return Reply::Response(error(404, "The user could not be found.", "UserNotFoundException"));
+        };
+        let user = &user;
         // SSH keys (isPublic=true) are not simulated.
         let tokens: Vec<SimToken> = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             Vec::new()

@@ -3,7 +3,6 @@
 use super::rng::{Rng, mix};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use std::collections::HashMap;
 
 /// A Graph subject of the synthetic organization.
 #[derive(Debug, Clone)]
@@ -67,16 +66,17 @@ impl TimeFormat {
     }
 }
 
-/// The whole organization. Users are generated up front; each user's tokens are generated on
-/// demand from the seed and the user's position, so a 100,000-user organization costs little
-/// memory and the simulator is never the bottleneck. Same seed and dates, same organization.
+/// The whole organization, generated on demand: user `i` and its tokens come from the seed and
+/// `i` alone, and a descriptor carries its user's position, so a 100,000-user organization takes
+/// no memory and the simulator is never the bottleneck. Same seed and dates, same organization.
 #[derive(Debug, Clone)]
 pub struct SimOrg {
     pub name: String,
     pub id: String,
     pub tenant_id: String,
-    pub users: Vec<SimUser>,
-    index: HashMap<String, usize>,
+    /// People (service identities come after them).
+    people: usize,
+    domain: String,
     service_accounts: usize,
     seed: u64,
     anchor: DateTime<Utc>,
@@ -171,6 +171,8 @@ const PURPOSES: &[(u32, (&[&str], &str))] = &[
     (12, (&["full access", "temp", "my token", "test", "admin", "ci", ""], "app_token")),
 ];
 
+const SERVICE_IDENTITIES: [&str; 2] = ["Project Collection Build Service", "Agent Pool Service"];
+
 const LIFETIME_DAYS: &[(u32, i64)] = &[(2, 7), (6, 30), (3, 60), (5, 90), (4, 180), (7, 365), (2, 730)];
 
 impl SimOrg {
@@ -187,57 +189,81 @@ impl SimOrg {
         let mut rng = Rng::new(seed);
         let id = rng.guid();
         let tenant_id = rng.guid();
-        let domain = format!("{}.com", name.to_ascii_lowercase());
-        let mut org = SimOrg {
+        SimOrg {
             name: name.to_string(),
             id,
             tenant_id,
-            users: Vec::with_capacity(users + 2),
-            index: HashMap::with_capacity(users + 2),
+            people: users,
+            domain: format!("{}.com", name.to_ascii_lowercase()),
             service_accounts: (users / 40).clamp(usize::from(users > 0), SERVICE_ACCOUNTS.len()),
             seed,
             anchor,
             epoch: epoch.filter(|e| *e < anchor),
-        };
-        for i in 0..users {
-            let mut rng = Rng::new(mix(seed, i as u64));
-            let user = if let Some((alias, display)) = SERVICE_ACCOUNTS.get(i).filter(|_| i < org.service_accounts) {
-                org.user(&mut rng, "aad", display.to_string(), format!("{alias}@{domain}"), false)
-            } else {
-                let first = rng.pick(FIRST);
-                let last = rng.pick(LAST);
-                let display = format!("{first} {last}");
-                // Unique principal names even when names repeat.
-                let alias = format!("{}.{}{}", first.to_ascii_lowercase(), last.to_ascii_lowercase(), i);
-                if rng.chance(0.12) {
-                    org.user(&mut rng, "msa", display, format!("{alias}@outlook.com"), false)
-                } else {
-                    let deleted = rng.chance(0.05);
-                    org.user(&mut rng, "aad", display, format!("{alias}@{domain}"), deleted)
-                }
-            };
-            org.push(user);
         }
-        // Service identities: Graph lists them only when asked for subject type `svc`.
-        for (n, name) in ["Project Collection Build Service", "Agent Pool Service"].into_iter().enumerate() {
-            let mut rng = Rng::new(mix(seed ^ 0x5FC, n as u64));
-            let mut svc = org.user(&mut rng, "svc", format!("{name} ({})", org.name), String::new(), false);
+    }
+
+    /// Users, service identities included.
+    pub fn user_count(&self) -> usize {
+        self.people + SERVICE_IDENTITIES.len()
+    }
+
+    /// User `i` (people first, then the service identities that the Graph filter
+    /// `subjectTypes=aad,msa` leaves out).
+    pub fn user(&self, i: usize) -> Option<SimUser> {
+        if i >= self.user_count() {
+            return None;
+        }
+        let domain = &self.domain;
+        if i >= self.people {
+            let name = SERVICE_IDENTITIES[i - self.people];
+            let mut rng = Rng::new(mix(self.seed ^ 0x5FC, i as u64));
+            let mut svc = self.make_user(i, &mut rng, "svc", format!("{name} ({})", self.name), String::new(), false);
             svc.origin = "vsts".into();
             svc.mail = String::new();
             svc.principal_name = svc.display_name.clone();
-            org.push(svc);
+            return Some(svc);
         }
-        org
+        let mut rng = Rng::new(mix(self.seed, i as u64));
+        Some(if let Some((alias, display)) = SERVICE_ACCOUNTS.get(i).filter(|_| i < self.service_accounts) {
+            self.make_user(i, &mut rng, "aad", display.to_string(), format!("{alias}@{domain}"), false)
+        } else {
+            let first = rng.pick(FIRST);
+            let last = rng.pick(LAST);
+            let display = format!("{first} {last}");
+            // Unique principal names even when names repeat.
+            let alias = format!("{}.{}{}", first.to_ascii_lowercase(), last.to_ascii_lowercase(), i);
+            if rng.chance(0.12) {
+                self.make_user(i, &mut rng, "msa", display, format!("{alias}@outlook.com"), false)
+            } else {
+                let deleted = rng.chance(0.05);
+                self.make_user(i, &mut rng, "aad", display, format!("{alias}@{domain}"), deleted)
+            }
+        })
     }
 
-    fn push(&mut self, user: SimUser) {
-        self.index.insert(user.descriptor.clone(), self.users.len());
-        self.users.push(user);
+    /// Every user, in order (for tests and benchmarks).
+    pub fn users(&self) -> impl Iterator<Item = SimUser> + '_ {
+        (0..self.user_count()).filter_map(|i| self.user(i))
+    }
+
+    /// The position of the user with this descriptor: descriptors carry it (in the last group of
+    /// the GUID they encode), checked against the user generated there.
+    pub fn user_index(&self, descriptor: &str) -> Option<usize> {
+        let (_, encoded) = descriptor.split_once('.')?;
+        let guid = base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded).ok()?;
+        let guid = std::str::from_utf8(&guid).ok()?;
+        let position = u64::from_str_radix(guid.get(24..36)?, 16).ok()? ^ self.position_mask();
+        let i = usize::try_from(position).ok()?;
+        self.user(i).filter(|u| u.descriptor == descriptor).map(|_| i)
+    }
+
+    fn position_mask(&self) -> u64 {
+        mix(self.seed, 0xDE5C) & 0xffff_ffff_ffff
     }
 
     /// The tokens of user `i`, generated from the seed (the same every time).
     pub fn tokens_of(&self, i: usize) -> Vec<SimToken> {
-        let Some(user) = self.users.get(i) else {
+        let Some(user) = self.user(i) else {
             return Vec::new();
         };
         if user.subject_type() == "svc" {
@@ -259,12 +285,22 @@ impl SimOrg {
 
     /// Every user's tokens (for tests and benchmarks; the simulator itself never needs all).
     pub fn all_tokens(&self) -> Vec<Vec<SimToken>> {
-        (0..self.users.len()).map(|i| self.tokens_of(i)).collect()
+        (0..self.user_count()).map(|i| self.tokens_of(i)).collect()
     }
 
-    fn user(&self, rng: &mut Rng, kind: &str, display_name: String, principal_name: String, deleted: bool) -> SimUser {
+    fn make_user(
+        &self,
+        i: usize,
+        rng: &mut Rng,
+        kind: &str,
+        display_name: String,
+        principal_name: String,
+        deleted: bool,
+    ) -> SimUser {
         let id = rng.guid();
-        let descriptor = format!("{kind}.{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(rng.guid()));
+        let guid = rng.guid();
+        let guid = format!("{}{:012x}", &guid[..24], (i as u64) ^ self.position_mask());
+        let descriptor = format!("{kind}.{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(guid));
         let (domain, meta_type) = match kind {
             "msa" => ("Windows Live ID".to_string(), None),
             "aad" if principal_name.ends_with("outlook.com") => (self.tenant_id.clone(), Some("guest".to_string())),
@@ -348,14 +384,9 @@ impl SimOrg {
         }
     }
 
-    /// Index of the user with this descriptor (descriptors are case-sensitive).
-    pub fn user_index(&self, descriptor: &str) -> Option<usize> {
-        self.index.get(descriptor).copied()
-    }
-
     /// The number of tokens (generates them all: for reporting, not for hot paths).
     pub fn token_count(&self) -> usize {
-        (0..self.users.len()).map(|i| self.tokens_of(i).len()).sum()
+        (0..self.user_count()).map(|i| self.tokens_of(i).len()).sum()
     }
 }
 
@@ -363,6 +394,7 @@ impl SimOrg {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::collections::HashMap;
 
     fn anchor() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
@@ -384,7 +416,10 @@ mod tests {
             a.tokens_of(7).iter().map(|t| &t.authorization_id).collect::<Vec<_>>(),
             b.tokens_of(7).iter().map(|t| &t.authorization_id).collect::<Vec<_>>()
         );
-        assert_eq!(a.user_index(&a.users[17].descriptor), Some(17));
+        assert_eq!(a.user_index(&a.user(17).unwrap().descriptor), Some(17));
+        assert_eq!(a.user_index(&a.user(201).unwrap().descriptor), Some(201), "service identities too");
+        assert_eq!(a.user_index("aad.bm9wZQ"), None);
+        assert_eq!(b.user_index(&c.user(3).unwrap().descriptor), None, "another org's descriptor");
     }
 
     #[test]
@@ -399,10 +434,10 @@ mod tests {
         assert!(tokens.iter().any(|t| t.valid_to < anchor()));
         assert!(tokens.iter().any(|t| t.valid_to - t.valid_from > Duration::days(365)));
         assert!(tokens.iter().any(|t| t.scope.contains("_manage")));
-        assert!(org.users.iter().any(|u| u.deleted_in_origin));
-        assert!(org.users.iter().any(|u| u.origin == "msa"));
-        assert!(org.users.iter().any(|u| u.principal_name.starts_with("svc-")));
-        assert!(org.users.iter().any(|u| u.subject_type() == "svc"));
+        assert!(org.users().any(|u| u.deleted_in_origin));
+        assert!(org.users().any(|u| u.origin == "msa"));
+        assert!(org.users().any(|u| u.principal_name.starts_with("svc-")));
+        assert!(org.users().any(|u| u.subject_type() == "svc"));
     }
 
     #[test]

@@ -158,8 +158,7 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 pub fn expected_ids(sim: &SimHandle) -> Vec<String> {
     let org = sim.org();
     let mut ids: Vec<String> = org
-        .users
-        .iter()
+        .users()
         .zip(org.all_tokens())
         .filter(|(u, _)| matches!(u.subject_type(), "aad" | "msa"))
         .flat_map(|(_, tokens)| tokens.into_iter().map(|t| t.authorization_id))
