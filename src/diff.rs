@@ -71,6 +71,17 @@ pub struct ScanDiff {
     pub trend: BTreeMap<String, Headline>,
     pub findings: Vec<FindingChange>,
     pub tokens: Vec<TokenChange>,
+    /// Owners either scan could not read: their findings may show as resolved or new.
+    pub coverage_gaps: Vec<GapNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapNote {
+    /// `old` or `new`.
+    pub scan: String,
+    pub descriptor: String,
+    pub owner_label: String,
+    pub error: String,
 }
 
 impl ScanDiff {
@@ -202,7 +213,19 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         trend.insert(format!("{severity}_findings"), Headline::of(n(old), n(new)));
     }
 
+    let coverage_gaps = [("old", old), ("new", new)]
+        .into_iter()
+        .flat_map(|(scan, r)| {
+            r.coverage.owners_failed.iter().map(move |g| GapNote {
+                scan: scan.to_string(),
+                descriptor: g.descriptor.clone(),
+                owner_label: r.owner_label(&g.descriptor),
+                error: g.error.clone(),
+            })
+        })
+        .collect();
     ScanDiff {
+        coverage_gaps,
         schema_version: DIFF_SCHEMA_VERSION,
         organization: new.organization.clone(),
         old_as_of: old.as_of,

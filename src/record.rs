@@ -7,7 +7,8 @@ use crate::inventory::{Coverage, Inventory, Owner, Token, TokenState};
 use crate::rules::{Evaluation, ExceptionReport, RuleInfo, RuleSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 /// Version of the record's shape. Bump on any change a reader could notice.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,6 +34,41 @@ pub struct ScanRecord {
     pub usage: Vec<TokenUsage>,
     /// The full text of every guidance entry the findings and usages refer to.
     pub guidance: Vec<Guidance>,
+    /// Lookups by id, built on first use (reports look up owners and tokens per finding).
+    #[serde(skip)]
+    index: Index,
+}
+
+/// Positions of owners, tokens and usages by id, and findings per token.
+#[derive(Debug, Default)]
+struct Positions {
+    owners: HashMap<String, usize>,
+    tokens: HashMap<String, usize>,
+    usage: HashMap<String, usize>,
+    findings: HashMap<String, Vec<usize>>,
+}
+
+/// A lazily built `Positions`. It is derived data: it never takes part in equality, and a clone
+/// starts without one. Ids are never changed after a record is built (`--redact` changes names).
+#[derive(Default)]
+struct Index(OnceLock<Positions>);
+
+impl Clone for Index {
+    fn clone(&self) -> Self {
+        Index::default()
+    }
+}
+
+impl PartialEq for Index {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Index")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +141,29 @@ impl ScanRecord {
             rules,
             exceptions,
             usage,
+            index: Index::default(),
         }
+    }
+
+    fn positions(&self) -> &Positions {
+        self.index.0.get_or_init(|| {
+            let by_id = |ids: Vec<&str>| ids.into_iter().enumerate().map(|(i, id)| (id.to_string(), i)).rev().collect();
+            let mut findings: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, f) in self.findings.iter().enumerate() {
+                findings.entry(f.authorization_id.clone()).or_default().push(i);
+            }
+            Positions {
+                owners: by_id(self.owners.iter().map(|o| o.descriptor.as_str()).collect()),
+                tokens: by_id(self.tokens.iter().map(|t| t.authorization_id.as_str()).collect()),
+                usage: by_id(self.usage.iter().map(|u| u.authorization_id.as_str()).collect()),
+                findings,
+            }
+        })
+    }
+
+    /// Every finding (suppressed ones included) of one token.
+    pub fn findings_of(&self, authorization_id: &str) -> impl Iterator<Item = &Finding> {
+        self.positions().findings.get(authorization_id).into_iter().flatten().map(|i| &self.findings[*i])
     }
 
     /// Findings not accepted by an exception: what gating and summaries count.
@@ -119,7 +177,7 @@ impl ScanRecord {
     }
 
     pub fn usage(&self, authorization_id: &str) -> Option<&TokenUsage> {
-        self.usage.iter().find(|u| u.authorization_id == authorization_id)
+        self.positions().usage.get(authorization_id).map(|i| &self.usage[*i])
     }
 
     /// Reads a saved scan (`--output json`), checking its schema version.
@@ -146,11 +204,11 @@ impl ScanRecord {
     }
 
     pub fn owner(&self, descriptor: &str) -> Option<&Owner> {
-        self.owners.iter().find(|o| o.descriptor == descriptor)
+        self.positions().owners.get(descriptor).map(|i| &self.owners[*i])
     }
 
     pub fn token(&self, authorization_id: &str) -> Option<&Token> {
-        self.tokens.iter().find(|t| t.authorization_id == authorization_id)
+        self.positions().tokens.get(authorization_id).map(|i| &self.tokens[*i])
     }
 
     /// The principal name of an owner, or its descriptor when unknown.

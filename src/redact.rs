@@ -26,7 +26,9 @@ pub fn redact(record: &mut ScanRecord) {
     for owner in &mut record.owners {
         let pseudonym = owner_pseudonym(&owner.descriptor);
         for real in [&owner.principal_name, &owner.display_name].into_iter().chain(owner.mail.as_ref()) {
-            if !real.trim().is_empty() {
+            // Very short names ("IT") would rewrite unrelated words in messages; the fields
+            // themselves are replaced below whatever their length.
+            if real.trim().chars().count() >= 4 {
                 replacements.push((real.clone(), pseudonym.clone()));
             }
         }

@@ -327,6 +327,23 @@ fn exit_codes_of_report_and_diff() {
     std::fs::write(&partial, record.to_string()).unwrap();
     assert_eq!(run(&["report", partial.to_str().unwrap(), "-o", "json"], &[]).code, 4);
     assert_eq!(run(&["report", partial.to_str().unwrap(), "-o", "json", "--allow-partial"], &[]).code, 0);
+    // The gap is in every output, never dropped: CSV (both kinds), the plan, the diff.
+    let p = partial.to_str().unwrap();
+    for kind in ["findings", "tokens"] {
+        let r = run(&["report", p, "-o", "csv", "--csv-kind", kind], &[]);
+        assert_eq!(r.code, 4);
+        let gap_row =
+            r.stdout.lines().find(|l| l.contains("coverage-gap")).unwrap_or_else(|| panic!("{kind}: no gap row"));
+        assert!(gap_row.contains("aad.x"), "{gap_row}");
+    }
+    let r = run(&["plan", p], &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stdout.contains("## Not read: 1 owners"), "{}", r.stdout);
+    assert_eq!(run(&["plan", p, "--allow-partial", "-o", "csv"], &[]).code, 0);
+    let r = run(&["diff", s, p, "-o", "markdown"], &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stdout.contains("## Not read (1)"), "{}", r.stdout);
+    assert_eq!(run(&["diff", s, p, "--allow-partial"], &[]).code, 0);
 
     // Diff of a scan with itself: nothing new, so --fail-on passes.
     let r = run(&["diff", s, s, "--fail-on", "info"], &[]);

@@ -9,6 +9,7 @@ use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, Wrapped
 use crate::inventory::{Owner, Token};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use serde::de::DeserializeOwned;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +107,8 @@ impl AdoClient {
         let base = self.api_url(&self.endpoints.vssps, &["graph", "users"]);
         let mut owners = Vec::new();
         let mut continuation: Option<String> = None;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut listed: HashSet<String> = HashSet::new();
         loop {
             let mut url = base.clone();
             {
@@ -117,7 +120,12 @@ impl AdoClient {
                 q.append_pair("api-version", GRAPH_API_VERSION);
             }
             let (page, headers): (Collection<GraphUser>, HeaderMap) = self.get_json(Api::GraphUsers, &url).await?;
-            owners.extend(page.value.into_iter().map(GraphUser::into_owner));
+            // An owner listed on two pages (the directory changed while paging) is kept once.
+            for owner in page.value.into_iter().map(GraphUser::into_owner) {
+                if listed.insert(owner.descriptor.clone()) {
+                    owners.push(owner);
+                }
+            }
             let next = headers
                 .get(CONTINUATION_HEADER)
                 .and_then(|v| v.to_str().ok())
@@ -126,10 +134,10 @@ impl AdoClient {
                 .map(str::to_string);
             match next {
                 None => break,
-                Some(next) if continuation.as_deref() == Some(next.as_str()) => {
+                Some(next) if !seen.insert(next.clone()) => {
                     return Err(AdoError::Malformed {
                         endpoint: endpoint_name(&base),
-                        detail: "the same continuation token came back twice; paging would never end".into(),
+                        detail: "a continuation token came back a second time; paging would never end".into(),
                     });
                 }
                 Some(next) => continuation = Some(next),
@@ -143,6 +151,8 @@ impl AdoClient {
         let base = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor]);
         let mut tokens = Vec::new();
         let mut continuation: Option<String> = None;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut listed: HashSet<String> = HashSet::new();
         loop {
             let mut url = base.clone();
             {
@@ -155,13 +165,17 @@ impl AdoClient {
                 q.append_pair("api-version", TOKEN_ADMIN_API_VERSION);
             }
             let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
-            tokens.extend(page.value.into_iter().map(|t| t.into_token(owner_descriptor)));
+            for token in page.value.into_iter().map(|t| t.into_token(owner_descriptor)) {
+                if listed.insert(token.authorization_id.clone()) {
+                    tokens.push(token);
+                }
+            }
             match page.continuation_token.filter(|c| !c.trim().is_empty()) {
                 None => break,
-                Some(next) if continuation.as_deref() == Some(next.as_str()) => {
+                Some(next) if !seen.insert(next.clone()) => {
                     return Err(AdoError::Malformed {
                         endpoint: endpoint_name(&base),
-                        detail: "the same continuation token came back twice; paging would never end".into(),
+                        detail: "a continuation token came back a second time; paging would never end".into(),
                     });
                 }
                 Some(next) => continuation = Some(next),
@@ -254,7 +268,11 @@ impl AdoClient {
                 return Err(failure.into_error(endpoint, attempt));
             }
             // A server's Retry-After already paused every request (the pacer); otherwise back off.
-            let wait = if failure.server_wait().is_some() { Duration::ZERO } else { self.backoff(attempt) };
+            let wait = if failure.server_wait().is_some_and(|w| !w.is_zero()) {
+                Duration::ZERO
+            } else {
+                self.backoff(attempt)
+            };
             tracing::debug!(%endpoint, attempt, wait_ms = wait.as_millis() as u64, "retrying after {}", failure.label());
             tokio::time::sleep(wait).await;
         }

@@ -12,7 +12,8 @@ impl OrgRef {
     pub fn parse(input: &str) -> Result<Self, String> {
         let input = input.trim().trim_end_matches('/');
         let name = if input.contains("://") {
-            let url = Url::parse(input).map_err(|e| format!("'{input}' is not a valid organization URL: {e}"))?;
+            let url = Url::parse(input).map_err(|e| format!("the organization URL is not valid: {e}"))?;
+            refuse_credentials(&url, "--org")?;
             let host = url.host_str().unwrap_or_default();
             if let Some(org) = host.strip_suffix(".visualstudio.com") {
                 org.to_string()
@@ -30,6 +31,12 @@ impl OrgRef {
         let valid = !name.is_empty()
             && name.len() <= 50
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !valid && (name.contains('@') || name.contains(':')) {
+            // Possibly `user:PAT@host`: say what is wrong without repeating it.
+            return Err("--org is not a valid organization name or URL and may contain a credential; \
+                 pass only the name (e.g. --org contoso)"
+                .to_string());
+        }
         if !valid {
             return Err(format!(
                 "'{name}' is not a valid organization name (letters, digits, '-', '_' or '.'; e.g. --org contoso)"
@@ -71,7 +78,8 @@ impl Endpoints {
     /// Plain `http://` is refused unless the host is loopback: credentials must not cross a
     /// network in clear text.
     pub fn single_base(base: &str) -> Result<Self, String> {
-        let mut url = Url::parse(base).map_err(|e| format!("--base-url '{base}' is not a URL: {e}"))?;
+        let mut url = Url::parse(base).map_err(|e| format!("--base-url is not a URL: {e}"))?;
+        refuse_credentials(&url, "--base-url")?;
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&url) => {}
@@ -89,6 +97,18 @@ impl Endpoints {
             url.set_path(&path);
         }
         Ok(Endpoints { dev: url.clone(), vssps: url.clone(), vsaex: url.clone(), audit: url })
+    }
+}
+
+/// A URL with a user name or password in it (`https://user:PAT@dev.azure.com/...`) would put a
+/// secret in arguments, logs and error messages: refused, without repeating it.
+fn refuse_credentials(url: &Url, flag: &str) -> Result<(), String> {
+    if url.username().is_empty() && url.password().is_none() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{flag} contains a user name or password; remove it (secrets are read from the environment, e.g. AZURE_DEVOPS_EXT_PAT)"
+        ))
     }
 }
 
@@ -117,6 +137,18 @@ mod tests {
         }
         assert!(OrgRef::parse("https://dev.azure.com/").is_err());
         assert!(OrgRef::parse("con toso").unwrap_err().contains("not a valid organization"));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_refused_without_being_repeated() {
+        for err in [
+            OrgRef::parse("https://me:s3cretpat@dev.azure.com/contoso").unwrap_err(),
+            Endpoints::single_base("https://me:s3cretpat@proxy.example.com").unwrap_err(),
+            Endpoints::single_base("http://s3cretpat@127.0.0.1:8080").unwrap_err(),
+        ] {
+            assert!(err.contains("user name or password"), "{err}");
+            assert!(!err.contains("s3cretpat"), "{err}");
+        }
     }
 
     #[test]

@@ -40,8 +40,9 @@ pub struct Pacer {
     pub stats: ClientStats,
 }
 
-/// The longest pause a header can impose at once (a bad header must not stall a scan for hours).
-const MAX_PAUSE: Duration = Duration::from_secs(300);
+/// The longest pause a header can impose at once: an hour, the service's longest window (a
+/// malformed header must not stall a scan for days).
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
 
 impl Pacer {
     pub fn new(retry_budget: u32) -> Self {

@@ -91,7 +91,20 @@ impl TokenSource for CachedTokens {
             if held.is_some() {
                 tracing::debug!(source = %self.name, "the access token is about to expire; replacing it");
             }
-            self.acquire_into(&mut held, false).await
+            // Replacing early is a courtesy: while the held token is still valid, a failure to
+            // replace it (a transient az or token endpoint error) must not stop a long scan.
+            let still_valid =
+                held.as_ref().filter(|h| SystemTime::now() < h.issued.expires_at).map(|h| h.issued.token.clone());
+            match self.acquire_into(&mut held, false).await {
+                Ok(token) => Ok(token),
+                Err(error) => match still_valid {
+                    Some(token) => {
+                        tracing::warn!(source = %self.name, "could not replace the access token yet ({error}); using it until it expires");
+                        Ok(token)
+                    }
+                    None => Err(error),
+                },
+            }
         })
     }
 

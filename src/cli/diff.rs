@@ -23,7 +23,7 @@ pub struct DiffArgs {
 pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
     let load = |path: &PathBuf| ScanRecord::load(path).map_err(|e| Failure::new(Exit::Usage, e));
     let (mut old, mut new) = (load(&args.old)?, load(&args.new)?);
-    if old.organization != new.organization {
+    if !old.organization.eq_ignore_ascii_case(&new.organization) {
         return Err(Failure::new(
             Exit::Usage,
             format!("the scans are of different organizations ('{}' and '{}')", old.organization, new.organization),
@@ -38,6 +38,15 @@ pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
     }
     let diff = diff::diff(&old, &new);
     super::write_to(args.output.out.as_deref(), |w| report::render_diff(&diff, args.output.output, w))?;
+    if !diff.both_complete {
+        eprintln!(
+            "warning: {} owners were not read by one of the scans; their findings may show as new or resolved",
+            diff.coverage_gaps.len()
+        );
+        if !args.output.allow_partial {
+            return Ok(Exit::Incomplete);
+        }
+    }
     // Gate on what got worse: new findings at or above --fail-on.
     Ok(gate(diff.new_findings().map(|f| f.severity), args.output.fail_on))
 }

@@ -109,7 +109,10 @@ pub fn main() -> i32 {
     match result {
         Ok(exit) => exit.code(),
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            // Messages may quote the service: no control characters reach the terminal.
+            let message: String =
+                failure.message.chars().map(|c| if c.is_control() && c != '\n' { '\u{fffd}' } else { c }).collect();
+            eprintln!("error: {message}");
             failure.exit.code()
         }
     }

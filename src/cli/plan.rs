@@ -28,16 +28,30 @@ pub struct PlanArgs {
     /// Write the plan to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Exit 0 even when the scan could not read some owners (the plan lists them as not read).
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 pub fn run(args: PlanArgs) -> Result<Exit, Failure> {
     let record = ScanRecord::load(&args.scan).map_err(|e| Failure::new(Exit::Usage, e))?;
     let plan = plan::build(&record);
-    let guide = |id: &str| record.guidance(id).cloned().or_else(|| crate::guidance::by_id(id).cloned());
+    // The built-in texts first: a saved scan is a file that may have been edited.
+    let guide = |id: &str| crate::guidance::by_id(id).cloned().or_else(|| record.guidance(id).cloned());
     let render = |out: &mut dyn Write| match args.output {
         PlanFormat::Markdown => plan::render_markdown(&plan, &guide, out),
         PlanFormat::Csv => plan::render_csv(&plan, out),
     };
     super::write_to(args.out.as_deref(), render)?;
+    if !plan.coverage_gaps.is_empty() {
+        eprintln!(
+            "warning: the scan could not read {} owners; the plan lists them as not read and does not cover their tokens",
+            plan.coverage_gaps.len()
+        );
+        if !args.allow_partial {
+            return Ok(Exit::Incomplete);
+        }
+    }
     Ok(Exit::Ok)
 }

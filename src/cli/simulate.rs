@@ -2,7 +2,7 @@
 
 use super::{Failure, parse_as_of};
 use crate::exit::Exit;
-use crate::sim::{self, Faults, SimConfig};
+use crate::sim::{self, Faults, RateLimit, SimConfig};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -32,6 +32,15 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
 
+    /// Each response's latency varies by up to this much either way, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_jitter_ms: u64,
+
+    /// Rate limit like the service's: REQUESTS/WINDOW (e.g. 200/5s or 1000/300s); delays past
+    /// 80% of the budget, then 429 with Retry-After.
+    #[arg(long, value_name = "N/WINDOW", value_parser = parse_rate_limit)]
+    pub rate_limit: Option<RateLimit>,
+
     /// Users per Graph page.
     #[arg(long, default_value_t = 500)]
     pub graph_page_size: usize,
@@ -55,10 +64,33 @@ pub struct SimulateArgs {
     /// Share of responses with a malformed JSON body.
     #[arg(long, default_value_t = 0.0, help_heading = "Faults")]
     pub malformed_rate: f64,
+
+    /// Share of responses whose body arrives slowly (half, a pause of a second, the rest).
+    #[arg(long, default_value_t = 0.0, help_heading = "Faults")]
+    pub slow_body_rate: f64,
+}
+
+/// `200/5s`: a request budget per window.
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    let bad = || format!("'{text}' is not a rate limit; expected REQUESTS/WINDOW such as 200/5s");
+    let (budget, window) = text.split_once('/').ok_or_else(bad)?;
+    let budget: u32 = budget.trim().parse().map_err(|_| bad())?;
+    let seconds: f64 = window.trim().trim_end_matches('s').parse().map_err(|_| bad())?;
+    if budget == 0 || !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(bad());
+    }
+    Ok(RateLimit { budget, window: std::time::Duration::from_secs_f64(seconds), ..RateLimit::default() })
 }
 
 pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
-    let rates = [args.throttle_rate, args.unavailable_rate, args.reset_rate, args.truncate_rate, args.malformed_rate];
+    let rates = [
+        args.throttle_rate,
+        args.unavailable_rate,
+        args.reset_rate,
+        args.truncate_rate,
+        args.malformed_rate,
+        args.slow_body_rate,
+    ];
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
         return Err(Failure::new(Exit::Usage, "fault rates must be between 0 and 1 and add up to at most 1"));
     }
@@ -68,6 +100,8 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
         users: args.users,
         anchor: args.as_of.unwrap_or_else(Utc::now),
         latency: std::time::Duration::from_millis(args.latency_ms),
+        latency_jitter: std::time::Duration::from_millis(args.latency_jitter_ms),
+        rate_limit: args.rate_limit,
         graph_page_size: args.graph_page_size.max(1),
         faults: Faults {
             throttle_rate: args.throttle_rate,
@@ -76,6 +110,8 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
             truncate_rate: args.truncate_rate,
             malformed_rate: args.malformed_rate,
             retry_after: std::time::Duration::from_secs(1),
+            slow_body_rate: args.slow_body_rate,
+            slow_body: std::time::Duration::from_secs(1),
             ..Faults::default()
         },
         ..SimConfig::default()

@@ -41,5 +41,15 @@ pub fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
         }
     }
+    // Owners the scan could not read: the plan does not cover their tokens.
+    for gap in &plan.coverage_gaps {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[0] = gap.owner.clone();
+        row[4] = "not-read".into();
+        row[7] = "coverage-gap".into();
+        row[8] = format!("rescan: the tokens of this owner could not be read ({})", gap.error);
+        row[11] = gap.descriptor.clone();
+        writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
     writer.flush()
 }

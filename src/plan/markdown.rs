@@ -24,6 +24,19 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
     for (wave, count) in &plan.per_wave {
         writeln!(out, "| {} | {} | {count} |", wave.as_str(), wave.describe())?;
     }
+    if !plan.coverage_gaps.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Not read: {} owners", plan.coverage_gaps.len())?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "The scan could not read the tokens of these owners, so this plan does not cover them. Rescan before relying on it."
+        )?;
+        writeln!(out)?;
+        for gap in &plan.coverage_gaps {
+            writeln!(out, "- {}: {}", esc(&gap.owner), esc(&gap.error))?;
+        }
+    }
     writeln!(out)?;
     writeln!(
         out,
@@ -42,10 +55,16 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
         writeln!(out)?;
         for id in &owner.set_up_first {
             match guide(id) {
-                Some(g) => {
-                    writeln!(out, "- **{}** ({}): {} [Microsoft Learn]({})", esc(&g.title), g.id, g.action, g.learn)?
-                }
-                None => writeln!(out, "- {id}")?,
+                Some(g) if g.learn.starts_with("https://") && !g.learn.contains([' ', ')', '<', '>']) => writeln!(
+                    out,
+                    "- **{}** ({}): {} [Microsoft Learn]({})",
+                    esc(&g.title),
+                    esc(&g.id),
+                    g.action,
+                    g.learn
+                )?,
+                Some(g) => writeln!(out, "- **{}** ({}): {}", esc(&g.title), esc(&g.id), g.action)?,
+                None => writeln!(out, "- {}", esc(id))?,
             }
         }
         writeln!(out)?;
@@ -53,13 +72,13 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
         writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
         for item in &owner.items {
             let token = if item.token_name.is_empty() { "(no name)".to_string() } else { esc(&item.token_name) };
-            let findings = if item.rules.is_empty() { "none".to_string() } else { item.rules.join(", ") };
+            let findings = if item.rules.is_empty() { "none".to_string() } else { esc(&item.rules.join(", ")) };
             let urgent = if item.wave == Wave::Now { "**now**".to_string() } else { item.wave.as_str().to_string() };
             writeln!(
                 out,
-                "| {urgent} | {} | {token} `{}` | {findings} | {} ({}) | {} |",
+                "| {urgent} | {} | {token} ({}) | {findings} | {} ({}) | {} |",
                 item.due,
-                &item.authorization_id[..item.authorization_id.len().min(8)],
+                esc(&item.authorization_id.chars().take(8).collect::<String>()),
                 item.use_id,
                 item.confidence,
                 item.action,

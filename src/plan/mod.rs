@@ -82,6 +82,15 @@ pub struct Plan {
     pub per_wave: BTreeMap<Wave, usize>,
     /// Expired and revoked tokens: nothing to retire.
     pub inactive_tokens: usize,
+    /// Owners whose tokens the scan could not read: the plan cannot cover them.
+    pub coverage_gaps: Vec<Gap>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    pub descriptor: String,
+    pub owner: String,
+    pub error: String,
 }
 
 /// Builds the plan of a scan.
@@ -96,8 +105,7 @@ pub fn build(record: &ScanRecord) -> Plan {
             inactive += 1;
             continue;
         }
-        let findings: Vec<_> =
-            record.open_findings().filter(|f| f.authorization_id == token.authorization_id).collect();
+        let findings: Vec<_> = record.findings_of(&token.authorization_id).filter(|f| !f.is_suppressed()).collect();
         let worst = findings.iter().max_by_key(|f| f.severity);
         let severity = worst.map(|f| f.severity);
         let wave = match severity {
@@ -174,5 +182,22 @@ pub fn build(record: &ScanRecord) -> Plan {
         let key = |p: &OwnerPlan| p.items.first().map(|i| (i.wave, i.due));
         key(a).cmp(&key(b)).then_with(|| a.principal_name.cmp(&b.principal_name))
     });
-    Plan { organization: record.organization.clone(), as_of, owners: plans, per_wave, inactive_tokens: inactive }
+    let coverage_gaps = record
+        .coverage
+        .owners_failed
+        .iter()
+        .map(|g| Gap {
+            descriptor: g.descriptor.clone(),
+            owner: record.owner_label(&g.descriptor),
+            error: g.error.clone(),
+        })
+        .collect();
+    Plan {
+        organization: record.organization.clone(),
+        as_of,
+        owners: plans,
+        per_wave,
+        inactive_tokens: inactive,
+        coverage_gaps,
+    }
 }

@@ -59,6 +59,17 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         ];
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
+    // Owners whose tokens could not be read: a CSV must not look complete when the scan was not.
+    for gap in &record.coverage.owners_failed {
+        let owner = record.owner(&gap.descriptor);
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[1] = "coverage-gap".into();
+        row[4] = owner.map(|o| o.principal_name.clone()).unwrap_or_default();
+        row[5] = owner.map(|o| o.display_name.clone()).unwrap_or_default();
+        row[10] = format!("the tokens of this owner could not be read: {}", gap.error);
+        row[11] = gap.descriptor.clone();
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
     writer.flush()
 }
 
@@ -115,6 +126,17 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
             usage.map(|u| u.guidance.clone()).unwrap_or_default(),
             t.owner.clone(),
         ];
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
+    // Owners whose tokens could not be read.
+    for gap in &record.coverage.owners_failed {
+        let owner = record.owner(&gap.descriptor);
+        let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
+        row[2] = owner.map(|o| o.principal_name.clone()).unwrap_or_default();
+        row[3] = owner.map(|o| o.display_name.clone()).unwrap_or_default();
+        row[4] = "not-read".into();
+        row[11] = "coverage-gap".into();
+        row[14] = gap.descriptor.clone();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
     writer.flush()

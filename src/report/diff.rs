@@ -82,6 +82,13 @@ fn html(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "</table>")?;
     }
+    if !diff.coverage_gaps.is_empty() {
+        writeln!(out, "<h2 class=\"new\">Not read ({})</h2><ul>", diff.coverage_gaps.len())?;
+        for g in &diff.coverage_gaps {
+            writeln!(out, "<li>{} scan: {}: {}</li>", h(&g.scan), h(&g.owner_label), h(&g.error))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
     if !diff.tokens.is_empty() {
         writeln!(out, "<h2>Tokens ({})</h2>", diff.tokens.len())?;
         writeln!(out, "<table><tr><th>Change</th><th>Owner</th><th>Token</th></tr>")?;
@@ -149,6 +156,13 @@ fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
+    if !diff.coverage_gaps.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Not read (coverage gaps):")?;
+        for g in &diff.coverage_gaps {
+            writeln!(out, "  {} scan: {}: {}", g.scan, clean(&g.owner_label), clean(&g.error))?;
+        }
+    }
     if !diff.tokens.is_empty() {
         writeln!(out)?;
         writeln!(out, "Tokens:")?;
@@ -174,6 +188,19 @@ fn csv(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
             f.owner_label.clone(),
             f.message.clone(),
             f.note.clone().unwrap_or_default(),
+        ];
+        w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    for g in &diff.coverage_gaps {
+        let row = [
+            "not-read".to_string(),
+            String::new(),
+            "coverage-gap".to_string(),
+            String::new(),
+            String::new(),
+            g.owner_label.clone(),
+            format!("{} scan could not read this owner: {}", g.scan, g.error),
+            String::new(),
         ];
         w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
     }
@@ -221,6 +248,14 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
                 esc(&f.token_name),
                 esc(&f.message)
             )?;
+        }
+    }
+    if !diff.coverage_gaps.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Not read ({})", diff.coverage_gaps.len())?;
+        writeln!(out)?;
+        for g in &diff.coverage_gaps {
+            writeln!(out, "- {} scan: {}: {}", g.scan, esc(&g.owner_label), esc(&g.error))?;
         }
     }
     if !diff.tokens.is_empty() {

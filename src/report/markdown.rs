@@ -70,7 +70,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 "| {} | {} | {} | {} | {} |",
                 esc(&record.owner_label(&f.owner)),
                 token_label(record, &f.authorization_id),
-                f.rule,
+                esc(&f.rule),
                 esc(&f.message),
                 action_link(record, f)
             )?;
@@ -146,7 +146,9 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 )?;
             }
             writeln!(out)?;
-            writeln!(out, "[Microsoft Learn]({})", g.learn)?;
+            if g.learn.starts_with("https://") && !g.learn.contains([' ', ')', '<', '>']) {
+                writeln!(out, "[Microsoft Learn]({})", g.learn)?;
+            }
         }
     }
     Ok(())
@@ -154,10 +156,11 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
 
 fn token_label(record: &ScanRecord, authorization_id: &str) -> String {
     let name = record.token(authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
-    let short = &authorization_id[..authorization_id.len().min(8)];
+    let short: String = authorization_id.chars().take(8).collect();
+    let short = esc(&short);
     match name {
-        Some(name) => format!("{} `{short}`", esc(name)),
-        None => format!("(no name) `{short}`"),
+        Some(name) => format!("{} ({short})", esc(name)),
+        None => format!("(no name) ({short})"),
     }
 }
 

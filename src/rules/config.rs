@@ -178,6 +178,13 @@ fn read(source: &Source<'_>) -> Result<RulesFile, RulesError> {
 }
 
 fn parse_with_depth(source: &Source<'_>, depth: usize) -> Result<RuleSet, RulesError> {
+    let (tables, exceptions) = resolve(source, depth)?;
+    Ok(RuleSet { rules: convert_rules(source, tables)?, exceptions })
+}
+
+/// The rule tables of a file with everything it `extends` (recursively) underneath, and the
+/// exceptions of the whole chain, numbered in order.
+fn resolve(source: &Source<'_>, depth: usize) -> Result<(RuleTables, Vec<Exception>), RulesError> {
     let file = read(source)?;
     let (tables, mut exceptions) = match &file.extends {
         None => (file.rules, Vec::new()),
@@ -192,13 +199,12 @@ fn parse_with_depth(source: &Source<'_>, depth: usize) -> Result<RuleSet, RulesE
                     format!("extends = \"{name}\": no such rule set (shipped: default, strict){hint}"),
                 ));
             };
-            if depth > 2 {
-                return Err(source.error(Some(extends.span()), "extends goes too deep (a loop?)"));
+            if depth >= SHIPPED.len() {
+                return Err(source.error(Some(extends.span()), "extends goes round in a circle"));
             }
             let base_source = Source { name: &format!("rules/{base_name}.toml (built in)"), text: base_text };
-            let base = read(&base_source)?;
-            let exceptions = convert_exceptions(&base_source, base.exception)?;
-            (base.rules.overlay(file.rules), exceptions)
+            let (base_tables, base_exceptions) = resolve(&base_source, depth + 1)?;
+            (base_tables.overlay(file.rules), base_exceptions)
         }
     };
     let mut own = convert_exceptions(source, file.exception)?;
@@ -207,7 +213,7 @@ fn parse_with_depth(source: &Source<'_>, depth: usize) -> Result<RuleSet, RulesE
         e.number += offset;
     }
     exceptions.extend(own);
-    Ok(RuleSet { rules: convert_rules(source, tables)?, exceptions })
+    Ok((tables, exceptions))
 }
 
 /// Builds the enabled rules, checking every parameter.

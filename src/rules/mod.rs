@@ -174,10 +174,10 @@ impl RuleSet {
                 reason: e.reason.clone(),
                 ticket: e.ticket.clone(),
                 expires: e.expires,
-                status: if matched_findings == 0 {
-                    ExceptionStatus::Stale
-                } else if e.is_expired(as_of) {
+                status: if e.is_expired(as_of) {
                     ExceptionStatus::Expired
+                } else if matched_findings == 0 {
+                    ExceptionStatus::Stale
                 } else {
                     ExceptionStatus::Active
                 },

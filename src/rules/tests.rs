@@ -404,3 +404,16 @@ fn the_rules_readme_documents_every_rule() {
         assert!(readme.contains(&format!("`{}`", id.as_str())), "rules/README.md lacks {}", id.as_str());
     }
 }
+
+#[test]
+fn extends_strict_builds_on_default_and_keeps_strict_values() {
+    let set = RuleSet::parse("extends = \"strict\"\n[rules.long-lived]\nmax_lifetime_days = 14\n", "t.toml").unwrap();
+    assert!(set.rule(RuleId::AllOrganizations).is_some() && set.rule(RuleId::OwnerRemoved).is_some());
+    assert_eq!(set.rule(RuleId::FullAccess).unwrap().severity, Severity::Critical, "from strict");
+    let long = set.rule(RuleId::LongLived).unwrap();
+    assert_eq!(long.severity, Severity::High, "from strict");
+    assert!(matches!(long.check, Check::LongLived { max_lifetime_days: 14 }), "from the file");
+    let err =
+        RuleSet::parse("extends = \"strict\"\n[rules.long-lived]\nmax_lifetime_days = 0\n", "mine.toml").unwrap_err();
+    assert!(err.to_string().starts_with("rules file mine.toml:2:"), "{err}");
+}
