@@ -107,6 +107,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
     let old_open: HashMap<Key, &Finding> = old.open_findings().map(|f| (key(f), f)).collect();
     let new_open: HashMap<Key, &Finding> = new.open_findings().map(|f| (key(f), f)).collect();
     let old_all: HashMap<Key, &Finding> = old.findings.iter().map(|f| (key(f), f)).collect();
+    let new_all: HashMap<Key, &Finding> = new.findings.iter().map(|f| (key(f), f)).collect();
 
     let change_of = |record: &ScanRecord, f: &Finding, change: Change, note: Option<String>| FindingChange {
         change,
@@ -140,7 +141,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             Some(t) => match t.state(new.as_of) {
                 TokenState::Revoked => Some("token revoked".to_string()),
                 TokenState::Expired => Some("token expired".to_string()),
-                TokenState::Active if new.findings.iter().any(|n| key(n) == key(f)) => {
+                TokenState::Active if new_all.contains_key(&key(f)) => {
                     Some("accepted by an exception".to_string())
                 }
                 TokenState::Active => None,

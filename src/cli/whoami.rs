@@ -46,7 +46,8 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
         Err(e) if e.is_auth() => {
             return Err(Failure::new(Exit::Auth, not_accepted(&e, &signed_in.candidate, claims.as_ref())));
         }
-        Err(e) => return Err(Failure::new(Exit::Incomplete, e.to_string())),
+        // whoami promises a verdict: "could not check" is not a pass.
+        Err(e) => return Err(Failure::new(Exit::Auth, format!("could not check the identity: {e}"))),
     };
     let caller = &connection.caller;
     if caller.is_anonymous() {
@@ -63,7 +64,10 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
 
     let Some(descriptor) = caller.subject_descriptor.as_deref() else {
         println!("token admin   not checked: the service named no subject descriptor for this identity");
-        return Ok(Exit::Ok);
+        return Err(Failure::new(
+            Exit::Auth,
+            "could not check the Token Admin permission (no subject descriptor); try a short scan: pat2entra scan --org ... --concurrency 1",
+        ));
     };
     match client.probe_token_admin(descriptor).await {
         Ok(probe) => {
@@ -80,7 +84,7 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
             Err(Failure::new(Exit::Auth, missing_permission(caller, &signed_in.candidate, org.name())))
         }
         Err(e) if e.is_auth() => Err(Failure::new(Exit::Auth, e.to_string())),
-        Err(e) => Err(Failure::new(Exit::Incomplete, format!("could not check the Token Admin permission: {e}"))),
+        Err(e) => Err(Failure::new(Exit::Auth, format!("could not check the Token Admin permission: {e}"))),
     }
 }
 
