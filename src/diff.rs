@@ -141,9 +141,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             Some(t) => match t.state(new.as_of) {
                 TokenState::Revoked => Some("token revoked".to_string()),
                 TokenState::Expired => Some("token expired".to_string()),
-                TokenState::Active if new_all.contains_key(&key(f)) => {
-                    Some("accepted by an exception".to_string())
-                }
+                TokenState::Active if new_all.contains_key(&key(f)) => Some("accepted by an exception".to_string()),
                 TokenState::Active => None,
             },
         };

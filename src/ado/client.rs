@@ -94,7 +94,7 @@ impl AdoClient {
     }
 
     /// What the client did so far (requests, retries, throttling), shared with progress displays.
-    pub fn stats(&self) -> Arc<Pacer> {
+    pub fn pacer(&self) -> Arc<Pacer> {
         self.pacer.clone()
     }
 

@@ -16,7 +16,8 @@ pub struct ClientStats {
     pub retries: AtomicU64,
     /// Responses that asked the client to wait (429, 503, `Retry-After`, rate-limit delay).
     pub throttled: AtomicU64,
-    /// Total time requests waited for the service, in milliseconds.
+    /// Time the scan was paused at the service's request, in milliseconds (counted once per
+    /// pause, however many requests waited through it).
     pub waited_ms: AtomicU64,
 }
 
@@ -58,11 +59,7 @@ impl Pacer {
         loop {
             let until = *self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
             match until {
-                Some(until) if until > Instant::now() => {
-                    let waited = until - Instant::now();
-                    self.stats.waited_ms.fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
-                    tokio::time::sleep_until(until).await;
-                }
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
                 _ => break,
             }
         }
@@ -71,9 +68,12 @@ impl Pacer {
 
     /// Pauses every request for `wait` (or keeps a longer pause already in force).
     pub fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait.min(MAX_PAUSE);
+        let now = Instant::now();
+        let until = now + wait.min(MAX_PAUSE);
         let mut current = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
         if current.is_none_or(|c| c < until) {
+            let from = current.filter(|c| *c > now).unwrap_or(now);
+            self.stats.waited_ms.fetch_add((until - from).as_millis() as u64, Ordering::Relaxed);
             *current = Some(until);
         }
     }

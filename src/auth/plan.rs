@@ -196,6 +196,21 @@ fn client_secret(
         (Some(client_id), Some(tenant), Some((secret, secret_from))) => {
             Some(Candidate::ClientSecret { tenant, client_id: client_id.to_string(), secret, secret_from })
         }
+        // A secret file asks for a service principal: say what else it needs rather than
+        // quietly signing in as someone else.
+        (client_id, tenant, Some(_)) if config.client_secret_file.is_some() => {
+            let mut missing = Vec::new();
+            if client_id.is_none() {
+                missing.push(CLIENT_ID);
+            }
+            if tenant.is_none() {
+                missing.push("AZURE_TENANT_ID (or --tenant)");
+            }
+            return Err(AuthError::usage(format!(
+                "--client-secret-file needs the service principal's {} too",
+                missing.join(" and ")
+            )));
+        }
         _ => None,
     })
 }

@@ -158,7 +158,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         page_size: args.page_size,
         checkpoint: args.checkpoint.clone(),
     };
-    let progress = Progress::new(args.quiet, client.stats());
+    let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();
     let scanned = scan(&client, &options, &|event| progress.event(event)).await;
     progress.finish(started.elapsed());
