@@ -110,9 +110,8 @@ pub fn main() -> i32 {
         Ok(exit) => exit.code(),
         Err(failure) => {
             // Messages may quote the service: no control characters reach the terminal.
-            let message: String =
-                failure.message.chars().map(|c| if c.is_control() && c != '\n' { '\u{fffd}' } else { c }).collect();
-            eprintln!("error: {message}");
+            let lines: Vec<String> = failure.message.lines().map(crate::report::terminal_text).collect();
+            eprintln!("error: {}", lines.join("\n"));
             failure.exit.code()
         }
     }

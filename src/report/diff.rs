@@ -1,6 +1,6 @@
 //! The scan-to-scan diff in each output format.
 
-use super::escape::markdown_escape as esc;
+use super::escape::{markdown_escape as esc, terminal_text};
 use super::{Format, neutralise};
 use crate::diff::{Change, ScanDiff};
 use std::io::{self, Write};
@@ -115,15 +115,11 @@ fn headline(diff: &ScanDiff) -> String {
     )
 }
 
-fn clean(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
-}
-
 fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "Organization {}: {} -> {}",
-        clean(&diff.organization),
+        terminal_text(&diff.organization),
         diff.old_as_of.format("%Y-%m-%d"),
         diff.new_as_of.format("%Y-%m-%d")
     )?;
@@ -150,9 +146,9 @@ fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
                 "  {:<8} {:<18} {} / {}: {}{note}",
                 f.severity.as_str(),
                 f.rule,
-                clean(&f.owner_label),
-                clean(if f.token_name.is_empty() { "(no name)" } else { &f.token_name }),
-                clean(&f.message)
+                terminal_text(&f.owner_label),
+                terminal_text(if f.token_name.is_empty() { "(no name)" } else { &f.token_name }),
+                terminal_text(&f.message)
             )?;
         }
     }
@@ -160,14 +156,14 @@ fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "Not read (coverage gaps):")?;
         for g in &diff.coverage_gaps {
-            writeln!(out, "  {} scan: {}: {}", g.scan, clean(&g.owner_label), clean(&g.error))?;
+            writeln!(out, "  {} scan: {}: {}", g.scan, terminal_text(&g.owner_label), terminal_text(&g.error))?;
         }
     }
     if !diff.tokens.is_empty() {
         writeln!(out)?;
         writeln!(out, "Tokens:")?;
         for t in &diff.tokens {
-            writeln!(out, "  {:<8} {} / {}", t.change, clean(&t.owner_label), clean(&t.token_name))?;
+            writeln!(out, "  {:<8} {} / {}", t.change, terminal_text(&t.owner_label), terminal_text(&t.token_name))?;
         }
     }
     Ok(())

@@ -1,5 +1,11 @@
 //! Escaping for text that comes from the directory (names are hostile input).
 
+/// Text from the directory or the service, made safe for a terminal: control characters (which
+/// could carry escape sequences that rewrite the screen) become U+FFFD.
+pub fn terminal_text(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+}
+
 /// Escapes text for a Markdown table cell or heading: no markup, links, HTML or cell breaks.
 pub fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

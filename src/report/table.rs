@@ -1,6 +1,7 @@
 //! Terminal output: a summary first, then one row per flagged token, then coverage gaps.
 
 use super::RenderOptions;
+use super::escape::terminal_text;
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use crate::rules::ExceptionStatus;
@@ -14,7 +15,12 @@ const FILE_WIDTH: u16 = 160;
 pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let s = &record.summary;
     let c = &record.coverage;
-    writeln!(out, "Organization {} as of {}", record.organization, record.as_of.format("%Y-%m-%d %H:%M UTC"))?;
+    writeln!(
+        out,
+        "Organization {} as of {}",
+        terminal_text(&record.organization),
+        record.as_of.format("%Y-%m-%d %H:%M UTC")
+    )?;
     writeln!(
         out,
         "Owners:   {} listed, {} scanned{}",
@@ -55,7 +61,7 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
                 ExceptionStatus::Expired => format!("expired on {}; its findings count again", e.expires),
                 _ => "matches nothing (stale): remove or fix it".to_string(),
             };
-            writeln!(out, "  #{} (line {}, {}): {what}", e.exception, e.line, e.reason)?;
+            writeln!(out, "  #{} (line {}, {}): {what}", e.exception, e.line, terminal_text(&e.reason))?;
         }
     }
     if !c.owners_failed.is_empty() {
@@ -65,8 +71,8 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
             writeln!(
                 out,
                 "  {}: {}",
-                clean(&record.owner_label(&gap.descriptor)),
-                clean(&gap.error.replace('\n', " "))
+                terminal_text(&record.owner_label(&gap.descriptor)),
+                terminal_text(&gap.error.replace('\n', " "))
             )?;
         }
     }
@@ -81,12 +87,6 @@ fn colour(severity: Severity) -> Color {
         Severity::Low => Color::Cyan,
         Severity::Info => Color::Grey,
     }
-}
-
-/// Text from the directory, made safe for a terminal: control characters (which could carry
-/// escape sequences that rewrite the screen) become U+FFFD.
-fn clean(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
 }
 
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
@@ -118,11 +118,11 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
                 owner.clone(),
                 vec![
                     worst.severity.to_string(),
-                    clean(&owner),
-                    clean(name),
+                    terminal_text(&owner),
+                    terminal_text(name),
                     expires,
                     rules.join(", "),
-                    clean(&worst.message),
+                    terminal_text(&worst.message),
                     action,
                 ],
             )
