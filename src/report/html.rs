@@ -64,9 +64,48 @@ const ACCENT: &str = "#3f6fb0";
 const GLOBAL_FILL: &str = "#9d0208";
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
-    let mut page = String::with_capacity(48 * 1024 + record.findings.len() * 1400);
-    Page::new(record).write(&mut page).expect("writing to a String cannot fail");
-    out.write_all(page.as_bytes())
+    let mut sink = Sink { buffer: String::with_capacity(SINK_BUFFER * 2), out, error: None };
+    let written = Page::new(record).write(&mut sink);
+    sink.flush()?;
+    match (written, sink.error) {
+        (_, Some(e)) => Err(e),
+        (Err(_), None) => Err(io::Error::other("the HTML report could not be written")),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// Bytes gathered before they go out: the page is written as it is built, so a report of a
+/// large organization never sits whole in memory.
+const SINK_BUFFER: usize = 64 * 1024;
+
+/// `fmt::Write` over an `io::Write`, in chunks; remembers the first I/O error.
+struct Sink<'w> {
+    buffer: String,
+    out: &'w mut dyn Write,
+    error: Option<io::Error>,
+}
+
+impl Sink<'_> {
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buffer.is_empty() {
+            self.out.write_all(self.buffer.as_bytes())?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Write for Sink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.buffer.push_str(s);
+        if self.buffer.len() >= SINK_BUFFER
+            && let Err(e) = self.flush()
+        {
+            self.error = Some(e);
+            return Err(fmt::Error);
+        }
+        Ok(())
+    }
 }
 
 /// The record with its lookups indexed once (large organizations have many findings).
@@ -91,7 +130,7 @@ impl<'a> Page<'a> {
         }
     }
 
-    fn write(&self, p: &mut String) -> fmt::Result {
+    fn write(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         let title = format!("PAT report: {} (as of {})", r.organization, r.as_of.format("%Y-%m-%d"));
         writeln!(p, "<!DOCTYPE html>")?;
@@ -139,7 +178,7 @@ impl<'a> Page<'a> {
 
     // ---- summary -------------------------------------------------------------------------
 
-    fn header(&self, p: &mut String) -> fmt::Result {
+    fn header(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         let s = &r.summary;
         let open: usize = s.findings_by_severity.values().sum();
@@ -216,7 +255,7 @@ impl<'a> Page<'a> {
         writeln!(p, "</header>")
     }
 
-    fn coverage(&self, p: &mut String) -> fmt::Result {
+    fn coverage(&self, p: &mut Sink<'_>) -> fmt::Result {
         let c = &self.r.coverage;
         if c.complete {
             return writeln!(
@@ -250,7 +289,7 @@ impl<'a> Page<'a> {
 
     // ---- charts --------------------------------------------------------------------------
 
-    fn charts(&self, p: &mut String) -> fmt::Result {
+    fn charts(&self, p: &mut Sink<'_>) -> fmt::Result {
         writeln!(p, "<section id=\"charts\">")?;
         writeln!(p, "<h2>Charts</h2>")?;
         writeln!(p, "<div class=\"charts\">")?;
@@ -262,7 +301,7 @@ impl<'a> Page<'a> {
         writeln!(p, "</section>")
     }
 
-    fn chart_findings(&self, p: &mut String) -> fmt::Result {
+    fn chart_findings(&self, p: &mut Sink<'_>) -> fmt::Result {
         let rows = findings_by_rule(self.r);
         let mut used = [false; 5];
         let bars = rows
@@ -309,7 +348,7 @@ impl<'a> Page<'a> {
         })
     }
 
-    fn chart_owners(&self, p: &mut String) -> fmt::Result {
+    fn chart_owners(&self, p: &mut Sink<'_>) -> fmt::Result {
         let risks = owner_risk(self.r);
         let mut used = [false; 5];
         let bars = risks
@@ -366,7 +405,7 @@ impl<'a> Page<'a> {
         figure(p, &chart, &note, |p| hbar(p, &chart, 210.0))
     }
 
-    fn chart_expiry(&self, p: &mut String) -> fmt::Result {
+    fn chart_expiry(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         let timeline = expiry_timeline(r);
         let bars = timeline
@@ -444,7 +483,7 @@ impl<'a> Page<'a> {
         figure(p, &chart, &note, |p| vbar(p, &chart, marker.as_ref()))
     }
 
-    fn chart_lifetimes(&self, p: &mut String) -> fmt::Result {
+    fn chart_lifetimes(&self, p: &mut Sink<'_>) -> fmt::Result {
         let buckets = lifetime_histogram(self.r);
         let bars = buckets
             .iter()
@@ -476,7 +515,7 @@ impl<'a> Page<'a> {
 
     // ---- findings table ------------------------------------------------------------------
 
-    fn findings(&self, p: &mut String) -> fmt::Result {
+    fn findings(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         writeln!(p, "<section id=\"findings\">")?;
         writeln!(p, "<h2>Findings</h2>")?;
@@ -521,7 +560,7 @@ impl<'a> Page<'a> {
         writeln!(p, "</section>")
     }
 
-    fn finding_row(&self, p: &mut String, f: &Finding) -> fmt::Result {
+    fn finding_row(&self, p: &mut Sink<'_>, f: &Finding) -> fmt::Result {
         let token = self.tokens.get(f.authorization_id.as_str());
         writeln!(
             p,
@@ -633,7 +672,7 @@ impl<'a> Page<'a> {
 
     // ---- guidance, exceptions, rules -----------------------------------------------------
 
-    fn guidance_texts(&self, p: &mut String) -> fmt::Result {
+    fn guidance_texts(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         let mut findings: HashMap<&str, usize> = HashMap::new();
         for f in &r.findings {
@@ -694,7 +733,7 @@ impl<'a> Page<'a> {
         writeln!(p, "</section>")
     }
 
-    fn exceptions(&self, p: &mut String) -> fmt::Result {
+    fn exceptions(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         writeln!(p, "<section id=\"exceptions\">")?;
         writeln!(p, "<h2>Exceptions to review</h2>")?;
@@ -755,7 +794,7 @@ impl<'a> Page<'a> {
         writeln!(p, "</section>")
     }
 
-    fn rules(&self, p: &mut String) -> fmt::Result {
+    fn rules(&self, p: &mut Sink<'_>) -> fmt::Result {
         let r = self.r;
         let mut open: HashMap<&str, usize> = HashMap::new();
         let mut accepted: HashMap<&str, usize> = HashMap::new();
@@ -967,7 +1006,7 @@ struct Marker {
 
 const WIDTH: f64 = 640.0;
 
-fn figure(p: &mut String, chart: &Chart, note: &str, draw: impl FnOnce(&mut String) -> fmt::Result) -> fmt::Result {
+fn figure(p: &mut Sink<'_>, chart: &Chart, note: &str, draw: impl FnOnce(&mut Sink<'_>) -> fmt::Result) -> fmt::Result {
     writeln!(p, "<figure class=\"chart-box\">")?;
     writeln!(p, "<figcaption>{}</figcaption>", esc(chart.title))?;
     draw(p)?;
@@ -975,7 +1014,7 @@ fn figure(p: &mut String, chart: &Chart, note: &str, draw: impl FnOnce(&mut Stri
     writeln!(p, "</figure>")
 }
 
-fn open_svg(p: &mut String, chart: &Chart, height: f64) -> fmt::Result {
+fn open_svg(p: &mut Sink<'_>, chart: &Chart, height: f64) -> fmt::Result {
     writeln!(
         p,
         "<svg class=\"chart\" id=\"{}\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" height=\"{height:.0}\" \
@@ -987,7 +1026,7 @@ fn open_svg(p: &mut String, chart: &Chart, height: f64) -> fmt::Result {
 }
 
 /// An empty chart says so, instead of drawing nothing.
-fn empty_svg(p: &mut String, chart: &Chart) -> fmt::Result {
+fn empty_svg(p: &mut Sink<'_>, chart: &Chart) -> fmt::Result {
     open_svg(p, chart, 80.0)?;
     writeln!(
         p,
@@ -998,7 +1037,7 @@ fn empty_svg(p: &mut String, chart: &Chart) -> fmt::Result {
     writeln!(p, "</svg>")
 }
 
-fn legend(p: &mut String, items: &[(String, &'static str)], x: f64, y: f64) -> fmt::Result {
+fn legend(p: &mut Sink<'_>, items: &[(String, &'static str)], x: f64, y: f64) -> fmt::Result {
     if items.is_empty() {
         return Ok(());
     }
@@ -1040,7 +1079,7 @@ fn total(bar: &Bar) -> f64 {
 }
 
 /// Horizontal stacked bars, one row each, labels on the left.
-fn hbar(p: &mut String, chart: &Chart, label_width: f64) -> fmt::Result {
+fn hbar(p: &mut Sink<'_>, chart: &Chart, label_width: f64) -> fmt::Result {
     if chart.bars.is_empty() {
         return empty_svg(p, chart);
     }
@@ -1105,7 +1144,7 @@ fn hbar(p: &mut String, chart: &Chart, label_width: f64) -> fmt::Result {
 }
 
 /// Vertical stacked bars, one slot each, labels below; an optional labelled marker line.
-fn vbar(p: &mut String, chart: &Chart, marker: Option<&Marker>) -> fmt::Result {
+fn vbar(p: &mut Sink<'_>, chart: &Chart, marker: Option<&Marker>) -> fmt::Result {
     if chart.bars.is_empty() {
         return empty_svg(p, chart);
     }
