@@ -417,3 +417,50 @@ fn extends_strict_builds_on_default_and_keeps_strict_values() {
         RuleSet::parse("extends = \"strict\"\n[rules.long-lived]\nmax_lifetime_days = 0\n", "mine.toml").unwrap_err();
     assert!(err.to_string().starts_with("rules file mine.toml:2:"), "{err}");
 }
+
+#[test]
+fn arbitrary_tokens_never_panic_and_judge_the_same_in_any_order() {
+    // A small xorshift: arbitrary scopes, names, owners and dates (far past, far future,
+    // missing, reversed), every rule enabled, with exceptions that match some of them.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: Vec<char> = "abc_.-*?[]ö漢 \u{0}\u{1b}app_tokenvso".chars().collect();
+    let mut text = |len: u64, next: &mut dyn FnMut() -> u64| -> String {
+        (0..(next() % len)).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+    };
+    let rules = RuleSet::parse(
+        "extends = \"strict\"\n[rules.expired]\nenabled = true\n[rules.revoked]\nenabled = true\n\n[[exception]]\ndisplay_name = \"*a*\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2026-12-01\n\n[[exception]]\nrule = \"broad-scope\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2020-01-01\n",
+        "t.toml",
+    )
+    .unwrap();
+    for round in 0..30 {
+        let mut tokens = Vec::new();
+        for i in 0..200 {
+            let mut t = token(&format!("{round}-{i}"), &[], 0, 0);
+            t.scopes = (0..next() % 8).map(|_| text(14, &mut next)).collect();
+            if next() % 3 == 0 {
+                t.scopes
+                    .push(["app_token", "vso.code_manage", "vso.tokenadministration"][(next() % 3) as usize].into());
+            }
+            t.display_name = text(20, &mut next);
+            t.owner = ["aad.alice", "aad.gone", "aad.svc", "aad.nobody", ""][(next() % 5) as usize].into();
+            let day = |n: u64| now() + Duration::days((n % 200_000) as i64 - 100_000);
+            t.valid_from = (next() % 5 != 0).then(|| day(next()));
+            t.valid_to = (next() % 5 != 0).then(|| day(next()));
+            t.is_valid = next() % 7 != 0;
+            t.all_organizations = next() % 2 == 0;
+            tokens.push(t);
+        }
+        let inv = inventory(tokens);
+        let a = rules.evaluate(&inv, now());
+        let mut reversed = inv.clone();
+        reversed.tokens.reverse();
+        assert_eq!(a, rules.evaluate(&reversed, now()), "round {round}");
+        assert_eq!(a.exceptions.len(), 2);
+    }
+}
