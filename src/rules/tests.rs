@@ -430,7 +430,7 @@ fn arbitrary_tokens_never_panic_and_judge_the_same_in_any_order() {
         state
     };
     let alphabet: Vec<char> = "abc_.-*?[]ö漢 \u{0}\u{1b}app_tokenvso".chars().collect();
-    let mut text = |len: u64, next: &mut dyn FnMut() -> u64| -> String {
+    let text = |len: u64, next: &mut dyn FnMut() -> u64| -> String {
         (0..(next() % len)).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
     };
     let rules = RuleSet::parse(
