@@ -95,3 +95,15 @@ fn the_demo_credential_never_shows() {
         assert!(longest_hex_run < 64, "a 64-hex-digit credential-like value appears in the output");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn reports_are_written_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scan.json");
+    let r = run(&["scan", "--demo", "-q", "-o", "json", "--out", out.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}

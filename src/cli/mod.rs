@@ -124,7 +124,7 @@ pub(crate) fn write_to(
 ) -> Result<(), Failure> {
     use std::io::Write;
     let written = match path {
-        Some(path) => std::fs::File::create(path)
+        Some(path) => private_file(path)
             .map(std::io::BufWriter::new)
             .and_then(|mut file| {
                 render(&mut file)?;
@@ -139,6 +139,16 @@ pub(crate) fn write_to(
         }
     };
     written.map_err(|e| Failure::new(crate::exit::Exit::Usage, e))
+}
+
+/// Creates (or truncates) an output file readable by its owner only: reports and checkpoints
+/// list every token and owner of the organization.
+pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Treats a closed pipe (`pat2entra … | head`) as the reader having had enough, not an error.

@@ -65,11 +65,12 @@ pub fn open(path: &Path, organization: &str) -> Result<(Checkpoint, HashMap<Stri
             }
         }
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("cannot write checkpoint {shown}: {e}"))?;
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    // Readable by its owner only: it lists every token of the organization.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| format!("cannot write checkpoint {shown}: {e}"))?;
     if !existing {
         let header = Header { format: FORMAT.into(), version: VERSION, organization: organization.into() };
         writeln!(file, "{}", serde_json::to_string(&header).expect("headers serialize"))
