@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
+/// The note of a new finding whose owner the old scan could not read.
+pub const NOT_READ_BEFORE: &str = "owner not read in the old scan";
+
 /// Version of the diff's JSON shape.
 pub const DIFF_SCHEMA_VERSION: u32 = 1;
 
@@ -42,7 +45,8 @@ pub struct TokenChange {
     pub authorization_id: String,
     pub owner_label: String,
     pub token_name: String,
-    /// created, revoked, expired, or missing (in the old scan, not in the new one).
+    /// created, revoked, expired, missing (in the old scan, not in the new one), first-read (its
+    /// owner was not read by the old scan) or not-read (its owner was not read by the new one).
     pub change: String,
 }
 
@@ -92,6 +96,12 @@ impl ScanDiff {
     pub fn new_findings(&self) -> impl Iterator<Item = &FindingChange> {
         self.findings.iter().filter(|f| f.change == Change::New)
     }
+
+    /// New findings that really appeared in between: those of owners the old scan could not
+    /// read are not counted (they may be old). What `--fail-on` judges.
+    pub fn appeared(&self) -> impl Iterator<Item = &FindingChange> {
+        self.new_findings().filter(|f| f.note.as_deref() != Some(NOT_READ_BEFORE))
+    }
 }
 
 fn token_name(record: &ScanRecord, id: &str) -> String {
@@ -120,12 +130,20 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         message: f.message.clone(),
         note,
     };
+    let unread_in_old: std::collections::HashSet<&str> =
+        old.coverage.owners_failed.iter().map(|g| g.descriptor.as_str()).collect();
+    let unread_in_new: std::collections::HashSet<&str> =
+        new.coverage.owners_failed.iter().map(|g| g.descriptor.as_str()).collect();
     let mut findings = Vec::new();
     for f in new.open_findings() {
         if old_open.contains_key(&key(f)) {
             findings.push(change_of(new, f, Change::Unchanged, None));
         } else {
-            let note = old_all.get(&key(f)).filter(|o| o.is_suppressed()).map(|_| "its exception expired".to_string());
+            let note = if unread_in_old.contains(f.owner.as_str()) {
+                Some(NOT_READ_BEFORE.to_string())
+            } else {
+                old_all.get(&key(f)).filter(|o| o.is_suppressed()).map(|_| "its exception expired".to_string())
+            };
             findings.push(change_of(new, f, Change::New, note));
         }
     }
@@ -162,6 +180,8 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
     for t in &new.tokens {
         let now = t.state(new.as_of);
         let change = match old_tokens.get(t.authorization_id.as_str()) {
+            // Not in the old scan because its owner was not read then: not necessarily new.
+            None if unread_in_old.contains(t.owner.as_str()) => "first-read",
             None => "created",
             Some(o) => match (o.state(old.as_of), now) {
                 (TokenState::Revoked, _) => continue,
@@ -184,7 +204,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
                 authorization_id: t.authorization_id.clone(),
                 owner_label: old.owner_label(&t.owner),
                 token_name: t.display_name.clone(),
-                change: "missing".to_string(),
+                change: if unread_in_new.contains(t.owner.as_str()) { "not-read" } else { "missing" }.to_string(),
             });
         }
     }

@@ -375,3 +375,29 @@ fn exit_codes_of_report_and_diff() {
     assert!(d["tokens"].as_array().unwrap().iter().any(|t| t["change"] == "created"));
     assert!(d["tokens"].as_array().unwrap().iter().any(|t| t["change"] == "revoked"));
 }
+
+#[test]
+fn diff_does_not_call_findings_of_owners_the_old_scan_missed_new() {
+    let rules = RuleSet::default_rules();
+    let all = vec![
+        token("alice-full", "aad.alice", "git clone", &["app_token"], 10, 60),
+        token("bob-full", "aad.bob", "deploy", &["app_token"], 10, 60),
+    ];
+    let mut old = record_of(all.clone(), &rules, as_of());
+    // The old scan could not read bob: none of his tokens are in it.
+    old.tokens.retain(|t| t.owner != "aad.bob");
+    old.findings.retain(|f| f.owner != "aad.bob");
+    old.coverage = pat2entra::inventory::Coverage::new(
+        2,
+        1,
+        vec![pat2entra::inventory::OwnerFailure { descriptor: "aad.bob".into(), error: "HTTP 500".into() }],
+    );
+    let new = record_of(all, &rules, as_of() + Duration::days(1));
+    let d = diff(&old, &new);
+    let bob: Vec<_> = d.new_findings().filter(|f| f.owner == "aad.bob").collect();
+    assert!(!bob.is_empty());
+    assert!(bob.iter().all(|f| f.note.as_deref() == Some(pat2entra::diff::NOT_READ_BEFORE)));
+    assert!(d.appeared().all(|f| f.owner != "aad.bob"), "not counted for --fail-on");
+    assert!(d.tokens.iter().any(|t| t.authorization_id == "bob-full" && t.change == "first-read"));
+    assert!(!d.both_complete && d.coverage_gaps.len() == 1);
+}

@@ -18,6 +18,8 @@ use url::Url;
 const GRAPH_API_VERSION: &str = "7.1-preview.1";
 const TOKEN_ADMIN_API_VERSION: &str = "7.1";
 const CONTINUATION_HEADER: &str = "x-ms-continuationtoken";
+/// Times one request may be told to wait (429/503 with Retry-After) before it is given up.
+const MAX_THROTTLED_ATTEMPTS: u32 = 100;
 
 /// Tuning of the client.
 #[derive(Debug, Clone)]
@@ -229,6 +231,7 @@ impl AdoClient {
         let endpoint = endpoint_name(url);
         let mut attempt: u32 = 0;
         let mut refreshed = false;
+        let mut throttled: u32 = 0;
         loop {
             attempt += 1;
             let authorization = self.credential.authorize().await?;
@@ -264,6 +267,17 @@ impl AdoClient {
                     }
                 }
             };
+            // The service asking us to wait (429/503 with Retry-After) is not a failure: the pacer
+            // already paused every request; waiting politely must not turn owners into gaps or
+            // spend the retry budget. Only a service that never lets up ends the request.
+            if failure.server_wait().is_some_and(|w| !w.is_zero()) {
+                attempt -= 1;
+                throttled += 1;
+                if throttled <= MAX_THROTTLED_ATTEMPTS {
+                    continue;
+                }
+                return Err(failure.into_error(endpoint, attempt + throttled));
+            }
             if attempt > self.options.max_retries || !self.pacer.take_retry() {
                 return Err(failure.into_error(endpoint, attempt));
             }

@@ -113,10 +113,16 @@ impl Pacer {
     }
 }
 
-/// `Retry-After` in seconds (fractions accepted).
+/// `Retry-After` in seconds (fractions accepted) or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok()?;
-    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(MAX_PAUSE.as_secs_f64())))
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(value) = text.parse::<f64>() {
+        return (value.is_finite() && value >= 0.0)
+            .then(|| Duration::from_secs_f64(value.min(MAX_PAUSE.as_secs_f64())));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    let wait = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    Some(wait.min(MAX_PAUSE))
 }
 
 fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
@@ -159,7 +165,10 @@ mod tests {
         assert!(pacer.take_retry() && pacer.take_retry());
         assert!(!pacer.take_retry(), "the budget is spent");
         let mut h = HeaderMap::new();
+        // An HTTP date in the past: go now.
         h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
     }
 }

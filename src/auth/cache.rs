@@ -100,6 +100,12 @@ impl TokenSource for CachedTokens {
                 Err(error) => match still_valid {
                     Some(token) => {
                         tracing::warn!(source = %self.name, "could not replace the access token yet ({error}); using it until it expires");
+                        // Try again a little later, not on every request meanwhile.
+                        if let Some(h) = held.as_mut() {
+                            let now = SystemTime::now();
+                            let left = h.issued.expires_at.duration_since(now).unwrap_or_default();
+                            h.refresh_at = now + (left / 2).min(std::time::Duration::from_secs(30));
+                        }
                         Ok(token)
                     }
                     None => Err(error),

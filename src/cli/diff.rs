@@ -48,5 +48,5 @@ pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
         }
     }
     // Gate on what got worse: new findings at or above --fail-on.
-    Ok(gate(diff.new_findings().map(|f| f.severity), args.output.fail_on))
+    Ok(gate(diff.appeared().map(|f| f.severity), args.output.fail_on))
 }

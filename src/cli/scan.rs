@@ -165,6 +165,13 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let inventory = scanned.map_err(scan_failure)?;
 
     let record = args.output.write(ScanRecord::judge(inventory, &rules, as_of))?;
+    // Written: a complete scan no longer needs its checkpoint (an incomplete one keeps it, so a
+    // rerun asks only for what failed).
+    if let Some(path) = &args.checkpoint
+        && record.coverage.complete
+    {
+        crate::scan::finish_checkpoint(path).map_err(|e| Failure::new(Exit::Usage, e))?;
+    }
     Ok(args.output.gate(&record))
 }
 

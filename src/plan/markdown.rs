@@ -79,8 +79,8 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
                 "| {urgent} | {} | {token} ({}) | {findings} | {} ({}) | {} |",
                 item.due,
                 esc(&item.authorization_id.chars().take(8).collect::<String>()),
-                item.use_id,
-                item.confidence,
+                esc(&item.use_id),
+                esc(&item.confidence),
                 item.action,
             )?;
         }

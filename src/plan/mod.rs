@@ -10,7 +10,7 @@ pub use markdown::render as render_markdown;
 use crate::finding::Severity;
 use crate::inventory::TokenState;
 use crate::record::ScanRecord;
-use chrono::{Duration, NaiveDate};
+use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -45,8 +45,8 @@ impl Wave {
 }
 
 /// Days from the scan's date to the due date of each wave.
-const NOW_DAYS: i64 = 7;
-const NEXT_DAYS: i64 = 30;
+const NOW_DAYS: u64 = 7;
+const NEXT_DAYS: u64 = 30;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanItem {
@@ -93,6 +93,11 @@ pub struct Gap {
     pub error: String,
 }
 
+/// `date` plus `days`, or the last date there is (a saved scan may carry any date).
+fn days_after(date: NaiveDate, days: u64) -> NaiveDate {
+    date.checked_add_days(Days::new(days)).unwrap_or(NaiveDate::MAX)
+}
+
 /// Builds the plan of a scan.
 pub fn build(record: &ScanRecord) -> Plan {
     let as_of = record.as_of.date_naive();
@@ -115,9 +120,9 @@ pub fn build(record: &ScanRecord) -> Plan {
         };
         let expiry = token.valid_to.map(|d| d.date_naive());
         let mut due = match wave {
-            Wave::Now => as_of + Duration::days(NOW_DAYS),
-            Wave::Next => as_of + Duration::days(NEXT_DAYS),
-            Wave::AtExpiry => expiry.unwrap_or(as_of + Duration::days(90)),
+            Wave::Now => days_after(as_of, NOW_DAYS),
+            Wave::Next => days_after(as_of, NEXT_DAYS),
+            Wave::AtExpiry => expiry.unwrap_or_else(|| days_after(as_of, 90)),
         };
         // Never later than the token's own expiry, nor than a deadline a finding carries.
         if let Some(expiry) = expiry {
@@ -134,9 +139,9 @@ pub fn build(record: &ScanRecord) -> Plan {
             .and_then(|f| f.guidance.clone())
             .or_else(|| usage.map(|u| u.guidance.clone()))
             .unwrap_or_else(|| crate::guidance::for_use("unknown").id.clone());
-        let action = record
-            .guidance(&guidance)
-            .or_else(|| crate::guidance::by_id(&guidance))
+        // The built-in texts first: a saved scan is a file that may have been edited.
+        let action = crate::guidance::by_id(&guidance)
+            .or_else(|| record.guidance(&guidance))
             .map(|g| g.action.clone())
             .unwrap_or_default();
         owners.entry(token.owner.as_str()).or_default().push(PlanItem {

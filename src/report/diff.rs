@@ -145,7 +145,7 @@ fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "  {:<8} {:<18} {} / {}: {}{note}",
                 f.severity.as_str(),
-                f.rule,
+                terminal_text(&f.rule),
                 terminal_text(&f.owner_label),
                 terminal_text(if f.token_name.is_empty() { "(no name)" } else { &f.token_name }),
                 terminal_text(&f.message)
@@ -239,7 +239,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "| {} | {} | {} | {} | {}{note} |",
                 f.severity,
-                f.rule,
+                esc(&f.rule),
                 esc(&f.owner_label),
                 esc(&f.token_name),
                 esc(&f.message)

@@ -41,11 +41,12 @@ pub fn open(path: &Path, organization: &str) -> Result<(Checkpoint, HashMap<Stri
     let existing = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
     if existing {
         let reader = BufReader::new(File::open(path).map_err(|e| format!("cannot read checkpoint {shown}: {e}"))?);
-        let mut lines = reader.lines();
+        // Bytes, not text: a line cut inside a multi-byte character must not hide the rest.
+        let mut lines = reader.split(b'\n');
         let header: Header = lines
             .next()
             .and_then(|l| l.ok())
-            .and_then(|l| serde_json::from_str(&l).ok())
+            .and_then(|l| serde_json::from_slice(&l).ok())
             .filter(|h: &Header| h.format == FORMAT)
             .ok_or_else(|| format!("{shown} is not a pat2entra checkpoint; choose another --checkpoint file"))?;
         if header.version != VERSION {
@@ -60,7 +61,7 @@ pub fn open(path: &Path, organization: &str) -> Result<(Checkpoint, HashMap<Stri
         for line in lines {
             let Ok(line) = line else { break };
             // A line cut short by a crash: that owner is simply scanned again.
-            if let Ok(done) = serde_json::from_str::<Finished>(&line) {
+            if let Ok(done) = serde_json::from_slice::<Finished>(&line) {
                 finished.insert(done.owner, done.tokens);
             }
         }
@@ -92,11 +93,14 @@ impl Checkpoint {
             .and_then(|_| file.flush())
             .map_err(|e| format!("cannot write checkpoint {}: {e}", self.path.display()))
     }
+}
 
-    /// The scan completed: the checkpoint is no longer needed.
-    pub fn finish(self) -> Result<(), String> {
-        drop(self.file);
-        std::fs::remove_file(&self.path).map_err(|e| format!("cannot remove checkpoint {}: {e}", self.path.display()))
+/// The scan completed and its result is written: the checkpoint is no longer needed.
+pub fn remove(path: &Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove checkpoint {}: {e}", path.display())),
     }
 }
 
@@ -139,8 +143,19 @@ mod tests {
         let (cp, done) = open(&path, "fabrikam").unwrap();
         assert_eq!(done.len(), 3, "the owner after the cut line is read");
         assert!(open(&path, "contoso").unwrap_err().contains("belongs to organization 'fabrikam'"));
-        cp.finish().unwrap();
+        drop(cp);
+        // A line cut inside a multi-byte character hides nothing after it.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"owner\":\"aad.\xc3").unwrap();
+        drop(f);
+        let (cp, _) = open(&path, "fabrikam").unwrap();
+        cp.record("aad.d", &[]).unwrap();
+        drop(cp);
+        let (_, done) = open(&path, "fabrikam").unwrap();
+        assert!(done.contains_key("aad.d"), "{:?}", done.keys());
+        remove(&path).unwrap();
         assert!(!path.exists());
+        remove(&path).unwrap();
         std::fs::write(&path, "hello\n").unwrap();
         assert!(open(&path, "fabrikam").unwrap_err().contains("not a pat2entra checkpoint"));
     }

@@ -24,6 +24,11 @@ impl Default for ScanOptions {
     }
 }
 
+/// Removes the checkpoint of a scan that completed and whose result was written.
+pub fn finish_checkpoint(path: &std::path::Path) -> Result<(), String> {
+    checkpoint::remove(path)
+}
+
 /// Why a scan stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -56,15 +61,18 @@ pub async fn scan(
     options: &ScanOptions,
     on_event: &(dyn Fn(ScanEvent) + Sync),
 ) -> Result<Inventory, ScanError> {
+    // The checkpoint first: a wrong file should not cost a long listing of owners.
+    let opened = match &options.checkpoint {
+        None => None,
+        Some(path) => Some(checkpoint::open(path, client.organization()).map_err(ScanError::Checkpoint)?),
+    };
     let owners = client.list_users().await?;
     on_event(ScanEvent::OwnersListed(owners.len()));
 
     let mut per_owner: Vec<Option<Vec<Token>>> = vec![None; owners.len()];
-    let checkpoint = match &options.checkpoint {
+    let checkpoint = match opened {
         None => None,
-        Some(path) => {
-            let (checkpoint, mut finished) =
-                checkpoint::open(path, client.organization()).map_err(ScanError::Checkpoint)?;
+        Some((checkpoint, mut finished)) => {
             let mut resumed_tokens = 0;
             for (i, owner) in owners.iter().enumerate() {
                 if let Some(tokens) = finished.remove(&owner.descriptor) {
@@ -113,12 +121,8 @@ pub async fn scan(
     // Tokens in the order of their owners, as listed: the same organization gives the same record.
     let tokens = per_owner.into_iter().flatten().flatten().collect();
     let coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
-    // A complete scan needs no checkpoint any more; an incomplete one keeps it, so a rerun
-    // reads only what failed.
-    if let Some(checkpoint) = checkpoint
-        && coverage.complete
-    {
-        checkpoint.finish().map_err(ScanError::Checkpoint)?;
-    }
+    // The checkpoint stays until the caller has written the result (`finish_checkpoint`): a
+    // failed write must not throw a long scan away.
+    drop(checkpoint);
     Ok(Inventory { organization: client.organization().to_string(), coverage, owners, tokens })
 }

@@ -207,7 +207,12 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
-    let limiter = config.rate_limit.clone().map(throttle::Limiter::new);
+    // A 429 leaves after the simulated latency: requests sent before the caller could see it
+    // are not violations.
+    let limiter = config.rate_limit.clone().map(|mut limit| {
+        limit.grace += config.latency + config.latency_jitter;
+        throttle::Limiter::new(limit)
+    });
     let state =
         Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default(), limiter });
     let accept_state = state.clone();
@@ -664,7 +669,12 @@ fn encode_token_continuation(offset: usize, descriptor: &str) -> String {
 
 fn decode_token_continuation(token: &str, descriptor: &str) -> Option<usize> {
     let expected = encode_token_continuation(0, descriptor);
-    (token.len() == 36 && token[..24] == expected[..24]).then(|| usize::from_str_radix(&token[24..], 16).ok()).flatten()
+    // Bytes, not characters: a hostile token must not split a character.
+    let token = token.as_bytes();
+    if token.len() != 36 || token[..24] != expected.as_bytes()[..24] {
+        return None;
+    }
+    usize::from_str_radix(std::str::from_utf8(&token[24..]).ok()?, 16).ok()
 }
 
 #[cfg(test)]
@@ -678,5 +688,7 @@ mod tests {
         let t = encode_token_continuation(7, "aad.x");
         assert_eq!(decode_token_continuation(&t, "aad.x"), Some(7));
         assert_eq!(decode_token_continuation(&t, "aad.y"), None);
+        // 23 bytes, a two-byte character across byte 24, 11 more: refused, no panic.
+        assert_eq!(decode_token_continuation(&format!("{}é{}", "a".repeat(23), "0".repeat(11)), "aad.x"), None);
     }
 }

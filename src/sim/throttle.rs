@@ -126,7 +126,8 @@ impl Limiter {
 /// below one second, so tests can throttle without slowing down).
 pub fn retry_after_value(wait: Duration) -> String {
     if wait < Duration::from_secs(1) {
-        format!("{:.3}", wait.as_secs_f64())
+        // Rounded up to the millisecond: never shorter than the real wait.
+        format!("{:.3}", (wait.as_secs_f64() * 1000.0).ceil() / 1000.0)
     } else {
         wait.as_secs_f64().ceil().to_string()
     }
