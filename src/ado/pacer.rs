@@ -66,6 +66,13 @@ impl Pacer {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How much longer requests wait at the service's request, if they do.
+    pub fn paused_for(&self) -> Option<Duration> {
+        let until = (*self.pause_until.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
+    }
+
     /// Pauses every request for `wait` (or keeps a longer pause already in force).
     pub fn pause(&self, wait: Duration) {
         let now = Instant::now();

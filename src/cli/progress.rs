@@ -48,26 +48,39 @@ impl Progress {
                 s.owners_failed += 1;
             }
         }
+        let finished = s.owners_done == s.owners_total;
+        if finished || s.last_draw.is_none_or(|t| t.elapsed() > Duration::from_millis(100)) {
+            self.draw(&mut s);
+        }
+    }
+
+    /// Redraws the line now and then even without events: a long pause the service asked for
+    /// shows as such instead of a frozen line.
+    pub fn tick(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.owners_total > 0 {
+            self.draw(&mut s);
+        }
+    }
+
+    fn draw(&self, s: &mut State) {
         if !self.live {
             return;
         }
-        let finished = s.owners_done == s.owners_total;
-        if finished || s.last_draw.is_none_or(|t| t.elapsed() > Duration::from_millis(100)) {
-            s.last_draw = Some(Instant::now());
-            let failed = if s.owners_failed > 0 { format!(", {} failed", s.owners_failed) } else { String::new() };
-            let (_, retries, throttled, waited) = self.client.stats.snapshot();
-            let throttling = if throttled > 0 {
-                format!(", throttled {throttled}x (waited {:.1} s)", waited.as_secs_f64())
-            } else {
-                String::new()
-            };
-            let retried = if retries > 0 { format!(", {retries} retried") } else { String::new() };
-            eprint!(
-                "\r\x1b[Kscanning owners {}/{}, {} tokens{failed}{retried}{throttling}",
-                s.owners_done, s.owners_total, s.tokens
-            );
-            let _ = std::io::stderr().flush();
-        }
+        s.last_draw = Some(Instant::now());
+        let failed = if s.owners_failed > 0 { format!(", {} failed", s.owners_failed) } else { String::new() };
+        let (_, retries, throttled, waited) = self.client.stats.snapshot();
+        let throttling = match self.client.paused_for() {
+            Some(left) => format!(", paused by the service: {:.0} s left", left.as_secs_f64().ceil()),
+            None if throttled > 0 => format!(", throttled {throttled}x (waited {:.1} s)", waited.as_secs_f64()),
+            None => String::new(),
+        };
+        let retried = if retries > 0 { format!(", {retries} retried") } else { String::new() };
+        eprint!(
+            "\r\x1b[Kscanning owners {}/{}, {} tokens{failed}{retried}{throttling}",
+            s.owners_done, s.owners_total, s.tokens
+        );
+        let _ = std::io::stderr().flush();
     }
 
     /// Ends the live line and prints what the scan cost.
