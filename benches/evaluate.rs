@@ -33,17 +33,9 @@ fn main() {
     let tokens: Vec<Token> = (0..TOKENS)
         .map(|n| {
             let (owner, t) = templates[n % templates.len()];
-            Token {
-                authorization_id: format!("{}-{n}", t.authorization_id),
-                owner: users[owner].descriptor.clone(),
-                display_name: t.display_name.clone().unwrap_or_default(),
-                scopes: t.scope.split_whitespace().map(str::to_string).collect(),
-                all_organizations: t.target_accounts.is_none(),
-                target_accounts: t.target_accounts.clone().unwrap_or_default(),
-                valid_from: Some(t.valid_from),
-                valid_to: Some(t.valid_to),
-                is_valid: t.is_valid,
-            }
+            let mut token = t.to_inventory(&users[owner].descriptor);
+            token.authorization_id = format!("{}-{n}", t.authorization_id);
+            token
         })
         .collect();
     let inventory = Inventory {

@@ -293,17 +293,7 @@ fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
         let mut tokens: Vec<Token> = Vec::new();
         for (user, sim_tokens) in org.users().zip(org.all_tokens()) {
             for (i, t) in sim_tokens.iter().enumerate() {
-                let mut token = Token {
-                    authorization_id: t.authorization_id.clone(),
-                    owner: user.descriptor.clone(),
-                    display_name: t.display_name.clone().unwrap_or_default(),
-                    scopes: t.scope.split_whitespace().map(str::to_string).collect(),
-                    all_organizations: t.target_accounts.is_none(),
-                    target_accounts: t.target_accounts.clone().unwrap_or_default(),
-                    valid_from: Some(t.valid_from),
-                    valid_to: Some(t.valid_to),
-                    is_valid: t.is_valid,
-                };
+                let mut token = t.to_inventory(&user.descriptor);
                 match (seed as usize + i) % 7 {
                     0 => token.valid_to = None,
                     1 => token.valid_from = None,

@@ -53,6 +53,24 @@ pub enum TimeFormat {
     Utc,
 }
 
+impl SimToken {
+    /// The token as a scan of the simulator would record it (for tests and benchmarks that
+    /// need an inventory without going through HTTP).
+    pub fn to_inventory(&self, owner: &str) -> crate::inventory::Token {
+        crate::inventory::Token {
+            authorization_id: self.authorization_id.clone(),
+            owner: owner.to_string(),
+            display_name: self.display_name.clone().unwrap_or_default(),
+            scopes: self.scope.split_whitespace().map(str::to_string).collect(),
+            all_organizations: self.target_accounts.is_none(),
+            target_accounts: self.target_accounts.clone().unwrap_or_default(),
+            valid_from: Some(self.valid_from),
+            valid_to: Some(self.valid_to),
+            is_valid: self.is_valid,
+        }
+    }
+}
+
 impl TimeFormat {
     pub fn format(self, t: DateTime<Utc>) -> String {
         let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
