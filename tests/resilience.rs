@@ -109,3 +109,40 @@ fn a_scan_killed_midway_resumes_from_its_checkpoint_to_the_same_result() {
     assert_eq!(resumed["coverage"], uninterrupted["coverage"]);
     assert!(!checkpoint.exists(), "a completed scan removes its checkpoint");
 }
+
+#[test]
+fn a_failed_write_keeps_the_checkpoint_so_nothing_is_scanned_twice() {
+    let sim = sim(sim_config());
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("scan.checkpoint");
+    let base = sim.base_url();
+    let unwritable = dir.path().join("no-such-dir").join("scan.json");
+    let r = common::run(
+        &[
+            "scan",
+            "--org",
+            "fabrikam",
+            "--base-url",
+            &base,
+            "--auth",
+            "pat",
+            "-q",
+            "-o",
+            "json",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--out",
+            unwritable.to_str().unwrap(),
+        ],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot write"), "{}", r.stderr);
+    assert!(checkpoint.exists(), "the scan's work survives a failed write");
+    let before = sim.sim().stats().token_pages.load(std::sync::atomic::Ordering::Relaxed);
+    let (run, record) = scan_json(&sim, &["--checkpoint", checkpoint.to_str().unwrap()], PAT);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(sim.sim().stats().token_pages.load(std::sync::atomic::Ordering::Relaxed), before, "nothing asked again");
+    assert_eq!(record["coverage"]["complete"], true);
+    assert!(!checkpoint.exists());
+}
