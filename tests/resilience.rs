@@ -146,3 +146,18 @@ fn a_failed_write_keeps_the_checkpoint_so_nothing_is_scanned_twice() {
     assert_eq!(record["coverage"]["complete"], true);
     assert!(!checkpoint.exists());
 }
+
+#[test]
+fn being_told_to_wait_is_not_a_failure() {
+    // Half the requests are answered 429 with a short Retry-After; with no retries allowed at
+    // all, every owner is still read: waiting spends neither --max-retries nor the budget.
+    let sim = sim(SimConfig {
+        users: 60,
+        faults: Faults { throttle_rate: 0.5, retry_after: Duration::from_millis(10), ..Faults::default() },
+        ..sim_config()
+    });
+    let (run, record) = scan_json(&sim, &["--max-retries", "0"], PAT);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(record["coverage"]["complete"], true);
+    assert!(sim.sim().stats().faults_injected.load(std::sync::atomic::Ordering::Relaxed) > 10);
+}
