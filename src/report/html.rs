@@ -9,8 +9,8 @@
 
 use super::escape::html_escape as esc;
 use crate::finding::{Finding, Severity};
-use crate::guidance::{Confidence, Guidance, TokenUsage, USES};
-use crate::inventory::{Owner, Token, TokenState};
+use crate::guidance::{Confidence, Guidance, USES};
+use crate::inventory::TokenState;
 use crate::record::ScanRecord;
 use crate::rules::{ExceptionReport, ExceptionStatus, RuleInfo};
 use chrono::{Datelike, Months, NaiveDate};
@@ -108,12 +108,10 @@ impl fmt::Write for Sink<'_> {
     }
 }
 
-/// The record with its lookups indexed once (large organizations have many findings).
+/// The record, with the small lookups the page needs besides the record's own index of
+/// owners, tokens and usages.
 struct Page<'a> {
     r: &'a ScanRecord,
-    owners: HashMap<&'a str, &'a Owner>,
-    tokens: HashMap<&'a str, &'a Token>,
-    usage: HashMap<&'a str, &'a TokenUsage>,
     guidance: HashMap<&'a str, &'a Guidance>,
     rules: HashMap<&'a str, &'a RuleInfo>,
 }
@@ -122,9 +120,6 @@ impl<'a> Page<'a> {
     fn new(r: &'a ScanRecord) -> Self {
         Page {
             r,
-            owners: r.owners.iter().map(|o| (o.descriptor.as_str(), o)).collect(),
-            tokens: r.tokens.iter().map(|t| (t.authorization_id.as_str(), t)).collect(),
-            usage: r.usage.iter().map(|u| (u.authorization_id.as_str(), u)).collect(),
             guidance: r.guidance.iter().map(|g| (g.id.as_str(), g)).collect(),
             rules: r.rules.iter().map(|x| (x.id.as_str(), x)).collect(),
         }
@@ -165,7 +160,7 @@ impl<'a> Page<'a> {
     }
 
     fn owner_name(&self, descriptor: &str) -> (String, String) {
-        match self.owners.get(descriptor) {
+        match self.r.owner(descriptor) {
             Some(o) if !o.display_name.is_empty() => (o.display_name.clone(), o.principal_name.clone()),
             Some(o) if !o.principal_name.is_empty() => (o.principal_name.clone(), String::new()),
             _ => (descriptor.to_string(), String::new()),
@@ -561,7 +556,7 @@ impl<'a> Page<'a> {
     }
 
     fn finding_row(&self, p: &mut Sink<'_>, f: &Finding) -> fmt::Result {
-        let token = self.tokens.get(f.authorization_id.as_str());
+        let token = self.r.token(&f.authorization_id);
         writeln!(
             p,
             "<tr class=\"finding\" data-severity=\"{}\" data-rule=\"{}\" data-token=\"{}\" data-suppressed=\"{}\">",
@@ -578,7 +573,7 @@ impl<'a> Page<'a> {
         writeln!(p, "<td><a href=\"#rule-{}\"><code class=\"rule\">{}</code></a></td>", anchor(&f.rule), esc(&f.rule))?;
 
         let (name, upn) = self.owner_name(&f.owner);
-        let deleted = self.owners.get(f.owner.as_str()).is_some_and(|o| o.deleted_in_origin);
+        let deleted = self.r.owner(&f.owner).is_some_and(|o| o.deleted_in_origin);
         write!(p, "<td>{}", esc(&name))?;
         if !upn.is_empty() {
             // Long addresses break before the domain rather than anywhere.
@@ -604,7 +599,7 @@ impl<'a> Page<'a> {
             None => write!(p, "<td><span class=\"muted\">(token not in the record)</span>")?,
         }
         write!(p, "<br><code class=\"id\">{}</code>", esc(&f.authorization_id))?;
-        if let Some(u) = self.usage.get(f.authorization_id.as_str()) {
+        if let Some(u) = self.r.usage(&f.authorization_id) {
             let used_for =
                 USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
             let confidence = match u.inference.confidence {
@@ -1468,7 +1463,7 @@ const SCRIPT: &str = r#"(function () {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Coverage, Inventory};
+    use crate::inventory::{Coverage, Inventory, Owner, Token};
     use crate::rules::RuleSet;
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
