@@ -63,7 +63,7 @@ impl Token {
     }
 
     pub fn is_full_access(&self) -> bool {
-        self.scopes.iter().any(|s| s == FULL_ACCESS_SCOPE)
+        crate::scopes::each(&self.scopes).any(|s| s.eq_ignore_ascii_case(FULL_ACCESS_SCOPE))
     }
 
     /// Total lifetime (`valid_to - valid_from`) in whole days, when both dates are known.

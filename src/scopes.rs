@@ -341,6 +341,23 @@ pub static CATALOG: &[ScopeInfo] = &[
 /// users and licenses, permissions, audit). Used by [`default_privileged`].
 const ADMIN_AREAS: &[&str] = &["audit", "entitlements", "graph", "identity", "security", "tokens"];
 
+/// The scope strings of a `scope` field: the service separates them with spaces, but commas and
+/// semicolons (`vso.code,app_token`) are seen too, and a hand-edited saved scan may hold either.
+pub fn split(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split(|c: char| c.is_whitespace() || c == ',' || c == ';').filter(|s| !s.is_empty())
+}
+
+/// Every scope of a token's list, split again with [`split`] so that an element such as
+/// `"vso.code,app_token"` (a saved scan written before splitting was fixed) is judged right.
+pub fn each(scopes: &[String]) -> impl Iterator<Item = &str> {
+    scopes.iter().flat_map(|s| split(s))
+}
+
+/// Whether a scope string is the full-access value `app_token` (any case).
+pub fn is_full_access(scope: &str) -> bool {
+    scope.eq_ignore_ascii_case(FULL_ACCESS)
+}
+
 /// Exact, case-insensitive lookup of a scope string.
 pub fn lookup(scope: &str) -> Option<&'static ScopeInfo> {
     static INDEX: std::sync::OnceLock<std::collections::HashMap<String, &'static ScopeInfo>> =
@@ -552,6 +569,16 @@ mod tests {
     fn lookup_is_case_insensitive_and_exact() {
         assert_eq!(lookup("VSO.CODE_WRITE").unwrap().scope, "vso.code_write");
         assert_eq!(lookup("App_Token").unwrap().scope, FULL_ACCESS);
+    }
+
+    #[test]
+    fn scope_lists_split_on_spaces_commas_and_semicolons() {
+        let got: Vec<&str> = split(" vso.code,app_token;vso.build\tvso.work ,, ;").collect();
+        assert_eq!(got, ["vso.code", "app_token", "vso.build", "vso.work"]);
+        let saved = vec!["vso.code,APP_TOKEN".to_string(), "vso.packaging".to_string()];
+        assert_eq!(each(&saved).collect::<Vec<_>>(), ["vso.code", "APP_TOKEN", "vso.packaging"]);
+        assert!(each(&saved).any(is_full_access));
+        assert!(!is_full_access("app_tokens"));
         assert!(lookup("vso.code ").is_none());
         assert!(lookup("vso.cod").is_none());
         assert!(!is_known("vso.pats"));

@@ -138,7 +138,7 @@ impl SessionToken {
             authorization_id: self.authorization_id,
             owner: owner.to_string(),
             display_name: self.display_name.unwrap_or_default(),
-            scopes: self.scope.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect(),
+            scopes: crate::scopes::split(self.scope.as_deref().unwrap_or_default()).map(str::to_string).collect(),
             all_organizations: target_accounts.is_empty(),
             target_accounts,
             valid_from: self.valid_from,

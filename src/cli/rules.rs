@@ -24,14 +24,7 @@ pub fn run(command: RulesCommand) -> Result<Exit, Failure> {
     match command {
         RulesCommand::Check { file } => {
             let set = RuleSet::load(&file).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
-            let ids: Vec<&str> = set.rules.iter().map(|r| r.id.as_str()).collect();
-            println!(
-                "{}: valid; {} rules enabled ({}), {} exceptions",
-                file.display(),
-                ids.len(),
-                ids.join(", "),
-                set.exceptions.len()
-            );
+            print!("{}", describe(&file.display().to_string(), &set));
             Ok(Exit::Ok)
         }
         RulesCommand::Explain { rule } => {
@@ -39,5 +32,61 @@ pub fn run(command: RulesCommand) -> Result<Exit, Failure> {
             print!("{text}");
             Ok(Exit::Ok)
         }
+    }
+}
+
+/// What a valid rules file turns on: each rule with its severity and where it comes from, the
+/// rules left off, and the exceptions, so that a file that disables more than meant shows it.
+fn describe(file: &str, set: &RuleSet) -> String {
+    let file = crate::report::terminal_text(file);
+    let base = match &set.extends {
+        Some(name) => format!("extends \"{name}\""),
+        None => "stands alone (extends = \"none\")".to_string(),
+    };
+    let mut text = format!(
+        "{file}: valid; {base}; {} of {} rules enabled, {} exceptions\n",
+        set.rules.len(),
+        rules::RuleId::ALL.len(),
+        set.exceptions.len()
+    );
+    for rule in &set.rules {
+        let from = match (&set.extends, rule.from_file) {
+            (_, true) => "this file".to_string(),
+            (Some(name), false) => format!("built in ({name})"),
+            (None, false) => "built in".to_string(),
+        };
+        text.push_str(&format!("  {:<18} {:<9} {from}\n", rule.id.as_str(), rule.severity.as_str()));
+    }
+    let off: Vec<&str> =
+        rules::RuleId::ALL.iter().filter(|id| set.rule(**id).is_none()).map(|id| id.as_str()).collect();
+    if !off.is_empty() {
+        text.push_str(&format!("  off: {}\n", off.join(", ")));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_lists_each_rule_with_severity_and_origin() {
+        let set = RuleSet::parse(
+            "extends = \"default\"\n[rules.long-lived]\nseverity = \"high\"\nmax_lifetime_days = 30\n\n[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2027-01-01\n",
+            "mine.toml",
+        )
+        .unwrap();
+        let text = describe("mine.toml", &set);
+        assert!(text.starts_with("mine.toml: valid; extends \"default\"; "), "{text}");
+        assert!(text.contains(", 1 exceptions"), "{text}");
+        assert!(text.contains("  long-lived         high      this file\n"), "{text}");
+        assert!(text.contains("  full-access        high      built in (default)\n"), "{text}");
+        assert!(text.contains("off: ") && text.contains("revoked"), "{text}");
+
+        let alone = RuleSet::parse("extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\n", "a.toml").unwrap();
+        let text = describe("a.toml", &alone);
+        assert!(text.contains("stands alone") && text.contains("1 of 13 rules enabled"), "{text}");
+        assert!(text.contains("  revoked            low       this file\n"), "{text}");
+        assert!(text.contains("full-access"), "a turned-off rule is listed: {text}");
     }
 }

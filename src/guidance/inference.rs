@@ -199,9 +199,10 @@ pub fn infer(scopes: &[String], display_name: &str) -> Inference {
         }
     }
     let mut scope_uses: Vec<usize> = Vec::new();
-    for scope in scopes {
+    for scope in crate::scopes::each(scopes) {
+        let scope = scope.to_ascii_lowercase();
         if let Some((_, use_id, weight)) = SCOPE_HINTS.iter().find(|(prefix, _, _)| {
-            scope == prefix || scope.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('_'))
+            scope == *prefix || scope.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('_'))
         }) {
             add(use_id, *weight, format!("scope {scope}"));
             scope_uses.push(index(use_id));
@@ -224,7 +225,7 @@ pub fn infer(scopes: &[String], display_name: &str) -> Inference {
     scores.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let Some(&(best, score)) = scores.first() else {
         let mut evidence = vec!["no scope or name hints at a use".to_string()];
-        if scopes.iter().any(|s| s == crate::scopes::FULL_ACCESS) {
+        if crate::scopes::each(scopes).any(crate::scopes::is_full_access) {
             evidence = vec!["full access (app_token) and no name hint".to_string()];
         }
         return Inference { use_id: "unknown".into(), confidence: Confidence::Low, evidence };

@@ -176,11 +176,8 @@ impl Check {
                 }),
             },
             Check::PrivilegedScope { tiers, deny } => {
-                let hits: Vec<&str> = t
-                    .scopes
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|scope| *scope != scopes::FULL_ACCESS)
+                let hits: Vec<&str> = scopes::each(&t.scopes)
+                    .filter(|scope| !scopes::is_full_access(scope))
                     .filter(|scope| {
                         deny.contains(*scope)
                             || (scope.bytes().any(|b| b.is_ascii_uppercase())
@@ -192,10 +189,10 @@ impl Check {
                     .then(|| format!("privileged scope{}: {}", if hits.len() == 1 { "" } else { "s" }, hits.join(", ")))
             }
             Check::BroadScope { max_scopes, max_areas } => {
-                let mut distinct: Vec<&str> = t.scopes.iter().map(String::as_str).collect();
+                let mut distinct: Vec<String> = scopes::each(&t.scopes).map(str::to_ascii_lowercase).collect();
                 distinct.sort_unstable();
                 distinct.dedup();
-                let areas = scopes::areas(distinct.iter().copied());
+                let areas = scopes::areas(distinct.iter().map(String::as_str));
                 if distinct.len() > *max_scopes {
                     Some(format!("{} scopes, over the limit of {max_scopes}", distinct.len()))
                 } else if areas.len() > *max_areas {
@@ -209,8 +206,7 @@ impl Check {
                 }
             }
             Check::UnknownScope => {
-                let unknown: Vec<&str> =
-                    t.scopes.iter().map(String::as_str).filter(|scope| !scopes::is_known(scope)).collect();
+                let unknown: Vec<&str> = scopes::each(&t.scopes).filter(|scope| !scopes::is_known(scope)).collect();
                 (!unknown.is_empty()).then(|| format!("scope not in the catalog, review it: {}", unknown.join(", ")))
             }
             Check::OwnerRemoved => s

@@ -86,6 +86,13 @@ macro_rules! rule_tables {
         )*
 
         impl RuleTables {
+            /// The rule ids this file has a table for.
+            fn present(&self) -> Vec<&'static str> {
+                let mut ids = Vec::new();
+                $( if self.$field.is_some() { ids.push($id); } )*
+                ids
+            }
+
             fn overlay(self, over: RuleTables) -> RuleTables {
                 RuleTables {
                     $( $field: merge(self.$field, over.$field, $cfg::overlay), )*
@@ -177,17 +184,45 @@ fn read(source: &Source<'_>) -> Result<RulesFile, RulesError> {
     })
 }
 
+/// `extends = "none"`: the file stands alone (only the rules it lists run).
+const EXTENDS_NONE: &str = "none";
+
 fn parse_with_depth(source: &Source<'_>, depth: usize) -> Result<RuleSet, RulesError> {
-    let (tables, exceptions) = resolve(source, depth)?;
-    Ok(RuleSet { rules: convert_rules(source, tables)?, exceptions })
+    let resolved = resolve(source, depth)?;
+    let mut rules = convert_rules(source, resolved.tables)?;
+    for rule in &mut rules {
+        rule.from_file = resolved.own_rules.contains(&rule.id.as_str());
+    }
+    Ok(RuleSet { rules, exceptions: resolved.exceptions, extends: resolved.extends })
+}
+
+/// A rules file with what it `extends` underneath.
+struct Resolved {
+    tables: RuleTables,
+    exceptions: Vec<Exception>,
+    /// The rule ids the file itself has a table for (the others come from `extends`).
+    own_rules: Vec<&'static str>,
+    /// The shipped set it builds on; `None` for `extends = "none"`.
+    extends: Option<String>,
 }
 
 /// The rule tables of a file with everything it `extends` (recursively) underneath, and the
 /// exceptions of the whole chain, numbered in order.
-fn resolve(source: &Source<'_>, depth: usize) -> Result<(RuleTables, Vec<Exception>), RulesError> {
+fn resolve(source: &Source<'_>, depth: usize) -> Result<Resolved, RulesError> {
     let file = read(source)?;
+    let own_rules = file.rules.present();
+    // A file without `extends` used to stand alone silently, turning off every shipped rule it
+    // did not list; standing alone must now be said explicitly.
     let (tables, mut exceptions) = match &file.extends {
-        None => (file.rules, Vec::new()),
+        None => {
+            return Err(source.error(
+                None,
+                "no `extends`: say what this file builds on. Add extends = \"default\" as its first line to \
+                 start from the shipped rules and change only what the file lists (usual), or \
+                 extends = \"none\" to run only the rules this file lists",
+            ));
+        }
+        Some(extends) if extends.get_ref() == EXTENDS_NONE => (file.rules, Vec::new()),
         Some(extends) => {
             let name = extends.get_ref().as_str();
             let Some((base_name, base_text)) = SHIPPED.iter().find(|(n, _)| *n == name) else {
@@ -196,24 +231,25 @@ fn resolve(source: &Source<'_>, depth: usize) -> Result<(RuleTables, Vec<Excepti
                     .unwrap_or_default();
                 return Err(source.error(
                     Some(extends.span()),
-                    format!("extends = \"{name}\": no such rule set (shipped: default, strict){hint}"),
+                    format!("extends = \"{name}\": no such rule set (shipped: default, strict; or none){hint}"),
                 ));
             };
             if depth >= SHIPPED.len() {
                 return Err(source.error(Some(extends.span()), "extends goes round in a circle"));
             }
             let base_source = Source { name: &format!("rules/{base_name}.toml (built in)"), text: base_text };
-            let (base_tables, base_exceptions) = resolve(&base_source, depth + 1)?;
-            (base_tables.overlay(file.rules), base_exceptions)
+            let base = resolve(&base_source, depth + 1)?;
+            (base.tables.overlay(file.rules), base.exceptions)
         }
     };
+    let extends = file.extends.as_ref().map(|e| e.get_ref().clone()).filter(|e| e != EXTENDS_NONE);
     let mut own = convert_exceptions(source, file.exception)?;
     let offset = exceptions.len();
     for e in &mut own {
         e.number += offset;
     }
     exceptions.extend(own);
-    Ok((tables, exceptions))
+    Ok(Resolved { tables, exceptions, own_rules, extends })
 }
 
 /// Builds the enabled rules, checking every parameter.
@@ -261,7 +297,7 @@ fn convert_rules(source: &Source<'_>, t: RuleTables) -> Result<Vec<Rule>, RulesE
         }
     };
     let mut push = |id: RuleId, severity: Severity, rationale: Option<String>, check: Check| {
-        rules.push(Rule { id, severity, rationale: rationale.unwrap_or_default(), check })
+        rules.push(Rule { id, severity, rationale: rationale.unwrap_or_default(), check, from_file: false })
     };
 
     let id = RuleId::AllOrganizations;

@@ -60,7 +60,8 @@ const RULES: &[RuleDoc] = &[
 const FORMAT: &str = "\
 Rules file format (TOML)
 
-  extends = \"default\"          # optional: start from a shipped set (default, strict)
+  extends = \"default\"          # required: start from a shipped set (default, strict),
+                                # or \"none\": only the rules this file lists run
 
   [rules.<id>]                  # one table per rule
   enabled = true                # default true

@@ -11,6 +11,7 @@ mod suggest;
 pub use checks::RuleId;
 pub use docs::explain;
 pub use exceptions::{Exception, ExceptionReport, ExceptionStatus, Suppression};
+use exceptions::ExceptionIndex;
 
 use crate::finding::{Finding, Severity};
 use crate::inventory::{Inventory, Owner};
@@ -52,6 +53,8 @@ pub struct Rule {
     pub severity: Severity,
     pub rationale: String,
     check: Check,
+    /// The rules file itself has a table for this rule (otherwise it comes from `extends`).
+    pub from_file: bool,
 }
 
 /// A rule as the scan record describes it (so reports can show the rationale).
@@ -70,6 +73,8 @@ pub struct RuleInfo {
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub exceptions: Vec<Exception>,
+    /// The shipped set the file builds on (`default`, `strict`); `None` for `extends = "none"`.
+    pub extends: Option<String>,
 }
 
 /// The result of judging an inventory.
@@ -147,11 +152,13 @@ impl RuleSet {
             1
         };
         let chunk = inventory.tokens.len().div_ceil(threads).max(1);
+        let index = ExceptionIndex::new(&self.exceptions);
+        let index = &index;
         let parts: Vec<(Vec<Finding>, Vec<usize>)> = std::thread::scope(|scope| {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
-                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, as_of)))
+                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, index, as_of)))
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
@@ -192,8 +199,10 @@ impl RuleSet {
         &self,
         tokens: &[crate::inventory::Token],
         owners: &HashMap<&str, (&Owner, Option<&str>)>,
+        index: &ExceptionIndex,
         as_of: DateTime<Utc>,
     ) -> (Vec<Finding>, Vec<usize>) {
+        let (mut token_candidates, mut candidates) = (Vec::new(), Vec::new());
         let mut findings = Vec::new();
         let mut matched = vec![0usize; self.exceptions.len()];
         let exception_expired = self.rule(RuleId::ExceptionExpired);
@@ -203,6 +212,9 @@ impl RuleSet {
             let subject =
                 Subject { token, owner, service_pattern: service_pattern.flatten(), state: token.state(as_of), as_of };
             expired_noted.clear();
+            if !self.exceptions.is_empty() {
+                index.for_token(token, subject.owner, &mut token_candidates);
+            }
             for rule in self.rules.iter().filter(|r| r.check.applies_to(subject.state)) {
                 let Some(message) = rule.check.evaluate(&subject) else {
                     continue;
@@ -217,8 +229,13 @@ impl RuleSet {
                     guidance: None,
                 };
                 // An exception still in force wins over one that has expired.
-                let mut matching =
-                    self.exceptions.iter().enumerate().filter(|(_, e)| e.matches(&finding, token, subject.owner));
+                if !self.exceptions.is_empty() {
+                    index.for_finding(&token_candidates, &finding.rule, &mut candidates);
+                }
+                let mut matching = candidates
+                    .iter()
+                    .map(|&i| (i, &self.exceptions[i]))
+                    .filter(|(_, e)| e.matches(&finding, token, subject.owner));
                 let first = matching.next();
                 let chosen = match first {
                     Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),

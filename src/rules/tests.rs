@@ -48,7 +48,7 @@ fn inventory(tokens: Vec<Token>) -> Inventory {
 
 /// Rules of `rules` (TOML) evaluated over `tokens`: (rule, token id) pairs, unsuppressed.
 fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
-    let set = RuleSet::parse(rules, "test.toml").unwrap();
+    let set = standalone(rules, "test.toml").unwrap();
     let mut out: Vec<(String, String)> = set
         .evaluate(&inventory(tokens), now())
         .findings
@@ -106,7 +106,7 @@ fn all_organizations_counts_days_then_says_it_stopped() {
     let rules = "[rules.all-organizations]\nseverity = \"critical\"\nretirement_date = 2026-12-01\n";
     let mut global = token("global", &["vso.code"], 1, 30);
     global.all_organizations = true;
-    let set = RuleSet::parse(rules, "t.toml").unwrap();
+    let set = standalone(rules, "t.toml").unwrap();
     let inv = inventory(vec![global, token("scoped", &["vso.code"], 1, 30)]);
     let before = set.evaluate(&inv, now()).findings;
     assert_eq!(before.len(), 1);
@@ -204,37 +204,43 @@ expires = 2027-01-01
     assert_eq!(eval.exceptions[0].line, 3);
 }
 
+/// The error of a stand-alone rules file (`extends = "none"` is its line 1).
 fn error(text: &str) -> String {
-    RuleSet::parse(text, "policy.toml").unwrap_err().to_string()
+    standalone(text, "policy.toml").unwrap_err().to_string()
+}
+
+/// Parses `text` as a file that runs only the rules it lists.
+fn standalone(text: &str, file: &str) -> Result<RuleSet, crate::rules::RulesError> {
+    RuleSet::parse(&format!("extends = \"none\"\n{text}"), file)
 }
 
 #[test]
 fn malformed_files_name_file_line_and_column() {
     let syntax = error("[rules.full-access]\nseverity = \"high\n");
-    assert!(syntax.starts_with("rules file policy.toml:2:"), "{syntax}");
+    assert!(syntax.starts_with("rules file policy.toml:3:"), "{syntax}");
 
     let wrong_type = error("[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_days = \"ninety\"\n");
-    assert!(wrong_type.starts_with("rules file policy.toml:3:21:"), "{wrong_type}");
+    assert!(wrong_type.starts_with("rules file policy.toml:4:21:"), "{wrong_type}");
 
     let unknown_key = error("[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_dayz = 5\n");
-    assert!(unknown_key.starts_with("rules file policy.toml:3:1:"), "{unknown_key}");
+    assert!(unknown_key.starts_with("rules file policy.toml:4:1:"), "{unknown_key}");
     assert!(unknown_key.contains("did you mean `max_lifetime_days`?"), "{unknown_key}");
 
     let unknown_rule = error("[rules.ful-access]\nseverity = \"high\"\n");
-    assert!(unknown_rule.starts_with("rules file policy.toml:1:"), "{unknown_rule}");
+    assert!(unknown_rule.starts_with("rules file policy.toml:2:"), "{unknown_rule}");
     assert!(unknown_rule.contains("did you mean `full-access`?"), "{unknown_rule}");
 
     let bad_severity = error("[rules.full-access]\nseverity = \"severe\"\n");
-    assert!(bad_severity.starts_with("rules file policy.toml:2:12:"), "{bad_severity}");
+    assert!(bad_severity.starts_with("rules file policy.toml:3:12:"), "{bad_severity}");
 
     let bad_date = error("[rules.all-organizations]\nseverity = \"high\"\nretirement_date = \"2026-13-01\"\n");
-    assert!(bad_date.starts_with("rules file policy.toml:3:"), "{bad_date}");
+    assert!(bad_date.starts_with("rules file policy.toml:4:"), "{bad_date}");
     assert!(bad_date.contains("not a date"), "{bad_date}");
 
     let exception = "[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2027-01-01\n";
     let duplicate = error(&format!("{exception}\n{exception}"));
-    assert!(duplicate.starts_with("rules file policy.toml:7:1:"), "{duplicate}");
-    assert!(duplicate.contains("duplicates the exception on line 1"), "{duplicate}");
+    assert!(duplicate.starts_with("rules file policy.toml:8:1:"), "{duplicate}");
+    assert!(duplicate.contains("duplicates the exception on line 2"), "{duplicate}");
 
     let missing = error("[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nticket = \"T\"\n");
     assert!(missing.contains("expires"), "{missing}");
@@ -247,7 +253,7 @@ fn malformed_files_name_file_line_and_column() {
     assert!(everything.contains("matches everything"), "{everything}");
     let no_severity = error("[rules.full-access]\nenabled = true\n");
     assert!(no_severity.contains("needs `severity`"), "{no_severity}");
-    let bad_extends = error("extends = \"defualt\"\n");
+    let bad_extends = RuleSet::parse("extends = \"defualt\"\n", "policy.toml").unwrap_err().to_string();
     assert!(bad_extends.contains("did you mean \"default\""), "{bad_extends}");
 }
 
