@@ -460,3 +460,107 @@ fn arbitrary_tokens_never_panic_and_judge_the_same_in_any_order() {
         assert_eq!(a.exceptions.len(), 2);
     }
 }
+
+#[test]
+fn a_file_without_extends_is_an_error_that_says_how_to_fix_it() {
+    let err = RuleSet::parse("[rules.long-lived]\nseverity = \"high\"\nmax_lifetime_days = 30\n", "mine.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("rules file mine.toml: no `extends`"), "{err}");
+    assert!(err.contains("extends = \"default\"") && err.contains("extends = \"none\""), "{err}");
+    // Even an empty file: it would otherwise turn every rule off.
+    assert!(RuleSet::parse("", "empty.toml").unwrap_err().to_string().contains("no `extends`"));
+
+    let alone = RuleSet::parse("extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\n", "a.toml").unwrap();
+    assert_eq!(alone.rules.iter().map(|r| r.id).collect::<Vec<_>>(), [RuleId::Revoked]);
+    assert_eq!(alone.extends, None);
+    assert!(alone.rules[0].from_file);
+
+    let over = RuleSet::parse("extends = \"strict\"\n[rules.expired]\nenabled = true\nseverity = \"low\"\n", "s.toml").unwrap();
+    assert_eq!(over.extends.as_deref(), Some("strict"));
+    assert!(over.rule(RuleId::Expired).unwrap().from_file);
+    assert!(!over.rule(RuleId::FullAccess).unwrap().from_file, "from strict, not from the file");
+    assert_eq!(RuleSet::default_rules().rules.len(), RuleSet::shipped("default").unwrap().rules.len());
+}
+
+#[test]
+fn full_access_is_seen_whatever_the_separator_or_case() {
+    let rules = "[rules.full-access]\nseverity = \"high\"\n[rules.privileged-scope]\nseverity = \"high\"\ntiers = [\"manage\", \"full\"]\n[rules.unknown-scope]\nseverity = \"low\"\n";
+    let got = flagged(
+        rules,
+        vec![
+            token("comma", &["vso.code,app_token"], 1, 30),
+            token("semicolon", &["vso.code;app_token"], 1, 30),
+            token("upper", &["APP_TOKEN"], 1, 30),
+            token("manage", &["VSO.CODE_MANAGE"], 1, 30),
+            token("plain", &["vso.code", "vso.build"], 1, 30),
+        ],
+    );
+    assert_eq!(
+        got,
+        [
+            pair("full-access", "comma"),
+            pair("full-access", "semicolon"),
+            pair("full-access", "upper"),
+            pair("privileged-scope", "manage"),
+        ],
+        "no unknown-scope for a joined list, no privileged-scope for app_token itself"
+    );
+}
+
+/// The indexed exception matching chooses exactly what checking every exception would.
+#[test]
+fn indexed_exceptions_choose_what_a_full_scan_would() {
+    let keys = |i: usize| -> String {
+        let rule = ["full-access", "long-lived", "privileged-scope"][i % 3];
+        let expires = if i % 5 == 0 { "2020-01-01" } else { "2027-01-01" };
+        let key = match i % 7 {
+            0 => format!("authorization_id = \"T{}\"", i % 40),
+            1 => format!("owner = \"{}\"", ["aad.alice", "SVC-BUILD@contoso.com", "aad.gone"][i % 3]),
+            2 => format!("display_name = \"t{}\"", i % 40),
+            3 => format!("display_name = \"t{}*\"", i % 4),
+            4 => format!("rule = \"{rule}\"\nauthorization_id = \"t{}\"", i % 40),
+            5 => format!("rule = \"{rule}\"\ndisplay_name = \"*{}\"", i % 10),
+            _ => format!("rule = \"{rule}\"\nowner = \"alice@CONTOSO.com\"\ndisplay_name = \"t{}\"", i % 40),
+        };
+        format!("[[exception]]\n{key}\nreason = \"r{i}\"\nticket = \"T-{i}\"\nexpires = {expires}\n\n")
+    };
+    let mut text = String::from("extends = \"strict\"\n\n");
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..400 {
+        let entry = keys(i);
+        let key: String = entry.lines().filter(|l| !l.starts_with("reason") && !l.starts_with("ticket")).collect();
+        let key = key.split("expires").next().unwrap().to_ascii_lowercase();
+        if seen.insert(key) {
+            text.push_str(&entry);
+        }
+    }
+    let set = RuleSet::parse(&text, "many.toml").unwrap();
+    let owners = ["aad.alice", "aad.svc", "aad.gone"];
+    let tokens: Vec<Token> = (0..40)
+        .map(|i| {
+            let mut t = token(&format!("t{i}"), &["app_token", "vso.code_manage"], 400, 500);
+            t.owner = owners[i % 3].into();
+            t
+        })
+        .collect();
+    let inv = inventory(tokens);
+    let evaluation = set.evaluate(&inv, now());
+    let mut suppressed = 0;
+    for f in evaluation.findings.iter().filter(|f| f.rule != "exception-expired") {
+        let token = inv.tokens.iter().find(|t| t.authorization_id == f.authorization_id).unwrap();
+        let owner = inv.owners.iter().find(|o| o.descriptor == token.owner);
+        let mut matching = set.exceptions.iter().filter(|e| e.matches(f, token, owner));
+        let first = matching.next();
+        let want = match first {
+            Some(e) if e.is_expired(now()) => matching.find(|e| !e.is_expired(now())).or(first),
+            other => other,
+        };
+        let want = want.filter(|e| !e.is_expired(now())).map(|e| e.number);
+        assert_eq!(f.suppressed.as_ref().map(|s| s.exception), want, "{f:?}");
+        suppressed += usize::from(want.is_some());
+    }
+    assert!(suppressed > 20, "the test exercises suppression: {suppressed}");
+    let total: usize = evaluation.exceptions.iter().map(|e| e.matched_findings).sum();
+    assert!(total >= suppressed);
+}
