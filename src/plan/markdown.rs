@@ -2,7 +2,7 @@
 
 use super::{Plan, Wave};
 use crate::guidance::Guidance;
-use crate::report::markdown_escape as esc;
+use crate::report::{markdown_escape as esc, markdown_prose as prose, safe_link};
 use std::io::{self, Write};
 
 /// Writes the plan; `guide` looks up guidance texts by id.
@@ -55,15 +55,15 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
         writeln!(out)?;
         for id in &owner.set_up_first {
             match guide(id) {
-                Some(g) if g.learn.starts_with("https://") && !g.learn.contains([' ', ')', '<', '>']) => writeln!(
+                Some(g) if safe_link(&g.learn).is_some() => writeln!(
                     out,
                     "- **{}** ({}): {} [Microsoft Learn]({})",
                     esc(&g.title),
                     esc(&g.id),
-                    g.action,
+                    prose(&g.action, false),
                     g.learn
                 )?,
-                Some(g) => writeln!(out, "- **{}** ({}): {}", esc(&g.title), esc(&g.id), g.action)?,
+                Some(g) => writeln!(out, "- **{}** ({}): {}", esc(&g.title), esc(&g.id), prose(&g.action, false))?,
                 None => writeln!(out, "- {}", esc(id))?,
             }
         }
@@ -81,7 +81,7 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
                 esc(&item.authorization_id.chars().take(8).collect::<String>()),
                 esc(&item.use_id),
                 esc(&item.confidence),
-                item.action,
+                prose(&item.action, true),
             )?;
         }
     }

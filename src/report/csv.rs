@@ -142,12 +142,16 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
     writer.flush()
 }
 
-/// Prefixes a cell that starts like a formula (`=`, `+`, `-`, `@`, tab, carriage return) with a
-/// single quote, so a spreadsheet shows it as text instead of running it.
+/// Makes a cell safe: [`sanitize`](super::escape::sanitize)d (no control characters, escape
+/// sequences or bidi overrides; one line), then, when it starts like a formula (`=`, `+`, `-`,
+/// `@`, also after leading spaces, which a tab or line break became), prefixed with a single
+/// quote so that a spreadsheet shows it as text instead of running it. Every CSV cell goes
+/// through here.
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
+    let clean = super::escape::sanitize(cell);
+    match clean.trim_start_matches(' ').chars().next() {
+        Some('=' | '+' | '-' | '@') => format!("'{clean}").into(),
+        _ => clean,
     }
 }
 
@@ -162,5 +166,8 @@ mod tests {
         assert_eq!(neutralise("-2"), "'-2");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("nuget feed"), "nuget feed");
+        assert_eq!(neutralise("\t=1+1"), "' =1+1");
+        assert_eq!(neutralise("\r\n@x"), "'  @x");
+        assert_eq!(neutralise("a\u{1b}[2J\u{202E}b"), "a\u{FFFD}[2J\u{FFFD}b");
     }
 }

@@ -1,7 +1,7 @@
 //! Markdown: for wikis and pull requests. Summary, findings by severity, actions per owner, and
 //! the full text of every guidance referred to.
 
-use super::escape::markdown_escape as esc;
+use super::escape::{anchor, markdown_escape as esc, markdown_prose as prose, safe_link};
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use crate::rules::ExceptionStatus;
@@ -92,8 +92,8 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             let list: Vec<String> = actions
                 .iter()
                 .map(|(id, n)| {
-                    let title = record.guidance(id).map(|g| esc(&g.title)).unwrap_or_else(|| id.to_string());
-                    format!("[{title}](#guidance-{id}) ({n} finding{})", if *n == 1 { "" } else { "s" })
+                    let title = record.guidance(id).map(|g| esc(&g.title)).unwrap_or_else(|| esc(id));
+                    format!("[{title}](#guidance-{}) ({n} finding{})", anchor(id), if *n == 1 { "" } else { "s" })
                 })
                 .collect();
             writeln!(out, "- **{}**: {}", esc(owner), list.join("; "))?;
@@ -119,21 +119,23 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "## Guidance")?;
         for g in &record.guidance {
             writeln!(out)?;
-            writeln!(out, "<a id=\"guidance-{}\"></a>", g.id)?;
+            // A loaded record's guidance is as hostile as its names: ids become plain anchors,
+            // texts keep their `code` spans and lose every other markup.
+            writeln!(out, "<a id=\"guidance-{}\"></a>", anchor(&g.id))?;
             writeln!(out)?;
-            writeln!(out, "### {} (`{}`)", esc(&g.title), g.id)?;
+            writeln!(out, "### {} ({})", esc(&g.title), prose(&format!("`{}`", g.id.replace('`', "")), false))?;
             writeln!(out)?;
-            writeln!(out, "**Do:** {}", g.action)?;
+            writeln!(out, "**Do:** {}", prose(&g.action, false))?;
             writeln!(out)?;
             for (i, step) in g.steps.iter().enumerate() {
-                writeln!(out, "{}. {step}", i + 1)?;
+                writeln!(out, "{}. {}", i + 1, prose(step, false))?;
             }
             if !g.caveats.is_empty() {
                 writeln!(out)?;
                 writeln!(out, "Caveats:")?;
                 writeln!(out)?;
                 for caveat in &g.caveats {
-                    writeln!(out, "- {caveat}")?;
+                    writeln!(out, "- {}", prose(caveat, false))?;
                 }
             }
             if let Some(keep) = &g.keep_pat {
@@ -141,13 +143,13 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 writeln!(
                     out,
                     "If a PAT must stay: this organization only, scopes {}, at most {} days.",
-                    keep.scopes.join(", "),
+                    prose(&keep.scopes.join(", "), false),
                     keep.max_days
                 )?;
             }
             writeln!(out)?;
-            if g.learn.starts_with("https://") && !g.learn.contains([' ', ')', '<', '>']) {
-                writeln!(out, "[Microsoft Learn]({})", g.learn)?;
+            if let Some(learn) = safe_link(&g.learn) {
+                writeln!(out, "[Microsoft Learn]({learn})")?;
             }
         }
     }
@@ -167,8 +169,8 @@ fn token_label(record: &ScanRecord, authorization_id: &str) -> String {
 fn action_link(record: &ScanRecord, f: &Finding) -> String {
     match f.guidance.as_deref() {
         Some(id) => {
-            let action = record.guidance(id).map(|g| g.action.clone()).unwrap_or_default();
-            format!("{} ([guide](#guidance-{id}))", action.replace('|', "\\|"))
+            let action = record.guidance(id).map(|g| prose(&g.action, true)).unwrap_or_default();
+            format!("{action} ([guide](#guidance-{}))", anchor(id))
         }
         None => String::new(),
     }

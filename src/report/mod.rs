@@ -10,7 +10,7 @@ mod table;
 
 pub use csv::neutralise;
 pub use diff::render as render_diff;
-pub use escape::{markdown_escape, terminal_text};
+pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 
 use crate::record::ScanRecord;
 use std::io::{self, Write};

@@ -18,7 +18,7 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
     writeln!(
         out,
         "Organization {} as of {}",
-        terminal_text(&record.organization),
+        cell_text(&record.organization, NAME_MAX),
         record.as_of.format("%Y-%m-%d %H:%M UTC")
     )?;
     writeln!(
@@ -61,7 +61,7 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
                 ExceptionStatus::Expired => format!("expired on {}; its findings count again", e.expires),
                 _ => "matches nothing (stale): remove or fix it".to_string(),
             };
-            writeln!(out, "  #{} (line {}, {}): {what}", e.exception, e.line, terminal_text(&e.reason))?;
+            writeln!(out, "  #{} (line {}, {}): {what}", e.exception, e.line, cell_text(&e.reason, TEXT_MAX))?;
         }
     }
     if !c.owners_failed.is_empty() {
@@ -71,8 +71,8 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
             writeln!(
                 out,
                 "  {}: {}",
-                terminal_text(&record.owner_label(&gap.descriptor)),
-                terminal_text(&gap.error.replace('\n', " "))
+                cell_text(&record.owner_label(&gap.descriptor), NAME_MAX),
+                cell_text(&gap.error, TEXT_MAX * 4)
             )?;
         }
     }
@@ -89,6 +89,59 @@ fn colour(severity: Severity) -> Color {
     }
 }
 
+/// At least this wide, the table has one column per field; narrower, it stacks owner over
+/// token and the finding over its action, so that names stay readable at 80 columns.
+const WIDE_FROM: u16 = 150;
+/// Narrower than this, everything but the severity shares one column.
+const STACKED_FROM: u16 = 64;
+// Column widths below count the cell's padding (one space each side): 22 shows 20 characters.
+
+/// Longest name or text a cell shows (display columns); longer ones end in `…`. Bounds the
+/// table's layout work, which grew much faster than the length of a name.
+const NAME_MAX: usize = 60;
+const TEXT_MAX: usize = 160;
+
+/// `text` cut to at most `max` display columns, ending in `…` when cut. Linear in `text`.
+pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    use unicode_width::UnicodeWidthChar;
+    let mut width = 0;
+    for (i, c) in text.char_indices() {
+        width += c.width().unwrap_or(0);
+        if width > max {
+            // Back off until the ellipsis fits.
+            let mut cut = String::with_capacity(i + 3);
+            let mut used = 0;
+            for c in text[..i].chars() {
+                let w = c.width().unwrap_or(0);
+                if used + w + 1 > max {
+                    break;
+                }
+                used += w;
+                cut.push(c);
+            }
+            cut.push('…');
+            return cut.into();
+        }
+    }
+    text.into()
+}
+
+/// Text from the record for a cell: sanitised, then clipped.
+fn cell_text(text: &str, max: usize) -> String {
+    clip(&terminal_text(text), max).into_owned()
+}
+
+/// One flagged token's cells, before layout.
+struct Row {
+    severity: Severity,
+    owner: String,
+    token: String,
+    expires: String,
+    rules: Vec<String>,
+    why: String,
+    action: String,
+}
+
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
 /// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
 fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
@@ -96,14 +149,13 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
     for f in record.open_findings() {
         by_token.entry(&f.authorization_id).or_default().push(f);
     }
-    let mut rows: Vec<(Severity, String, Vec<String>)> = by_token
+    let mut rows: Vec<(String, Row)> = by_token
         .into_values()
         .map(|findings| {
             let worst = findings.iter().max_by_key(|f| f.severity).expect("grouped findings are never empty");
             let token = record.token(&worst.authorization_id);
             let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
             let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_ref()).collect();
             let owner = record.owner_label(&worst.owner);
             let action = worst
                 .guidance
@@ -113,47 +165,89 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
                     None => format!("[{id}]"),
                 })
                 .unwrap_or_default();
-            (
-                worst.severity,
-                owner.clone(),
-                vec![
-                    worst.severity.to_string(),
-                    terminal_text(&owner),
-                    terminal_text(name),
-                    expires,
-                    rules.join(", "),
-                    terminal_text(&worst.message),
-                    action,
-                ],
-            )
+            let row = Row {
+                severity: worst.severity,
+                owner: cell_text(&owner, NAME_MAX),
+                token: cell_text(name, NAME_MAX),
+                expires,
+                rules: findings.iter().map(|f| cell_text(&f.rule, NAME_MAX)).collect(),
+                why: cell_text(&worst.message, TEXT_MAX),
+                action: cell_text(&action, TEXT_MAX),
+            };
+            (owner, row)
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)));
+    rows.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.token.cmp(&b.1.token)));
 
+    let width = options.terminal_width.unwrap_or(FILE_WIDTH);
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"]);
-    table.force_no_tty().set_width(options.terminal_width.unwrap_or(FILE_WIDTH));
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table.force_no_tty().set_width(width);
     if options.color {
         table.enforce_styling();
     }
-    let cap = |w: u16| ColumnConstraint::UpperBoundary(Width::Fixed(w));
-    table.set_constraints([
-        ColumnConstraint::ContentWidth,
-        cap(30),
-        cap(22),
-        ColumnConstraint::ContentWidth,
-        cap(20),
-        ColumnConstraint::LowerBoundary(Width::Fixed(24)),
-        ColumnConstraint::LowerBoundary(Width::Fixed(24)),
-    ]);
-    for (severity, _, row) in rows {
-        let mut cells: Vec<Cell> = row.into_iter().map(Cell::new).collect();
-        if options.color {
-            cells[0] = Cell::new(severity.as_str()).fg(colour(severity));
-        }
+    let fixed = |w: u16| Width::Fixed(w);
+    let between = |lower: u16, upper: u16| ColumnConstraint::Boundaries { lower: fixed(lower), upper: fixed(upper) };
+    if width >= WIDE_FROM {
+        table.set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"]);
+        table.set_constraints([
+            ColumnConstraint::ContentWidth,
+            between(22, 32),
+            between(22, 26),
+            ColumnConstraint::ContentWidth,
+            between(19, 22),
+            ColumnConstraint::LowerBoundary(fixed(26)),
+            ColumnConstraint::LowerBoundary(fixed(26)),
+        ]);
+    } else if width >= STACKED_FROM {
+        table.set_header(["Severity", "Owner / Token", "Rules", "Why / Action"]);
+        table.set_constraints([
+            ColumnConstraint::ContentWidth,
+            between(24, 34),
+            between(19, 19),
+            ColumnConstraint::LowerBoundary(fixed(18)),
+        ]);
+    } else {
+        table.set_header(["Severity", "Token"]);
+        table.set_constraints([ColumnConstraint::ContentWidth, ColumnConstraint::LowerBoundary(fixed(24))]);
+    }
+    for (_, row) in rows {
+        let severity = if options.color {
+            Cell::new(row.severity.as_str()).fg(colour(row.severity))
+        } else {
+            Cell::new(row.severity.to_string())
+        };
+        let expires = if row.expires.is_empty() { String::new() } else { format!("\nexpires {}", row.expires) };
+        let action = if row.action.is_empty() { String::new() } else { format!("\n→ {}", row.action) };
+        let cells = if width >= WIDE_FROM {
+            vec![
+                severity,
+                Cell::new(row.owner),
+                Cell::new(row.token),
+                Cell::new(row.expires),
+                Cell::new(row.rules.join(", ")),
+                Cell::new(row.why),
+                Cell::new(row.action),
+            ]
+        } else if width >= STACKED_FROM {
+            vec![
+                severity,
+                Cell::new(format!("{}\n{}{expires}", row.owner, row.token)),
+                Cell::new(row.rules.join("\n")),
+                Cell::new(format!("{}{action}", row.why)),
+            ]
+        } else {
+            vec![
+                severity,
+                Cell::new(format!(
+                    "{}\n{}{expires}\n{}\n{}{action}",
+                    row.owner,
+                    row.token,
+                    row.rules.join(", "),
+                    row.why
+                )),
+            ]
+        };
         table.add_row(cells);
     }
     table
