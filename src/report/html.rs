@@ -1483,6 +1483,7 @@ mod tests {
             valid_from: Some(to - Duration::days(lifetime)),
             valid_to: Some(to),
             is_valid: true,
+            unreadable: None,
         }
     }
 
