@@ -39,12 +39,15 @@ pub struct ScanRecord {
     index: Index,
 }
 
-/// Positions of owners, tokens and usages by id, and findings per token.
+/// Positions of owners, tokens and usages by id, and findings per token. A token is the pair
+/// (owner, authorization id): one id may be listed under two owners (a coverage warning), and
+/// each keeps its own findings and usage. Ids map to every position holding them; lookups pick
+/// the owner's (duplicates are rare, so this stays linear).
 #[derive(Debug, Default)]
 struct Positions {
     owners: HashMap<String, usize>,
-    tokens: HashMap<String, usize>,
-    usage: HashMap<String, usize>,
+    tokens: HashMap<String, Vec<usize>>,
+    usage: HashMap<String, Vec<usize>>,
     findings: HashMap<String, Vec<usize>>,
 }
 
@@ -110,7 +113,8 @@ impl ScanRecord {
         let Evaluation { findings, exceptions } = evaluation;
         let count = |state| inventory.tokens.iter().filter(|t| t.state(as_of) == state).count();
         let open = || findings.iter().filter(|f| !f.is_suppressed());
-        let mut flagged: Vec<&str> = open().map(|f| f.authorization_id.as_str()).collect();
+        // A token is (owner, id): two owners sharing an id are two flagged tokens.
+        let mut flagged: Vec<(&str, &str)> = open().map(|f| (f.owner.as_str(), f.authorization_id.as_str())).collect();
         flagged.sort_unstable();
         flagged.dedup();
         let mut by_severity: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
@@ -148,22 +152,32 @@ impl ScanRecord {
     fn positions(&self) -> &Positions {
         self.index.0.get_or_init(|| {
             let by_id = |ids: Vec<&str>| ids.into_iter().enumerate().map(|(i, id)| (id.to_string(), i)).rev().collect();
-            let mut findings: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, f) in self.findings.iter().enumerate() {
-                findings.entry(f.authorization_id.clone()).or_default().push(i);
-            }
+            let all_by_id = |ids: &mut dyn Iterator<Item = &str>| {
+                let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+                for (i, id) in ids.enumerate() {
+                    map.entry(id.to_string()).or_default().push(i);
+                }
+                map
+            };
             Positions {
                 owners: by_id(self.owners.iter().map(|o| o.descriptor.as_str()).collect()),
-                tokens: by_id(self.tokens.iter().map(|t| t.authorization_id.as_str()).collect()),
-                usage: by_id(self.usage.iter().map(|u| u.authorization_id.as_str()).collect()),
-                findings,
+                tokens: all_by_id(&mut self.tokens.iter().map(|t| t.authorization_id.as_str())),
+                usage: all_by_id(&mut self.usage.iter().map(|u| u.authorization_id.as_str())),
+                findings: all_by_id(&mut self.findings.iter().map(|f| f.authorization_id.as_str())),
             }
         })
     }
 
-    /// Every finding (suppressed ones included) of one token.
-    pub fn findings_of(&self, authorization_id: &str) -> impl Iterator<Item = &Finding> {
-        self.positions().findings.get(authorization_id).into_iter().flatten().map(|i| &self.findings[*i])
+    /// Every finding (suppressed ones included) of one token: the owner's, never another
+    /// owner's token with the same id.
+    pub fn findings_of<'a>(&'a self, owner: &'a str, authorization_id: &str) -> impl Iterator<Item = &'a Finding> {
+        self.positions()
+            .findings
+            .get(authorization_id)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.findings[*i])
+            .filter(move |f| f.owner == owner)
     }
 
     /// Findings not accepted by an exception: what gating and summaries count.
@@ -176,8 +190,11 @@ impl ScanRecord {
         self.guidance.iter().find(|g| g.id == id)
     }
 
-    pub fn usage(&self, authorization_id: &str) -> Option<&TokenUsage> {
-        self.positions().usage.get(authorization_id).map(|i| &self.usage[*i])
+    /// The inferred use of one token of one owner. A record written before usages named their
+    /// owner matches on the id alone.
+    pub fn usage(&self, owner: &str, authorization_id: &str) -> Option<&TokenUsage> {
+        let positions = self.positions().usage.get(authorization_id)?;
+        positions.iter().map(|i| &self.usage[*i]).find(|u| u.owner == owner || u.owner.is_empty())
     }
 
     /// Reads a saved scan (`--output json`), checking its schema version.
@@ -207,8 +224,10 @@ impl ScanRecord {
         self.positions().owners.get(descriptor).map(|i| &self.owners[*i])
     }
 
-    pub fn token(&self, authorization_id: &str) -> Option<&Token> {
-        self.positions().tokens.get(authorization_id).map(|i| &self.tokens[*i])
+    /// The token of this owner with this id.
+    pub fn token(&self, owner: &str, authorization_id: &str) -> Option<&Token> {
+        let positions = self.positions().tokens.get(authorization_id)?;
+        positions.iter().map(|i| &self.tokens[*i]).find(|t| t.owner == owner)
     }
 
     /// The principal name of an owner, or its descriptor when unknown.

@@ -110,7 +110,7 @@ pub fn build(record: &ScanRecord) -> Plan {
             inactive += 1;
             continue;
         }
-        let findings: Vec<_> = record.findings_of(&token.authorization_id).filter(|f| !f.is_suppressed()).collect();
+        let findings: Vec<_> = record.findings_of(&token.owner, &token.authorization_id).filter(|f| !f.is_suppressed()).collect();
         let worst = findings.iter().max_by_key(|f| f.severity);
         let severity = worst.map(|f| f.severity);
         let wave = match severity {
@@ -133,7 +133,7 @@ pub fn build(record: &ScanRecord) -> Plan {
                 due = due.min(*deadline);
             }
         }
-        let usage = record.usage(&token.authorization_id);
+        let usage = record.usage(&token.owner, &token.authorization_id);
         // The worst finding's guidance; a token without findings follows its use's guidance.
         let guidance = worst
             .and_then(|f| f.guidance.clone())

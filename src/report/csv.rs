@@ -29,7 +29,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     writer.write_record(COLUMNS)?;
     for f in &record.findings {
         let owner = record.owner(&f.owner);
-        let token = record.token(&f.authorization_id);
+        let token = record.token(&f.owner, &f.authorization_id);
         let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
             d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
         };
@@ -95,16 +95,16 @@ pub const TOKEN_COLUMNS: [&str; 15] = [
 /// One row per token: the inventory with its verdicts.
 pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     use std::collections::HashMap;
-    let mut by_token: HashMap<&str, Vec<&crate::finding::Finding>> = HashMap::new();
+    let mut by_token: HashMap<(&str, &str), Vec<&crate::finding::Finding>> = HashMap::new();
     for f in record.open_findings() {
-        by_token.entry(f.authorization_id.as_str()).or_default().push(f);
+        by_token.entry((f.owner.as_str(), f.authorization_id.as_str())).or_default().push(f);
     }
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(TOKEN_COLUMNS)?;
     for t in &record.tokens {
         let owner = record.owner(&t.owner);
-        let findings = by_token.get(t.authorization_id.as_str());
-        let usage = record.usage(&t.authorization_id);
+        let findings = by_token.get(&(t.owner.as_str(), t.authorization_id.as_str()));
+        let usage = record.usage(&t.owner, &t.authorization_id);
         let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
             d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
         };

@@ -556,7 +556,7 @@ impl<'a> Page<'a> {
     }
 
     fn finding_row(&self, p: &mut Sink<'_>, f: &Finding) -> fmt::Result {
-        let token = self.r.token(&f.authorization_id);
+        let token = self.r.token(&f.owner, &f.authorization_id);
         writeln!(
             p,
             "<tr class=\"finding\" data-severity=\"{}\" data-rule=\"{}\" data-token=\"{}\" data-suppressed=\"{}\">",
@@ -599,7 +599,7 @@ impl<'a> Page<'a> {
             None => write!(p, "<td><span class=\"muted\">(token not in the record)</span>")?,
         }
         write!(p, "<br><code class=\"id\">{}</code>", esc(&f.authorization_id))?;
-        if let Some(u) = self.r.usage(&f.authorization_id) {
+        if let Some(u) = self.r.usage(&f.owner, &f.authorization_id) {
             let used_for =
                 USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
             let confidence = match u.inference.confidence {

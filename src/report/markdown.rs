@@ -69,7 +69,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "| {} | {} | {} | {} | {} |",
                 esc(&record.owner_label(&f.owner)),
-                token_label(record, &f.authorization_id),
+                token_label(record, &f.owner, &f.authorization_id),
                 esc(&f.rule),
                 esc(&f.message),
                 action_link(record, f)
@@ -154,8 +154,8 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn token_label(record: &ScanRecord, authorization_id: &str) -> String {
-    let name = record.token(authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
+fn token_label(record: &ScanRecord, owner: &str, authorization_id: &str) -> String {
+    let name = record.token(owner, authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
     let short: String = authorization_id.chars().take(8).collect();
     let short = esc(&short);
     match name {

@@ -92,15 +92,15 @@ fn colour(severity: Severity) -> Color {
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
 /// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
 fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
-    let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    let mut by_token: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
     for f in record.open_findings() {
-        by_token.entry(&f.authorization_id).or_default().push(f);
+        by_token.entry((&f.owner, &f.authorization_id)).or_default().push(f);
     }
     let mut rows: Vec<(Severity, String, Vec<String>)> = by_token
         .into_values()
         .map(|findings| {
             let worst = findings.iter().max_by_key(|f| f.severity).expect("grouped findings are never empty");
-            let token = record.token(&worst.authorization_id);
+            let token = record.token(&worst.owner, &worst.authorization_id);
             let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
             let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
             let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_ref()).collect();
