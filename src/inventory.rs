@@ -346,4 +346,102 @@ mod tests {
         assert!(!c.complete);
         assert!(Coverage::new(3, 3, vec![]).complete);
     }
+
+    fn owner(descriptor: &str, deleted: bool) -> Owner {
+        Owner {
+            descriptor: descriptor.into(),
+            display_name: "d".into(),
+            principal_name: format!("{descriptor}@contoso.com"),
+            mail: None,
+            origin: "aad".into(),
+            deleted_in_origin: deleted,
+        }
+    }
+
+    fn on(owner: &str, id: &str, mut t: Token) -> Token {
+        t.owner = owner.into();
+        t.authorization_id = id.into();
+        t
+    }
+
+    #[test]
+    fn an_owner_listed_twice_keeps_the_deleted_version_in_its_first_place() {
+        let (owners, warnings) =
+            resolve_owners(vec![owner("aad.a", false), owner("aad.b", false), owner("aad.a", true), owner("aad.a", false)]);
+        assert_eq!(owners.iter().map(|o| o.descriptor.as_str()).collect::<Vec<_>>(), ["aad.a", "aad.b"]);
+        assert!(owners[0].deleted_in_origin);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].kind, WarningKind::DuplicateOwner);
+        assert_eq!(warnings[0].ids, ["aad.a"]);
+        assert!(warnings[0].message.contains("aad.a listed 3 times"), "{}", warnings[0].message);
+        assert!(resolve_owners(vec![owner("aad.a", false)]).1.is_empty());
+    }
+
+    #[test]
+    fn two_versions_of_one_token_keep_the_worst_for_risk() {
+        let narrow = token(25, true);
+        let mut full = token(25, true);
+        full.scopes = vec![FULL_ACCESS_SCOPE.into()];
+        let revoked = token(28, false);
+        let mut later = token(28, true);
+        later.all_organizations = true;
+        // Either order: the worst wins, in the place the token was first listed.
+        for versions in [vec![narrow.clone(), full.clone()], vec![full.clone(), narrow.clone()]] {
+            let (kept, warnings) = resolve_tokens(versions);
+            assert_eq!(kept, [full.clone()]);
+            assert_eq!(warnings.len(), 1);
+            assert_eq!(warnings[0].kind, WarningKind::DuplicateToken);
+            assert!(warnings[0].message.contains("listed 2 times with different contents"));
+        }
+        assert_eq!(resolve_tokens(vec![revoked.clone(), narrow.clone()]).0, [narrow.clone()], "valid over revoked");
+        assert_eq!(resolve_tokens(vec![narrow.clone(), later.clone()]).0, [later.clone()]);
+        let mut open_ended = narrow.clone();
+        open_ended.valid_to = None;
+        assert_eq!(resolve_tokens(vec![narrow.clone(), open_ended.clone()]).0, [open_ended]);
+        let (kept, warnings) = resolve_tokens(vec![narrow.clone(), narrow.clone()]);
+        assert_eq!(kept.len(), 1);
+        assert!(!warnings[0].message.contains("different"));
+    }
+
+    #[test]
+    fn one_id_under_two_owners_stays_with_each_owner_and_is_reported_once() {
+        let t = token(25, true);
+        let (kept, warnings) = resolve_tokens(vec![
+            on("aad.a", "x", t.clone()),
+            on("aad.b", "x", t.clone()),
+            on("aad.c", "y", t.clone()),
+            on("aad.c", "x", t.clone()),
+        ]);
+        assert_eq!(kept.len(), 4);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].kind, WarningKind::SharedAuthorizationId);
+        assert_eq!(warnings[0].message, "authorization id x listed under owners aad.a, aad.b and aad.c; each owner keeps its own token and findings");
+        assert_eq!(warnings[0].ids, ["x", "aad.a", "aad.b", "aad.c"]);
+    }
+
+    #[test]
+    fn unreadable_tokens_are_kept_listed_and_given_ids() {
+        let mut bad = on("aad.a", "", token(25, true));
+        bad.unreadable = Some("the entry is a string, not a token object".into());
+        let mut bad_with_id = on("aad.b", "z", token(25, true));
+        bad_with_id.unreadable = Some("isValid: expected true or false, got a string".into());
+        let (kept, warnings) = resolve_tokens(vec![bad.clone(), bad.clone(), bad_with_id]);
+        let ids: Vec<&str> = kept.iter().map(|t| t.authorization_id.as_str()).collect();
+        assert_eq!(ids, ["unreadable-1", "unreadable-2", "z"]);
+        assert_eq!(warnings.len(), 3);
+        assert!(warnings.iter().all(|w| w.kind == WarningKind::UnreadableToken));
+        assert!(warnings[2].message.contains("token z of owner aad.b could not be read (isValid: expected"));
+        // An unreadable version of a token wins over a readable one: unknown is the worst.
+        let mut unreadable = on("aad.a", "q", token(25, true));
+        unreadable.unreadable = Some("validTo: bad".into());
+        let readable = on("aad.a", "q", token(25, true));
+        assert_eq!(resolve_tokens(vec![readable, unreadable.clone()]).0, [unreadable]);
+    }
+
+    #[test]
+    fn coverage_without_warnings_still_loads() {
+        let c: Coverage =
+            serde_json::from_str(r#"{"owners_listed":1,"owners_scanned":1,"owners_failed":[],"complete":true}"#).unwrap();
+        assert!(c.warnings.is_empty() && c.complete);
+    }
 }
