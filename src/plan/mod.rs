@@ -84,6 +84,8 @@ pub struct Plan {
     pub inactive_tokens: usize,
     /// Owners whose tokens the scan could not read: the plan cannot cover them.
     pub coverage_gaps: Vec<Gap>,
+    /// The scan's coverage warnings (duplicates resolved, tokens not fully read), as lines.
+    pub coverage_warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,5 +206,11 @@ pub fn build(record: &ScanRecord) -> Plan {
         per_wave,
         inactive_tokens: inactive,
         coverage_gaps,
+        coverage_warnings: record
+            .coverage
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.kind.as_str(), w.message))
+            .collect(),
     }
 }

@@ -70,6 +70,13 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         row[11] = gap.descriptor.clone();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
+    // Duplicates resolved and tokens not fully read: shown, never silent.
+    for w in &record.coverage.warnings {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[1] = "coverage-warning".into();
+        row[10] = format!("{}: {}", w.kind.as_str(), w.message);
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
     writer.flush()
 }
 
@@ -137,6 +144,12 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
         row[4] = "not-read".into();
         row[11] = "coverage-gap".into();
         row[14] = gap.descriptor.clone();
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
+    for w in &record.coverage.warnings {
+        let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
+        row[1] = format!("{}: {}", w.kind.as_str(), w.message);
+        row[11] = "coverage-warning".into();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
     writer.flush()

@@ -198,6 +198,7 @@ impl<'a> Page<'a> {
             r.guidance.len()
         )?;
         self.coverage(p)?;
+        self.coverage_warnings(p)?;
 
         writeln!(p, "<div class=\"cards\">")?;
         writeln!(
@@ -279,6 +280,23 @@ impl<'a> Page<'a> {
             }
             writeln!(p, "</ul>")?;
         }
+        writeln!(p, "</section>")
+    }
+
+    /// Duplicates resolved and tokens not fully read (the scan may still be complete).
+    fn coverage_warnings(&self, p: &mut Sink<'_>) -> fmt::Result {
+        let warnings = &self.r.coverage.warnings;
+        if warnings.is_empty() {
+            return Ok(());
+        }
+        writeln!(p, "<section class=\"alert\" id=\"coverage-warnings\">")?;
+        writeln!(p, "<h2>Coverage warnings: {}</h2>", warnings.len())?;
+        writeln!(p, "<p>Read, but resolved (duplicates) or not fully readable (judged as unknown).</p>")?;
+        writeln!(p, "<ul class=\"gaps\">")?;
+        for w in warnings {
+            writeln!(p, "<li><strong>{}</strong>: {}</li>", esc(w.kind.as_str()), esc(&w.message))?;
+        }
+        writeln!(p, "</ul>")?;
         writeln!(p, "</section>")
     }
 

@@ -28,6 +28,9 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         )
     };
     writeln!(out, "| Coverage | {coverage} |")?;
+    if !c.warnings.is_empty() {
+        writeln!(out, "| Coverage warnings | {} (see below) |", c.warnings.len())?;
+    }
     writeln!(
         out,
         "| Tokens | {} ({} active, {} expired, {} revoked); {} flagged |",
@@ -48,6 +51,16 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         for gap in &c.owners_failed {
             writeln!(out, "- {}: {}", esc(&record.owner_label(&gap.descriptor)), esc(&gap.error))?;
+        }
+    }
+    if !c.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Coverage warnings")?;
+        writeln!(out)?;
+        writeln!(out, "Read, but resolved (duplicates) or not fully readable (judged as unknown).")?;
+        writeln!(out)?;
+        for w in &c.warnings {
+            writeln!(out, "- {}: {}", esc(w.kind.as_str()), esc(&w.message))?;
         }
     }
 

@@ -32,6 +32,9 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
             format!(", {} FAILED (scan incomplete)", c.owners_failed.len())
         }
     )?;
+    if !c.warnings.is_empty() {
+        writeln!(out, "Warnings: {} (duplicates resolved, tokens not fully read; listed below)", c.warnings.len())?;
+    }
     writeln!(
         out,
         "Tokens:   {} ({} active, {} expired, {} revoked); {} flagged",
@@ -74,6 +77,13 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
                 terminal_text(&record.owner_label(&gap.descriptor)),
                 terminal_text(&gap.error.replace('\n', " "))
             )?;
+        }
+    }
+    if !c.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Coverage warnings (read, but resolved or not fully readable):")?;
+        for w in &c.warnings {
+            writeln!(out, "  {}: {}", w.kind.as_str(), terminal_text(&w.message.replace('\n', " ")))?;
         }
     }
     Ok(())
