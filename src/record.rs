@@ -100,7 +100,19 @@ impl ScanRecord {
     pub fn judge(inventory: Inventory, rules: &RuleSet, as_of: DateTime<Utc>) -> Self {
         let mut evaluation = rules.evaluate(&inventory, as_of);
         let usage = guidance::advise(&inventory, &mut evaluation.findings);
-        ScanRecord::new(inventory, evaluation, usage, rules.describe(), as_of)
+        let mut described = rules.describe();
+        // Not a rule of the rules file, but reports explain every rule a finding names.
+        if evaluation.findings.iter().any(|f| f.rule == crate::rules::UNREADABLE_TOKEN) {
+            described.push(RuleInfo {
+                id: crate::rules::UNREADABLE_TOKEN.into(),
+                severity: crate::rules::UNREADABLE_TOKEN_SEVERITY,
+                rationale: "A field of this token could not be read, so the rules could not judge it: unknown is \
+                            treated as a risk until someone checks the token in Azure DevOps."
+                    .into(),
+                deadline: None,
+            });
+        }
+        ScanRecord::new(inventory, evaluation, usage, described, as_of)
     }
 
     pub fn new(
@@ -235,5 +247,50 @@ impl ScanRecord {
         self.owner(descriptor)
             .map(|o| if o.principal_name.is_empty() { o.display_name.clone() } else { o.principal_name.clone() })
             .unwrap_or_else(|| descriptor.to_string())
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    fn token(owner: &str, id: &str, scope: &str) -> Token {
+        Token {
+            authorization_id: id.into(),
+            owner: owner.into(),
+            display_name: format!("{owner}-{id}"),
+            scopes: vec![scope.into()],
+            all_organizations: false,
+            target_accounts: vec!["o".into()],
+            valid_from: None,
+            valid_to: None,
+            is_valid: true,
+            unreadable: None,
+        }
+    }
+
+    #[test]
+    fn lookups_are_by_owner_and_id_and_old_usages_still_match() {
+        let inventory = Inventory {
+            organization: "o".into(),
+            owners: vec![],
+            tokens: vec![token("aad.a", "x", "app_token"), token("aad.b", "x", "vso.code")],
+            coverage: Coverage::new(2, 2, vec![]),
+        };
+        let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
+        let mut record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);
+        assert_eq!(record.token("aad.b", "x").unwrap().display_name, "aad.b-x");
+        assert_eq!(record.token("aad.a", "x").unwrap().display_name, "aad.a-x");
+        assert!(record.token("aad.c", "x").is_none());
+        assert!(record.findings_of("aad.a", "x").any(|f| f.rule == "full-access"));
+        assert!(record.findings_of("aad.b", "x").all(|f| f.rule != "full-access" && f.owner == "aad.b"));
+        assert_eq!(record.usage("aad.b", "x").unwrap().owner, "aad.b");
+        assert!(record.summary.flagged_tokens >= 1);
+        // A record written before usages named their owner: the id alone matches.
+        for u in &mut record.usage {
+            u.owner.clear();
+        }
+        let reloaded: ScanRecord = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
+        assert!(reloaded.usage("aad.b", "x").is_some());
     }
 }

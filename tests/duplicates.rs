@@ -359,6 +359,8 @@ fn an_unreadable_field_costs_one_token_not_the_page_and_is_not_retried() {
         .filter(|f| f["rule"] == "unreadable-token")
         .collect();
     assert!(high.iter().all(|f| f["severity"] == "high"));
+    let rules = scan.record["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["id"] == "unreadable-token"), "reports can explain the finding");
     let warnings = scan.warnings("unreadable_token");
     assert_eq!(warnings.len(), 3);
     let table = scan.report("table", &[]);
