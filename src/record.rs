@@ -49,6 +49,7 @@ struct Positions {
     tokens: HashMap<String, Vec<usize>>,
     usage: HashMap<String, Vec<usize>>,
     findings: HashMap<String, Vec<usize>>,
+    guidance: HashMap<String, usize>,
 }
 
 /// A lazily built `Positions`. It is derived data: it never takes part in equality, and a clone
@@ -176,6 +177,7 @@ impl ScanRecord {
                 tokens: all_by_id(&mut self.tokens.iter().map(|t| t.authorization_id.as_str())),
                 usage: all_by_id(&mut self.usage.iter().map(|u| u.authorization_id.as_str())),
                 findings: all_by_id(&mut self.findings.iter().map(|f| f.authorization_id.as_str())),
+                guidance: by_id(self.guidance.iter().map(|g| g.id.as_str()).collect()),
             }
         })
     }
@@ -199,7 +201,7 @@ impl ScanRecord {
 
     /// The guidance entry with this id, from the record itself.
     pub fn guidance(&self, id: &str) -> Option<&Guidance> {
-        self.guidance.iter().find(|g| g.id == id)
+        self.positions().guidance.get(id).map(|i| &self.guidance[*i])
     }
 
     /// The inferred use of one token of one owner. A record written before usages named their
