@@ -104,15 +104,16 @@ impl ScanDiff {
     }
 }
 
-fn token_name(record: &ScanRecord, id: &str) -> String {
-    record.token(id).map(|t| t.display_name.clone()).unwrap_or_default()
+fn token_name(record: &ScanRecord, owner: &str, id: &str) -> String {
+    record.token(owner, id).map(|t| t.display_name.clone()).unwrap_or_default()
 }
 
 /// Compares two scans of the same organization.
 pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
-    type Key<'a> = (&'a str, &'a str);
+    // A token is (owner, id): two owners sharing an id never trade findings.
+    type Key<'a> = (&'a str, &'a str, &'a str);
     fn key(f: &Finding) -> Key<'_> {
-        (f.rule.as_ref(), f.authorization_id.as_str())
+        (f.rule.as_ref(), f.owner.as_str(), f.authorization_id.as_str())
     }
     let old_open: HashMap<Key, &Finding> = old.open_findings().map(|f| (key(f), f)).collect();
     let new_open: HashMap<Key, &Finding> = new.open_findings().map(|f| (key(f), f)).collect();
@@ -126,7 +127,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         authorization_id: f.authorization_id.clone(),
         owner: f.owner.clone(),
         owner_label: record.owner_label(&f.owner),
-        token_name: token_name(record, &f.authorization_id),
+        token_name: token_name(record, &f.owner, &f.authorization_id),
         message: f.message.clone(),
         note,
     };
@@ -151,7 +152,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         if new_open.contains_key(&key(f)) {
             continue;
         }
-        let note = match new.token(&f.authorization_id) {
+        let note = match new.token(&f.owner, &f.authorization_id) {
             None if new.coverage.owners_failed.iter().any(|g| g.descriptor == f.owner) => {
                 Some("owner not read in the new scan (coverage gap)".to_string())
             }
@@ -176,10 +177,11 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
     });
 
     let mut tokens = Vec::new();
-    let old_tokens: HashMap<&str, _> = old.tokens.iter().map(|t| (t.authorization_id.as_str(), t)).collect();
+    let old_tokens: HashMap<(&str, &str), _> =
+        old.tokens.iter().map(|t| ((t.owner.as_str(), t.authorization_id.as_str()), t)).collect();
     for t in &new.tokens {
         let now = t.state(new.as_of);
-        let change = match old_tokens.get(t.authorization_id.as_str()) {
+        let change = match old_tokens.get(&(t.owner.as_str(), t.authorization_id.as_str())) {
             // Not in the old scan because its owner was not read then: not necessarily new.
             None if unread_in_old.contains(t.owner.as_str()) => "first-read",
             None => "created",
@@ -197,9 +199,10 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             change: change.to_string(),
         });
     }
-    let new_ids: HashMap<&str, ()> = new.tokens.iter().map(|t| (t.authorization_id.as_str(), ())).collect();
+    let new_ids: HashMap<(&str, &str), ()> =
+        new.tokens.iter().map(|t| ((t.owner.as_str(), t.authorization_id.as_str()), ())).collect();
     for t in &old.tokens {
-        if !new_ids.contains_key(t.authorization_id.as_str()) && t.state(old.as_of) == TokenState::Active {
+        if !new_ids.contains_key(&(t.owner.as_str(), t.authorization_id.as_str())) && t.state(old.as_of) == TokenState::Active {
             tokens.push(TokenChange {
                 authorization_id: t.authorization_id.clone(),
                 owner_label: old.owner_label(&t.owner),

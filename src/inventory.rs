@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 /// A user who may own personal access tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,11 @@ pub struct Token {
     pub valid_to: Option<DateTime<Utc>>,
     /// `false` once the token is revoked.
     pub is_valid: bool,
+    /// Set when a field of this token could not be read (which field, and why). The token is
+    /// kept and judged as unknown (`unreadable-token`); the fields that failed hold placeholders
+    /// (never the values the rules would call safe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// Whether a token can still be used at a given moment.
@@ -79,6 +85,43 @@ pub struct OwnerFailure {
     pub error: String,
 }
 
+/// What a coverage warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// One authorization id listed under two or more owners: each owner keeps its own token.
+    SharedAuthorizationId,
+    /// Two versions of one token (same owner, same id): the worst for risk was kept.
+    DuplicateToken,
+    /// One owner listed twice by Graph: the worst for risk was kept.
+    DuplicateOwner,
+    /// A token with a field that could not be read: kept, judged as unknown.
+    UnreadableToken,
+}
+
+impl WarningKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::SharedAuthorizationId => "shared_authorization_id",
+            WarningKind::DuplicateToken => "duplicate_token",
+            WarningKind::DuplicateOwner => "duplicate_owner",
+            WarningKind::UnreadableToken => "unreadable_token",
+        }
+    }
+}
+
+/// Something the scan read but had to resolve or could not fully read. Warnings do not make a
+/// scan incomplete (every owner was read), but every report shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageWarning {
+    pub kind: WarningKind,
+    /// One line for people.
+    pub message: String,
+    /// The authorization ids and owner descriptors it is about.
+    #[serde(default)]
+    pub ids: Vec<String>,
+}
+
 /// How much of the organization the scan actually saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
@@ -86,12 +129,15 @@ pub struct Coverage {
     pub owners_scanned: usize,
     pub owners_failed: Vec<OwnerFailure>,
     pub complete: bool,
+    /// Duplicates resolved and tokens that could not be read (records without it still load).
+    #[serde(default)]
+    pub warnings: Vec<CoverageWarning>,
 }
 
 impl Coverage {
     pub fn new(owners_listed: usize, owners_scanned: usize, owners_failed: Vec<OwnerFailure>) -> Self {
         let complete = owners_failed.is_empty() && owners_scanned == owners_listed;
-        Coverage { owners_listed, owners_scanned, owners_failed, complete }
+        Coverage { owners_listed, owners_scanned, owners_failed, complete, warnings: Vec::new() }
     }
 }
 
@@ -110,6 +156,161 @@ impl Inventory {
     }
 }
 
+/// How risky one version of a token is, for choosing between versions: an unreadable version
+/// first (unknown is treated as the worst), then valid over revoked, full access, every
+/// organization, no expiry or the later expiry, more scopes, more organizations.
+fn risk(t: &Token) -> impl Ord + use<> {
+    (
+        t.unreadable.is_some(),
+        t.is_valid,
+        t.is_full_access(),
+        t.all_organizations,
+        t.valid_to.is_none(),
+        t.valid_to,
+        t.scopes.len(),
+        t.target_accounts.len(),
+    )
+}
+
+/// Joins ids for a message: `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The rule for an owner Graph lists more than once (the directory changed while paging): one
+/// owner is kept, in the place it was first listed, and it is the version worst for risk (deleted
+/// in its origin wins). Each such owner gives a warning. Linear in the number of owners.
+pub fn resolve_owners(owners: Vec<Owner>) -> (Vec<Owner>, Vec<CoverageWarning>) {
+    let mut kept: Vec<Owner> = Vec::with_capacity(owners.len());
+    let mut position: HashMap<String, usize> = HashMap::with_capacity(owners.len());
+    let mut listed: Vec<usize> = Vec::with_capacity(owners.len());
+    for owner in owners {
+        match position.get(&owner.descriptor) {
+            Some(&i) => {
+                listed[i] += 1;
+                if owner.deleted_in_origin && !kept[i].deleted_in_origin {
+                    kept[i] = owner;
+                }
+            }
+            None => {
+                position.insert(owner.descriptor.clone(), kept.len());
+                kept.push(owner);
+                listed.push(1);
+            }
+        }
+    }
+    let warnings = kept
+        .iter()
+        .zip(&listed)
+        .filter(|(_, n)| **n > 1)
+        .map(|(o, n)| CoverageWarning {
+            kind: WarningKind::DuplicateOwner,
+            message: format!(
+                "owner {} listed {n} times by Graph; kept one, the version worst for risk{}",
+                o.descriptor,
+                if o.deleted_in_origin { " (deleted in origin)" } else { "" }
+            ),
+            ids: vec![o.descriptor.clone()],
+        })
+        .collect();
+    (kept, warnings)
+}
+
+/// Placeholder id of an unreadable token whose authorization id could not be read either.
+pub const UNREADABLE_ID_PREFIX: &str = "unreadable-";
+
+/// The rule for duplicate tokens. An authorization id belongs to the owner Token Admin listed it
+/// under: a token is the pair (owner, authorization id).
+/// - Two versions of one token (same owner, same id, e.g. on two pages): one is kept, in the
+///   place it was first listed, the version worst for risk (`risk`); a warning says so.
+/// - One id under several owners: every owner keeps its own token (findings and usages never
+///   mix, they are keyed by owner and id); a warning names the owners.
+/// - An unreadable token: kept, with a warning; one without a readable id gets a placeholder id
+///   (`unreadable-N`) so it can still be listed and judged.
+///
+/// Linear in the number of tokens.
+pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) {
+    let mut kept: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut listed: Vec<(usize, bool)> = Vec::with_capacity(tokens.len());
+    let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(tokens.len());
+    let mut placeholders = 0usize;
+    for mut token in tokens {
+        if token.authorization_id.trim().is_empty() {
+            placeholders += 1;
+            token.authorization_id = format!("{UNREADABLE_ID_PREFIX}{placeholders}");
+            if token.unreadable.is_none() {
+                token.unreadable = Some("authorizationId: missing or empty".into());
+            }
+        }
+        let key = (token.owner.clone(), token.authorization_id.clone());
+        match position.get(&key) {
+            Some(&i) => {
+                let (count, differ) = &mut listed[i];
+                *count += 1;
+                *differ |= kept[i] != token;
+                if risk(&token) > risk(&kept[i]) {
+                    kept[i] = token;
+                }
+            }
+            None => {
+                position.insert(key, kept.len());
+                kept.push(token);
+                listed.push((1, false));
+            }
+        }
+    }
+    drop(position);
+    let mut warnings = Vec::new();
+    let mut owners_of: HashMap<&str, Vec<&str>> = HashMap::with_capacity(kept.len());
+    for t in &kept {
+        owners_of.entry(t.authorization_id.as_str()).or_default().push(t.owner.as_str());
+    }
+    let mut shared_noted: HashSet<&str> = HashSet::new();
+    for (t, (count, differ)) in kept.iter().zip(&listed) {
+        if *count > 1 {
+            warnings.push(CoverageWarning {
+                kind: WarningKind::DuplicateToken,
+                message: format!(
+                    "token {} of owner {} listed {count} times{}; kept one, the version worst for risk",
+                    t.authorization_id,
+                    t.owner,
+                    if *differ { " with different contents" } else { "" }
+                ),
+                ids: vec![t.authorization_id.clone(), t.owner.clone()],
+            });
+        }
+        let owners = &owners_of[t.authorization_id.as_str()];
+        if owners.len() > 1 && shared_noted.insert(t.authorization_id.as_str()) {
+            warnings.push(CoverageWarning {
+                kind: WarningKind::SharedAuthorizationId,
+                message: format!(
+                    "authorization id {} listed under owners {}; each owner keeps its own token and findings",
+                    t.authorization_id,
+                    and_list(owners)
+                ),
+                ids: std::iter::once(t.authorization_id.as_str()).chain(owners.iter().copied()).map(String::from).collect(),
+            });
+        }
+        if let Some(reason) = &t.unreadable {
+            warnings.push(CoverageWarning {
+                kind: WarningKind::UnreadableToken,
+                message: format!(
+                    "token {} of owner {} could not be read ({reason}); kept and judged as unknown",
+                    t.authorization_id, t.owner
+                ),
+                ids: vec![t.authorization_id.clone(), t.owner.clone()],
+            });
+        }
+    }
+    drop(owners_of);
+    drop(shared_noted);
+    (kept, warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +327,7 @@ mod tests {
             valid_from: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
             valid_to: Some(Utc.with_ymd_and_hms(2026, 11, valid_to_day, 0, 0, 0).unwrap()),
             is_valid,
+            unreadable: None,
         }
     }
 
@@ -143,5 +345,103 @@ mod tests {
         let c = Coverage::new(3, 2, vec![OwnerFailure { descriptor: "aad.x".into(), error: "boom".into() }]);
         assert!(!c.complete);
         assert!(Coverage::new(3, 3, vec![]).complete);
+    }
+
+    fn owner(descriptor: &str, deleted: bool) -> Owner {
+        Owner {
+            descriptor: descriptor.into(),
+            display_name: "d".into(),
+            principal_name: format!("{descriptor}@contoso.com"),
+            mail: None,
+            origin: "aad".into(),
+            deleted_in_origin: deleted,
+        }
+    }
+
+    fn on(owner: &str, id: &str, mut t: Token) -> Token {
+        t.owner = owner.into();
+        t.authorization_id = id.into();
+        t
+    }
+
+    #[test]
+    fn an_owner_listed_twice_keeps_the_deleted_version_in_its_first_place() {
+        let (owners, warnings) =
+            resolve_owners(vec![owner("aad.a", false), owner("aad.b", false), owner("aad.a", true), owner("aad.a", false)]);
+        assert_eq!(owners.iter().map(|o| o.descriptor.as_str()).collect::<Vec<_>>(), ["aad.a", "aad.b"]);
+        assert!(owners[0].deleted_in_origin);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].kind, WarningKind::DuplicateOwner);
+        assert_eq!(warnings[0].ids, ["aad.a"]);
+        assert!(warnings[0].message.contains("aad.a listed 3 times"), "{}", warnings[0].message);
+        assert!(resolve_owners(vec![owner("aad.a", false)]).1.is_empty());
+    }
+
+    #[test]
+    fn two_versions_of_one_token_keep_the_worst_for_risk() {
+        let narrow = token(25, true);
+        let mut full = token(25, true);
+        full.scopes = vec![FULL_ACCESS_SCOPE.into()];
+        let revoked = token(28, false);
+        let mut later = token(28, true);
+        later.all_organizations = true;
+        // Either order: the worst wins, in the place the token was first listed.
+        for versions in [vec![narrow.clone(), full.clone()], vec![full.clone(), narrow.clone()]] {
+            let (kept, warnings) = resolve_tokens(versions);
+            assert_eq!(kept, [full.clone()]);
+            assert_eq!(warnings.len(), 1);
+            assert_eq!(warnings[0].kind, WarningKind::DuplicateToken);
+            assert!(warnings[0].message.contains("listed 2 times with different contents"));
+        }
+        assert_eq!(resolve_tokens(vec![revoked.clone(), narrow.clone()]).0, [narrow.clone()], "valid over revoked");
+        assert_eq!(resolve_tokens(vec![narrow.clone(), later.clone()]).0, [later.clone()]);
+        let mut open_ended = narrow.clone();
+        open_ended.valid_to = None;
+        assert_eq!(resolve_tokens(vec![narrow.clone(), open_ended.clone()]).0, [open_ended]);
+        let (kept, warnings) = resolve_tokens(vec![narrow.clone(), narrow.clone()]);
+        assert_eq!(kept.len(), 1);
+        assert!(!warnings[0].message.contains("different"));
+    }
+
+    #[test]
+    fn one_id_under_two_owners_stays_with_each_owner_and_is_reported_once() {
+        let t = token(25, true);
+        let (kept, warnings) = resolve_tokens(vec![
+            on("aad.a", "x", t.clone()),
+            on("aad.b", "x", t.clone()),
+            on("aad.c", "y", t.clone()),
+            on("aad.c", "x", t.clone()),
+        ]);
+        assert_eq!(kept.len(), 4);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].kind, WarningKind::SharedAuthorizationId);
+        assert_eq!(warnings[0].message, "authorization id x listed under owners aad.a, aad.b and aad.c; each owner keeps its own token and findings");
+        assert_eq!(warnings[0].ids, ["x", "aad.a", "aad.b", "aad.c"]);
+    }
+
+    #[test]
+    fn unreadable_tokens_are_kept_listed_and_given_ids() {
+        let mut bad = on("aad.a", "", token(25, true));
+        bad.unreadable = Some("the entry is a string, not a token object".into());
+        let mut bad_with_id = on("aad.b", "z", token(25, true));
+        bad_with_id.unreadable = Some("isValid: expected true or false, got a string".into());
+        let (kept, warnings) = resolve_tokens(vec![bad.clone(), bad.clone(), bad_with_id]);
+        let ids: Vec<&str> = kept.iter().map(|t| t.authorization_id.as_str()).collect();
+        assert_eq!(ids, ["unreadable-1", "unreadable-2", "z"]);
+        assert_eq!(warnings.len(), 3);
+        assert!(warnings.iter().all(|w| w.kind == WarningKind::UnreadableToken));
+        assert!(warnings[2].message.contains("token z of owner aad.b could not be read (isValid: expected"));
+        // An unreadable version of a token wins over a readable one: unknown is the worst.
+        let mut unreadable = on("aad.a", "q", token(25, true));
+        unreadable.unreadable = Some("validTo: bad".into());
+        let readable = on("aad.a", "q", token(25, true));
+        assert_eq!(resolve_tokens(vec![readable, unreadable.clone()]).0, [unreadable]);
+    }
+
+    #[test]
+    fn coverage_without_warnings_still_loads() {
+        let c: Coverage =
+            serde_json::from_str(r#"{"owners_listed":1,"owners_scanned":1,"owners_failed":[],"complete":true}"#).unwrap();
+        assert!(c.warnings.is_empty() && c.complete);
     }
 }

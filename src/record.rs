@@ -39,13 +39,17 @@ pub struct ScanRecord {
     index: Index,
 }
 
-/// Positions of owners, tokens and usages by id, and findings per token.
+/// Positions of owners, tokens and usages by id, and findings per token. A token is the pair
+/// (owner, authorization id): one id may be listed under two owners (a coverage warning), and
+/// each keeps its own findings and usage. Ids map to every position holding them; lookups pick
+/// the owner's (duplicates are rare, so this stays linear).
 #[derive(Debug, Default)]
 struct Positions {
     owners: HashMap<String, usize>,
-    tokens: HashMap<String, usize>,
-    usage: HashMap<String, usize>,
+    tokens: HashMap<String, Vec<usize>>,
+    usage: HashMap<String, Vec<usize>>,
     findings: HashMap<String, Vec<usize>>,
+    guidance: HashMap<String, usize>,
 }
 
 /// A lazily built `Positions`. It is derived data: it never takes part in equality, and a clone
@@ -97,7 +101,19 @@ impl ScanRecord {
     pub fn judge(inventory: Inventory, rules: &RuleSet, as_of: DateTime<Utc>) -> Self {
         let mut evaluation = rules.evaluate(&inventory, as_of);
         let usage = guidance::advise(&inventory, &mut evaluation.findings);
-        ScanRecord::new(inventory, evaluation, usage, rules.describe(), as_of)
+        let mut described = rules.describe();
+        // Not a rule of the rules file, but reports explain every rule a finding names.
+        if evaluation.findings.iter().any(|f| f.rule == crate::rules::UNREADABLE_TOKEN) {
+            described.push(RuleInfo {
+                id: crate::rules::UNREADABLE_TOKEN.into(),
+                severity: crate::rules::UNREADABLE_TOKEN_SEVERITY,
+                rationale: "A field of this token could not be read, so the rules could not judge it: unknown is \
+                            treated as a risk until someone checks the token in Azure DevOps."
+                    .into(),
+                deadline: None,
+            });
+        }
+        ScanRecord::new(inventory, evaluation, usage, described, as_of)
     }
 
     pub fn new(
@@ -110,7 +126,8 @@ impl ScanRecord {
         let Evaluation { findings, exceptions } = evaluation;
         let count = |state| inventory.tokens.iter().filter(|t| t.state(as_of) == state).count();
         let open = || findings.iter().filter(|f| !f.is_suppressed());
-        let mut flagged: Vec<&str> = open().map(|f| f.authorization_id.as_str()).collect();
+        // A token is (owner, id): two owners sharing an id are two flagged tokens.
+        let mut flagged: Vec<(&str, &str)> = open().map(|f| (f.owner.as_str(), f.authorization_id.as_str())).collect();
         flagged.sort_unstable();
         flagged.dedup();
         let mut by_severity: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
@@ -148,22 +165,33 @@ impl ScanRecord {
     fn positions(&self) -> &Positions {
         self.index.0.get_or_init(|| {
             let by_id = |ids: Vec<&str>| ids.into_iter().enumerate().map(|(i, id)| (id.to_string(), i)).rev().collect();
-            let mut findings: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, f) in self.findings.iter().enumerate() {
-                findings.entry(f.authorization_id.clone()).or_default().push(i);
-            }
+            let all_by_id = |ids: &mut dyn Iterator<Item = &str>| {
+                let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+                for (i, id) in ids.enumerate() {
+                    map.entry(id.to_string()).or_default().push(i);
+                }
+                map
+            };
             Positions {
                 owners: by_id(self.owners.iter().map(|o| o.descriptor.as_str()).collect()),
-                tokens: by_id(self.tokens.iter().map(|t| t.authorization_id.as_str()).collect()),
-                usage: by_id(self.usage.iter().map(|u| u.authorization_id.as_str()).collect()),
-                findings,
+                tokens: all_by_id(&mut self.tokens.iter().map(|t| t.authorization_id.as_str())),
+                usage: all_by_id(&mut self.usage.iter().map(|u| u.authorization_id.as_str())),
+                findings: all_by_id(&mut self.findings.iter().map(|f| f.authorization_id.as_str())),
+                guidance: by_id(self.guidance.iter().map(|g| g.id.as_str()).collect()),
             }
         })
     }
 
-    /// Every finding (suppressed ones included) of one token.
-    pub fn findings_of(&self, authorization_id: &str) -> impl Iterator<Item = &Finding> {
-        self.positions().findings.get(authorization_id).into_iter().flatten().map(|i| &self.findings[*i])
+    /// Every finding (suppressed ones included) of one token: the owner's, never another
+    /// owner's token with the same id.
+    pub fn findings_of<'a>(&'a self, owner: &'a str, authorization_id: &str) -> impl Iterator<Item = &'a Finding> {
+        self.positions()
+            .findings
+            .get(authorization_id)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.findings[*i])
+            .filter(move |f| f.owner == owner)
     }
 
     /// Findings not accepted by an exception: what gating and summaries count.
@@ -173,11 +201,14 @@ impl ScanRecord {
 
     /// The guidance entry with this id, from the record itself.
     pub fn guidance(&self, id: &str) -> Option<&Guidance> {
-        self.guidance.iter().find(|g| g.id == id)
+        self.positions().guidance.get(id).map(|i| &self.guidance[*i])
     }
 
-    pub fn usage(&self, authorization_id: &str) -> Option<&TokenUsage> {
-        self.positions().usage.get(authorization_id).map(|i| &self.usage[*i])
+    /// The inferred use of one token of one owner. A record written before usages named their
+    /// owner matches on the id alone.
+    pub fn usage(&self, owner: &str, authorization_id: &str) -> Option<&TokenUsage> {
+        let positions = self.positions().usage.get(authorization_id)?;
+        positions.iter().map(|i| &self.usage[*i]).find(|u| u.owner == owner || u.owner.is_empty())
     }
 
     /// Reads a saved scan (`--output json`), checking its schema version.
@@ -207,8 +238,10 @@ impl ScanRecord {
         self.positions().owners.get(descriptor).map(|i| &self.owners[*i])
     }
 
-    pub fn token(&self, authorization_id: &str) -> Option<&Token> {
-        self.positions().tokens.get(authorization_id).map(|i| &self.tokens[*i])
+    /// The token of this owner with this id.
+    pub fn token(&self, owner: &str, authorization_id: &str) -> Option<&Token> {
+        let positions = self.positions().tokens.get(authorization_id)?;
+        positions.iter().map(|i| &self.tokens[*i]).find(|t| t.owner == owner)
     }
 
     /// The principal name of an owner, or its descriptor when unknown.
@@ -216,5 +249,50 @@ impl ScanRecord {
         self.owner(descriptor)
             .map(|o| if o.principal_name.is_empty() { o.display_name.clone() } else { o.principal_name.clone() })
             .unwrap_or_else(|| descriptor.to_string())
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    fn token(owner: &str, id: &str, scope: &str) -> Token {
+        Token {
+            authorization_id: id.into(),
+            owner: owner.into(),
+            display_name: format!("{owner}-{id}"),
+            scopes: vec![scope.into()],
+            all_organizations: false,
+            target_accounts: vec!["o".into()],
+            valid_from: None,
+            valid_to: None,
+            is_valid: true,
+            unreadable: None,
+        }
+    }
+
+    #[test]
+    fn lookups_are_by_owner_and_id_and_old_usages_still_match() {
+        let inventory = Inventory {
+            organization: "o".into(),
+            owners: vec![],
+            tokens: vec![token("aad.a", "x", "app_token"), token("aad.b", "x", "vso.code")],
+            coverage: Coverage::new(2, 2, vec![]),
+        };
+        let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
+        let mut record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);
+        assert_eq!(record.token("aad.b", "x").unwrap().display_name, "aad.b-x");
+        assert_eq!(record.token("aad.a", "x").unwrap().display_name, "aad.a-x");
+        assert!(record.token("aad.c", "x").is_none());
+        assert!(record.findings_of("aad.a", "x").any(|f| f.rule == "full-access"));
+        assert!(record.findings_of("aad.b", "x").all(|f| f.rule != "full-access" && f.owner == "aad.b"));
+        assert_eq!(record.usage("aad.b", "x").unwrap().owner, "aad.b");
+        assert!(record.summary.flagged_tokens >= 1);
+        // A record written before usages named their owner: the id alone matches.
+        for u in &mut record.usage {
+            u.owner.clear();
+        }
+        let reloaded: ScanRecord = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
+        assert!(reloaded.usage("aad.b", "x").is_some());
     }
 }

@@ -57,6 +57,7 @@ fn token(id: &str, owner: &str, name: &str, scopes: &[&str], global: bool, days_
         valid_from: Some(as_of() - Duration::days(10)),
         valid_to: Some(as_of() + Duration::days(days_left)),
         is_valid: true,
+        unreadable: None,
     }
 }
 

@@ -188,6 +188,7 @@ fn token(id: &str, owner: &str, name: &str, scopes: &[&str], age: i64, lifetime:
         valid_from: Some(from),
         valid_to: Some(from + Duration::days(lifetime)),
         is_valid: true,
+        unreadable: None,
     }
 }
 

@@ -110,7 +110,6 @@ impl AdoClient {
         let mut owners = Vec::new();
         let mut continuation: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
-        let mut listed: HashSet<String> = HashSet::new();
         loop {
             let mut url = base.clone();
             {
@@ -122,12 +121,9 @@ impl AdoClient {
                 q.append_pair("api-version", GRAPH_API_VERSION);
             }
             let (page, headers): (Collection<GraphUser>, HeaderMap) = self.get_json(Api::GraphUsers, &url).await?;
-            // An owner listed on two pages (the directory changed while paging) is kept once.
-            for owner in page.value.into_iter().map(GraphUser::into_owner) {
-                if listed.insert(owner.descriptor.clone()) {
-                    owners.push(owner);
-                }
-            }
+            // An owner listed twice (the directory changed while paging) is resolved by the scan
+            // (`inventory::resolve_owners`), which keeps the version worst for risk and says so.
+            owners.extend(page.value.into_iter().map(GraphUser::into_owner));
             let next = headers
                 .get(CONTINUATION_HEADER)
                 .and_then(|v| v.to_str().ok())
@@ -154,7 +150,6 @@ impl AdoClient {
         let mut tokens = Vec::new();
         let mut continuation: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
-        let mut listed: HashSet<String> = HashSet::new();
         loop {
             let mut url = base.clone();
             {
@@ -167,11 +162,8 @@ impl AdoClient {
                 q.append_pair("api-version", TOKEN_ADMIN_API_VERSION);
             }
             let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
-            for token in page.value.into_iter().map(|t| t.into_token(owner_descriptor)) {
-                if listed.insert(token.authorization_id.clone()) {
-                    tokens.push(token);
-                }
-            }
+            // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
+            tokens.extend(page.value.into_iter().map(|t| t.into_token(owner_descriptor)));
             match page.continuation_token.filter(|c| !c.trim().is_empty()) {
                 None => break,
                 Some(next) if !seen.insert(next.clone()) => {

@@ -2,7 +2,6 @@
 //! `2018-07-19T00:00:00` (read as UTC), with zero to seven fractional digits.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Deserializer};
 
 /// Parses one service timestamp. Zone-less values are UTC.
 pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
@@ -12,19 +11,15 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
     }
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .map(|naive| naive.and_utc())
-        .map_err(|_| format!("'{s}' is not a timestamp (expected e.g. 2020-10-24T03:04:57.52Z)"))
+        .map_err(|_| format!("'{}' is not a timestamp (expected e.g. 2020-10-24T03:04:57.52Z)", shown(s)))
 }
 
-/// serde helper for optional timestamps (`null` or absent is `None`).
-pub(crate) fn deserialize_opt<'de, D>(d: D) -> Result<Option<DateTime<Utc>>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) if s.trim().is_empty() => Ok(None),
-        Some(s) => parse_timestamp(&s).map(Some).map_err(serde::de::Error::custom),
-    }
+/// At most 40 characters of a value that failed to parse: enough to recognise it, and a hostile
+/// service cannot fill a report through one field.
+fn shown(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(40).collect();
+    if chars.next().is_some() { format!("{head}…") } else { head }
 }
 
 #[cfg(test)]
@@ -45,5 +40,14 @@ mod tests {
         let offset = parse_timestamp("2019-03-05T14:05:02.1460838+02:00").unwrap();
         assert_eq!(offset.hour(), 12);
         assert!(parse_timestamp("yesterday").unwrap_err().contains("'yesterday'"));
+    }
+
+    #[test]
+    fn a_year_past_9999_is_an_error_and_long_values_are_cut() {
+        assert!(parse_timestamp("10000-01-01T00:00:00Z").unwrap_err().contains("'10000-01-01T00:00:00Z'"));
+        assert!(parse_timestamp("9999-12-31T23:59:59Z").is_ok());
+        let long = "9".repeat(10_000);
+        let e = parse_timestamp(&long).unwrap_err();
+        assert!(e.len() < 200 && e.contains('…'), "{e}");
     }
 }

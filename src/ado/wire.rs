@@ -50,26 +50,199 @@ pub struct TokenAdminPage {
 }
 
 /// A `SessionToken` as Token Admin returns it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Read field by field (see the `Deserialize` impl below), never derived: one token with a field
+/// that cannot be read (a year 10000, `"isValid": "false"`, a number where a string belongs) is
+/// kept as an unreadable token instead of failing its owner's whole page, and no retry could fix
+/// it. Only the fields declared here are read; the secret fields (`token`, `alternateToken`) and
+/// any unknown field are skipped without being kept.
+#[derive(Debug, Default)]
 pub struct SessionToken {
     pub authorization_id: String,
-    #[serde(default)]
     pub user_id: Option<String>,
-    #[serde(default)]
     pub display_name: Option<String>,
-    #[serde(default)]
     pub scope: Option<String>,
-    #[serde(default)]
     pub target_accounts: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "super::timestamp::deserialize_opt")]
     pub valid_from: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "super::timestamp::deserialize_opt")]
     pub valid_to: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub is_valid: Option<bool>,
-    #[serde(default)]
     pub is_public: Option<bool>,
+    /// Which fields could not be read, and why (`None` when every field was read).
+    pub unreadable: Option<String>,
+}
+
+/// The fields of a `SessionToken` pat2entra reads (JSON names). Nothing else is kept.
+const SESSION_TOKEN_FIELDS: [&str; 9] = [
+    "authorizationId",
+    "userId",
+    "displayName",
+    "scope",
+    "targetAccounts",
+    "validFrom",
+    "validTo",
+    "isValid",
+    "isPublic",
+];
+
+impl<'de> Deserialize<'de> for SessionToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SessionTokenVisitor)
+    }
+}
+
+/// Accepts any JSON value: an object is read field by field, anything else is an unreadable
+/// token. Errors come only from JSON that is not well formed (that is the page's problem).
+struct SessionTokenVisitor;
+
+impl SessionTokenVisitor {
+    fn not_an_object(what: &str) -> SessionToken {
+        SessionToken { unreadable: Some(format!("the entry is {what}, not a token object")), ..SessionToken::default() }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SessionTokenVisitor {
+    type Value = SessionToken;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a SessionToken object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SessionToken, A::Error> {
+        let mut fields = serde_json::Map::new();
+        let mut problems = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match SESSION_TOKEN_FIELDS.iter().find(|f| **f == key) {
+                Some(name) => {
+                    let value: serde_json::Value = map.next_value()?;
+                    if fields.insert((*name).to_string(), value).is_some() {
+                        problems.push(format!("{name}: appears twice"));
+                    }
+                }
+                // The secret, and whatever else the service adds: skipped, never kept.
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(SessionToken::from_fields(fields, problems))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<SessionToken, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Self::not_an_object("an array"))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("a string"))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("a boolean"))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("a number"))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("a number"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("a number"))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("null"))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<SessionToken, E> {
+        Ok(Self::not_an_object("null"))
+    }
+}
+
+/// The JSON type of a value, for messages (never the value itself: it could be anything).
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+impl SessionToken {
+    /// Types the declared fields one by one; a field that cannot be read is left unset (its
+    /// placeholder) and named in `unreadable`. `null` or absent is simply unset.
+    fn from_fields(mut fields: serde_json::Map<String, serde_json::Value>, mut problems: Vec<String>) -> Self {
+        use serde_json::Value;
+        let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_null());
+        let mut string = |name: &str, problems: &mut Vec<String>| match take(name) {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => {
+                problems.push(format!("{name}: expected a string, got {}", json_kind(&other)));
+                None
+            }
+        };
+        let authorization_id = string("authorizationId", &mut problems);
+        let user_id = string("userId", &mut problems);
+        let display_name = string("displayName", &mut problems);
+        let scope = string("scope", &mut problems);
+        let valid_from = string("validFrom", &mut problems);
+        let valid_to = string("validTo", &mut problems);
+        let timestamp = |name: &str, value: Option<String>, problems: &mut Vec<String>| match value {
+            Some(s) if !s.trim().is_empty() => super::timestamp::parse_timestamp(&s)
+                .map_err(|e| problems.push(format!("{name}: {e}")))
+                .ok(),
+            _ => None,
+        };
+        let valid_from = timestamp("validFrom", valid_from, &mut problems);
+        let valid_to = timestamp("validTo", valid_to, &mut problems);
+        let mut boolean = |name: &str, problems: &mut Vec<String>| match take(name) {
+            None => None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(other) => {
+                problems.push(format!("{name}: expected true or false, got {}", json_kind(&other)));
+                None
+            }
+        };
+        let is_valid = boolean("isValid", &mut problems);
+        let is_public = boolean("isPublic", &mut problems);
+        let target_accounts = match take("targetAccounts") {
+            None => None,
+            Some(Value::Array(items)) => {
+                let accounts: Option<Vec<String>> =
+                    items.into_iter().map(|v| if let Value::String(s) = v { Some(s) } else { None }).collect();
+                if accounts.is_none() {
+                    problems.push("targetAccounts: expected an array of strings".into());
+                }
+                accounts
+            }
+            Some(other) => {
+                problems.push(format!("targetAccounts: expected an array, got {}", json_kind(&other)));
+                None
+            }
+        };
+        if authorization_id.as_deref().is_none_or(|id| id.trim().is_empty()) && problems.is_empty() {
+            problems.push("authorizationId: missing or empty".into());
+        }
+        let unreadable = (!problems.is_empty()).then(|| problems.join("; "));
+        SessionToken {
+            authorization_id: authorization_id.unwrap_or_default(),
+            user_id,
+            display_name,
+            scope,
+            target_accounts,
+            valid_from,
+            valid_to,
+            is_valid,
+            is_public,
+            unreadable,
+        }
+    }
 }
 
 /// `GET _apis/connectionData` (the location service): who the caller is. Only the fields
@@ -146,6 +319,70 @@ impl SessionToken {
             // The service omits nothing here in practice; a missing flag is read as valid so the
             // token is judged rather than hidden.
             is_valid: self.is_valid.unwrap_or(true),
+            unreadable: self.unreadable,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(json: &str) -> Vec<Token> {
+        let page: TokenAdminPage = serde_json::from_str(json).expect("the page parses whatever its tokens hold");
+        page.value.into_iter().map(|t| t.into_token("aad.owner")).collect()
+    }
+
+    #[test]
+    fn one_unreadable_field_costs_that_token_not_the_page() {
+        let tokens = page(
+            r#"{"value":[
+                {"authorizationId":"good","scope":"vso.code","validTo":"2027-01-01T00:00:00Z","isValid":true},
+                {"authorizationId":"far","scope":"app_token","validTo":"10000-01-01T00:00:00Z"},
+                {"authorizationId":"text-bool","isValid":"false"},
+                {"authorizationId":"num-name","displayName":42,"targetAccounts":"all"},
+                {"authorizationId":7},
+                "just a string",
+                {"authorizationId":"twice","isValid":true,"isValid":false}
+            ],"continuationToken":null}"#,
+        );
+        assert_eq!(tokens.len(), 7);
+        assert_eq!(tokens[0].unreadable, None);
+        assert_eq!(tokens[0].scopes, ["vso.code"]);
+        let far = tokens[1].unreadable.as_deref().unwrap();
+        assert!(far.starts_with("validTo: '10000-01-01T00:00:00Z' is not a timestamp"), "{far}");
+        // What could be read is kept; what could not holds the placeholder worst for risk.
+        assert!(tokens[1].is_full_access() && tokens[1].valid_to.is_none() && tokens[1].is_valid);
+        assert_eq!(tokens[2].unreadable.as_deref(), Some("isValid: expected true or false, got a string"));
+        assert!(tokens[2].is_valid, "an unreadable isValid is not taken as revoked");
+        let both = tokens[3].unreadable.as_deref().unwrap();
+        assert!(both.contains("displayName: expected a string, got a number"), "{both}");
+        assert!(both.contains("targetAccounts: expected an array, got a string"), "{both}");
+        assert!(tokens[3].all_organizations);
+        assert_eq!(tokens[4].authorization_id, "");
+        assert!(tokens[4].unreadable.as_deref().unwrap().contains("authorizationId: expected a string, got a number"));
+        assert_eq!(tokens[5].unreadable.as_deref(), Some("the entry is a string, not a token object"));
+        assert_eq!(tokens[6].unreadable.as_deref(), Some("isValid: appears twice"));
+    }
+
+    #[test]
+    fn secret_fields_are_never_read() {
+        let secret = "s3cr3t-value-of-the-pat";
+        let json = format!(
+            r#"{{"authorizationId":"a","token":"{secret}","alternateToken":"{secret}","validTo":"bad {secret}"}}"#
+        );
+        let token: SessionToken = serde_json::from_str(&json).unwrap();
+        let debug = format!("{token:?}");
+        // The unreadable validTo is shown (cut short); the secret fields are not kept at all.
+        assert_eq!(debug.matches(secret).count(), 1, "{debug}");
+        let json = format!(r#"{{"authorizationId":"a","token":"{secret}","alternateToken":{{"x":"{secret}"}}}}"#);
+        let token: SessionToken = serde_json::from_str(&json).unwrap();
+        assert!(!format!("{token:?}").contains(secret));
+        assert_eq!(token.unreadable, None);
+    }
+
+    #[test]
+    fn broken_json_still_fails_the_page() {
+        assert!(serde_json::from_str::<TokenAdminPage>(r#"{"value":[{"authorizationId":"a""#).is_err());
     }
 }

@@ -77,6 +77,12 @@ impl OutputArgs {
                 return Exit::Incomplete;
             }
         }
+        if !record.coverage.warnings.is_empty() {
+            eprintln!(
+                "warning: {} coverage warnings (duplicates resolved, tokens not fully read; listed in the report)",
+                record.coverage.warnings.len()
+            );
+        }
         gate(record.open_findings().map(|f| f.severity), self.fail_on)
     }
 }

@@ -57,6 +57,10 @@ struct CatalogFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
     pub authorization_id: String,
+    /// Descriptor of the token's owner: an id listed under two owners is two tokens. (Empty in
+    /// records written before it existed.)
+    #[serde(default)]
+    pub owner: String,
     #[serde(flatten)]
     pub inference: Inference,
     pub guidance: String,
@@ -98,15 +102,16 @@ pub fn advise(inventory: &Inventory, findings: &mut [Finding]) -> Vec<TokenUsage
         .map(|t| {
             let inference = infer(&t.scopes, &t.display_name);
             let guidance = for_use(&inference.use_id).id.clone();
-            TokenUsage { authorization_id: t.authorization_id.clone(), inference, guidance }
+            TokenUsage { authorization_id: t.authorization_id.clone(), owner: t.owner.clone(), inference, guidance }
         })
         .collect();
-    let by_token: HashMap<&str, &TokenUsage> = usage.iter().map(|u| (u.authorization_id.as_str(), u)).collect();
+    let by_token: HashMap<(&str, &str), &TokenUsage> =
+        usage.iter().map(|u| ((u.owner.as_str(), u.authorization_id.as_str()), u)).collect();
     for f in findings.iter_mut() {
         let id = match for_rule(&f.rule) {
             Some(g) => g.id.clone(),
             None => by_token
-                .get(f.authorization_id.as_str())
+                .get(&(f.owner.as_str(), f.authorization_id.as_str()))
                 .map(|u| u.guidance.clone())
                 .unwrap_or_else(|| for_use("unknown").id.clone()),
         };

@@ -51,5 +51,11 @@ pub fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         row[11] = gap.descriptor.clone();
         writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
     }
+    for w in &plan.coverage_warnings {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[7] = "coverage-warning".into();
+        row[8] = w.clone();
+        writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
     writer.flush()
 }

@@ -37,6 +37,14 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
             writeln!(out, "- {}: {}", esc(&gap.owner), esc(&gap.error))?;
         }
     }
+    if !plan.coverage_warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Coverage warnings: {}", plan.coverage_warnings.len())?;
+        writeln!(out)?;
+        for w in &plan.coverage_warnings {
+            writeln!(out, "- {}", esc(w))?;
+        }
+    }
     writeln!(out)?;
     writeln!(
         out,

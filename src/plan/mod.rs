@@ -84,6 +84,8 @@ pub struct Plan {
     pub inactive_tokens: usize,
     /// Owners whose tokens the scan could not read: the plan cannot cover them.
     pub coverage_gaps: Vec<Gap>,
+    /// The scan's coverage warnings (duplicates resolved, tokens not fully read), as lines.
+    pub coverage_warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,7 +112,7 @@ pub fn build(record: &ScanRecord) -> Plan {
             inactive += 1;
             continue;
         }
-        let findings: Vec<_> = record.findings_of(&token.authorization_id).filter(|f| !f.is_suppressed()).collect();
+        let findings: Vec<_> = record.findings_of(&token.owner, &token.authorization_id).filter(|f| !f.is_suppressed()).collect();
         let worst = findings.iter().max_by_key(|f| f.severity);
         let severity = worst.map(|f| f.severity);
         let wave = match severity {
@@ -133,7 +135,7 @@ pub fn build(record: &ScanRecord) -> Plan {
                 due = due.min(*deadline);
             }
         }
-        let usage = record.usage(&token.authorization_id);
+        let usage = record.usage(&token.owner, &token.authorization_id);
         // The worst finding's guidance; a token without findings follows its use's guidance.
         let guidance = worst
             .and_then(|f| f.guidance.clone())
@@ -204,5 +206,11 @@ pub fn build(record: &ScanRecord) -> Plan {
         per_wave,
         inactive_tokens: inactive,
         coverage_gaps,
+        coverage_warnings: record
+            .coverage
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.kind.as_str(), w.message))
+            .collect(),
     }
 }

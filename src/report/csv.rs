@@ -29,7 +29,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     writer.write_record(COLUMNS)?;
     for f in &record.findings {
         let owner = record.owner(&f.owner);
-        let token = record.token(&f.authorization_id);
+        let token = record.token(&f.owner, &f.authorization_id);
         let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
             d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
         };
@@ -70,6 +70,13 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         row[11] = gap.descriptor.clone();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
+    // Duplicates resolved and tokens not fully read: shown, never silent.
+    for w in &record.coverage.warnings {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[1] = "coverage-warning".into();
+        row[10] = format!("{}: {}", w.kind.as_str(), w.message);
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
     writer.flush()
 }
 
@@ -95,16 +102,16 @@ pub const TOKEN_COLUMNS: [&str; 15] = [
 /// One row per token: the inventory with its verdicts.
 pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     use std::collections::HashMap;
-    let mut by_token: HashMap<&str, Vec<&crate::finding::Finding>> = HashMap::new();
+    let mut by_token: HashMap<(&str, &str), Vec<&crate::finding::Finding>> = HashMap::new();
     for f in record.open_findings() {
-        by_token.entry(f.authorization_id.as_str()).or_default().push(f);
+        by_token.entry((f.owner.as_str(), f.authorization_id.as_str())).or_default().push(f);
     }
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(TOKEN_COLUMNS)?;
     for t in &record.tokens {
         let owner = record.owner(&t.owner);
-        let findings = by_token.get(t.authorization_id.as_str());
-        let usage = record.usage(&t.authorization_id);
+        let findings = by_token.get(&(t.owner.as_str(), t.authorization_id.as_str()));
+        let usage = record.usage(&t.owner, &t.authorization_id);
         let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
             d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
         };
@@ -137,6 +144,12 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
         row[4] = "not-read".into();
         row[11] = "coverage-gap".into();
         row[14] = gap.descriptor.clone();
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
+    for w in &record.coverage.warnings {
+        let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
+        row[1] = format!("{}: {}", w.kind.as_str(), w.message);
+        row[11] = "coverage-warning".into();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
     writer.flush()

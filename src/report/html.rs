@@ -198,6 +198,7 @@ impl<'a> Page<'a> {
             r.guidance.len()
         )?;
         self.coverage(p)?;
+        self.coverage_warnings(p)?;
 
         writeln!(p, "<div class=\"cards\">")?;
         writeln!(
@@ -279,6 +280,23 @@ impl<'a> Page<'a> {
             }
             writeln!(p, "</ul>")?;
         }
+        writeln!(p, "</section>")
+    }
+
+    /// Duplicates resolved and tokens not fully read (the scan may still be complete).
+    fn coverage_warnings(&self, p: &mut Sink<'_>) -> fmt::Result {
+        let warnings = &self.r.coverage.warnings;
+        if warnings.is_empty() {
+            return Ok(());
+        }
+        writeln!(p, "<section class=\"alert\" id=\"coverage-warnings\">")?;
+        writeln!(p, "<h2>Coverage warnings: {}</h2>", warnings.len())?;
+        writeln!(p, "<p>Read, but resolved (duplicates) or not fully readable (judged as unknown).</p>")?;
+        writeln!(p, "<ul class=\"gaps\">")?;
+        for w in warnings {
+            writeln!(p, "<li><strong>{}</strong>: {}</li>", esc(w.kind.as_str()), esc(&w.message))?;
+        }
+        writeln!(p, "</ul>")?;
         writeln!(p, "</section>")
     }
 
@@ -556,7 +574,7 @@ impl<'a> Page<'a> {
     }
 
     fn finding_row(&self, p: &mut Sink<'_>, f: &Finding) -> fmt::Result {
-        let token = self.r.token(&f.authorization_id);
+        let token = self.r.token(&f.owner, &f.authorization_id);
         writeln!(
             p,
             "<tr class=\"finding\" data-severity=\"{}\" data-rule=\"{}\" data-token=\"{}\" data-suppressed=\"{}\">",
@@ -599,7 +617,7 @@ impl<'a> Page<'a> {
             None => write!(p, "<td><span class=\"muted\">(token not in the record)</span>")?,
         }
         write!(p, "<br><code class=\"id\">{}</code>", esc(&f.authorization_id))?;
-        if let Some(u) = self.r.usage(&f.authorization_id) {
+        if let Some(u) = self.r.usage(&f.owner, &f.authorization_id) {
             let used_for =
                 USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
             let confidence = match u.inference.confidence {
@@ -1483,6 +1501,7 @@ mod tests {
             valid_from: Some(to - Duration::days(lifetime)),
             valid_to: Some(to),
             is_valid: true,
+            unreadable: None,
         }
     }
 

@@ -28,6 +28,9 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         )
     };
     writeln!(out, "| Coverage | {coverage} |")?;
+    if !c.warnings.is_empty() {
+        writeln!(out, "| Coverage warnings | {} (see below) |", c.warnings.len())?;
+    }
     writeln!(
         out,
         "| Tokens | {} ({} active, {} expired, {} revoked); {} flagged |",
@@ -50,6 +53,16 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "- {}: {}", esc(&record.owner_label(&gap.descriptor)), esc(&gap.error))?;
         }
     }
+    if !c.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Coverage warnings")?;
+        writeln!(out)?;
+        writeln!(out, "Read, but resolved (duplicates) or not fully readable (judged as unknown).")?;
+        writeln!(out)?;
+        for w in &c.warnings {
+            writeln!(out, "- {}: {}", esc(w.kind.as_str()), esc(&w.message))?;
+        }
+    }
 
     let open: Vec<&Finding> = record.open_findings().collect();
     writeln!(out)?;
@@ -69,7 +82,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 out,
                 "| {} | {} | {} | {} | {} |",
                 esc(&record.owner_label(&f.owner)),
-                token_label(record, &f.authorization_id),
+                token_label(record, &f.owner, &f.authorization_id),
                 esc(&f.rule),
                 esc(&f.message),
                 action_link(record, f)
@@ -156,8 +169,8 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn token_label(record: &ScanRecord, authorization_id: &str) -> String {
-    let name = record.token(authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
+fn token_label(record: &ScanRecord, owner: &str, authorization_id: &str) -> String {
+    let name = record.token(owner, authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
     let short: String = authorization_id.chars().take(8).collect();
     let short = esc(&short);
     match name {

@@ -32,6 +32,9 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
             format!(", {} FAILED (scan incomplete)", c.owners_failed.len())
         }
     )?;
+    if !c.warnings.is_empty() {
+        writeln!(out, "Warnings: {} (duplicates resolved, tokens not fully read; listed below)", c.warnings.len())?;
+    }
     writeln!(
         out,
         "Tokens:   {} ({} active, {} expired, {} revoked); {} flagged",
@@ -74,6 +77,13 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
                 cell_text(&record.owner_label(&gap.descriptor), NAME_MAX),
                 cell_text(&gap.error, TEXT_MAX * 4)
             )?;
+        }
+    }
+    if !c.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Coverage warnings (read, but resolved or not fully readable):")?;
+        for w in &c.warnings {
+            writeln!(out, "  {}: {}", w.kind.as_str(), terminal_text(&w.message.replace('\n', " ")))?;
         }
     }
     Ok(())
@@ -145,15 +155,15 @@ struct Row {
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
 /// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
 fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
-    let mut by_token: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    let mut by_token: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
     for f in record.open_findings() {
-        by_token.entry(&f.authorization_id).or_default().push(f);
+        by_token.entry((&f.owner, &f.authorization_id)).or_default().push(f);
     }
     let mut rows: Vec<(String, Row)> = by_token
         .into_values()
         .map(|findings| {
             let worst = findings.iter().max_by_key(|f| f.severity).expect("grouped findings are never empty");
-            let token = record.token(&worst.authorization_id);
+            let token = record.token(&worst.owner, &worst.authorization_id);
             let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
             let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
             let owner = record.owner_label(&worst.owner);

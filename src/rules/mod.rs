@@ -22,6 +22,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
+/// The finding of a token the service sent with a field that could not be read. Not a rule of
+/// the rules file: it cannot be turned off, nor accepted by an exception (an exception judges a
+/// token's properties, and these are unknown).
+pub const UNREADABLE_TOKEN: &str = "unreadable-token";
+/// Severity of `unreadable-token`: unknown is judged as a risk until someone looks.
+pub const UNREADABLE_TOKEN_SEVERITY: Severity = Severity::High;
+
 /// Inventories at least this large are judged on several threads.
 const PARALLEL_FROM: usize = 20_000;
 
@@ -208,6 +215,21 @@ impl RuleSet {
         let exception_expired = self.rule(RuleId::ExceptionExpired);
         let mut expired_noted: Vec<usize> = Vec::new();
         for token in tokens {
+            // Its fields hold placeholders: the rules would judge guesses. One finding instead.
+            if let Some(reason) = &token.unreadable {
+                findings.push(Finding {
+                    rule: UNREADABLE_TOKEN.into(),
+                    severity: UNREADABLE_TOKEN_SEVERITY,
+                    authorization_id: token.authorization_id.clone(),
+                    owner: token.owner.clone(),
+                    message: format!(
+                        "could not be read ({reason}); judged as unknown: check this token in Azure DevOps by hand"
+                    ),
+                    suppressed: None,
+                    guidance: None,
+                });
+                continue;
+            }
             let (owner, service_pattern) = owners.get(token.owner.as_str()).copied().unzip();
             let subject =
                 Subject { token, owner, service_pattern: service_pattern.flatten(), state: token.state(as_of), as_of };
@@ -290,3 +312,46 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::*;
+    use crate::inventory::{Coverage, Token};
+
+    #[test]
+    fn an_unreadable_token_gets_one_high_finding_and_no_guesses() {
+        let token = |id: &str, unreadable: Option<&str>| Token {
+            authorization_id: id.into(),
+            owner: "aad.alice".into(),
+            display_name: id.into(),
+            scopes: vec!["app_token".into()],
+            all_organizations: true,
+            target_accounts: vec![],
+            valid_from: None,
+            valid_to: None,
+            is_valid: true,
+            unreadable: unreadable.map(String::from),
+        };
+        let inventory = Inventory {
+            organization: "o".into(),
+            owners: vec![],
+            tokens: vec![token("read", None), token("bad", Some("validTo: '10000-01-01' is not a timestamp"))],
+            coverage: Coverage::new(1, 1, vec![]),
+        };
+        // An exception for every token of the owner does not accept the unreadable one.
+        let rules = RuleSet::parse(
+            "extends = \"default\"\n[[exception]]\nauthorization_id = \"bad\"\nreason = \"accepted\"\nticket = \"SEC-1\"\nexpires = 2099-01-01\n",
+            "t.toml",
+        )
+        .unwrap();
+        let findings = rules.evaluate(&inventory, Utc::now()).findings;
+        let bad: Vec<&Finding> = findings.iter().filter(|f| f.authorization_id == "bad").collect();
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0].rule, UNREADABLE_TOKEN);
+        assert_eq!(bad[0].severity, Severity::High);
+        assert!(!bad[0].is_suppressed());
+        assert!(bad[0].message.contains("validTo: '10000-01-01' is not a timestamp"), "{}", bad[0].message);
+        // The readable token with the same placeholders is judged by the rules as usual.
+        assert!(findings.iter().any(|f| f.authorization_id == "read" && f.rule == "full-access"));
+    }
+}

@@ -30,6 +30,7 @@ fn token(id: &str, scopes: &[&str], age: i64, lifetime: i64) -> Token {
         valid_from: Some(from),
         valid_to: Some(from + Duration::days(lifetime)),
         is_valid: true,
+        unreadable: None,
     }
 }
 

@@ -119,6 +119,7 @@ mod tests {
             valid_from: None,
             valid_to: None,
             is_valid: true,
+            unreadable: None,
         }
     }
 

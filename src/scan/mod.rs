@@ -4,7 +4,7 @@
 mod checkpoint;
 
 use crate::ado::{AdoClient, AdoError};
-use crate::inventory::{Coverage, Inventory, OwnerFailure, Token};
+use crate::inventory::{Coverage, Inventory, OwnerFailure, Token, resolve_owners, resolve_tokens};
 use futures::StreamExt;
 use std::path::PathBuf;
 
@@ -66,7 +66,8 @@ pub async fn scan(
         None => None,
         Some(path) => Some(checkpoint::open(path, client.organization()).map_err(ScanError::Checkpoint)?),
     };
-    let owners = client.list_users().await?;
+    // An owner Graph listed twice is scanned once (the version worst for risk is kept).
+    let (owners, mut warnings) = resolve_owners(client.list_users().await?);
     on_event(ScanEvent::OwnersListed(owners.len()));
 
     let mut per_owner: Vec<Option<Vec<Token>>> = vec![None; owners.len()];
@@ -119,8 +120,11 @@ pub async fn scan(
         .collect();
     let owners_scanned = per_owner.iter().filter(|t| t.is_some()).count();
     // Tokens in the order of their owners, as listed: the same organization gives the same record.
-    let tokens = per_owner.into_iter().flatten().flatten().collect();
-    let coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
+    // One rule for duplicates and unreadable tokens (see `resolve_tokens`), resumed ones included.
+    let (tokens, token_warnings) = resolve_tokens(per_owner.into_iter().flatten().flatten().collect());
+    warnings.extend(token_warnings);
+    let mut coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
+    coverage.warnings = warnings;
     // The checkpoint stays until the caller has written the result (`finish_checkpoint`): a
     // failed write must not throw a long scan away.
     drop(checkpoint);

@@ -67,6 +67,7 @@ impl SimToken {
             valid_from: Some(self.valid_from),
             valid_to: Some(self.valid_to),
             is_valid: self.is_valid,
+            unreadable: None,
         }
     }
 }
