@@ -117,38 +117,46 @@ pub fn main() -> i32 {
     }
 }
 
-/// Writes what `render` produces to `path`, or to standard output.
+/// Writes what `render` produces to `path` (privately and atomically, see `crate::files`), or
+/// to standard output. A broken pipe on standard output (`| head`) is the reader having had
+/// enough; a closed standard output or any other write error is an error, never a silent exit 0.
 pub(crate) fn write_to(
     path: Option<&std::path::Path>,
     render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Failure> {
     use std::io::Write;
     let written = match path {
-        Some(path) => private_file(path)
-            .map(std::io::BufWriter::new)
-            .and_then(|mut file| {
-                render(&mut file)?;
-                file.flush()
+        Some(path) => crate::files::Output::create(path)
+            .and_then(|out| {
+                let mut buffered = std::io::BufWriter::new(out);
+                render(&mut buffered)?;
+                buffered.into_inner().map_err(|e| e.into_error())?.commit()
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
-                .map_err(|e| format!("cannot write the output: {e}"))
-        }
+        None => match crate::files::stdout_problem() {
+            Some(problem) => Err(format!(
+                "{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)"
+            )),
+            None => {
+                let stdout = std::io::stdout();
+                let mut lock = stdout.lock();
+                ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
+                    .map_err(|e| format!("cannot write the output: {e}"))
+            }
+        },
     };
     written.map_err(|e| Failure::new(crate::exit::Exit::Usage, e))
 }
 
-/// Creates (or truncates) an output file readable by its owner only: reports and checkpoints
-/// list every token and owner of the organization.
-pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+/// Checks `--out` before a long scan: its directory exists and accepts a new file (or, without
+/// `--out`, standard output is open).
+pub(crate) fn check_out(path: Option<&std::path::Path>) -> Result<(), Failure> {
+    let problem = match path {
+        Some(path) => crate::files::check_writable(path).err().map(|e| format!("--out: {e}")),
+        None => crate::files::stdout_problem()
+            .map(|p| format!("{p}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)")),
+    };
+    problem.map_or(Ok(()), |p| Err(Failure::new(crate::exit::Exit::Usage, p)))
 }
 
 /// Treats a closed pipe (`pat2entra … | head`) as the reader having had enough, not an error.
