@@ -36,12 +36,7 @@ pub fn human_size(bytes: u64) -> String {
 pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("cannot read {what} {shown}: {e}"))?;
-    let too_large = || {
-        format!(
-            "{what} {shown} is larger than {}, the limit for a {what}: is it the right file?",
-            human_size(limit)
-        )
-    };
+    let too_large = || too_large(path, limit, what);
     let claimed = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
     if claimed.is_some_and(|len| len > limit) {
         return Err(too_large());
@@ -68,6 +63,37 @@ pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Stri
         return Err(too_large());
     }
     Ok(buf)
+}
+
+/// The error for an input file over its limit.
+pub fn too_large(path: &Path, limit: u64, what: &str) -> String {
+    format!(
+        "{what} {} is larger than {}, the limit for a {what}: is it the right file?",
+        path.display(),
+        human_size(limit)
+    )
+}
+
+/// A regular file opened for streaming: buffered, cut one byte past `limit` (a file that grows
+/// past the limit while read ends early, and its parser sees a truncated file), a leading
+/// byte-order mark skipped. `None` for a file that is not a regular file (a pipe cannot be read
+/// twice: read it with `read_limited`).
+pub fn open_limited(path: &Path, limit: u64, what: &str) -> Result<Option<impl io::BufRead>, String> {
+    use io::BufRead;
+    let file = File::open(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > limit {
+        return Err(too_large(path, limit, what));
+    }
+    let mut reader = io::BufReader::with_capacity(256 * 1024, file.take(limit + 1));
+    let start = reader.fill_buf().map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    if start.starts_with(b"\xef\xbb\xbf") {
+        reader.consume(3);
+    }
+    Ok(Some(reader))
 }
 
 /// Like `read_limited`, as UTF-8 text (a leading byte-order mark is dropped).

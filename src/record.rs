@@ -180,13 +180,36 @@ impl ScanRecord {
         self.positions().usage.get(authorization_id).map(|i| &self.usage[*i])
     }
 
-    /// Reads a saved scan (`--output json`), checking its schema version. The file is read once
-    /// (at most `files::MAX_SAVED_SCAN` bytes) and deserialized from those bytes, which are then
-    /// dropped: memory stays within about twice the file's size. Errors name the file, the line
-    /// and column, and the JSON path of the offending value.
+    /// Reads a saved scan (`--output json`, at most `files::MAX_SAVED_SCAN` bytes), checking its
+    /// schema version. A regular file is deserialized as it streams in, so memory holds the
+    /// record only (about 1.2 times the file's size), never the file's text beside it; a file
+    /// that fails is read again to say why (schema version, or line, column and JSON path).
+    /// A pipe is read into memory first.
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let bytes = crate::files::read_limited(path, crate::files::MAX_SAVED_SCAN, "saved scan")?;
-        Self::from_json(&bytes, &path.display().to_string())
+        use crate::files::{MAX_SAVED_SCAN, open_limited, read_limited};
+        let name = path.display().to_string();
+        let diagnose = || {
+            let bytes = read_limited(path, MAX_SAVED_SCAN, "saved scan")?;
+            Self::from_json(&bytes, &name)
+        };
+        let Some(reader) = open_limited(path, MAX_SAVED_SCAN, "saved scan")? else {
+            return diagnose();
+        };
+        match serde_json::from_reader::<_, ScanRecord>(reader) {
+            Ok(record) if record.schema_version == SCHEMA_VERSION => Ok(record),
+            Ok(record) => Err(Self::version_error(&name, record.schema_version)),
+            // The same bytes, now in memory, for a message that locates the problem.
+            Err(e) => match diagnose() {
+                Err(message) => Err(message),
+                Ok(_) => Err(format!("{name}: {e}")),
+            },
+        }
+    }
+
+    fn version_error(name: &str, version: impl std::fmt::Display) -> String {
+        format!(
+            "{name} has schema_version {version}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
+        )
     }
 
     /// Parses a saved scan from its bytes; `name` is the file name for messages.
@@ -210,11 +233,7 @@ impl ScanRecord {
         })?;
         match probe.schema_version {
             Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
-            Some(serde_json::Value::Number(n)) => {
-                return Err(format!(
-                    "{name} has schema_version {n}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
-                ));
-            }
+            Some(serde_json::Value::Number(n)) => return Err(Self::version_error(name, n)),
             Some(other) => {
                 return Err(format!(
                     "{name}: schema_version {SCHEMA_VERSION} expected, found {} {other}",
