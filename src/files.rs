@@ -31,15 +31,19 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Reads a whole input file, refusing one larger than `limit` bytes. `what` names the kind of
-/// file in the error ("saved scan", "rules file"). The limit is enforced on the bytes read, not
-/// on the size the file claims (`/dev/zero` and pipes claim 0), and memory never exceeds it.
+/// file in the error ("saved scan", "rules file"): `saved scan X: larger than 256 MiB, …`. The
+/// limit is enforced on the bytes read, not on the size the file claims (`/dev/zero` and pipes
+/// claim 0), and memory never exceeds it.
 pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
-    let shown = path.display();
-    let file = File::open(path).map_err(|e| format!("cannot read {what} {shown}: {e}"))?;
-    let too_large = || too_large(path, limit, what);
+    read_limited_reason(path, limit, what).map_err(|reason| format!("{what} {}: {reason}", path.display()))
+}
+
+/// `read_limited`, the error being only the reason (for callers that name the file themselves).
+pub fn read_limited_reason(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
     let claimed = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
     if claimed.is_some_and(|len| len > limit) {
-        return Err(too_large());
+        return Err(too_large(limit, what));
     }
     // A regular file: exactly its size (plus the byte that tells it grew past the limit).
     // Anything else grows by doubling, never beyond the limit.
@@ -51,7 +55,7 @@ pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Stri
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read {what} {shown}: {e}")),
+            Err(e) => return Err(format!("cannot read it: {e}")),
         };
         if buf.len() + n > buf.capacity() {
             let wanted = (buf.capacity() * 2).max(buf.len() + n).min(limit as usize + 1);
@@ -60,18 +64,14 @@ pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Stri
         buf.extend_from_slice(&chunk[..n]);
     }
     if buf.len() as u64 > limit {
-        return Err(too_large());
+        return Err(too_large(limit, what));
     }
     Ok(buf)
 }
 
-/// The error for an input file over its limit.
-pub fn too_large(path: &Path, limit: u64, what: &str) -> String {
-    format!(
-        "{what} {} is larger than {}, the limit for a {what}: is it the right file?",
-        path.display(),
-        human_size(limit)
-    )
+/// The reason an input file over its limit is refused.
+fn too_large(limit: u64, what: &str) -> String {
+    format!("larger than {}, the limit for a {what}; is it the right file?", human_size(limit))
 }
 
 /// A regular file opened for streaming: buffered, cut one byte past `limit` (a file that grows
@@ -80,27 +80,28 @@ pub fn too_large(path: &Path, limit: u64, what: &str) -> String {
 /// twice: read it with `read_limited`).
 pub fn open_limited(path: &Path, limit: u64, what: &str) -> Result<Option<impl io::BufRead>, String> {
     use io::BufRead;
-    let file = File::open(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let failed = |reason: String| format!("{what} {}: {reason}", path.display());
+    let file = File::open(path).map_err(|e| failed(format!("cannot read it: {e}")))?;
+    let meta = file.metadata().map_err(|e| failed(format!("cannot read it: {e}")))?;
     if !meta.is_file() {
         return Ok(None);
     }
     if meta.len() > limit {
-        return Err(too_large(path, limit, what));
+        return Err(failed(too_large(limit, what)));
     }
     let mut reader = io::BufReader::with_capacity(256 * 1024, file.take(limit + 1));
-    let start = reader.fill_buf().map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let start = reader.fill_buf().map_err(|e| failed(format!("cannot read it: {e}")))?;
     if start.starts_with(b"\xef\xbb\xbf") {
         reader.consume(3);
     }
     Ok(Some(reader))
 }
 
-/// Like `read_limited`, as UTF-8 text (a leading byte-order mark is dropped).
+/// Like `read_limited_reason`, as UTF-8 text (a leading byte-order mark is dropped).
 pub fn read_text_limited(path: &Path, limit: u64, what: &str) -> Result<String, String> {
-    let bytes = read_limited(path, limit, what)?;
+    let bytes = read_limited_reason(path, limit, what)?;
     let mut text = String::from_utf8(bytes)
-        .map_err(|e| format!("{what} {} is not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+        .map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))?;
     if text.starts_with('\u{feff}') {
         text.drain(..3);
     }
@@ -315,14 +316,17 @@ mod tests {
         std::fs::write(&path, vec![b'x'; 100]).unwrap();
         assert_eq!(read_limited(&path, 100, "thing").unwrap().len(), 100);
         let e = read_limited(&path, 99, "saved scan").unwrap_err();
-        assert!(e.contains("saved scan") && e.contains(&path.display().to_string()) && e.contains("99 bytes"), "{e}");
+        assert_eq!(
+            e,
+            format!("saved scan {}: larger than 99 bytes, the limit for a saved scan; is it the right file?", path.display())
+        );
         #[cfg(unix)]
         {
             let e = read_limited(Path::new("/dev/zero"), MIB, "rules file").unwrap_err();
             assert!(e.contains("larger than 1 MiB"), "{e}");
         }
         let e = read_limited(&dir.path().join("missing"), 10, "rules file").unwrap_err();
-        assert!(e.starts_with("cannot read rules file"), "{e}");
+        assert!(e.starts_with("rules file ") && e.contains(": cannot read it: "), "{e}");
     }
 
     #[test]
@@ -397,4 +401,10 @@ mod tests {
             assert!(same_file(&a, &dir.path().join("link")));
         }
     }
+}
+
+/// The SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

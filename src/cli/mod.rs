@@ -177,6 +177,26 @@ pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("'{s}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)"))
 }
 
+/// `--checkpoint-max-age`: a number with a unit (`s`, `m`, `h`, `d`, `w`): `90m`, `24h`, `7d`.
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)")),
+    };
+    let number: u64 = number.parse().map_err(|_| format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)"))?;
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{s}' is too long an age"))
+}
+
 pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
@@ -196,5 +216,24 @@ mod tests {
         assert_eq!(parse_as_of("2026-11-26").unwrap().to_rfc3339(), "2026-11-26T00:00:00+00:00");
         assert_eq!(parse_as_of("2026-11-26T10:00:00+01:00").unwrap().to_rfc3339(), "2026-11-26T09:00:00+00:00");
         assert!(parse_as_of("tomorrow").is_err());
+    }
+
+    #[test]
+    fn ages_have_a_unit() {
+        assert_eq!(parse_age("24h").unwrap().as_secs(), 86_400);
+        assert_eq!(parse_age("90m").unwrap().as_secs(), 5_400);
+        assert_eq!(parse_age("7d").unwrap().as_secs(), 604_800);
+        assert!(parse_age("24").is_err());
+        assert!(parse_age("h").is_err());
+        assert!(parse_age("99999999999999999999w").is_err());
+    }
+
+    #[test]
+    fn value_enums_ignore_case() {
+        let cli = Cli::try_parse_from(["pat2entra", "report", "scan.json", "-o", "JSON", "--csv-kind", "Tokens"]).unwrap();
+        let Command::Report(args) = cli.command else { panic!("report") };
+        assert_eq!(args.output.output, crate::report::Format::Json);
+        let cli = Cli::try_parse_from(["pat2entra", "plan", "scan.json", "-o", "CSV"]).unwrap();
+        assert!(matches!(cli.command, Command::Plan(_)));
     }
 }
