@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod diff;
 pub mod exit;
+pub mod files;
 pub mod finding;
 pub mod guidance;
 pub mod inventory;

@@ -211,27 +211,73 @@ impl ScanRecord {
         positions.iter().map(|i| &self.usage[*i]).find(|u| u.owner == owner || u.owner.is_empty())
     }
 
-    /// Reads a saved scan (`--output json`), checking its schema version.
+    /// Reads a saved scan (`--output json`, at most `files::MAX_SAVED_SCAN` bytes), checking its
+    /// schema version. A regular file is deserialized as it streams in, so memory holds the
+    /// record only (about 1.2 times the file's size), never the file's text beside it; a file
+    /// that fails is read again to say why (schema version, or line, column and JSON path).
+    /// A pipe is read into memory first.
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let version: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-        match version.get("schema_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(v) => {
+        use crate::files::{MAX_SAVED_SCAN, open_limited, read_limited};
+        let name = path.display().to_string();
+        let diagnose = || {
+            let bytes = read_limited(path, MAX_SAVED_SCAN, "saved scan")?;
+            Self::from_json(&bytes, &name)
+        };
+        let Some(reader) = open_limited(path, MAX_SAVED_SCAN, "saved scan")? else {
+            return diagnose();
+        };
+        match serde_json::from_reader::<_, ScanRecord>(reader) {
+            Ok(record) if record.schema_version == SCHEMA_VERSION => Ok(record),
+            Ok(record) => Err(Self::version_error(&name, record.schema_version)),
+            // The same bytes, now in memory, for a message that locates the problem.
+            Err(e) => match diagnose() {
+                Err(message) => Err(message),
+                Ok(_) => Err(format!("{name}: {e}")),
+            },
+        }
+    }
+
+    fn version_error(name: &str, version: impl std::fmt::Display) -> String {
+        format!(
+            "{name} has schema_version {version}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
+        )
+    }
+
+    /// Parses a saved scan from its bytes; `name` is the file name for messages.
+    pub fn from_json(bytes: &[u8], name: &str) -> Result<Self, String> {
+        // A byte-order mark (some editors add one) is not part of the JSON.
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        let located = |e: serde_json::Error, what: &str| load_error(bytes, name, &e, what);
+        let not_a_scan = || {
+            format!("{name} is not a pat2entra scan (not a JSON object); create one with `pat2entra scan -o json --out FILE`")
+        };
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+            return Err(not_a_scan());
+        }
+        #[derive(Deserialize)]
+        struct Probe {
+            schema_version: Option<serde_json::Value>,
+        }
+        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => not_a_scan(),
+            _ => located(e, "not JSON: "),
+        })?;
+        match probe.schema_version {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            Some(serde_json::Value::Number(n)) => return Err(Self::version_error(name, n)),
+            Some(other) => {
                 return Err(format!(
-                    "{} has schema_version {v}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra",
-                    path.display()
+                    "{name}: schema_version {SCHEMA_VERSION} expected, found {} {other}",
+                    json_kind(&other)
                 ));
             }
             None => {
                 return Err(format!(
-                    "{} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`",
-                    path.display()
+                    "{name} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`"
                 ));
             }
         }
-        serde_json::from_value(version).map_err(|e| format!("{} is not a valid pat2entra scan: {e}", path.display()))
+        serde_json::from_slice(bytes).map_err(|e| located(e, ""))
     }
 
     pub fn owner(&self, descriptor: &str) -> Option<&Owner> {
@@ -294,5 +340,145 @@ mod lookup_tests {
         }
         let reloaded: ScanRecord = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
         assert!(reloaded.usage("aad.b", "x").is_some());
+    }
+}
+
+/// "string", "boolean", … for messages about a value of the wrong type.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// `scan.json:12:7: tokens[3].is_valid: invalid type: …`: serde's message with the file, line
+/// and column in front and the JSON path of the value there.
+fn load_error(bytes: &[u8], name: &str, e: &serde_json::Error, what: &str) -> String {
+    let message = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+    if e.line() == 0 {
+        return format!("{name}: {what}{message}");
+    }
+    let path = json_path_at(bytes, e.line(), e.column()).filter(|p| !p.is_empty() && what.is_empty());
+    let path = path.map(|p| format!("{p}: ")).unwrap_or_default();
+    format!("{name}:{}:{}: {what}{path}{message}", e.line(), e.column())
+}
+
+/// The JSON path (`tokens[3].is_valid`) of the value being read at a 1-based line and column, by
+/// a light scan of the text up to there (keys, indices, strings; no values are built).
+fn json_path_at(bytes: &[u8], line: usize, column: usize) -> Option<String> {
+    enum Frame {
+        Object { key: Option<String>, reading_key: bool },
+        Array { index: usize },
+    }
+    let line_start = if line <= 1 {
+        0
+    } else {
+        bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line - 2)?.0 + 1
+    };
+    let end = (line_start + column).min(bytes.len());
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < end {
+        match bytes[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Frame::Object { key, reading_key: reading @ true }) = stack.last_mut() {
+                    let raw = &bytes[start..i.min(bytes.len())];
+                    *key = Some(serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()).unwrap_or_else(|_| {
+                        String::from_utf8_lossy(raw).into_owned()
+                    }));
+                    *reading = false;
+                }
+            }
+            b'{' => stack.push(Frame::Object { key: None, reading_key: true }),
+            b'[' => stack.push(Frame::Array { index: 0 }),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object { reading_key, .. }) => *reading_key = true,
+                Some(Frame::Array { index }) => *index += 1,
+                None => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object { key: Some(key), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object { key: None, .. } => {}
+            Frame::Array { index } => path.push_str(&format!("[{index}]")),
+        }
+    }
+    Some(path)
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+
+    fn sample() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-reports/demo-scan.json")).unwrap()
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let text = format!("\u{feff}{}", sample());
+        let record = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap();
+        assert_eq!(record, ScanRecord::from_json(sample().as_bytes(), "scan.json").unwrap());
+    }
+
+    #[test]
+    fn schema_version_of_the_wrong_type_or_value_is_named() {
+        let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": \"1\"", 1);
+        assert_ne!(text, sample(), "the sample starts with a schema_version");
+        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err();
+        assert_eq!(e, "scan.json: schema_version 1 expected, found string \"1\"");
+        let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err();
+        assert!(e.contains("has schema_version 7; this pat2entra reads version 1"), "{e}");
+        let e = ScanRecord::from_json(b"[1, 2]", "scan.json").unwrap_err();
+        assert!(e.contains("not a pat2entra scan"), "{e}");
+        let e = ScanRecord::from_json(b"{\"a\": 1}", "scan.json").unwrap_err();
+        assert!(e.contains("no schema_version"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_line_column_and_path() {
+        let original = sample();
+        // The third token's is_valid, as a string.
+        let mut at = 0;
+        for _ in 0..3 {
+            at += original[at..].find("\"is_valid\": ").unwrap() + 1;
+        }
+        let at = at - 1;
+        let value_start = at + "\"is_valid\": ".len();
+        let value_len = if original[value_start..].starts_with("true") { 4 } else { 5 };
+        let text = format!("{}\"false\"{}", &original[..value_start], &original[value_start + value_len..]);
+        let line = text[..at].matches('\n').count() + 1;
+        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err();
+        assert!(e.starts_with(&format!("scan.json:{line}:")), "{e}");
+        assert!(e.contains(": tokens[2].is_valid: invalid type: string \"false\", expected a boolean"), "{e}");
+        let e = ScanRecord::from_json(b"{\"schema_version\": 1,\n \"tool\": 3}", "scan.json").unwrap_err();
+        assert!(e.starts_with("scan.json:2:10: tool: invalid type: integer `3`"), "{e}");
+        let e = ScanRecord::from_json(b"{\"schema_version\": 1", "scan.json").unwrap_err();
+        assert!(e.starts_with("scan.json:1:20: not JSON: EOF"), "{e}");
     }
 }

@@ -145,7 +145,7 @@ fn the_plan_command_reads_a_saved_scan() {
     assert!(r.stderr.contains("not a pat2entra scan"), "{}", r.stderr);
     let r = run(&["plan", "/nonexistent/scan.json"], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot read /nonexistent/scan.json"), "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/scan.json: cannot read it"), "{}", r.stderr);
 }
 
 #[test]

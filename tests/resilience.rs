@@ -111,12 +111,14 @@ fn a_scan_killed_midway_resumes_from_its_checkpoint_to_the_same_result() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn a_failed_write_keeps_the_checkpoint_so_nothing_is_scanned_twice() {
     let sim = sim(sim_config());
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("scan.checkpoint");
     let base = sim.base_url();
-    let unwritable = dir.path().join("no-such-dir").join("scan.json");
+    // A device that accepts the file but fails every write (the disk filled during the scan).
+    let unwritable = "/dev/full";
     let r = common::run(
         &[
             "scan",
@@ -126,13 +128,15 @@ fn a_failed_write_keeps_the_checkpoint_so_nothing_is_scanned_twice() {
             &base,
             "--auth",
             "pat",
+            "--as-of",
+            "2026-11-26",
             "-q",
             "-o",
             "json",
             "--checkpoint",
             checkpoint.to_str().unwrap(),
             "--out",
-            unwritable.to_str().unwrap(),
+            unwritable,
         ],
         &[("AZURE_DEVOPS_EXT_PAT", PAT)],
     );

@@ -117,38 +117,46 @@ pub fn main() -> i32 {
     }
 }
 
-/// Writes what `render` produces to `path`, or to standard output.
+/// Writes what `render` produces to `path` (privately and atomically, see `crate::files`), or
+/// to standard output. A broken pipe on standard output (`| head`) is the reader having had
+/// enough; a closed standard output or any other write error is an error, never a silent exit 0.
 pub(crate) fn write_to(
     path: Option<&std::path::Path>,
     render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Failure> {
     use std::io::Write;
     let written = match path {
-        Some(path) => private_file(path)
-            .map(std::io::BufWriter::new)
-            .and_then(|mut file| {
-                render(&mut file)?;
-                file.flush()
+        Some(path) => crate::files::Output::create(path)
+            .and_then(|out| {
+                let mut buffered = std::io::BufWriter::new(out);
+                render(&mut buffered)?;
+                buffered.into_inner().map_err(|e| e.into_error())?.commit()
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
-                .map_err(|e| format!("cannot write the output: {e}"))
-        }
+        None => match crate::files::stdout_problem() {
+            Some(problem) => Err(format!(
+                "{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)"
+            )),
+            None => {
+                let stdout = std::io::stdout();
+                let mut lock = stdout.lock();
+                ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
+                    .map_err(|e| format!("cannot write the output: {e}"))
+            }
+        },
     };
     written.map_err(|e| Failure::new(crate::exit::Exit::Usage, e))
 }
 
-/// Creates (or truncates) an output file readable by its owner only: reports and checkpoints
-/// list every token and owner of the organization.
-pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+/// Checks `--out` before a long scan: its directory exists and accepts a new file (or, without
+/// `--out`, standard output is open).
+pub(crate) fn check_out(path: Option<&std::path::Path>) -> Result<(), Failure> {
+    let problem = match path {
+        Some(path) => crate::files::check_writable(path).err().map(|e| format!("--out: {e}")),
+        None => crate::files::stdout_problem()
+            .map(|p| format!("{p}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)")),
+    };
+    problem.map_or(Ok(()), |p| Err(Failure::new(crate::exit::Exit::Usage, p)))
 }
 
 /// Treats a closed pipe (`pat2entra … | head`) as the reader having had enough, not an error.
@@ -167,6 +175,26 @@ pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| format!("'{s}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)"))
+}
+
+/// `--checkpoint-max-age`: a number with a unit (`s`, `m`, `h`, `d`, `w`): `90m`, `24h`, `7d`.
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)")),
+    };
+    let number: u64 = number.parse().map_err(|_| format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)"))?;
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{s}' is too long an age"))
 }
 
 pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -188,5 +216,24 @@ mod tests {
         assert_eq!(parse_as_of("2026-11-26").unwrap().to_rfc3339(), "2026-11-26T00:00:00+00:00");
         assert_eq!(parse_as_of("2026-11-26T10:00:00+01:00").unwrap().to_rfc3339(), "2026-11-26T09:00:00+00:00");
         assert!(parse_as_of("tomorrow").is_err());
+    }
+
+    #[test]
+    fn ages_have_a_unit() {
+        assert_eq!(parse_age("24h").unwrap().as_secs(), 86_400);
+        assert_eq!(parse_age("90m").unwrap().as_secs(), 5_400);
+        assert_eq!(parse_age("7d").unwrap().as_secs(), 604_800);
+        assert!(parse_age("24").is_err());
+        assert!(parse_age("h").is_err());
+        assert!(parse_age("99999999999999999999w").is_err());
+    }
+
+    #[test]
+    fn value_enums_ignore_case() {
+        let cli = Cli::try_parse_from(["pat2entra", "report", "scan.json", "-o", "JSON", "--csv-kind", "Tokens"]).unwrap();
+        let Command::Report(args) = cli.command else { panic!("report") };
+        assert_eq!(args.output.output, crate::report::Format::Json);
+        let cli = Cli::try_parse_from(["pat2entra", "plan", "scan.json", "-o", "CSV"]).unwrap();
+        assert!(matches!(cli.command, Command::Plan(_)));
     }
 }

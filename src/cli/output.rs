@@ -13,7 +13,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    #[arg(long, short = 'o', value_enum, ignore_case = true, default_value_t = Format::Table)]
     pub output: Format,
 
     /// Write the output to FILE instead of standard output.
@@ -21,7 +21,7 @@ pub struct OutputArgs {
     pub out: Option<PathBuf>,
 
     /// With --output csv: one row per finding, or one per token (the inventory).
-    #[arg(long, value_enum, default_value_t = CsvKind::Findings)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = CsvKind::Findings)]
     pub csv_kind: CsvKind,
 
     /// Replace owner names, mails and token names by stable pseudonyms, so the report can be shared.

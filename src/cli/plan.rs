@@ -22,7 +22,7 @@ pub struct PlanArgs {
     pub scan: PathBuf,
 
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = PlanFormat::Markdown)]
+    #[arg(long, short = 'o', value_enum, ignore_case = true, default_value_t = PlanFormat::Markdown)]
     pub output: PlanFormat,
 
     /// Write the plan to FILE instead of standard output.

@@ -9,7 +9,7 @@ use crate::auth::{self, AuthConfig, AuthMethod, Environment, Network, SignedIn};
 use crate::exit::Exit;
 use crate::record::ScanRecord;
 use crate::rules::RuleSet;
-use crate::scan::{ScanError, ScanOptions, scan};
+use crate::scan::{CheckpointParams, CheckpointSettings, ScanError, ScanOptions, scan};
 use crate::sim::{self, SimConfig, SimEntra};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -70,6 +70,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 
+    /// Refuse a checkpoint whose scan started longer ago than this (e.g. 90m, 24h, 7d): the
+    /// tokens it holds may have been created or revoked since.
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = super::parse_age)]
+    pub checkpoint_max_age: std::time::Duration,
+
     /// No progress display, nor the sign-in line, on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -99,9 +104,25 @@ pub struct ScanArgs {
 }
 
 pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
-    let rules = match &args.rules {
-        Some(path) => RuleSet::load(path).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?,
-        None => RuleSet::default_rules(),
+    // What would fail after a long scan fails now: the output, the checkpoint beside it.
+    super::check_out(args.output.out.as_deref())?;
+    if let (Some(out), Some(checkpoint)) = (&args.output.out, &args.checkpoint)
+        && crate::files::same_file(out, checkpoint)
+    {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("--out and --checkpoint are the same file ({}); choose two files", out.display()),
+        ));
+    }
+    // The rules, and what identifies them in a checkpoint (the file's bytes as read).
+    let (rules, rules_id) = match &args.rules {
+        Some(path) => {
+            let usage = |e: crate::rules::RulesError| Failure::new(Exit::Usage, e.to_string());
+            let text = crate::rules::read_file(path).map_err(usage)?;
+            let rules = RuleSet::parse(&text, &path.display().to_string()).map_err(usage)?;
+            (rules, format!("sha256:{}", crate::files::sha256_hex(text.as_bytes())))
+        }
+        None => (RuleSet::default_rules(), "built-in default".to_string()),
     };
     let as_of = args.as_of.unwrap_or_else(Utc::now);
 
@@ -156,7 +177,16 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
         page_size: args.page_size,
-        checkpoint: args.checkpoint.clone(),
+        checkpoint: args.checkpoint.clone().map(|path| CheckpointSettings {
+            path,
+            params: CheckpointParams {
+                organization: client.organization().to_string(),
+                as_of: args.as_of,
+                rules: rules_id,
+                tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            max_age: args.checkpoint_max_age,
+        }),
     };
     let progress = std::sync::Arc::new(Progress::new(args.quiet, client.pacer()));
     let ticker = tokio::spawn({

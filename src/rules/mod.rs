@@ -53,6 +53,17 @@ impl fmt::Display for RulesError {
 
 impl std::error::Error for RulesError {}
 
+/// Reads a rules file from disk: UTF-8 text of at most `files::MAX_RULES` bytes (a wrong path
+/// such as `/dev/zero` fails at once).
+pub fn read_file(path: &Path) -> Result<String, RulesError> {
+    crate::files::read_text_limited(path, crate::files::MAX_RULES, "rules file").map_err(|message| RulesError {
+        file: path.display().to_string(),
+        line: None,
+        column: None,
+        message,
+    })
+}
+
 /// One enabled rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -110,12 +121,7 @@ impl RuleSet {
     }
 
     pub fn load(path: &Path) -> Result<Self, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RulesError {
-            file: path.display().to_string(),
-            line: None,
-            column: None,
-            message: format!("cannot read it: {e}"),
-        })?;
+        let text = read_file(path)?;
         RuleSet::parse(&text, &path.display().to_string())
     }
 

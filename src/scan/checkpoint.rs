@@ -1,24 +1,69 @@
-//! `--checkpoint FILE`: the owners a scan has finished, written as it goes (JSON Lines), so a
-//! scan stopped by a crash or Ctrl-C continues where it stopped. The first line names the
-//! organization; each further line is one finished owner with its tokens. A line cut short by a
-//! crash is ignored (that owner is scanned again).
+//! `--checkpoint FILE`: the owners a scan has finished, written as it goes, so a scan stopped by
+//! a crash or Ctrl-C continues where it stopped.
+//!
+//! Format (version 2), one line each: `SUM JSON`, where SUM is the SHA-256 (hex) of the previous
+//! line's SUM followed by this line's JSON (the first line: of its JSON alone). The first line is
+//! the header: the scan's parameters (organization, `--as-of`, rules, tool version) and when the
+//! scan started; each further line is one finished owner with its tokens. A checkpoint is used
+//! only by a scan with the same parameters, within `--checkpoint-max-age` of its start, and only
+//! if every line checks out: a stale, mismatched or edited checkpoint is refused with the reason.
+//! The chain detects edits, reordering and lines copied from elsewhere; it is an integrity check,
+//! not a signature (someone who recomputes the sums can forge one). A line that is not complete
+//! JSON was cut short by a crash: it is dropped and that owner is scanned again.
+//!
+//! Each run rewrites the file (header and the good lines) to a private temporary file renamed
+//! over the target, then appends to it: an existing file never keeps a wider mode, and a symlink
+//! at the path is replaced, not followed.
 
+use crate::files::{AtomicFile, MAX_CHECKPOINT, read_limited, sha256_hex};
 use crate::inventory::Token;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 const FORMAT: &str = "pat2entra-checkpoint";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// The parameters of the scan a checkpoint belongs to: only a scan with the same uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointParams {
+    pub organization: String,
+    /// `--as-of` when given (without it, each run judges as of its own start).
+    pub as_of: Option<DateTime<Utc>>,
+    /// The rules: `built-in default`, or `sha256:HEX` of the rules file's bytes.
+    pub rules: String,
+    /// The pat2entra version that wrote it.
+    pub tool_version: String,
+}
+
+/// Where the checkpoint is, for which scan, and how old it may be.
+#[derive(Debug, Clone)]
+pub struct CheckpointSettings {
+    pub path: PathBuf,
+    pub params: CheckpointParams,
+    /// A checkpoint started longer ago than this is stale: its tokens may have changed since.
+    pub max_age: std::time::Duration,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
     format: String,
     version: u32,
-    organization: String,
+    #[serde(flatten)]
+    params: CheckpointParams,
+    /// When the first run of this scan started.
+    started: DateTime<Utc>,
+}
+
+/// Only what recognises a checkpoint of another version.
+#[derive(Debug, Deserialize)]
+struct AnyHeader {
+    format: String,
+    version: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -27,71 +72,204 @@ struct Finished {
     tokens: Vec<Token>,
 }
 
-/// An open checkpoint: what earlier runs finished, and the file new owners are appended to.
+/// An open checkpoint: the file new owners are appended to, and the end of its chain.
 #[derive(Debug)]
 pub struct Checkpoint {
     path: PathBuf,
-    file: Mutex<File>,
+    state: Mutex<State>,
 }
 
-/// Opens (or creates) the checkpoint of `organization`; returns it with the owners it holds.
-pub fn open(path: &Path, organization: &str) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), String> {
+#[derive(Debug)]
+struct State {
+    file: File,
+    /// The SUM of the last line.
+    last: String,
+    /// Owners recorded: an owner is written once (an owner listed twice is not recorded twice).
+    owners: HashSet<String>,
+}
+
+/// Opens (or creates) the checkpoint; returns it with the owners it holds.
+pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), String> {
+    open_at(settings, Utc::now())
+}
+
+/// `open`, with the current time given.
+fn open_at(
+    settings: &CheckpointSettings,
+    now: DateTime<Utc>,
+) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), String> {
+    let path = &settings.path;
     let shown = path.display();
-    let mut finished = HashMap::new();
-    let existing = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
-    if existing {
-        let reader = BufReader::new(File::open(path).map_err(|e| format!("cannot read checkpoint {shown}: {e}"))?);
-        // Bytes, not text: a line cut inside a multi-byte character must not hide the rest.
-        let mut lines = reader.split(b'\n');
-        let header: Header = lines
-            .next()
-            .and_then(|l| l.ok())
-            .and_then(|l| serde_json::from_slice(&l).ok())
-            .filter(|h: &Header| h.format == FORMAT)
-            .ok_or_else(|| format!("{shown} is not a pat2entra checkpoint; choose another --checkpoint file"))?;
-        if header.version != VERSION {
-            return Err(format!("checkpoint {shown} has version {}; delete it to start over", header.version));
-        }
-        if !header.organization.eq_ignore_ascii_case(organization) {
-            return Err(format!(
-                "checkpoint {shown} belongs to organization '{}', not '{organization}'; delete it or choose another file",
-                header.organization
-            ));
-        }
-        for line in lines {
-            let Ok(line) = line else { break };
-            // A line cut short by a crash: that owner is simply scanned again.
-            if let Ok(done) = serde_json::from_slice::<Finished>(&line) {
-                finished.insert(done.owner, done.tokens);
-            }
-        }
-    }
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    // Readable by its owner only: it lists every token of the organization.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| format!("cannot write checkpoint {shown}: {e}"))?;
-    if !existing {
-        let header = Header { format: FORMAT.into(), version: VERSION, organization: organization.into() };
-        writeln!(file, "{}", serde_json::to_string(&header).expect("headers serialize"))
-            .map_err(|e| format!("cannot write checkpoint {shown}: {e}"))?;
+    let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let (header_line, lines, finished) = if existing {
+        let bytes = read_limited(path, MAX_CHECKPOINT, "checkpoint")?;
+        read(&bytes, settings, now).map_err(|reason| format!("checkpoint {shown} {reason}"))?
     } else {
-        // Make sure a line cut short by a crash does not swallow the next one.
-        writeln!(file).map_err(|e| format!("cannot write checkpoint {shown}: {e}"))?;
+        let header = Header { format: FORMAT.into(), version: VERSION, params: settings.params.clone(), started: now };
+        let json = serde_json::to_string(&header).expect("headers serialize");
+        (format!("{} {json}", sha256_hex(json.as_bytes())), Vec::new(), HashMap::new())
+    };
+    let cannot_write = |e: std::io::Error| format!("cannot write checkpoint {shown}: {e}");
+    let mut file = AtomicFile::create(path).map_err(cannot_write)?;
+    let mut last = header_line[..64].to_string();
+    writeln!(file, "{header_line}").map_err(cannot_write)?;
+    for line in &lines {
+        writeln!(file, "{line}").map_err(cannot_write)?;
+        last = line[..64].to_string();
     }
-    Ok((Checkpoint { path: path.to_path_buf(), file: Mutex::new(file) }, finished))
+    let file = file.commit_keep_open().map_err(cannot_write)?;
+    let owners = finished.keys().cloned().collect();
+    let checkpoint = Checkpoint { path: path.clone(), state: Mutex::new(State { file, last, owners }) };
+    Ok((checkpoint, finished))
+}
+
+/// The header line, the good owner lines (as written) and the owners they hold; or why the
+/// checkpoint cannot be used (completing "checkpoint FILE …").
+#[allow(clippy::type_complexity)]
+fn read(
+    bytes: &[u8],
+    settings: &CheckpointSettings,
+    now: DateTime<Utc>,
+) -> Result<(String, Vec<String>, HashMap<String, Vec<Token>>), String> {
+    const START_OVER: &str = "delete it to start the scan over";
+    let mut lines = bytes.split(|b| *b == b'\n').enumerate();
+    let (_, first) = lines.next().unwrap_or((0, b""));
+    let Some((sum, json)) = split_line(first) else {
+        return Err(match serde_json::from_slice::<AnyHeader>(first) {
+            Ok(h) if h.format == FORMAT => format!(
+                "was written by an older pat2entra (checkpoint version {}, without the scan's parameters or checksums); {START_OVER}",
+                h.version
+            ),
+            _ => "is not a pat2entra checkpoint; choose another --checkpoint file".into(),
+        });
+    };
+    let header = match serde_json::from_slice::<AnyHeader>(json) {
+        Ok(h) if h.format == FORMAT && h.version != VERSION => {
+            return Err(format!("has version {}, this pat2entra reads version {VERSION}; {START_OVER}", h.version));
+        }
+        Ok(h) if h.format == FORMAT => serde_json::from_slice::<Header>(json)
+            .map_err(|e| format!("has a damaged header ({e}); {START_OVER}"))?,
+        _ => return Err("is not a pat2entra checkpoint; choose another --checkpoint file".into()),
+    };
+    if sum != sha256_hex(json) {
+        return Err(format!("was edited: its header does not match its checksum; {START_OVER}"));
+    }
+    check_params(&header, settings, now)?;
+
+    let mut last = sum.to_string();
+    let mut kept = Vec::new();
+    let mut finished: HashMap<String, Vec<Token>> = HashMap::new();
+    for (i, line) in lines {
+        if line.is_empty() {
+            continue;
+        }
+        // Not a complete line: cut short by a crash. That owner is scanned again.
+        let Some((sum, json)) = split_line(line) else { continue };
+        let Ok(done) = serde_json::from_slice::<Finished>(json) else { continue };
+        let number = i + 1;
+        if sum != chain(&last, json) {
+            return Err(format!("was edited: line {number} does not match its checksum; {START_OVER}"));
+        }
+        if finished.contains_key(&done.owner) {
+            return Err(format!("was edited: line {number} records an owner a second time; {START_OVER}"));
+        }
+        last = sum.to_string();
+        kept.push(String::from_utf8(line.to_vec()).map_err(|_| format!("line {number} is not UTF-8; {START_OVER}"))?);
+        finished.insert(done.owner, done.tokens);
+    }
+    let header_line = String::from_utf8(first.to_vec()).map_err(|_| format!("is not UTF-8; {START_OVER}"))?;
+    Ok((header_line, kept, finished))
+}
+
+/// The scan's parameters and age against the checkpoint's.
+fn check_params(header: &Header, settings: &CheckpointSettings, now: DateTime<Utc>) -> Result<(), String> {
+    let (theirs, ours) = (&header.params, &settings.params);
+    let or_delete = "or delete it to start the scan over";
+    if !theirs.organization.eq_ignore_ascii_case(&ours.organization) {
+        return Err(format!(
+            "belongs to organization '{}', not '{}'; delete it or choose another --checkpoint file",
+            theirs.organization, ours.organization
+        ));
+    }
+    if theirs.as_of != ours.as_of {
+        let show = |a: &Option<DateTime<Utc>>| a.map_or("no --as-of".to_string(), |d| format!("--as-of {}", d.to_rfc3339()));
+        return Err(format!(
+            "was started with {}, this scan has {}; pass the same --as-of, {or_delete}",
+            show(&theirs.as_of),
+            show(&ours.as_of)
+        ));
+    }
+    if theirs.rules != ours.rules {
+        return Err(format!(
+            "was started with other rules ({}; this scan: {}); pass the same --rules, {or_delete}",
+            theirs.rules, ours.rules
+        ));
+    }
+    if theirs.tool_version != ours.tool_version {
+        return Err(format!(
+            "was written by pat2entra {}, this is {}; {or_delete}",
+            theirs.tool_version, ours.tool_version
+        ));
+    }
+    let age = (now - header.started).to_std().unwrap_or_default();
+    if age > settings.max_age {
+        return Err(format!(
+            "was started {} ago ({}), more than --checkpoint-max-age {}: tokens may have been created or \
+             revoked since; delete it to scan afresh, or pass a longer --checkpoint-max-age to use it anyway",
+            show_age(age),
+            header.started.to_rfc3339(),
+            show_age(settings.max_age)
+        ));
+    }
+    Ok(())
+}
+
+/// `3d 4h`, `25h`, `90m`: an age, to the minute.
+pub fn show_age(age: std::time::Duration) -> String {
+    let minutes = age.as_secs() / 60;
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours, minutes) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// `SUM JSON` -> (SUM, JSON), when SUM is 64 hex digits and JSON at least starts like an object.
+fn split_line(line: &[u8]) -> Option<(&str, &[u8])> {
+    let (sum, rest) = (line.get(..64)?, line.get(64..)?);
+    let json = rest.strip_prefix(b" ")?;
+    let sum = std::str::from_utf8(sum).ok().filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    json.starts_with(b"{").then_some((sum, json))
+}
+
+/// The SUM of a line after the line whose SUM is `previous`.
+fn chain(previous: &str, json: &[u8]) -> String {
+    let mut input = Vec::with_capacity(previous.len() + json.len());
+    input.extend_from_slice(previous.as_bytes());
+    input.extend_from_slice(json);
+    sha256_hex(&input)
 }
 
 impl Checkpoint {
-    /// Records a finished owner (one line, flushed, so a crash loses at most that line).
+    /// Records a finished owner (one line, flushed, so a crash loses at most that line). An
+    /// owner already recorded is not written again.
     pub fn record(&self, owner: &str, tokens: &[Token]) -> Result<(), String> {
-        let line = serde_json::to_string(&Finished { owner: owner.to_string(), tokens: tokens.to_vec() })
+        let json = serde_json::to_string(&Finished { owner: owner.to_string(), tokens: tokens.to_vec() })
             .expect("tokens serialize");
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        writeln!(file, "{line}")
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !state.owners.insert(owner.to_string()) {
+            return Ok(());
+        }
+        let sum = chain(&state.last, json.as_bytes());
+        let State { file, .. } = &mut *state;
+        writeln!(file, "{sum} {json}")
             .and_then(|_| file.flush())
-            .map_err(|e| format!("cannot write checkpoint {}: {e}", self.path.display()))
+            .map_err(|e| format!("cannot write checkpoint {}: {e}", self.path.display()))?;
+        state.last = sum;
+        Ok(())
     }
 }
 
@@ -107,6 +285,8 @@ pub fn remove(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::time::Duration;
 
     fn token(id: &str) -> Token {
         Token {
@@ -123,41 +303,143 @@ mod tests {
         }
     }
 
+    fn settings(path: &Path, organization: &str) -> CheckpointSettings {
+        CheckpointSettings {
+            path: path.to_path_buf(),
+            params: CheckpointParams {
+                organization: organization.into(),
+                as_of: None,
+                rules: "built-in default".into(),
+                tool_version: "0.1.0".into(),
+            },
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut f = OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
     #[test]
     fn records_survive_a_crash_mid_line_and_refuse_another_organization() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("scan.checkpoint");
-        let (cp, done) = open(&path, "fabrikam").unwrap();
+        let (cp, done) = open(&settings(&path, "fabrikam")).unwrap();
         assert!(done.is_empty());
         cp.record("aad.a", &[token("1"), token("2")]).unwrap();
         cp.record("aad.b", &[]).unwrap();
+        cp.record("aad.b", &[token("9")]).unwrap();
         drop(cp);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3, "an owner is written once");
         // A crash while writing the next line.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        write!(f, "{{\"owner\":\"aad.c\",\"tok").unwrap();
-        drop(f);
-        let (cp, done) = open(&path, "Fabrikam").unwrap();
+        append(&path, b"0123456789012345678901234567890123456789012345678901234567890123 {\"owner\":\"aad.c\",\"tok");
+        let (cp, done) = open(&settings(&path, "Fabrikam")).unwrap();
         assert_eq!(done.len(), 2);
         assert_eq!(done["aad.a"].len(), 2);
         cp.record("aad.c", &[token("3")]).unwrap();
         drop(cp);
-        let (cp, done) = open(&path, "fabrikam").unwrap();
+        let (cp, done) = open(&settings(&path, "fabrikam")).unwrap();
         assert_eq!(done.len(), 3, "the owner after the cut line is read");
-        assert!(open(&path, "contoso").unwrap_err().contains("belongs to organization 'fabrikam'"));
         drop(cp);
+        let e = open(&settings(&path, "contoso")).unwrap_err();
+        assert!(e.contains("belongs to organization 'fabrikam'"), "{e}");
         // A line cut inside a multi-byte character hides nothing after it.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"owner\":\"aad.\xc3").unwrap();
-        drop(f);
-        let (cp, _) = open(&path, "fabrikam").unwrap();
+        append(&path, b"{\"owner\":\"aad.\xc3");
+        let (cp, _) = open(&settings(&path, "fabrikam")).unwrap();
         cp.record("aad.d", &[]).unwrap();
         drop(cp);
-        let (_, done) = open(&path, "fabrikam").unwrap();
+        let (_, done) = open(&settings(&path, "fabrikam")).unwrap();
         assert!(done.contains_key("aad.d"), "{:?}", done.keys());
         remove(&path).unwrap();
         assert!(!path.exists());
         remove(&path).unwrap();
         std::fs::write(&path, "hello\n").unwrap();
-        assert!(open(&path, "fabrikam").unwrap_err().contains("not a pat2entra checkpoint"));
+        assert!(open(&settings(&path, "fabrikam")).unwrap_err().contains("not a pat2entra checkpoint"));
+    }
+
+    #[test]
+    fn edits_duplicates_and_old_formats_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.checkpoint");
+        let (cp, _) = open(&settings(&path, "fabrikam")).unwrap();
+        cp.record("aad.a", &[token("1")]).unwrap();
+        cp.record("aad.b", &[token("2")]).unwrap();
+        drop(cp);
+        let good = std::fs::read_to_string(&path).unwrap();
+
+        // A hand edit that stays valid JSON.
+        std::fs::write(&path, good.replace("\"is_valid\":true", "\"is_valid\":false")).unwrap();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        assert!(e.contains("was edited: line 2 does not match its checksum"), "{e}");
+        // The header's parameters edited.
+        std::fs::write(&path, good.replace("\"0.1.0\"", "\"0.1.1\"")).unwrap();
+        assert!(open(&settings(&path, "fabrikam")).unwrap_err().contains("its header does not match"));
+        // A line removed from the middle breaks the chain.
+        let lines: Vec<&str> = good.lines().collect();
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+        assert!(open(&settings(&path, "fabrikam")).unwrap_err().contains("line 2 does not match"));
+        // A second line for an owner, with a valid checksum: still an edit, not an override.
+        let json = lines[1].split_once(' ').unwrap().1;
+        let again = format!("{} {json}", chain(&lines[2][..64], json.as_bytes()));
+        std::fs::write(&path, format!("{good}{again}\n")).unwrap();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        assert!(e.contains("line 4 records an owner a second time"), "{e}");
+        // The format before parameters and checksums.
+        std::fs::write(&path, "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n").unwrap();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        assert!(e.contains("older pat2entra (checkpoint version 1") && e.contains("delete it"), "{e}");
+    }
+
+    #[test]
+    fn stale_or_mismatched_checkpoints_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.checkpoint");
+        let start = Utc::now() - chrono::Duration::days(14);
+        let (cp, _) = open_at(&settings(&path, "fabrikam"), start).unwrap();
+        cp.record("aad.a", &[token("1")]).unwrap();
+        drop(cp);
+        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        assert!(e.contains("was started 14d ago") && e.contains("--checkpoint-max-age 1d"), "{e}");
+        let mut longer = settings(&path, "fabrikam");
+        longer.max_age = Duration::from_secs(30 * 24 * 3600);
+        let (_, done) = open(&longer).unwrap();
+        assert_eq!(done.len(), 1, "a longer --checkpoint-max-age accepts it");
+
+        let mut other = longer.clone();
+        other.params.rules = "sha256:00".into();
+        let e = open(&other).unwrap_err();
+        assert!(e.contains("other rules (built-in default; this scan: sha256:00)"), "{e}");
+        let mut other = longer.clone();
+        other.params.as_of = Some("2026-11-26T00:00:00Z".parse().unwrap());
+        let e = open(&other).unwrap_err();
+        assert!(e.contains("was started with no --as-of, this scan has --as-of 2026-11-26T00:00:00+00:00"), "{e}");
+        let mut other = longer.clone();
+        other.params.tool_version = "9.9.9".into();
+        assert!(open(&other).unwrap_err().contains("written by pat2entra 0.1.0, this is 9.9.9"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_checkpoint_becomes_private_and_a_symlink_is_replaced() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.checkpoint");
+        let (cp, _) = open(&settings(&path, "fabrikam")).unwrap();
+        cp.record("aad.a", &[token("1")]).unwrap();
+        drop(cp);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, done) = open(&settings(&path, "fabrikam")).unwrap();
+        assert_eq!(done.len(), 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "").unwrap();
+        let link = dir.path().join("link.checkpoint");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let (cp, _) = open(&settings(&link, "fabrikam")).unwrap();
+        cp.record("aad.a", &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "", "the symlink's target is untouched");
+        assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     }
 }

@@ -3,10 +3,11 @@
 
 mod checkpoint;
 
+pub use checkpoint::{CheckpointParams, CheckpointSettings, show_age};
+
 use crate::ado::{AdoClient, AdoError};
 use crate::inventory::{Coverage, Inventory, OwnerFailure, Token, resolve_owners, resolve_tokens};
 use futures::StreamExt;
-use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -15,7 +16,7 @@ pub struct ScanOptions {
     /// `pageSize` asked of Token Admin.
     pub page_size: u32,
     /// Record finished owners here, and skip those an earlier run finished.
-    pub checkpoint: Option<PathBuf>,
+    pub checkpoint: Option<CheckpointSettings>,
 }
 
 impl Default for ScanOptions {
@@ -64,7 +65,7 @@ pub async fn scan(
     // The checkpoint first: a wrong file should not cost a long listing of owners.
     let opened = match &options.checkpoint {
         None => None,
-        Some(path) => Some(checkpoint::open(path, client.organization()).map_err(ScanError::Checkpoint)?),
+        Some(settings) => Some(checkpoint::open(settings).map_err(ScanError::Checkpoint)?),
     };
     // An owner Graph listed twice is scanned once (the version worst for risk is kept).
     let (owners, mut warnings) = resolve_owners(client.list_users().await?);
