@@ -317,3 +317,4 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert_eq!(code, 2);
     assert!(err.contains("too short") && !err.contains("demo:"), "{err}");
 }
+
