@@ -210,6 +210,10 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan -o {format}"), &out);
         assert!(!pseudonyms(&out).is_empty(), "plan -o {format} names owners by pseudonym");
+        let (code, out, err) =
+            pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
+        assert_eq!(code, 0, "{err}");
+        assert_clean(&format!("plan --redact -o {format}"), &out);
     }
 
     // The diff: redacting at diff time, and diffing two redacted scans.
