@@ -166,8 +166,8 @@ pub struct Scrubber<'k> {
 }
 
 impl<'k> Scrubber<'k> {
-    /// `identities`: (real value, pseudonym). Values shorter than `min_chars` are left out (a
-    /// two-letter name would rewrite unrelated words); the fields themselves are replaced anyway.
+    /// `identities`: (real value, pseudonym); the caller leaves out values too short to look for
+    /// in prose (a two-letter name would rewrite unrelated words).
     fn new(key: &'k RedactKey, identities: Vec<(String, String)>) -> Self {
         let mut seen: HashMap<String, usize> = HashMap::with_capacity(identities.len());
         let mut patterns = Vec::with_capacity(identities.len());
@@ -364,7 +364,7 @@ fn scrub_word(text: &str, start: usize, end: usize, edits: &mut Edits<'_>, mail:
         let b = bytes[j];
         let at_run_start = j == start || !is_opaque(bytes[j - 1]);
         // A JWT: eyJ… with two dots.
-        if at_run_start && text[j..end].starts_with("eyJ") {
+        if at_run_start && bytes[j..end].starts_with(b"eyJ") {
             let mut k = j;
             while k < end && (bytes[k].is_ascii_alphanumeric() || b"_-.=+/".contains(&bytes[k])) {
                 k += 1;
@@ -440,6 +440,7 @@ fn scrub_word(text: &str, start: usize, end: usize, edits: &mut Edits<'_>, mail:
 /// module documentation). The same key gives the same record.
 pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     let mut identities: Vec<(String, String)> = Vec::with_capacity(record.owners.len() * 4);
+    // Values shorter than `min_chars` are not looked for in texts (the fields are replaced anyway).
     let mut add = |real: &str, pseudonym: &str, min_chars: usize| {
         if real.trim().chars().count() >= min_chars {
             identities.push((real.to_string(), pseudonym.to_string()));
@@ -447,8 +448,8 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     };
     for owner in &record.owners {
         let pseudonym = key.owner(&owner.descriptor);
-        add(&owner.descriptor, &pseudonym, 1);
-        add(&owner.principal_name, &pseudonym, 3);
+        add(&owner.descriptor, &pseudonym, 4);
+        add(&owner.principal_name, &pseudonym, 4);
         if let Some(mail) = &owner.mail {
             add(mail, &format!("{pseudonym}@{MAIL_DOMAIN}"), 3);
         }
@@ -464,7 +465,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         .chain(record.tokens.iter().map(|t| &t.owner))
         .chain(record.findings.iter().map(|f| &f.owner))
     {
-        add(descriptor, &key.owner(descriptor), 1);
+        add(descriptor, &key.owner(descriptor), 4);
     }
     for approver in record.findings.iter().filter_map(|f| f.suppressed.as_ref()?.approver.as_deref()) {
         add(approver, &key.pseudonym("person", &approver.to_lowercase()), 3);
@@ -644,6 +645,20 @@ mod tests {
             "",
         ] {
             assert_eq!(scrub(text), text);
+        }
+    }
+
+    #[test]
+    fn any_text_is_safe_to_scrub() {
+        // Multi-byte characters next to everything the scrubber looks at: no panic, no loss.
+        let text = "Ünïcödé→eyJ名.前.x token=秘密&x=1 bob@例え.example Bearer ключ12345678 ⚠@⚠.⚠";
+        let out = scrub(text);
+        assert!(!out.contains("秘密"), "{out}");
+        assert!(out.starts_with("Ünïcödé→eyJ名.前.x token=<redacted>&x=1"), "{out}");
+        for cut in 0..text.len() {
+            if text.is_char_boundary(cut) {
+                scrub(&text[..cut]);
+            }
         }
     }
 
