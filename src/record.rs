@@ -34,6 +34,9 @@ pub struct ScanRecord {
     pub usage: Vec<TokenUsage>,
     /// The full text of every guidance entry the findings and usages refer to.
     pub guidance: Vec<Guidance>,
+    /// Set by `--redact`: names are keyed pseudonyms, and whether they compare across runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<crate::redact::Redaction>,
     /// Lookups by id, built on first use (reports look up owners and tokens per finding).
     #[serde(skip)]
     index: Index,
@@ -158,6 +161,7 @@ impl ScanRecord {
             rules,
             exceptions,
             usage,
+            redaction: None,
             index: Index::default(),
         }
     }

@@ -32,9 +32,17 @@ pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
     if old.as_of > new.as_of {
         eprintln!("note: {} is newer than {}; comparing in the order given", args.old.display(), args.new.display());
     }
-    if args.output.redact {
-        crate::redact::redact(&mut old);
-        crate::redact::redact(&mut new);
+    // Pseudonyms join only under one key: say so when the inputs were redacted with different ones.
+    if let (Some(a), Some(b)) = (&old.redaction, &new.redaction)
+        && (a.key_id.is_none() || a.key_id != b.key_id)
+    {
+        eprintln!("note: the two scans were not redacted with the same key; their owners and token names do not match up");
+    }
+    // One key for both scans, so their pseudonyms match each other.
+    if let Some(key) = args.output.redaction_key()? {
+        crate::redact::redact(&mut old, &key);
+        crate::redact::redact(&mut new, &key);
+        super::output::note_random_key(&key);
     }
     let diff = diff::diff(&old, &new);
     super::write_to(args.output.out.as_deref(), |w| report::render_diff(&diff, args.output.output, w))?;

@@ -5,6 +5,7 @@ use super::{Failure, parse_severity};
 use crate::exit::Exit;
 use crate::finding::Severity;
 use crate::record::ScanRecord;
+use crate::redact::RedactKey;
 use crate::report::{self, CsvKind, Format, RenderOptions};
 use clap::Args;
 use std::io::IsTerminal;
@@ -24,9 +25,16 @@ pub struct OutputArgs {
     #[arg(long, value_enum, ignore_case = true, default_value_t = CsvKind::Findings)]
     pub csv_kind: CsvKind,
 
-    /// Replace owner names, mails and token names by stable pseudonyms, so the report can be shared.
+    /// Replace owner descriptors, names, mails, token names, approvers and echoed credentials by
+    /// keyed pseudonyms, so the report can be shared. The key comes from --redact-key-file or
+    /// PAT2ENTRA_REDACT_KEY; without either, a random key (pseudonyms then differ between runs).
     #[arg(long)]
     pub redact: bool,
+
+    /// With --redact: read the pseudonym key (at least 16 characters) from FILE; the same key
+    /// gives the same pseudonyms in every report.
+    #[arg(long, value_name = "FILE", requires = "redact")]
+    pub redact_key_file: Option<PathBuf>,
 
     /// No colours in the table (also when NO_COLOR is set, or the output is not a terminal).
     #[arg(long)]
@@ -54,10 +62,22 @@ impl OutputArgs {
         }
     }
 
+    /// The key for --redact (`None` without --redact): --redact-key-file, else
+    /// PAT2ENTRA_REDACT_KEY, else a random key. Called before a scan too, so a bad key fails fast.
+    pub fn redaction_key(&self) -> Result<Option<RedactKey>, Failure> {
+        if !self.redact {
+            return Ok(None);
+        }
+        let key = RedactKey::from_sources(self.redact_key_file.as_deref(), std::env::var_os(crate::redact::KEY_ENV))
+            .map_err(|e| Failure::new(Exit::Usage, e))?;
+        Ok(Some(key))
+    }
+
     /// Redacts (when asked) and writes the record.
     pub fn write(&self, mut record: ScanRecord) -> Result<ScanRecord, Failure> {
-        if self.redact {
-            crate::redact::redact(&mut record);
+        if let Some(key) = self.redaction_key()? {
+            crate::redact::redact(&mut record, &key);
+            note_random_key(&key);
         }
         let options = self.render_options();
         super::write_to(self.out.as_deref(), |w| report::render(&record, self.output, &options, w))?;
@@ -84,6 +104,16 @@ impl OutputArgs {
             );
         }
         gate(record.open_findings().map(|f| f.severity), self.fail_on)
+    }
+}
+
+/// Says on stderr when pseudonyms will not match another run's (CSV has no room for the note).
+pub fn note_random_key(key: &RedactKey) {
+    if !key.redaction().comparable_across_runs {
+        eprintln!(
+            "note: redacted with a random key: pseudonyms are not comparable across runs (set {} or --redact-key-file for stable ones)",
+            crate::redact::KEY_ENV
+        );
     }
 }
 

@@ -32,10 +32,28 @@ pub struct PlanArgs {
     /// Exit 0 even when the scan could not read some owners (the plan lists them as not read).
     #[arg(long)]
     pub allow_partial: bool,
+
+    /// Replace owners, mails, token names, approvers and echoed credentials by keyed pseudonyms
+    /// (key: --redact-key-file or PAT2ENTRA_REDACT_KEY, else random per run).
+    #[arg(long)]
+    pub redact: bool,
+
+    /// With --redact: read the pseudonym key (at least 16 characters) from FILE.
+    #[arg(long, value_name = "FILE", requires = "redact")]
+    pub redact_key_file: Option<PathBuf>,
 }
 
 pub fn run(args: PlanArgs) -> Result<Exit, Failure> {
-    let record = ScanRecord::load(&args.scan).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let mut record = ScanRecord::load(&args.scan).map_err(|e| Failure::new(Exit::Usage, e))?;
+    if args.redact {
+        let key = crate::redact::RedactKey::from_sources(
+            args.redact_key_file.as_deref(),
+            std::env::var_os(crate::redact::KEY_ENV),
+        )
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+        crate::redact::redact(&mut record, &key);
+        super::output::note_random_key(&key);
+    }
     let plan = plan::build(&record);
     // The built-in texts first: a saved scan is a file that may have been edited.
     let guide = |id: &str| crate::guidance::by_id(id).cloned().or_else(|| record.guidance(id).cloned());

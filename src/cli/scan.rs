@@ -125,6 +125,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         None => (RuleSet::default_rules(), "built-in default".to_string()),
     };
     let as_of = args.as_of.unwrap_or_else(Utc::now);
+    // A bad --redact key fails now, not after the scan.
+    args.output.redaction_key()?;
 
     // The simulator lives as long as the scan; the scanner reaches it only over HTTP.
     let mut _simulator = None;

@@ -180,6 +180,9 @@ impl<'a> Page<'a> {
         writeln!(p, "<header id=\"summary\">")?;
         writeln!(p, "<p class=\"kicker\">Personal access token audit</p>")?;
         writeln!(p, "<h1>{}</h1>", esc(&r.organization))?;
+        if let Some(redaction) = &r.redaction {
+            writeln!(p, "<p class=\"meta\" id=\"redaction\">Note: {}.</p>", esc(redaction.notice()))?;
+        }
         writeln!(
             p,
             "<p class=\"meta\">As of <time datetime=\"{}\">{}</time> · {} {} · {} rules</p>",

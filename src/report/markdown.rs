@@ -15,6 +15,10 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "As of {}.", record.as_of.format("%Y-%m-%d %H:%M UTC"))?;
     writeln!(out)?;
+    if let Some(redaction) = &record.redaction {
+        writeln!(out, "_Note: {}._", redaction.notice())?;
+        writeln!(out)?;
+    }
     writeln!(out, "| | |")?;
     writeln!(out, "| --- | --- |")?;
     let coverage = if c.complete {

@@ -21,6 +21,9 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
         cell_text(&record.organization, NAME_MAX),
         record.as_of.format("%Y-%m-%d %H:%M UTC")
     )?;
+    if let Some(redaction) = &record.redaction {
+        writeln!(out, "Note:     {}", redaction.notice())?;
+    }
     writeln!(
         out,
         "Owners:   {} listed, {} scanned{}",
