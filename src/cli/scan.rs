@@ -78,6 +78,9 @@ pub struct ScanArgs {
     pub output: OutputArgs,
 
     #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
+
+    #[command(flatten)]
     pub auth: AuthArgs,
 
     /// Demo: seed of the simulated organization (same seed, same organization).
@@ -99,6 +102,8 @@ pub struct ScanArgs {
 }
 
 pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
+    // --deadline counts from here.
+    let started_at = tokio::time::Instant::now();
     let rules = match &args.rules {
         Some(path) => RuleSet::load(path).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?,
         None => RuleSet::default_rules(),
@@ -150,7 +155,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     }
     let credential = signed_in.credential;
 
-    let client_options = ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() };
+    let client_options =
+        args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
     let client =
         AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::new(Exit::Usage, e))?;
     let options = ScanOptions {
