@@ -4,15 +4,17 @@ use super::connection::{Connection, TokenAdminProbe};
 use super::credential::{Authorization, Credential};
 use super::endpoints::{Endpoints, OrgRef};
 use super::error::AdoError;
-use super::pacer::{Pacer, retry_after};
+use super::pacer::{Pacer, WaitRefused, format_duration, retry_after};
 use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
 use crate::inventory::{Owner, Token};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LOCATION};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
 const GRAPH_API_VERSION: &str = "7.1-preview.1";
@@ -35,7 +37,24 @@ pub struct ClientOptions {
     pub base_backoff: Duration,
     /// Retries allowed for the whole run; once spent, failing requests become coverage gaps.
     pub retry_budget: u32,
+    /// Largest response body read, counted after decompression (`--max-response-mb`).
+    pub max_response_bytes: u64,
+    /// Token Admin pages read for one owner before paging is given up (`--max-pages`).
+    pub max_pages_per_owner: u32,
+    /// Graph pages read for the user listing before it is given up (`--max-listing-pages`).
+    pub max_listing_pages: u32,
+    /// The longest pause the service may impose (`Retry-After`, `--max-wait`); a longer one
+    /// ends the request instead of stalling the scan.
+    pub max_wait: Duration,
+    /// No request is sent, and none is waited for, after this instant (`--deadline`).
+    pub deadline: Option<Instant>,
 }
+
+/// 64 MiB: a Token Admin page of 1000 tokens is well under a megabyte.
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
+pub const DEFAULT_MAX_PAGES_PER_OWNER: u32 = 1_000;
+pub const DEFAULT_MAX_LISTING_PAGES: u32 = 10_000;
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(300);
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -45,9 +64,18 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(30),
             base_backoff: Duration::from_millis(200),
             retry_budget: 10_000,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_MB * 1024 * 1024,
+            max_pages_per_owner: DEFAULT_MAX_PAGES_PER_OWNER,
+            max_listing_pages: DEFAULT_MAX_LISTING_PAGES,
+            max_wait: DEFAULT_MAX_WAIT,
+            deadline: None,
         }
     }
 }
+
+/// Attempts of one request that may end in a timeout: a service that does not answer costs
+/// at most this many `request_timeout`s per request, not one per retry.
+const MAX_TIMED_OUT_ATTEMPTS: u32 = 2;
 
 /// Which API a request goes to; decides how statuses are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +114,14 @@ impl AdoClient {
     ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("pat2entra/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the credential to wherever it points: never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(options.request_timeout)
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        let pacer = Arc::new(Pacer::new(options.retry_budget));
+        let pacer = Arc::new(Pacer::new(options.retry_budget, options.max_wait));
         Ok(AdoClient { http, endpoints, org, credential, options, pacer })
     }
 
@@ -106,11 +136,20 @@ impl AdoClient {
 
     /// Every user (`aad` and `msa`) of the organization, following `X-MS-ContinuationToken`.
     pub async fn list_users(&self) -> Result<Vec<Owner>, AdoError> {
-        let base = self.api_url(&self.endpoints.vssps, &["graph", "users"]);
+        let base = self.api_url(&self.endpoints.vssps, &["graph", "users"])?;
         let mut owners = Vec::new();
         let mut continuation: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
+        let mut pages: u32 = 0;
         loop {
+            if pages >= self.options.max_listing_pages {
+                return Err(AdoError::TooManyPages {
+                    endpoint: endpoint_name(&base),
+                    pages,
+                    flag: "--max-listing-pages",
+                });
+            }
+            pages += 1;
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
@@ -146,11 +185,16 @@ impl AdoClient {
 
     /// Every personal access token of one owner, following the body's `continuationToken`.
     pub async fn list_pats(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
-        let base = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor]);
+        let base = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor])?;
         let mut tokens = Vec::new();
         let mut continuation: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
+        let mut pages: u32 = 0;
         loop {
+            if pages >= self.options.max_pages_per_owner {
+                return Err(AdoError::TooManyPages { endpoint: endpoint_name(&base), pages, flag: "--max-pages" });
+            }
+            pages += 1;
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
@@ -181,7 +225,7 @@ impl AdoClient {
     /// `GET https://dev.azure.com/{org}/_apis/connectionData`: who the credential belongs to,
     /// and which organization answered.
     pub async fn connection_data(&self) -> Result<Connection, AdoError> {
-        let url = self.api_url(&self.endpoints.dev, &["connectionData"]);
+        let url = self.api_url(&self.endpoints.dev, &["connectionData"])?;
         let (data, _): (ConnectionData, HeaderMap) = self.get_json(Api::ConnectionData, &url).await?;
         Connection::from_wire(data).map_err(|detail| AdoError::Malformed { endpoint: endpoint_name(&url), detail })
     }
@@ -189,7 +233,7 @@ impl AdoClient {
     /// One Token Admin request for `descriptor` with `pageSize=1`: the cheapest proof that the
     /// caller may list other users' tokens (401/403 come back as `TokenAdminDenied`).
     pub async fn probe_token_admin(&self, descriptor: &str) -> Result<TokenAdminProbe, AdoError> {
-        let mut url = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", descriptor]);
+        let mut url = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", descriptor])?;
         url.query_pairs_mut()
             .append_pair("pageSize", "1")
             .append_pair("isPublic", "false")
@@ -202,8 +246,13 @@ impl AdoClient {
         }
     }
 
-    /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded.
-    fn api_url(&self, host: &Url, segments: &[&str]) -> Url {
+    /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded. A segment that is empty,
+    /// `.` or `..` would silently address another resource (the URL parser resolves dots), so
+    /// it is refused: an owner with such a descriptor becomes a coverage gap.
+    fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
+        if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
+            return Err(AdoError::InvalidSegment { what: "an owner descriptor", segment: bad.to_string() });
+        }
         let mut url = host.clone();
         {
             let mut path = url.path_segments_mut().expect("service URLs are hierarchical");
@@ -212,28 +261,88 @@ impl AdoClient {
             path.push("_apis");
             path.extend(segments);
         }
-        url
+        Ok(url)
     }
 
     /// GET with retries; returns the parsed body and the response headers. A throttle, server
-    /// error, dropped connection or malformed body is retried; a page is never half-parsed. A
+    /// error, dropped connection or truncated body is retried; a page is never half-parsed. A
     /// refused Entra token (401, or the 203 sign-in page) is refreshed once and the request sent
-    /// again: tokens expire during long scans.
+    /// again: tokens expire during long scans. Never retried, because the answer would be the
+    /// same: a redirect, a body over the size limit, well-formed JSON of the wrong shape, a
+    /// pause longer than `max_wait`. Nothing is sent, or waited for, after the deadline.
+    ///
+    /// Bounds of one request: at most `max_retries + 1` attempts, of which at most
+    /// `MAX_TIMED_OUT_ATTEMPTS` time out (each after `request_timeout`), with backoffs of at
+    /// most `max_backoff` between them; plus at most `MAX_THROTTLED_ATTEMPTS` pauses the
+    /// service asked for, each at most `max_wait`; all of it cut short by the deadline.
     async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
         let endpoint = endpoint_name(url);
+        let deadline = self.options.deadline;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
         let mut throttled: u32 = 0;
+        let mut timed_out: u32 = 0;
         loop {
             attempt += 1;
-            let authorization = self.credential.authorize().await?;
-            self.pacer.wait_turn().await;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.pacer.stats.deadline_refused.fetch_add(1, Ordering::Relaxed);
+                return Err(AdoError::DeadlineReached { endpoint, detail: String::new() });
+            }
+            let authorization = match deadline {
+                Some(d) => tokio::time::timeout_at(d, self.credential.authorize()).await.map_err(|_| {
+                    AdoError::DeadlineReached { endpoint: endpoint.clone(), detail: " while getting an access token".into() }
+                })??,
+                None => self.credential.authorize().await?,
+            };
+            self.pacer.wait_turn(deadline).await.map_err(|refused| match refused {
+                WaitRefused::TooLong { left, ceiling } => AdoError::WaitTooLong {
+                    endpoint: endpoint.clone(),
+                    wait: format_duration(left),
+                    ceiling: format_duration(ceiling),
+                },
+                WaitRefused::Deadline => AdoError::DeadlineReached {
+                    endpoint: endpoint.clone(),
+                    detail: " (the service asked to wait past it)".into(),
+                },
+            })?;
             let sent = self.send(url, &authorization).await;
             if let Ok((status, headers, _)) = &sent {
                 self.pacer.observe(*status, headers);
             }
             let failure = match sent {
-                Err(e) => Retryable::Transport(describe_transport(&e)),
+                Err(SendError::TooLarge) => {
+                    self.pacer.stats.oversized.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%endpoint, "response over the size limit; not retried");
+                    return Err(AdoError::TooLarge {
+                        endpoint,
+                        limit_mb: self.options.max_response_bytes.div_ceil(1024 * 1024),
+                    });
+                }
+                Err(SendError::Deadline) => {
+                    self.pacer.stats.deadline_refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(AdoError::DeadlineReached { endpoint, detail: " while waiting for the answer".into() });
+                }
+                Err(SendError::Transport { detail, timeout }) => {
+                    if timeout {
+                        timed_out += 1;
+                        if timed_out >= MAX_TIMED_OUT_ATTEMPTS {
+                            return Err(AdoError::Transport {
+                                endpoint,
+                                detail: format!(
+                                    "no complete answer within {} (--request-timeout), {timed_out} times",
+                                    format_duration(self.options.request_timeout)
+                                ),
+                            });
+                        }
+                    }
+                    Retryable::Transport(detail)
+                }
+                Ok((status, headers, _)) if (300..400).contains(&status) => {
+                    self.pacer.stats.redirects_refused.fetch_add(1, Ordering::Relaxed);
+                    let location = shown_location(url, &headers);
+                    tracing::warn!(%endpoint, status, %location, "redirect refused");
+                    return Err(AdoError::Redirect { endpoint, status, location });
+                }
                 Ok((status, headers, body))
                     if !refreshed
                         && refused_credential(status, &headers, &body)
@@ -255,17 +364,34 @@ impl AdoClient {
                     self.check_status(api, &endpoint, status, &headers, &body)?;
                     match serde_json::from_slice::<T>(&body) {
                         Ok(value) => return Ok((value, headers)),
+                        // Well-formed JSON of the wrong shape: the same bytes would come back.
+                        Err(e) if e.classify() == serde_json::error::Category::Data => {
+                            return Err(AdoError::Malformed {
+                                endpoint,
+                                detail: format!("{e} (not retried: the JSON is well-formed but not of the expected shape)"),
+                            });
+                        }
+                        // Truncated or garbled: possibly a dropped connection, worth another try.
                         Err(e) => Retryable::Malformed(e.to_string()),
                     }
                 }
             };
             // The service asking us to wait (429/503 with Retry-After) is not a failure: the pacer
             // already paused every request; waiting politely must not turn owners into gaps or
-            // spend the retry budget. Only a service that never lets up ends the request.
-            if failure.server_wait().is_some_and(|w| !w.is_zero()) {
+            // spend the retry budget. Only a service that never lets up ends the request, or
+            // one asking for more than `max_wait`.
+            if let Some(wait) = failure.server_wait().filter(|w| !w.is_zero()) {
+                if wait > self.options.max_wait {
+                    return Err(AdoError::WaitTooLong {
+                        endpoint,
+                        wait: format_duration(wait),
+                        ceiling: format_duration(self.options.max_wait),
+                    });
+                }
                 attempt -= 1;
                 throttled += 1;
                 if throttled <= MAX_THROTTLED_ATTEMPTS {
+                    tracing::info!(%endpoint, wait = %format_duration(wait), "told to wait (HTTP {}); asking again after the pause", failure.status().unwrap_or_default());
                     continue;
                 }
                 return Err(failure.into_error(endpoint, attempt + throttled));
@@ -273,23 +399,42 @@ impl AdoClient {
             if attempt > self.options.max_retries || !self.pacer.take_retry() {
                 return Err(failure.into_error(endpoint, attempt));
             }
-            // A server's Retry-After already paused every request (the pacer); otherwise back off.
-            let wait = if failure.server_wait().is_some_and(|w| !w.is_zero()) {
-                Duration::ZERO
-            } else {
-                self.backoff(attempt)
-            };
-            tracing::debug!(%endpoint, attempt, wait_ms = wait.as_millis() as u64, "retrying after {}", failure.label());
+            let wait = self.backoff(attempt);
+            if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                self.pacer.stats.deadline_refused.fetch_add(1, Ordering::Relaxed);
+                return Err(AdoError::DeadlineReached {
+                    endpoint,
+                    detail: format!(" before a retry (last attempt: {})", failure.detail()),
+                });
+            }
+            tracing::info!(%endpoint, attempt, wait = %format_duration(wait), "retrying after {}", failure.label());
             tokio::time::sleep(wait).await;
         }
     }
 
-    async fn send(
+    /// One attempt, bounded by `request_timeout` and the deadline. The body is read as a
+    /// stream and dropped as soon as it passes `max_response_bytes` (counted after
+    /// decompression: reqwest decodes gzip in the stream), so no answer can exhaust memory. A
+    /// redirect's body is not read.
+    async fn send(&self, url: &Url, authorization: &Authorization) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
+        let timeout_at = Instant::now() + self.options.request_timeout;
+        let (until, by_deadline) = match self.options.deadline {
+            Some(d) if d < timeout_at => (d, true),
+            _ => (timeout_at, false),
+        };
+        match tokio::time::timeout_at(until, self.send_unbounded(url, authorization)).await {
+            Ok(result) => result,
+            Err(_) if by_deadline => Err(SendError::Deadline),
+            Err(_) => Err(SendError::Transport { detail: "request timed out".into(), timeout: true }),
+        }
+    }
+
+    async fn send_unbounded(
         &self,
         url: &Url,
         authorization: &Authorization,
-    ) -> Result<(u16, HeaderMap, Vec<u8>), reqwest::Error> {
-        let response = self
+    ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
+        let mut response = self
             .http
             .get(url.clone())
             .header(AUTHORIZATION, authorization.header.clone())
@@ -298,10 +443,21 @@ impl AdoClient {
             .header("X-TFS-FedAuthRedirect", "Suppress")
             .header("X-VSS-ForceMsaPassThrough", "true")
             .send()
-            .await?;
+            .await
+            .map_err(SendError::transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        if (300..400).contains(&status) {
+            return Ok((status, headers, Vec::new()));
+        }
+        let limit = self.options.max_response_bytes;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(SendError::transport)? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(SendError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
         tracing::trace!(%url, status, bytes = body.len(), "response");
         Ok((status, headers, body))
     }
@@ -347,6 +503,21 @@ impl AdoClient {
     }
 }
 
+/// Why one attempt got no answer to look at.
+enum SendError {
+    Transport { detail: String, timeout: bool },
+    /// The body passed `max_response_bytes`.
+    TooLarge,
+    /// The deadline passed while the attempt was under way.
+    Deadline,
+}
+
+impl SendError {
+    fn transport(e: reqwest::Error) -> Self {
+        SendError::Transport { detail: describe_transport(&e), timeout: e.is_timeout() }
+    }
+}
+
 /// A failure worth another attempt.
 enum Retryable {
     Status { status: u16, wait: Option<Duration> },
@@ -360,6 +531,21 @@ impl Retryable {
         match self {
             Retryable::Status { wait, .. } => *wait,
             _ => None,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Retryable::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// What the last attempt ended in, for messages.
+    fn detail(&self) -> String {
+        match self {
+            Retryable::Status { status, .. } => format!("HTTP {status}"),
+            Retryable::Transport(detail) | Retryable::Malformed(detail) => detail.clone(),
         }
     }
 
@@ -388,6 +574,24 @@ fn endpoint_name(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     format!("GET {shown}")
+}
+
+/// Where a redirect pointed, for the error: resolved against the request, without user
+/// name, password, query or fragment (any of which may hold a credential), ASCII only.
+fn shown_location(request: &Url, headers: &HeaderMap) -> String {
+    let Some(raw) = headers.get(LOCATION) else {
+        return "(no Location header)".into();
+    };
+    let parsed = raw.to_str().ok().and_then(|text| request.join(text.trim()).ok());
+    let Some(mut location) = parsed else {
+        return "(an unreadable Location header)".into();
+    };
+    let _ = location.set_username("");
+    let _ = location.set_password(None);
+    location.set_query(None);
+    location.set_fragment(None);
+    let shown: String = location.as_str().chars().take(300).collect();
+    if shown.len() < location.as_str().len() { format!("{shown}…") } else { shown }
 }
 
 /// The service's ways of refusing a credential: 401, or a sign-in page (203 or HTML).
@@ -457,10 +661,186 @@ mod tests {
             ClientOptions::default(),
         )
         .unwrap();
-        let url = client.api_url(&client.endpoints.vssps, &["tokenadmin", "personalaccesstokens", "aad.a/b+c="]);
+        let url =
+            client.api_url(&client.endpoints.vssps, &["tokenadmin", "personalaccesstokens", "aad.a/b+c="]).unwrap();
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:9/prefix/contoso/_apis/tokenadmin/personalaccesstokens/aad.a%2Fb+c="
         );
+        // Dots would be resolved away (`.../personalaccesstokens/..` is `.../tokenadmin/`).
+        for bad in [".", "..", ""] {
+            let err = client.api_url(&client.endpoints.vssps, &["tokenadmin", "personalaccesstokens", bad]).unwrap_err();
+            assert!(matches!(err, AdoError::InvalidSegment { .. }), "{bad:?}: {err}");
+            assert!(!err.is_fatal());
+        }
+        for fine in ["...", ".a", "%2e%2e", "a..b"] {
+            let url = client.api_url(&client.endpoints.vssps, &["x", fine]).unwrap();
+            assert!(url.path().starts_with("/prefix/contoso/_apis/x/"), "{fine}: {url}");
+        }
+    }
+
+    /// A loopback server answering each request with `answer(n, request head)` (n counts from
+    /// 0); `None` keeps the connection open without answering.
+    async fn serve(answer: impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let answer = Arc::new(answer);
+        let counter = count.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let answer = answer.clone();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if socket.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    match answer(n, &String::from_utf8_lossy(&head)) {
+                        Some(bytes) => {
+                            let _ = socket.write_all(&bytes).await;
+                            let _ = socket.shutdown().await;
+                        }
+                        None => tokio::time::sleep(Duration::from_secs(3600)).await,
+                    }
+                });
+            }
+        });
+        (base, count)
+    }
+
+    fn http(status: &str, headers: &str, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn client_for(base: &str, options: ClientOptions) -> AdoClient {
+        AdoClient::new(
+            Endpoints::single_base(base).unwrap(),
+            OrgRef::parse("contoso").unwrap(),
+            Credential::Pat(Secret::new("pat-secret-777")),
+            ClientOptions { base_backoff: Duration::from_millis(1), ..options },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_refused_once_and_names_a_cleaned_location() {
+        let (base, count) = serve(|_, _| {
+            Some(http("302 Found", "Location: http://user:pw@127.0.0.2:1/elsewhere?sig=secret#frag\r\n", ""))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions::default());
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, AdoError::Redirect { status: 302, .. }), "{text}");
+        assert!(err.is_fatal());
+        assert!(text.contains("http://127.0.0.2:1/elsewhere"), "{text}");
+        for hidden in ["user", "pw", "sig=", "secret", "frag", "pat-secret-777"] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1, "a redirect is not retried");
+        assert_eq!(client.pacer().stats.redirects_refused.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_dropped_and_not_retried() {
+        let big = format!("{{\"value\": [], \"pad\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+        let (base, count) = serve(move |_, _| Some(http("200 OK", "", &big))).await;
+        let client = client_for(&base, ClientOptions { max_response_bytes: 1024 * 1024, ..ClientOptions::default() });
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::TooLarge { limit_mb: 1, .. }), "{err}");
+        assert!(err.to_string().contains("exceeds 1 MiB"), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn well_formed_json_of_the_wrong_shape_is_not_retried_but_a_truncated_body_is() {
+        let (base, count) = serve(|_, _| Some(http("200 OK", "", r#"{"value": "not a list"}"#))).await;
+        let client = client_for(&base, ClientOptions::default());
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(err.to_string().contains("not retried"), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+
+        let (base, count) = serve(|_, _| Some(http("200 OK", "", r#"{"value": [{"authoriz"#))).await;
+        let client = client_for(&base, ClientOptions { max_retries: 2, ..ClientOptions::default() });
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::Malformed { .. }), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 3, "a truncated body is retried");
+    }
+
+    #[tokio::test]
+    async fn endless_fresh_continuation_tokens_stop_at_the_page_limit() {
+        let (base, count) = serve(|n, _| Some(http("200 OK", "", &format!(r#"{{"value": [], "continuationToken": "t{n}"}}"#)))).await;
+        let client = client_for(&base, ClientOptions { max_pages_per_owner: 7, ..ClientOptions::default() });
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::TooManyPages { pages: 7, .. }), "{err}");
+        assert!(err.to_string().contains("--max-pages"), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 7);
+
+        let (base, count) = serve(|n, _| {
+            Some(http("200 OK", &format!("X-MS-ContinuationToken: c{n}\r\n"), r#"{"count": 0, "value": []}"#))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions { max_listing_pages: 5, ..ClientOptions::default() });
+        let err = client.list_users().await.unwrap_err();
+        assert!(err.to_string().contains("after 5 pages (--max-listing-pages)"), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_above_the_ceiling_ends_the_request_and_refuses_the_next() {
+        let (base, count) = serve(|_, _| Some(http("429 Too Many Requests", "Retry-After: 999999\r\n", "{}"))).await;
+        let client = client_for(&base, ClientOptions::default());
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::WaitTooLong { .. }), "{err}");
+        assert!(err.to_string().contains("more than --max-wait 5m"), "{err}");
+        // The pause stands: the next request is refused without being sent.
+        let err = client.list_pats("aad.y", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::WaitTooLong { .. }), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(client.pacer().stats.waits_refused.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_costs_two_timeouts_and_a_deadline_ends_everything() {
+        let (base, count) = serve(|_, _| None).await;
+        let client = client_for(
+            &base,
+            ClientOptions { request_timeout: Duration::from_millis(200), max_retries: 5, ..ClientOptions::default() },
+        );
+        let started = std::time::Instant::now();
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(err.to_string().contains("no complete answer within 0.20s (--request-timeout), 2 times"), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), MAX_TIMED_OUT_ATTEMPTS as usize);
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let client = client_for(
+            &base,
+            ClientOptions {
+                request_timeout: Duration::from_secs(60),
+                deadline: Some(Instant::now() + Duration::from_millis(300)),
+                ..ClientOptions::default()
+            },
+        );
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::DeadlineReached { .. }), "{err}");
+        assert!(err.to_string().contains("deadline reached"), "{err}");
+        let sent = count.load(Ordering::SeqCst);
+        // After the deadline nothing is sent.
+        let err = client.list_pats("aad.y", 10).await.unwrap_err();
+        assert!(matches!(err, AdoError::DeadlineReached { .. }), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), sent);
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -31,6 +31,10 @@ impl OrgRef {
         let valid = !name.is_empty()
             && name.len() <= 50
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        // `.` and `..` would be resolved away in every URL, silently scanning another path.
+        if !name.is_empty() && name.chars().all(|c| c == '.') {
+            return Err(format!("'{name}' is not a valid organization name (it would drop out of the URL; e.g. --org contoso)"));
+        }
         if !valid && (name.contains('@') || name.contains(':')) {
             // Possibly `user:PAT@host`: say what is wrong without repeating it.
             return Err("--org is not a valid organization name or URL and may contain a credential; \
@@ -137,6 +141,11 @@ mod tests {
         }
         assert!(OrgRef::parse("https://dev.azure.com/").is_err());
         assert!(OrgRef::parse("con toso").unwrap_err().contains("not a valid organization"));
+        for dots in [".", "..", "...", " .. ", "../"] {
+            let err = OrgRef::parse(dots).unwrap_err();
+            assert!(err.contains("drop out of the URL"), "{dots}: {err}");
+        }
+        assert_eq!(OrgRef::parse("a.b").unwrap().name(), "a.b");
     }
 
     #[test]

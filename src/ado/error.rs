@@ -39,13 +39,45 @@ pub enum AdoError {
 
     #[error("could not reach {endpoint}: {detail}")]
     Transport { endpoint: String, detail: String },
+
+    /// A 3xx: never followed (the credential would travel to wherever it points).
+    #[error(
+        "{endpoint} answered HTTP {status} redirecting to {location}; redirects are never followed \
+         (the credential must not travel to another address).\n  \
+         Check --org and --base-url: they must name the service itself, not an address that redirects."
+    )]
+    Redirect { endpoint: String, status: u16, location: String },
+
+    /// The body grew past `--max-response-mb` (counted after decompression).
+    #[error("response of {endpoint} exceeds {limit_mb} MiB (--max-response-mb); not read further")]
+    TooLarge { endpoint: String, limit_mb: u64 },
+
+    /// Paging went on past `--max-pages` / `--max-listing-pages`.
+    #[error("{endpoint} was still returning continuation tokens after {pages} pages ({flag}); paging stopped")]
+    TooManyPages { endpoint: String, pages: u32, flag: &'static str },
+
+    /// `--deadline` passed before the request could be sent or completed.
+    #[error("{endpoint} not read: deadline reached (--deadline){detail}")]
+    DeadlineReached { endpoint: String, detail: String },
+
+    /// The service asked for a pause longer than `--max-wait`.
+    #[error(
+        "{endpoint} not read: the service asked to wait {wait} (Retry-After), more than --max-wait {ceiling}; not retried"
+    )]
+    WaitTooLong { endpoint: String, wait: String, ceiling: String },
+
+    /// A path segment (an owner descriptor) that would change the URL's path: `.`, `..`, empty.
+    #[error("'{segment}' cannot be used in a request path ({what}); it would address another resource")]
+    InvalidSegment { what: &'static str, segment: String },
 }
 
 impl AdoError {
     /// Errors that would repeat for every owner: the scan stops instead of recording hundreds of
     /// identical coverage gaps.
+    /// A redirect is fatal too: every request goes to the same base URL, so it would redirect
+    /// for every owner; the base URL (or a proxy in front of it) is wrong.
     pub fn is_fatal(&self) -> bool {
-        self.is_auth() || matches!(self, AdoError::OrganizationNotFound { .. })
+        self.is_auth() || matches!(self, AdoError::OrganizationNotFound { .. } | AdoError::Redirect { .. })
     }
 
     /// Authentication or permission problems (exit code 3).

@@ -10,10 +10,13 @@ mod pacer;
 mod timestamp;
 pub mod wire;
 
-pub use client::{AdoClient, ClientOptions};
+pub use client::{
+    AdoClient, ClientOptions, DEFAULT_MAX_LISTING_PAGES, DEFAULT_MAX_PAGES_PER_OWNER, DEFAULT_MAX_RESPONSE_MB,
+    DEFAULT_MAX_WAIT,
+};
 pub use connection::{Caller, Connection, TokenAdminProbe};
 pub use credential::{Credential, TokenSource};
 pub use endpoints::{Endpoints, OrgRef};
 pub use error::AdoError;
-pub use pacer::{ClientStats, Pacer};
+pub use pacer::{ClientStats, Pacer, format_duration};
 pub use timestamp::parse_timestamp;

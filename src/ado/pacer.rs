@@ -19,6 +19,15 @@ pub struct ClientStats {
     /// Time the scan was paused at the service's request, in milliseconds (counted once per
     /// pause, however many requests waited through it).
     pub waited_ms: AtomicU64,
+    /// Requests not sent because the service asked for a wait longer than `--max-wait`, or one
+    /// that would outlast `--deadline`.
+    pub waits_refused: AtomicU64,
+    /// Responses with a 3xx status: never followed.
+    pub redirects_refused: AtomicU64,
+    /// Responses dropped because their body grew past `--max-response-mb`.
+    pub oversized: AtomicU64,
+    /// Requests not sent because `--deadline` had passed.
+    pub deadline_refused: AtomicU64,
 }
 
 impl ClientStats {
@@ -32,38 +41,75 @@ impl ClientStats {
     }
 }
 
+/// Why a request may not wait for its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitRefused {
+    /// The service asked for a pause longer than the ceiling (`--max-wait`); `left` of it remains.
+    TooLong { left: Duration, ceiling: Duration },
+    /// The pause would end after the scan's deadline (or the deadline already passed).
+    Deadline,
+}
+
 #[derive(Debug)]
 pub struct Pacer {
     pause_until: Mutex<Option<Instant>>,
+    /// The longest pause a request waits through; longer ones end the request instead.
+    max_wait: Duration,
     /// Retries left for the whole run: a service that keeps failing ends in coverage gaps
     /// instead of an endless scan.
     retry_budget: AtomicI64,
     pub stats: ClientStats,
 }
 
-/// The longest pause a header can impose at once: an hour, the service's longest window (a
-/// malformed header must not stall a scan for days).
-const MAX_PAUSE: Duration = Duration::from_secs(3600);
+/// The longest pause a header is read as (about eleven days): only keeps the arithmetic of
+/// instants finite; `max_wait` decides whether anyone waits.
+const MAX_PAUSE: Duration = Duration::from_secs(1_000_000);
 
 impl Pacer {
-    pub fn new(retry_budget: u32) -> Self {
+    /// `max_wait`: the longest pause the service may impose on a request (`--max-wait`).
+    pub fn new(retry_budget: u32, max_wait: Duration) -> Self {
         Pacer {
             pause_until: Mutex::new(None),
+            max_wait,
             retry_budget: AtomicI64::new(i64::from(retry_budget)),
             stats: ClientStats::default(),
         }
     }
 
-    /// Waits until the service's last request to pause has passed.
-    pub async fn wait_turn(&self) {
+    /// Waits until the service's last request to pause has passed; counts the request that
+    /// then goes. A pause longer than `max_wait`, or one that would end after `deadline`, is not
+    /// waited through: the request is refused at once (it would otherwise stall the scan).
+    pub async fn wait_turn(&self, deadline: Option<Instant>) -> Result<(), WaitRefused> {
         loop {
             let until = *self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if deadline.is_some_and(|d| d <= now) {
+                self.stats.deadline_refused.fetch_add(1, Ordering::Relaxed);
+                return Err(WaitRefused::Deadline);
+            }
             match until {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                Some(until) if until > now => {
+                    let left = until - now;
+                    if left > self.max_wait {
+                        self.stats.waits_refused.fetch_add(1, Ordering::Relaxed);
+                        return Err(WaitRefused::TooLong { left, ceiling: self.max_wait });
+                    }
+                    if deadline.is_some_and(|d| d < until) {
+                        self.stats.waits_refused.fetch_add(1, Ordering::Relaxed);
+                        return Err(WaitRefused::Deadline);
+                    }
+                    tokio::time::sleep_until(until).await
+                }
                 _ => break,
             }
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The ceiling of a pause a request waits through (`--max-wait`).
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
     }
 
     /// How much longer requests wait at the service's request, if they do.
@@ -73,14 +119,25 @@ impl Pacer {
         (until > now).then(|| until - now)
     }
 
-    /// Pauses every request for `wait` (or keeps a longer pause already in force).
+    /// Pauses every request for `wait` (or keeps a longer pause already in force). A pause
+    /// above `max_wait` is kept too, so that requests are refused rather than sent into it; it
+    /// is not counted as time waited.
     pub fn pause(&self, wait: Duration) {
         let now = Instant::now();
         let until = now + wait.min(MAX_PAUSE);
         let mut current = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
         if current.is_none_or(|c| c < until) {
             let from = current.filter(|c| *c > now).unwrap_or(now);
-            self.stats.waited_ms.fetch_add((until - from).as_millis() as u64, Ordering::Relaxed);
+            if wait <= self.max_wait {
+                self.stats.waited_ms.fetch_add((until - from).as_millis() as u64, Ordering::Relaxed);
+                tracing::info!(wait = %format_duration(wait), "the service asked to wait; pausing every request");
+            } else {
+                tracing::info!(
+                    wait = %format_duration(wait),
+                    max_wait = %format_duration(self.max_wait),
+                    "the service asked to wait longer than --max-wait; requests until then are not sent"
+                );
+            }
             *current = Some(until);
         }
     }
@@ -132,6 +189,24 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.min(MAX_PAUSE))
 }
 
+/// `2h05m`, `5m`, `1m30s`, `42s`, `0.25s`: short and exact enough for messages.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        let ms = d.as_millis();
+        return if ms == 0 { "0s".into() } else { format!("{:.2}s", d.as_secs_f64()) };
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m:02}m"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
 fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -143,31 +218,31 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_retry_after_pauses_every_request() {
-        let pacer = Pacer::new(10);
+        let pacer = Pacer::new(10, Duration::from_secs(300));
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         pacer.observe(429, &h);
         let start = Instant::now();
-        pacer.wait_turn().await;
+        pacer.wait_turn(None).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(2));
         // A shorter pause never cuts a longer one short.
         pacer.pause(Duration::from_secs(5));
         pacer.pause(Duration::from_secs(1));
         let start = Instant::now();
-        pacer.wait_turn().await;
+        pacer.wait_turn(None).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(5));
         assert_eq!(pacer.stats.throttled.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn rate_limit_delay_slows_down_and_the_budget_runs_out() {
-        let pacer = Pacer::new(2);
+        let pacer = Pacer::new(2, Duration::from_secs(300));
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-delay", HeaderValue::from_static("0.250"));
         pacer.observe(200, &h);
         let start = Instant::now();
-        pacer.wait_turn().await;
+        pacer.wait_turn(None).await.unwrap();
         assert!(start.elapsed() >= Duration::from_millis(250));
         assert!(pacer.take_retry() && pacer.take_retry());
         assert!(!pacer.take_retry(), "the budget is spent");
@@ -177,5 +252,45 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_above_the_ceiling_or_past_the_deadline_is_refused_without_sleeping() {
+        let pacer = Pacer::new(10, Duration::from_secs(300));
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("999999"));
+        pacer.observe(429, &h);
+        let start = Instant::now();
+        match pacer.wait_turn(None).await {
+            Err(WaitRefused::TooLong { left, ceiling }) => {
+                assert!(left > Duration::from_secs(999_000), "{left:?}");
+                assert_eq!(ceiling, Duration::from_secs(300));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "refused at once, not slept");
+        assert_eq!(pacer.stats.waited_ms.load(Ordering::Relaxed), 0, "nobody waited");
+        assert_eq!(pacer.stats.requests.load(Ordering::Relaxed), 0, "nothing sent");
+
+        // A pause under the ceiling that would end after the deadline is refused too.
+        let pacer = Pacer::new(10, Duration::from_secs(300));
+        pacer.pause(Duration::from_secs(60));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        assert_eq!(pacer.wait_turn(Some(deadline)).await, Err(WaitRefused::Deadline));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // A deadline already passed refuses even without a pause.
+        let pacer = Pacer::new(10, Duration::from_secs(300));
+        assert_eq!(pacer.wait_turn(Some(Instant::now())).await, Err(WaitRefused::Deadline));
+        assert!(pacer.wait_turn(Some(Instant::now() + Duration::from_secs(1))).await.is_ok());
+    }
+
+    #[test]
+    fn durations_read_short() {
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_secs(130)), "2m10s");
+        assert_eq!(format_duration(Duration::from_secs(999_999)), "277h46m39s");
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_millis(250)), "0.25s");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 }

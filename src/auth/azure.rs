@@ -3,7 +3,7 @@
 use super::cache::{Acquire, Issued};
 use super::explain::explain;
 use super::plan::Candidate;
-use super::transport::LoopbackAuthority;
+use super::transport::{Bounded, LoopbackAuthority};
 use crate::secret::Secret;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
@@ -49,10 +49,17 @@ impl Network {
             custom.authority_host = host.as_str().trim_end_matches('/').to_string();
             options.cloud = Some(Arc::new(CloudConfiguration::Custom(custom)));
         }
+        // Every token request goes through the bounded transport (no redirects, capped body).
+        options.transport = Some(Transport::new(Bounded::default_client()?));
         if let Some(target) = self.authority_loopback {
             let authority =
                 self.authority_host.clone().ok_or("routing the authority to loopback needs --authority-host")?;
-            options.transport = Some(Transport::new(Arc::new(LoopbackAuthority::new(&authority, target)?)));
+            let routed = Arc::new(LoopbackAuthority::new(&authority, target)?);
+            options.transport = Some(Transport::new(Arc::new(Bounded::new(
+                routed,
+                super::transport::MAX_TOKEN_RESPONSE_BYTES,
+                super::transport::TOKEN_REQUEST_TIMEOUT,
+            ))));
         }
         Ok(options)
     }

@@ -3,6 +3,7 @@
 mod auth;
 mod diff;
 mod explain;
+mod limits;
 mod logging;
 mod output;
 mod plan;

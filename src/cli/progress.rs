@@ -1,7 +1,8 @@
 //! Progress on stderr while a scan runs (only on a terminal, never with `--quiet`), and a
-//! one-line summary of the requests at the end (unless `--quiet`).
+//! one-line summary of the requests at the end (unless `--quiet`, terminal or not).
 
-use crate::ado::Pacer;
+use crate::ado::{ClientStats, Pacer, format_duration};
+use std::sync::atomic::Ordering;
 use crate::scan::ScanEvent;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,9 @@ impl Progress {
                 s.owners_done += owners;
                 s.tokens += tokens;
                 if !self.quiet {
-                    eprintln!("resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint");
+                    // The live line may already be drawn: clear it, or the message runs into it.
+                    let clear = if self.live { "\r\x1b[K" } else { "" };
+                    eprintln!("{clear}resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint");
                 }
             }
             ScanEvent::OwnerScanned { tokens } => {
@@ -91,11 +94,61 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let (requests, retries, throttled, waited) = self.client.stats.snapshot();
-        eprintln!(
-            "scan: {requests} requests in {:.1} s, {retries} retried, throttled {throttled}x (waited {:.1} s)",
-            elapsed.as_secs_f64(),
-            waited.as_secs_f64()
+        eprintln!("{}", summary(&self.client.stats, elapsed));
+    }
+}
+
+/// The end summary: what the scan cost, and every wait, retry and refusal, so that a slow or
+/// incomplete run explains itself even in a CI log (no terminal).
+pub fn summary(stats: &ClientStats, elapsed: Duration) -> String {
+    let (requests, retries, throttled, waited) = stats.snapshot();
+    let mut line = format!(
+        "scan: {requests} requests in {:.1} s, {retries} retried, throttled {throttled}x (waited {} at the service's request), {} redirects refused",
+        elapsed.as_secs_f64(),
+        format_duration(waited),
+        stats.redirects_refused.load(Ordering::Relaxed),
+    );
+    let extra = [
+        (stats.waits_refused.load(Ordering::Relaxed), "waits refused (longer than --max-wait or past --deadline)"),
+        (stats.oversized.load(Ordering::Relaxed), "responses over --max-response-mb"),
+        (stats.deadline_refused.load(Ordering::Relaxed), "requests not sent or cut short by --deadline"),
+    ];
+    for (n, what) in extra {
+        if n > 0 {
+            line.push_str(&format!(", {n} {what}"));
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_waits_retries_and_refusals() {
+        let stats = ClientStats::default();
+        stats.requests.store(1234, Ordering::Relaxed);
+        stats.retries.store(5, Ordering::Relaxed);
+        stats.throttled.store(3, Ordering::Relaxed);
+        stats.waited_ms.store(130_000, Ordering::Relaxed);
+        let line = summary(&stats, Duration::from_secs(2));
+        assert_eq!(
+            line,
+            "scan: 1234 requests in 2.0 s, 5 retried, throttled 3x (waited 2m10s at the service's request), 0 redirects refused"
         );
+        stats.redirects_refused.store(1, Ordering::Relaxed);
+        stats.oversized.store(2, Ordering::Relaxed);
+        stats.deadline_refused.store(7, Ordering::Relaxed);
+        stats.waits_refused.store(4, Ordering::Relaxed);
+        let line = summary(&stats, Duration::from_secs(2));
+        for part in [
+            ", 1 redirects refused",
+            ", 4 waits refused",
+            ", 2 responses over --max-response-mb",
+            ", 7 requests not sent or cut short by --deadline",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
     }
 }

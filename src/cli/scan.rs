@@ -83,6 +83,9 @@ pub struct ScanArgs {
     pub output: OutputArgs,
 
     #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
+
+    #[command(flatten)]
     pub auth: AuthArgs,
 
     /// Demo: seed of the simulated organization (same seed, same organization).
@@ -104,6 +107,8 @@ pub struct ScanArgs {
 }
 
 pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
+    // --deadline counts from here.
+    let started_at = tokio::time::Instant::now();
     // What would fail after a long scan fails now: the output, the checkpoint beside it.
     super::check_out(args.output.out.as_deref())?;
     if let (Some(out), Some(checkpoint)) = (&args.output.out, &args.checkpoint)
@@ -173,7 +178,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     }
     let credential = signed_in.credential;
 
-    let client_options = ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() };
+    let client_options =
+        args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
     let client =
         AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::new(Exit::Usage, e))?;
     let options = ScanOptions {

@@ -19,6 +19,14 @@ pub struct WhoamiArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
+    /// Largest response body read, in MiB, counted after decompression.
+    #[arg(long, value_name = "N", default_value_t = crate::ado::DEFAULT_MAX_RESPONSE_MB, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_response_mb: u64,
+
+    /// Time allowed for one request, body included (e.g. 30s).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::limits::parse_duration)]
+    pub request_timeout: std::time::Duration,
+
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -35,7 +43,12 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
         Credential::Entra(source) => source.token().await.ok().and_then(|t| token_claims(&t)),
         _ => None,
     };
-    let options = ClientOptions { max_retries: 2, ..ClientOptions::default() };
+    let options = ClientOptions {
+        max_retries: 2,
+        max_response_bytes: args.max_response_mb * 1024 * 1024,
+        request_timeout: args.request_timeout,
+        ..ClientOptions::default()
+    };
     let client = AdoClient::new(endpoints, org.clone(), signed_in.credential.clone(), options)
         .map_err(|e| Failure::new(Exit::Usage, e))?;
 
