@@ -497,8 +497,12 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             valid_from: _,
             valid_to: _,
             is_valid: _,
+            unreadable,
         } = token;
         *owner = key.owner(owner);
+        if let Some(reason) = unreadable {
+            scrubber.scrub_in_place(reason);
+        }
         if !display_name.is_empty() {
             *display_name = key.token(authorization_id);
         }
@@ -521,8 +525,18 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     }
     // Destructured in full (here and above): a field added to these types does not compile until
     // it is decided here whether it carries a name or free text.
-    let crate::inventory::Coverage { owners_listed: _, owners_scanned: _, owners_failed, complete: _ } =
+    let crate::inventory::Coverage { owners_listed: _, owners_scanned: _, owners_failed, complete: _, warnings } =
         &mut record.coverage;
+    for warning in warnings {
+        let crate::inventory::CoverageWarning { kind: _, message, ids } = warning;
+        scrubber.scrub_in_place(message);
+        // Owner descriptors among the ids become their pseudonyms; authorization ids stay.
+        for id in ids {
+            if let Some(pseudonym) = exact(id) {
+                *id = pseudonym;
+            }
+        }
+    }
     for gap in owners_failed {
         let crate::inventory::OwnerFailure { descriptor, error } = gap;
         *descriptor = key.owner(descriptor);
@@ -544,7 +558,10 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
     }
     for usage in &mut record.usage {
-        let crate::guidance::TokenUsage { authorization_id: _, inference, guidance: _ } = usage;
+        let crate::guidance::TokenUsage { authorization_id: _, owner, inference, guidance: _ } = usage;
+        if !owner.is_empty() {
+            *owner = key.owner(owner);
+        }
         let crate::guidance::Inference { use_id: _, confidence: _, evidence } = inference;
         for evidence in evidence {
             scrubber.scrub_in_place(evidence);
