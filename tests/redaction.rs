@@ -73,6 +73,7 @@ fn token(id: &str, owner: &str, name: &str, scopes: &[&str]) -> Token {
         valid_from: Some(from),
         valid_to: Some(from + Duration::days(400)),
         is_valid: true,
+        unreadable: None,
     }
 }
 
