@@ -260,6 +260,8 @@ fn scan(base: &str, extra: &[&str]) -> Scan {
     }
     cmd.env("AZURE_DEVOPS_EXT_PAT", PAT);
     let started = Instant::now();
+    // Reaped below by wait4 (which also reports its peak memory), not by `Child::wait`.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().expect("the binary runs");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;

@@ -77,7 +77,7 @@ impl HttpClient for Bounded {
                     _ => None,
                 }
             });
-            if let Some(wait) = wait.filter(|w| !(*w <= MAX_TOKEN_RETRY_AFTER.as_secs_f64())) {
+            if let Some(wait) = wait.filter(|w| w.is_nan() || *w > MAX_TOKEN_RETRY_AFTER.as_secs_f64()) {
                 return Err(Error::with_message(
                     ErrorKind::Other,
                     format!(
