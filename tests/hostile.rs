@@ -124,8 +124,9 @@ async fn connection(mut socket: TcpStream, handler: Arc<Handler>, recorded: Arc<
                 let (prefix, suffix) = ("{\"value\":[", format!("{}]}}", token_json("last")));
                 let blocks = (bytes - prefix.len() - suffix.len()) / block.len();
                 let length = prefix.len() + blocks * block.len() + suffix.len();
-                let head =
-                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{prefix}");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{prefix}"
+                );
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
@@ -164,7 +165,9 @@ fn json(status: &str, extra_headers: &str, body: &str) -> Reply {
 fn users(descriptors: &[&str]) -> Reply {
     let value: Vec<String> = descriptors
         .iter()
-        .map(|d| format!(r#"{{"descriptor":"{d}","displayName":"{d}","principalName":"{d}@example.com","origin":"aad"}}"#))
+        .map(|d| {
+            format!(r#"{{"descriptor":"{d}","displayName":"{d}","principalName":"{d}@example.com","origin":"aad"}}"#)
+        })
         .collect();
     json("200 OK", "", &format!(r#"{{"count":{},"value":[{}]}}"#, value.len(), value.join(",")))
 }
@@ -232,8 +235,12 @@ impl Scan {
 
     /// The good owner was read in full.
     fn assert_good_owner_read(&self) {
-        let ids: Vec<&str> =
-            self.record()["tokens"].as_array().unwrap().iter().map(|t| t["authorization_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = self.record()["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["authorization_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, ["tok-good"], "stderr: {}", self.stderr);
         assert_eq!(self.record()["coverage"]["complete"], false);
     }
@@ -312,11 +319,7 @@ fn redirects_are_never_followed_and_the_credential_reaches_no_second_host() {
                 for at_owner in [false, true] {
                     let header = format!("Location: {location}\r\n");
                     let first = Hostile::start("127.0.0.1", move |seen| {
-                        if is_listing(seen) && at_owner {
-                            users(&["aad.one"])
-                        } else {
-                            json(status, &header, "")
-                        }
+                        if is_listing(seen) && at_owner { users(&["aad.one"]) } else { json(status, &header, "") }
                     })
                     .unwrap();
                     let run = scan(&first.base(), &["--max-retries", "3"]);
@@ -439,7 +442,11 @@ fn endless_paging_with_fresh_tokens_ends_at_the_page_limit() {
     let counter = pages.clone();
     let server = one_bad_owner(move |_| {
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        json("200 OK", "", &format!(r#"{{"value":[{}],"continuationToken":"fresh-{n}"}}"#, token_json(&format!("t{n}"))))
+        json(
+            "200 OK",
+            "",
+            &format!(r#"{{"value":[{}],"continuationToken":"fresh-{n}"}}"#, token_json(&format!("t{n}"))),
+        )
     });
     let run = scan(&server.base(), &["--max-pages", "40"]);
     run.assert_bounded(Duration::from_secs(30));
@@ -482,11 +489,7 @@ fn after_the_deadline_nothing_is_sent_and_the_record_names_every_owner_not_read(
     let owners: Vec<String> = (0..6).map(|i| format!("aad.silent{i}")).collect();
     let listed = owners.clone();
     let server = Hostile::start("127.0.0.1", move |seen| {
-        if is_listing(seen) {
-            users(&listed.iter().map(String::as_str).collect::<Vec<_>>())
-        } else {
-            Reply::Silent
-        }
+        if is_listing(seen) { users(&listed.iter().map(String::as_str).collect::<Vec<_>>()) } else { Reply::Silent }
     })
     .unwrap();
     let run = scan(&server.base(), &["--deadline", "2s", "--concurrency", "2"]);
@@ -517,7 +520,8 @@ fn a_retry_after_of_days_ends_the_request_at_once() {
     assert!(run.stderr.contains("longer than --max-wait"), "{}", run.stderr);
 
     // The same on the user listing: an error at once, naming the wait.
-    let listing = Hostile::start("127.0.0.1", |_| json("503 Service Unavailable", "Retry-After: 999999\r\n", "{}")).unwrap();
+    let listing =
+        Hostile::start("127.0.0.1", |_| json("503 Service Unavailable", "Retry-After: 999999\r\n", "{}")).unwrap();
     let run = scan(&listing.base(), &["--max-wait", "30s"]);
     run.assert_bounded(Duration::from_secs(20));
     assert_eq!(run.code, 4, "{}", run.stderr);
@@ -543,7 +547,10 @@ fn waits_and_retries_show_in_the_summary_and_log_without_a_terminal() {
     run.assert_bounded(Duration::from_secs(20));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = run.stderr.lines().find(|l| l.starts_with("scan: ")).expect("a summary line");
-    assert!(summary.contains(", 1 retried, throttled 1x (waited 1s at the service's request), 0 redirects refused"), "{summary}");
+    assert!(
+        summary.contains(", 1 retried, throttled 1x (waited 1s at the service's request), 0 redirects refused"),
+        "{summary}"
+    );
     assert!(run.stderr.contains("retrying after a throttle or server error"), "{}", run.stderr);
     assert!(run.stderr.contains("the service asked to wait"), "{}", run.stderr);
 }
@@ -571,7 +578,10 @@ fn dot_segments_never_leave_the_path() {
     assert!(server.seen().iter().all(|s| is_listing(s) || is_owner(s, "aad.good")), "{:?}", server.seen());
     // As an organization: an argument error before anything is sent.
     for org in [".", ".."] {
-        let r = common::run(&["scan", "--org", org, "--base-url", &server.base(), "--auth", "pat"], &[("AZURE_DEVOPS_EXT_PAT", PAT)]);
+        let r = common::run(
+            &["scan", "--org", org, "--base-url", &server.base(), "--auth", "pat"],
+            &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+        );
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(r.stderr.contains("drop out of the URL"), "{}", r.stderr);
     }

@@ -2,9 +2,9 @@
 //! one-line summary of the requests at the end (unless `--quiet`, terminal or not).
 
 use crate::ado::{ClientStats, Pacer, format_duration};
-use std::sync::atomic::Ordering;
 use crate::scan::ScanEvent;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,9 @@ impl Progress {
                 if !self.quiet {
                     // The live line may already be drawn: clear it, or the message runs into it.
                     let clear = if self.live { "\r\x1b[K" } else { "" };
-                    eprintln!("{clear}resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint");
+                    eprintln!(
+                        "{clear}resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint"
+                    );
                 }
             }
             ScanEvent::OwnerScanned { tokens } => {
