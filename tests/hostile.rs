@@ -246,17 +246,26 @@ impl Scan {
     }
 }
 
-/// Runs `pat2entra scan` against `base` as a child process and measures its peak memory.
+/// Runs `pat2entra scan --auth pat` against `base` as a child process and measures its peak
+/// memory.
 fn scan(base: &str, extra: &[&str]) -> Scan {
+    let mut args = vec!["scan", "--org", ORG, "--base-url", base, "--auth", "pat", "--as-of", "2026-11-26"];
+    args.extend_from_slice(extra);
+    run_binary(&args, &[("AZURE_DEVOPS_EXT_PAT", PAT)])
+}
+
+/// Runs the binary with `args` (plus `-o json --out FILE` for a scan) and the sign-in
+/// environment `env` only.
+fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Scan {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
     let stderr_path = dir.path().join("stderr");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
-    cmd.args(["scan", "--org", ORG, "--base-url", base, "--auth", "pat", "--as-of", "2026-11-26", "-o", "json"])
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .env("NO_COLOR", "1")
+    cmd.args(args);
+    if args.first() == Some(&"scan") {
+        cmd.args(["-o", "json"]).arg("--out").arg(&out);
+    }
+    cmd.env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .env("PATH", common::path_without_clis(None))
         .stdin(Stdio::null())
@@ -265,7 +274,7 @@ fn scan(base: &str, extra: &[&str]) -> Scan {
     for name in common::SIGN_IN_VARIABLES {
         cmd.env_remove(name);
     }
-    cmd.env("AZURE_DEVOPS_EXT_PAT", PAT);
+    cmd.envs(env.iter().copied());
     let started = Instant::now();
     // Reaped below by wait4 (which also reports its peak memory), not by `Child::wait`.
     #[allow(clippy::zombie_processes)]
@@ -292,7 +301,7 @@ fn scan(base: &str, extra: &[&str]) -> Scan {
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     let record = std::fs::read_to_string(&out).ok().map(|t| serde_json::from_str(&t).unwrap());
     // ru_maxrss is in KiB on Linux.
-    eprintln!("scan {extra:?}: exit {code}, peak {} MiB, {elapsed:?}", usage.ru_maxrss / 1024);
+    eprintln!("{args:?}: exit {code}, peak {} MiB, {elapsed:?}", usage.ru_maxrss / 1024);
     Scan { code, stderr, record, max_rss: usage.ru_maxrss as u64 * 1024, elapsed }
 }
 
@@ -585,4 +594,58 @@ fn dot_segments_never_leave_the_path() {
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(r.stderr.contains("drop out of the URL"), "{}", r.stderr);
     }
+}
+
+#[test]
+fn sign_in_follows_no_redirect_and_reads_a_bounded_answer() {
+    const SECRET: &str = "client-secret-hostile-4411";
+    let second =
+        Hostile::start("127.0.0.1", |_| json("200 OK", "", r#"{"access_token":"x","expires_in":3600}"#)).unwrap();
+    let location = format!("Location: http://localhost:{}/steal\r\n", second.addr.port());
+    for reply in ["307", "302", "endless"] {
+        let location = location.clone();
+        let token_endpoint = Hostile::start("127.0.0.1", move |_| match reply {
+            "endless" => Reply::EndlessUnsized,
+            status => json(&format!("{status} Redirect"), &location, ""),
+        })
+        .unwrap();
+        let loopback = token_endpoint.addr.to_string();
+        let run = run_binary(
+            &[
+                "scan",
+                "--org",
+                ORG,
+                "--base-url",
+                &token_endpoint.base(),
+                "--authority-host",
+                "https://login.sim.invalid",
+                "--authority-loopback",
+                &loopback,
+            ],
+            &[
+                ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-00000000c1d0"),
+                ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000071d0"),
+                ("AZURE_CLIENT_SECRET", SECRET),
+            ],
+        );
+        run.assert_bounded(Duration::from_secs(45));
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stderr.contains(SECRET), "{}", run.stderr);
+        assert!(!token_endpoint.seen().is_empty(), "the token endpoint was asked");
+        let expected = if reply == "endless" { "exceeds 1024 KiB" } else { "redirects are never followed for sign-in" };
+        assert!(run.stderr.lines().any(|l| l.starts_with("error:") && l.contains(expected)), "{}", run.stderr);
+    }
+    assert!(second.seen().is_empty(), "a sign-in redirect was followed: {:?}", second.seen());
+}
+
+#[test]
+fn whoami_reads_a_bounded_answer() {
+    let server = Hostile::start("127.0.0.1", |_| Reply::EndlessChunked).unwrap();
+    let run = run_binary(
+        &["whoami", "--org", ORG, "--base-url", &server.base(), "--auth", "pat", "--max-response-mb", "2"],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    run.assert_bounded(Duration::from_secs(20));
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("_apis/connectionData exceeds 2 MiB"), "{}", run.stderr);
 }
