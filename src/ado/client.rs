@@ -833,6 +833,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_pause_that_would_outlast_the_deadline_is_not_waited_for() {
+        let (base, count) = serve(|_, _| Some(http("429 Too Many Requests", "Retry-After: 30\r\n", "{}"))).await;
+        let client = client_for(
+            &base,
+            ClientOptions { deadline: Some(Instant::now() + Duration::from_secs(5)), ..ClientOptions::default() },
+        );
+        let started = std::time::Instant::now();
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(err.to_string().contains("deadline reached (--deadline) (the service asked to wait past it)"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(4), "not slept until the deadline");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
     async fn a_silent_server_costs_two_timeouts_and_a_deadline_ends_everything() {
         let (base, count) = serve(|_, _| None).await;
         let client = client_for(
