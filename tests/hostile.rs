@@ -124,8 +124,9 @@ async fn connection(mut socket: TcpStream, handler: Arc<Handler>, recorded: Arc<
                 let (prefix, suffix) = ("{\"value\":[", format!("{}]}}", token_json("last")));
                 let blocks = (bytes - prefix.len() - suffix.len()) / block.len();
                 let length = prefix.len() + blocks * block.len() + suffix.len();
-                let head =
-                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{prefix}");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{prefix}"
+                );
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
@@ -164,7 +165,9 @@ fn json(status: &str, extra_headers: &str, body: &str) -> Reply {
 fn users(descriptors: &[&str]) -> Reply {
     let value: Vec<String> = descriptors
         .iter()
-        .map(|d| format!(r#"{{"descriptor":"{d}","displayName":"{d}","principalName":"{d}@example.com","origin":"aad"}}"#))
+        .map(|d| {
+            format!(r#"{{"descriptor":"{d}","displayName":"{d}","principalName":"{d}@example.com","origin":"aad"}}"#)
+        })
         .collect();
     json("200 OK", "", &format!(r#"{{"count":{},"value":[{}]}}"#, value.len(), value.join(",")))
 }
@@ -232,24 +235,37 @@ impl Scan {
 
     /// The good owner was read in full.
     fn assert_good_owner_read(&self) {
-        let ids: Vec<&str> =
-            self.record()["tokens"].as_array().unwrap().iter().map(|t| t["authorization_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = self.record()["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["authorization_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, ["tok-good"], "stderr: {}", self.stderr);
         assert_eq!(self.record()["coverage"]["complete"], false);
     }
 }
 
-/// Runs `pat2entra scan` against `base` as a child process and measures its peak memory.
+/// Runs `pat2entra scan --auth pat` against `base` as a child process and measures its peak
+/// memory.
 fn scan(base: &str, extra: &[&str]) -> Scan {
+    let mut args = vec!["scan", "--org", ORG, "--base-url", base, "--auth", "pat", "--as-of", "2026-11-26"];
+    args.extend_from_slice(extra);
+    run_binary(&args, &[("AZURE_DEVOPS_EXT_PAT", PAT)])
+}
+
+/// Runs the binary with `args` (plus `-o json --out FILE` for a scan) and the sign-in
+/// environment `env` only.
+fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Scan {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scan.json");
     let stderr_path = dir.path().join("stderr");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
-    cmd.args(["scan", "--org", ORG, "--base-url", base, "--auth", "pat", "--as-of", "2026-11-26", "-o", "json"])
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .env("NO_COLOR", "1")
+    cmd.args(args);
+    if args.first() == Some(&"scan") {
+        cmd.args(["-o", "json"]).arg("--out").arg(&out);
+    }
+    cmd.env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
         .env("PATH", common::path_without_clis(None))
         .stdin(Stdio::null())
@@ -258,8 +274,10 @@ fn scan(base: &str, extra: &[&str]) -> Scan {
     for name in common::SIGN_IN_VARIABLES {
         cmd.env_remove(name);
     }
-    cmd.env("AZURE_DEVOPS_EXT_PAT", PAT);
+    cmd.envs(env.iter().copied());
     let started = Instant::now();
+    // Reaped below by wait4 (which also reports its peak memory), not by `Child::wait`.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().expect("the binary runs");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
@@ -283,7 +301,7 @@ fn scan(base: &str, extra: &[&str]) -> Scan {
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     let record = std::fs::read_to_string(&out).ok().map(|t| serde_json::from_str(&t).unwrap());
     // ru_maxrss is in KiB on Linux.
-    eprintln!("scan {extra:?}: exit {code}, peak {} MiB, {elapsed:?}", usage.ru_maxrss / 1024);
+    eprintln!("{args:?}: exit {code}, peak {} MiB, {elapsed:?}", usage.ru_maxrss / 1024);
     Scan { code, stderr, record, max_rss: usage.ru_maxrss as u64 * 1024, elapsed }
 }
 
@@ -310,11 +328,7 @@ fn redirects_are_never_followed_and_the_credential_reaches_no_second_host() {
                 for at_owner in [false, true] {
                     let header = format!("Location: {location}\r\n");
                     let first = Hostile::start("127.0.0.1", move |seen| {
-                        if is_listing(seen) && at_owner {
-                            users(&["aad.one"])
-                        } else {
-                            json(status, &header, "")
-                        }
+                        if is_listing(seen) && at_owner { users(&["aad.one"]) } else { json(status, &header, "") }
                     })
                     .unwrap();
                     let run = scan(&first.base(), &["--max-retries", "3"]);
@@ -437,7 +451,11 @@ fn endless_paging_with_fresh_tokens_ends_at_the_page_limit() {
     let counter = pages.clone();
     let server = one_bad_owner(move |_| {
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        json("200 OK", "", &format!(r#"{{"value":[{}],"continuationToken":"fresh-{n}"}}"#, token_json(&format!("t{n}"))))
+        json(
+            "200 OK",
+            "",
+            &format!(r#"{{"value":[{}],"continuationToken":"fresh-{n}"}}"#, token_json(&format!("t{n}"))),
+        )
     });
     let run = scan(&server.base(), &["--max-pages", "40"]);
     run.assert_bounded(Duration::from_secs(30));
@@ -480,11 +498,7 @@ fn after_the_deadline_nothing_is_sent_and_the_record_names_every_owner_not_read(
     let owners: Vec<String> = (0..6).map(|i| format!("aad.silent{i}")).collect();
     let listed = owners.clone();
     let server = Hostile::start("127.0.0.1", move |seen| {
-        if is_listing(seen) {
-            users(&listed.iter().map(String::as_str).collect::<Vec<_>>())
-        } else {
-            Reply::Silent
-        }
+        if is_listing(seen) { users(&listed.iter().map(String::as_str).collect::<Vec<_>>()) } else { Reply::Silent }
     })
     .unwrap();
     let run = scan(&server.base(), &["--deadline", "2s", "--concurrency", "2"]);
@@ -515,7 +529,8 @@ fn a_retry_after_of_days_ends_the_request_at_once() {
     assert!(run.stderr.contains("longer than --max-wait"), "{}", run.stderr);
 
     // The same on the user listing: an error at once, naming the wait.
-    let listing = Hostile::start("127.0.0.1", |_| json("503 Service Unavailable", "Retry-After: 999999\r\n", "{}")).unwrap();
+    let listing =
+        Hostile::start("127.0.0.1", |_| json("503 Service Unavailable", "Retry-After: 999999\r\n", "{}")).unwrap();
     let run = scan(&listing.base(), &["--max-wait", "30s"]);
     run.assert_bounded(Duration::from_secs(20));
     assert_eq!(run.code, 4, "{}", run.stderr);
@@ -541,7 +556,10 @@ fn waits_and_retries_show_in_the_summary_and_log_without_a_terminal() {
     run.assert_bounded(Duration::from_secs(20));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = run.stderr.lines().find(|l| l.starts_with("scan: ")).expect("a summary line");
-    assert!(summary.contains(", 1 retried, throttled 1x (waited 1s at the service's request), 0 redirects refused"), "{summary}");
+    assert!(
+        summary.contains(", 1 retried, throttled 1x (waited 1s at the service's request), 0 redirects refused"),
+        "{summary}"
+    );
     assert!(run.stderr.contains("retrying after a throttle or server error"), "{}", run.stderr);
     assert!(run.stderr.contains("the service asked to wait"), "{}", run.stderr);
 }
@@ -569,8 +587,65 @@ fn dot_segments_never_leave_the_path() {
     assert!(server.seen().iter().all(|s| is_listing(s) || is_owner(s, "aad.good")), "{:?}", server.seen());
     // As an organization: an argument error before anything is sent.
     for org in [".", ".."] {
-        let r = common::run(&["scan", "--org", org, "--base-url", &server.base(), "--auth", "pat"], &[("AZURE_DEVOPS_EXT_PAT", PAT)]);
+        let r = common::run(
+            &["scan", "--org", org, "--base-url", &server.base(), "--auth", "pat"],
+            &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+        );
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(r.stderr.contains("drop out of the URL"), "{}", r.stderr);
     }
+}
+
+#[test]
+fn sign_in_follows_no_redirect_and_reads_a_bounded_answer() {
+    const SECRET: &str = "client-secret-hostile-4411";
+    let second =
+        Hostile::start("127.0.0.1", |_| json("200 OK", "", r#"{"access_token":"x","expires_in":3600}"#)).unwrap();
+    let location = format!("Location: http://localhost:{}/steal\r\n", second.addr.port());
+    for reply in ["307", "302", "endless"] {
+        let location = location.clone();
+        let token_endpoint = Hostile::start("127.0.0.1", move |_| match reply {
+            "endless" => Reply::EndlessUnsized,
+            status => json(&format!("{status} Redirect"), &location, ""),
+        })
+        .unwrap();
+        let loopback = token_endpoint.addr.to_string();
+        let run = run_binary(
+            &[
+                "scan",
+                "--org",
+                ORG,
+                "--base-url",
+                &token_endpoint.base(),
+                "--authority-host",
+                "https://login.sim.invalid",
+                "--authority-loopback",
+                &loopback,
+            ],
+            &[
+                ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-00000000c1d0"),
+                ("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000071d0"),
+                ("AZURE_CLIENT_SECRET", SECRET),
+            ],
+        );
+        run.assert_bounded(Duration::from_secs(45));
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stderr.contains(SECRET), "{}", run.stderr);
+        assert!(!token_endpoint.seen().is_empty(), "the token endpoint was asked");
+        let expected = if reply == "endless" { "exceeds 1024 KiB" } else { "redirects are never followed for sign-in" };
+        assert!(run.stderr.lines().any(|l| l.starts_with("error:") && l.contains(expected)), "{}", run.stderr);
+    }
+    assert!(second.seen().is_empty(), "a sign-in redirect was followed: {:?}", second.seen());
+}
+
+#[test]
+fn whoami_reads_a_bounded_answer() {
+    let server = Hostile::start("127.0.0.1", |_| Reply::EndlessChunked).unwrap();
+    let run = run_binary(
+        &["whoami", "--org", ORG, "--base-url", &server.base(), "--auth", "pat", "--max-response-mb", "2"],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    run.assert_bounded(Duration::from_secs(20));
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("_apis/connectionData exceeds 2 MiB"), "{}", run.stderr);
 }

@@ -290,7 +290,10 @@ impl AdoClient {
             }
             let authorization = match deadline {
                 Some(d) => tokio::time::timeout_at(d, self.credential.authorize()).await.map_err(|_| {
-                    AdoError::DeadlineReached { endpoint: endpoint.clone(), detail: " while getting an access token".into() }
+                    AdoError::DeadlineReached {
+                        endpoint: endpoint.clone(),
+                        detail: " while getting an access token".into(),
+                    }
                 })??,
                 None => self.credential.authorize().await?,
             };
@@ -368,7 +371,9 @@ impl AdoClient {
                         Err(e) if e.classify() == serde_json::error::Category::Data => {
                             return Err(AdoError::Malformed {
                                 endpoint,
-                                detail: format!("{e} (not retried: the JSON is well-formed but not of the expected shape)"),
+                                detail: format!(
+                                    "{e} (not retried: the JSON is well-formed but not of the expected shape)"
+                                ),
                             });
                         }
                         // Truncated or garbled: possibly a dropped connection, worth another try.
@@ -505,7 +510,10 @@ impl AdoClient {
 
 /// Why one attempt got no answer to look at.
 enum SendError {
-    Transport { detail: String, timeout: bool },
+    Transport {
+        detail: String,
+        timeout: bool,
+    },
     /// The body passed `max_response_bytes`.
     TooLarge,
     /// The deadline passed while the attempt was under way.
@@ -669,7 +677,8 @@ mod tests {
         );
         // Dots would be resolved away (`.../personalaccesstokens/..` is `.../tokenadmin/`).
         for bad in [".", "..", ""] {
-            let err = client.api_url(&client.endpoints.vssps, &["tokenadmin", "personalaccesstokens", bad]).unwrap_err();
+            let err =
+                client.api_url(&client.endpoints.vssps, &["tokenadmin", "personalaccesstokens", bad]).unwrap_err();
             assert!(matches!(err, AdoError::InvalidSegment { .. }), "{bad:?}: {err}");
             assert!(!err.is_fatal());
         }
@@ -681,7 +690,9 @@ mod tests {
 
     /// A loopback server answering each request with `answer(n, request head)` (n counts from
     /// 0); `None` keeps the connection open without answering.
-    async fn serve(answer: impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    async fn serve(
+        answer: impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -781,7 +792,8 @@ mod tests {
 
     #[tokio::test]
     async fn endless_fresh_continuation_tokens_stop_at_the_page_limit() {
-        let (base, count) = serve(|n, _| Some(http("200 OK", "", &format!(r#"{{"value": [], "continuationToken": "t{n}"}}"#)))).await;
+        let (base, count) =
+            serve(|n, _| Some(http("200 OK", "", &format!(r#"{{"value": [], "continuationToken": "t{n}"}}"#)))).await;
         let client = client_for(&base, ClientOptions { max_pages_per_owner: 7, ..ClientOptions::default() });
         let err = client.list_pats("aad.x", 10).await.unwrap_err();
         assert!(matches!(err, AdoError::TooManyPages { pages: 7, .. }), "{err}");
@@ -810,6 +822,20 @@ mod tests {
         assert!(matches!(err, AdoError::WaitTooLong { .. }), "{err}");
         assert_eq!(count.load(Ordering::SeqCst), 1);
         assert_eq!(client.pacer().stats.waits_refused.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pause_that_would_outlast_the_deadline_is_not_waited_for() {
+        let (base, count) = serve(|_, _| Some(http("429 Too Many Requests", "Retry-After: 30\r\n", "{}"))).await;
+        let client = client_for(
+            &base,
+            ClientOptions { deadline: Some(Instant::now() + Duration::from_secs(5)), ..ClientOptions::default() },
+        );
+        let started = std::time::Instant::now();
+        let err = client.list_pats("aad.x", 10).await.unwrap_err();
+        assert!(err.to_string().contains("deadline reached (--deadline) (the service asked to wait past it)"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(4), "not slept until the deadline");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -33,7 +33,9 @@ impl OrgRef {
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         // `.` and `..` would be resolved away in every URL, silently scanning another path.
         if !name.is_empty() && name.chars().all(|c| c == '.') {
-            return Err(format!("'{name}' is not a valid organization name (it would drop out of the URL; e.g. --org contoso)"));
+            return Err(format!(
+                "'{name}' is not a valid organization name (it would drop out of the URL; e.g. --org contoso)"
+            ));
         }
         if !valid && (name.contains('@') || name.contains(':')) {
             // Possibly `user:PAT@host`: say what is wrong without repeating it.

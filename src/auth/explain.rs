@@ -8,7 +8,29 @@ const MAX_DETAIL: usize = 240;
 
 /// One actionable line for a failed token request of `candidate`.
 pub fn explain(candidate: &Candidate, error: &azure_core::Error) -> String {
-    explain_text(candidate, &error.to_string())
+    explain_text(candidate, &message_of(error))
+}
+
+/// What azure_core's retry policy wraps a transport's own message in (it says nothing).
+const GENERIC_WRAPPERS: [&str; 2] = [
+    "non-transport error occurred which will not be retried",
+    "retry policy expired and the request will no longer be retried",
+];
+
+/// The error's message, or, when that is only the retry policy's generic wrapper, the message
+/// of its innermost cause (e.g. "… answered HTTP 302 (a redirect); redirects are never followed").
+fn message_of(error: &azure_core::Error) -> String {
+    let top = error.to_string();
+    if !GENERIC_WRAPPERS.iter().any(|w| top.contains(w)) {
+        return top;
+    }
+    let mut innermost = None;
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        innermost = Some(cause.to_string());
+        source = cause.source();
+    }
+    innermost.unwrap_or(top)
 }
 
 pub(crate) fn explain_text(candidate: &Candidate, raw: &str) -> String {

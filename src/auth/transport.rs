@@ -57,9 +57,13 @@ impl HttpClient for Bounded {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let endpoint = shown_endpoint(request.url());
-        let response = tokio::time::timeout_at(deadline, self.inner.execute_request(request))
-            .await
-            .map_err(|_| Error::with_message(ErrorKind::Io, format!("{endpoint} did not answer within {}", crate::ado::format_duration(self.timeout))))??;
+        let response =
+            tokio::time::timeout_at(deadline, self.inner.execute_request(request)).await.map_err(|_| {
+                Error::with_message(
+                    ErrorKind::Io,
+                    format!("{endpoint} did not answer within {}", crate::ado::format_duration(self.timeout)),
+                )
+            })??;
         let status = u16::from(response.status());
         if (300..400).contains(&status) {
             // Not retried (kind Other): the redirect would come back the same.
@@ -77,7 +81,7 @@ impl HttpClient for Bounded {
                     _ => None,
                 }
             });
-            if let Some(wait) = wait.filter(|w| !(*w <= MAX_TOKEN_RETRY_AFTER.as_secs_f64())) {
+            if let Some(wait) = wait.filter(|w| w.is_nan() || *w > MAX_TOKEN_RETRY_AFTER.as_secs_f64()) {
                 return Err(Error::with_message(
                     ErrorKind::Other,
                     format!(
@@ -97,7 +101,10 @@ impl HttpClient for Bounded {
                     return None;
                 }
                 let next = match tokio::time::timeout_at(deadline, body.next()).await {
-                    Err(_) => Err(Error::with_message(ErrorKind::Io, format!("{endpoint}: the answer did not complete in time"))),
+                    Err(_) => Err(Error::with_message(
+                        ErrorKind::Io,
+                        format!("{endpoint}: the answer did not complete in time"),
+                    )),
                     Ok(None) => return None,
                     Ok(Some(Err(e))) => Err(e),
                     Ok(Some(Ok(chunk))) if read + chunk.len() as u64 > max_body => Err(Error::with_message(
@@ -204,7 +211,8 @@ mod tests {
     async fn serve(answer: Vec<u8>) -> (Url, Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = Url::parse(&format!("http://{}/tenant/oauth2/v2.0/token?secret=s3", listener.local_addr().unwrap())).unwrap();
+        let url = Url::parse(&format!("http://{}/tenant/oauth2/v2.0/token?secret=s3", listener.local_addr().unwrap()))
+            .unwrap();
         let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = count.clone();
         tokio::spawn(async move {
@@ -235,8 +243,11 @@ mod tests {
 
     #[tokio::test]
     async fn token_requests_follow_no_redirect_read_a_bounded_body_and_wait_little() {
-        let (result, requests) =
-            fetch("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.2:1/steal\r\nContent-Length: 0\r\n\r\n", 1024).await;
+        let (result, requests) = fetch(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.2:1/steal\r\nContent-Length: 0\r\n\r\n",
+            1024,
+        )
+        .await;
         let err = result.unwrap_err().to_string();
         assert!(err.contains("HTTP 307") && err.contains("never followed"), "{err}");
         assert!(!err.contains("s3"), "the query is not echoed: {err}");

@@ -1,8 +1,6 @@
 //! Bounds of a scan's conversation with the service: response size, pages, waits, time.
 
-use crate::ado::{
-    ClientOptions, DEFAULT_MAX_LISTING_PAGES, DEFAULT_MAX_PAGES_PER_OWNER, DEFAULT_MAX_RESPONSE_MB,
-};
+use crate::ado::{ClientOptions, DEFAULT_MAX_LISTING_PAGES, DEFAULT_MAX_PAGES_PER_OWNER, DEFAULT_MAX_RESPONSE_MB};
 use clap::Args;
 use std::time::Duration;
 
@@ -82,7 +80,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             _ => return Err(invalid()),
         };
         rest = &rest[unit_len..];
-        total = unit.checked_mul(u32::try_from(value).map_err(|_| invalid())?).ok_or_else(invalid)?
+        total = unit
+            .checked_mul(u32::try_from(value).map_err(|_| invalid())?)
+            .ok_or_else(invalid)?
             .checked_add(total)
             .ok_or_else(invalid)?;
     }

@@ -2,9 +2,9 @@
 //! one-line summary of the requests at the end (unless `--quiet`, terminal or not).
 
 use crate::ado::{ClientStats, Pacer, format_duration};
-use std::sync::atomic::Ordering;
 use crate::scan::ScanEvent;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,9 +37,7 @@ impl Progress {
                 s.owners_done += owners;
                 s.tokens += tokens;
                 if !self.quiet {
-                    // The live line may already be drawn: clear it, or the message runs into it.
-                    let clear = if self.live { "\r\x1b[K" } else { "" };
-                    eprintln!("{clear}resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint");
+                    eprintln!("{}", resume_line(self.live, owners, tokens));
                 }
             }
             ScanEvent::OwnerScanned { tokens } => {
@@ -98,6 +96,13 @@ impl Progress {
     }
 }
 
+/// The resume message. The live line may already be drawn (without a newline): it is cleared
+/// first, or the message would run into it.
+fn resume_line(live: bool, owners: usize, tokens: usize) -> String {
+    let clear = if live { "\r\x1b[K" } else { "" };
+    format!("{clear}resuming: {owners} owners ({tokens} tokens) already scanned, from the checkpoint")
+}
+
 /// The end summary: what the scan cost, and every wait, retry and refusal, so that a slow or
 /// incomplete run explains itself even in a CI log (no terminal).
 pub fn summary(stats: &ClientStats, elapsed: Duration) -> String {
@@ -124,6 +129,12 @@ pub fn summary(stats: &ClientStats, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resume_message_starts_on_a_clean_line() {
+        assert!(resume_line(true, 3, 7).starts_with("\r\x1b[Kresuming: 3 owners (7 tokens)"));
+        assert!(resume_line(false, 3, 7).starts_with("resuming: "), "no escape codes without a terminal");
+    }
 
     #[test]
     fn the_summary_names_waits_retries_and_refusals() {
