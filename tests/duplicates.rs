@@ -373,6 +373,9 @@ fn an_unreadable_field_costs_one_token_not_the_page_and_is_not_retried() {
         assert!(message.contains("of owner aad.dave could not be read"), "{message}");
         assert!(table.contains(message) && csv.contains(message) && markdown.contains(message), "{message}");
     }
+    let explained = run(&["explain", "unreadable-token"], &[]);
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    assert!(explained.stdout.contains("could not be read"), "{}", explained.stdout);
     // A --fail-on high gate sees the unknown tokens.
     let saved = scan.dir.path().join("scan.json");
     let gated = run(&["report", saved.to_str().unwrap(), "--fail-on", "high"], &[]);
