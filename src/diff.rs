@@ -202,7 +202,9 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
     let new_ids: HashMap<(&str, &str), ()> =
         new.tokens.iter().map(|t| ((t.owner.as_str(), t.authorization_id.as_str()), ())).collect();
     for t in &old.tokens {
-        if !new_ids.contains_key(&(t.owner.as_str(), t.authorization_id.as_str())) && t.state(old.as_of) == TokenState::Active {
+        if !new_ids.contains_key(&(t.owner.as_str(), t.authorization_id.as_str()))
+            && t.state(old.as_of) == TokenState::Active
+        {
             tokens.push(TokenChange {
                 authorization_id: t.authorization_id.clone(),
                 owner_label: old.owner_label(&t.owner),

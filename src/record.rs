@@ -110,9 +110,7 @@ impl ScanRecord {
             described.push(RuleInfo {
                 id: crate::rules::UNREADABLE_TOKEN.into(),
                 severity: crate::rules::UNREADABLE_TOKEN_SEVERITY,
-                rationale: "A field of this token could not be read, so the rules could not judge it: unknown is \
-                            treated as a risk until someone checks the token in Azure DevOps."
-                    .into(),
+                rationale: crate::rules::UNREADABLE_TOKEN_RATIONALE.into(),
                 deadline: None,
             });
         }

@@ -66,9 +66,7 @@ fn answer(stream: TcpStream, org: &Org, hits: &Mutex<HashMap<String, usize>>) {
     }
     let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let param = |name: &str| {
-        query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
-    };
+    let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string));
     *hits.lock().unwrap().entry(path.to_string()).or_default() += 1;
     let (status, headers, body) = if path.ends_with("/_apis/graph/users") {
         let page = param("continuationToken").and_then(|c| c.strip_prefix('g').and_then(|n| n.parse().ok()));
@@ -127,11 +125,16 @@ fn page(tokens: Vec<Value>, next: Option<&str>) -> Value {
 /// - carol is listed twice by Graph; the second time deleted in origin.
 /// - dave has one good token and three unreadable ones.
 fn organization() -> Org {
-    let mut org = Org::default();
-    org.users = vec![
-        (json!({"count": 3, "value": [user("aad.alice", false), user("aad.bob", false), user("aad.carol", false)]}), Some("g1")),
-        (json!({"count": 2, "value": [user("aad.carol", true), user("aad.dave", false)]}), None),
-    ];
+    let mut org = Org {
+        users: vec![
+            (
+                json!({"count": 3, "value": [user("aad.alice", false), user("aad.bob", false), user("aad.carol", false)]}),
+                Some("g1"),
+            ),
+            (json!({"count": 2, "value": [user("aad.carol", true), user("aad.dave", false)]}), None),
+        ],
+        tokens: HashMap::new(),
+    };
     org.tokens.insert(
         "aad.alice",
         vec![
@@ -215,7 +218,12 @@ impl Scanned {
     }
 
     fn tokens(&self, owner: &str, id: &str) -> Vec<&Value> {
-        self.record["tokens"].as_array().unwrap().iter().filter(|t| t["owner"] == owner && t["authorization_id"] == id).collect()
+        self.record["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["owner"] == owner && t["authorization_id"] == id)
+            .collect()
     }
 
     fn rules_of(&self, owner: &str, id: &str) -> Vec<String> {
@@ -239,7 +247,8 @@ impl Scanned {
         let warnings = self.warnings(kind);
         assert_eq!(warnings.len(), 1, "{kind}: {warnings:?}");
         let message = warnings[0]["message"].as_str().unwrap().to_string();
-        for (format, extra) in [("table", &[][..]), ("markdown", &[]), ("csv", &[]), ("csv", &["--csv-kind", "tokens"])] {
+        for (format, extra) in [("table", &[][..]), ("markdown", &[]), ("csv", &[]), ("csv", &["--csv-kind", "tokens"])]
+        {
             let text = self.report(format, extra);
             assert!(text.contains(&message), "-o {format} {extra:?} lacks '{message}':\n{text}");
             assert!(text.contains(kind), "-o {format} {extra:?} lacks the kind {kind}");
@@ -286,11 +295,8 @@ fn one_authorization_id_under_two_owners_keeps_each_owner_its_own_findings() {
     let mut reader = csv::Reader::from_reader(tokens_csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     let column = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let rows: Vec<csv::StringRecord> = reader
-        .records()
-        .map(Result::unwrap)
-        .filter(|r| &r[column("authorization_id")] == "shared-1")
-        .collect();
+    let rows: Vec<csv::StringRecord> =
+        reader.records().map(Result::unwrap).filter(|r| &r[column("authorization_id")] == "shared-1").collect();
     assert_eq!(rows.len(), 2);
     for row in &rows {
         let full = row[column("rules")].contains("full-access");
@@ -352,12 +358,8 @@ fn an_unreadable_field_costs_one_token_not_the_page_and_is_not_retried() {
     for id in ["far-1", "text-bool-1", "unreadable-1"] {
         assert_eq!(scan.rules_of("aad.dave", id), ["unreadable-token"], "{id} is judged as unknown, not guessed");
     }
-    let high: Vec<&Value> = scan.record["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["rule"] == "unreadable-token")
-        .collect();
+    let high: Vec<&Value> =
+        scan.record["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "unreadable-token").collect();
     assert!(high.iter().all(|f| f["severity"] == "high"));
     let rules = scan.record["rules"].as_array().unwrap();
     assert!(rules.iter().any(|r| r["id"] == "unreadable-token"), "reports can explain the finding");
@@ -371,6 +373,9 @@ fn an_unreadable_field_costs_one_token_not_the_page_and_is_not_retried() {
         assert!(message.contains("of owner aad.dave could not be read"), "{message}");
         assert!(table.contains(message) && csv.contains(message) && markdown.contains(message), "{message}");
     }
+    let explained = run(&["explain", "unreadable-token"], &[]);
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    assert!(explained.stdout.contains("could not be read"), "{}", explained.stdout);
     // A --fail-on high gate sees the unknown tokens.
     let saved = scan.dir.path().join("scan.json");
     let gated = run(&["report", saved.to_str().unwrap(), "--fail-on", "high"], &[]);

@@ -194,9 +194,9 @@ impl SessionToken {
         let valid_from = string("validFrom", &mut problems);
         let valid_to = string("validTo", &mut problems);
         let timestamp = |name: &str, value: Option<String>, problems: &mut Vec<String>| match value {
-            Some(s) if !s.trim().is_empty() => super::timestamp::parse_timestamp(&s)
-                .map_err(|e| problems.push(format!("{name}: {e}")))
-                .ok(),
+            Some(s) if !s.trim().is_empty() => {
+                super::timestamp::parse_timestamp(&s).map_err(|e| problems.push(format!("{name}: {e}"))).ok()
+            }
             _ => None,
         };
         let valid_from = timestamp("validFrom", valid_from, &mut problems);

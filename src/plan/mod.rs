@@ -112,7 +112,8 @@ pub fn build(record: &ScanRecord) -> Plan {
             inactive += 1;
             continue;
         }
-        let findings: Vec<_> = record.findings_of(&token.owner, &token.authorization_id).filter(|f| !f.is_suppressed()).collect();
+        let findings: Vec<_> =
+            record.findings_of(&token.owner, &token.authorization_id).filter(|f| !f.is_suppressed()).collect();
         let worst = findings.iter().max_by_key(|f| f.severity);
         let severity = worst.map(|f| f.severity);
         let wave = match severity {

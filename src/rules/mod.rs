@@ -28,6 +28,10 @@ use std::path::Path;
 pub const UNREADABLE_TOKEN: &str = "unreadable-token";
 /// Severity of `unreadable-token`: unknown is judged as a risk until someone looks.
 pub const UNREADABLE_TOKEN_SEVERITY: Severity = Severity::High;
+/// Why `unreadable-token` exists (reports and `pat2entra explain unreadable-token`).
+pub const UNREADABLE_TOKEN_RATIONALE: &str = "A field of this token could not be read (the finding says which and \
+     why), so the rules could not judge it: unknown is treated as a risk until someone checks the token in Azure \
+     DevOps. It is not a rule of the rules file: it cannot be disabled or accepted by an exception.";
 
 /// Inventories at least this large are judged on several threads.
 const PARALLEL_FROM: usize = 20_000;
