@@ -43,7 +43,10 @@ fn main() {
             1 => format!("display_name = \"{}\"\nrule = \"long-remaining\"\nowner = \"{}\"", t.display_name, t.owner),
             _ => format!("authorization_id = \"{}\"", t.authorization_id),
         };
-        let _ = write!(text, "\n[[exception]]\n{key}\nreason = \"accepted {n}\"\nticket = \"SEC-{n}\"\nexpires = 2027-01-01\n");
+        let _ = write!(
+            text,
+            "\n[[exception]]\n{key}\nreason = \"accepted {n}\"\nticket = \"SEC-{n}\"\nexpires = 2027-01-01\n"
+        );
     }
     text.push_str("\n[[exception]]\ndisplay_name = \"terraform*\"\nrule = \"full-access\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2027-01-01\n");
     let parse = Instant::now();

@@ -177,7 +177,9 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
             (owner, row)
         })
         .collect();
-    rows.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.token.cmp(&b.1.token)));
+    rows.sort_by(|a, b| {
+        b.1.severity.cmp(&a.1.severity).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.token.cmp(&b.1.token))
+    });
 
     let width = options.terminal_width.unwrap_or(FILE_WIDTH);
     let mut table = Table::new();
