@@ -230,18 +230,3 @@ fn joined_scopes_in_a_saved_scan_are_judged_as_full_access() {
         assert!(!rules.contains(&"unknown-scope"), "{scopes}: {rules:?}");
     }
 }
-
-#[test]
-#[ignore = "prints the table at several widths, for eyeballing"]
-fn show_tables() {
-    let inventory = Inventory {
-        organization: "contoso".into(),
-        owners: vec![owner("aad.o", "oliver.sampleton@x.y", "Oliver")],
-        coverage: Coverage::new(1, 1, vec![]),
-        tokens: vec![token("t-1", "aad.o", "nightly-release-sync", &["app_token", "vso.code_manage"])],
-    };
-    let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of());
-    for width in [50, 60, 80, 100, 150] {
-        println!("{}", render_table(&record, width));
-    }
-}
