@@ -236,7 +236,8 @@ fn fail_on_gates_on_severity() {
     assert_eq!(run.code, 1, "the demo organization has global PATs (critical)");
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("only-long-lived.toml");
-    std::fs::write(&rules, "[rules.long-lived]\nseverity = \"low\"\nmax_lifetime_days = 90\n").unwrap();
+    std::fs::write(&rules, "extends = \"none\"\n[rules.long-lived]\nseverity = \"low\"\nmax_lifetime_days = 90\n")
+        .unwrap();
     let (run, record) = scan_json(&sim, &["--fail-on", "medium", "--rules", rules.to_str().unwrap()], PAT);
     assert_eq!(run.code, 0, "only low findings: {}", record["summary"]);
 }

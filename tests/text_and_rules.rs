@@ -45,12 +45,12 @@ fn token(id: &str, owner: &str, name: &str, scopes: &[&str]) -> Token {
 
 /// Markup, links, control characters, escape sequences (CSI, OSC 8 hyperlinks, C1 CSI) and bidi
 /// overrides, in one string.
-const HOSTILE: &str =
-    "<script>alert(1)</script> [link](http://evil.example) \u{1b}[2J\u{1b}]8;;http://evil.example\u{7}x\u{9b}31m \u{202E}gnp.exe\u{2066} \r\nnext";
+const HOSTILE: &str = "<script>alert(1)</script> [link](http://evil.example) \u{1b}[2J\u{1b}]8;;http://evil.example\u{7}x\u{9b}31m \u{202E}gnp.exe\u{2066} \r\nnext";
 
 /// Characters that must not appear in any output (newline aside, which formats use themselves).
 fn raw_controls(text: &str) -> Vec<char> {
-    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
+    let bidi =
+        |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
     text.replace("\r\n", "\n").chars().filter(|c| (c.is_control() && *c != '\n') || bidi(*c)).collect()
 }
 
@@ -196,7 +196,9 @@ fn a_rules_file_must_say_what_it_extends_and_check_lists_what_is_on() {
     assert!(r.stdout.contains("valid; extends \"default\"") && r.stdout.contains("1 exceptions"), "{}", r.stdout);
     let line = |id: &str| r.stdout.lines().find(|l| l.trim_start().starts_with(&format!("{id} "))).map(str::to_string);
     assert!(line("long-lived").unwrap().ends_with("this file"), "{}", r.stdout);
-    assert!(line("full-access").unwrap().contains("high") && line("full-access").unwrap().ends_with("built in (default)"));
+    assert!(
+        line("full-access").unwrap().contains("high") && line("full-access").unwrap().ends_with("built in (default)")
+    );
     assert!(line("expiring-soon").is_none(), "off, so not listed as enabled: {}", r.stdout);
     assert!(r.stdout.contains("off: ") && r.stdout.contains("expiring-soon"), "{}", r.stdout);
 
@@ -227,20 +229,5 @@ fn joined_scopes_in_a_saved_scan_are_judged_as_full_access() {
         let rules: Vec<&str> = record.findings.iter().map(|f| f.rule.as_ref()).collect();
         assert!(rules.contains(&"full-access"), "{scopes}: {rules:?}");
         assert!(!rules.contains(&"unknown-scope"), "{scopes}: {rules:?}");
-    }
-}
-
-#[test]
-#[ignore = "prints the table at several widths, for eyeballing"]
-fn show_tables() {
-    let inventory = Inventory {
-        organization: "contoso".into(),
-        owners: vec![owner("aad.o", "oliver.sampleton@x.y", "Oliver")],
-        coverage: Coverage::new(1, 1, vec![]),
-        tokens: vec![token("t-1", "aad.o", "nightly-release-sync", &["app_token", "vso.code_manage"])],
-    };
-    let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of());
-    for width in [50, 60, 80, 100, 150] {
-        println!("{}", render_table(&record, width));
     }
 }

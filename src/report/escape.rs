@@ -11,7 +11,8 @@ use std::borrow::Cow;
 /// escape sequence starts with ESC or CSI, both controls) and the bidirectional controls that
 /// reorder what a reader sees (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C).
 fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 /// The replacement of an unsafe character: line breaks and tabs become a space (so a text stays
@@ -78,19 +79,23 @@ pub fn markdown_escape(text: &str) -> String {
 pub fn markdown_prose(text: &str, in_table: bool) -> String {
     let text = sanitize(text);
     let parts: Vec<&str> = text.split('`').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return markdown_escape(&text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for (i, part) in parts.iter().enumerate() {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             out.push_str(&markdown_escape(part));
         } else if part.is_empty() {
             // "``" is not a code span: keep it as two literal backticks.
             out.push_str("\\`\\`");
         } else {
             out.push('`');
-            if in_table { out.push_str(&part.replace('|', "\\|")) } else { out.push_str(part) }
+            if in_table {
+                out.push_str(&part.replace('|', "\\|"))
+            } else {
+                out.push_str(part)
+            }
             out.push('`');
         }
     }
@@ -105,7 +110,9 @@ pub fn anchor(id: &str) -> String {
 /// A link target written into Markdown only when it is a plain `https://` URL with nothing that
 /// could end the link or start markup.
 pub fn safe_link(url: &str) -> Option<&str> {
-    let plain = url.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '(' | ')' | '<' | '>' | '[' | ']' | '"' | '\'' | '`' | '\\'));
+    let plain = url
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, '(' | ')' | '<' | '>' | '[' | ']' | '"' | '\'' | '`' | '\\'));
     (url.starts_with("https://") && plain).then_some(url)
 }
 
@@ -139,7 +146,10 @@ mod tests {
         assert_eq!(sanitize("a\u{1b}[31mred\u{7}"), "a\u{FFFD}[31mred\u{FFFD}");
         assert_eq!(sanitize("x\u{9b}2Jy\u{7f}"), "x\u{FFFD}2Jy\u{FFFD}");
         assert_eq!(sanitize("line\nbreak\r\ttab\u{2028}"), "line break  tab ");
-        for bidi in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}'] {
+        for bidi in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
             assert_eq!(sanitize(&format!("exe{bidi}txt.")), "exe\u{FFFD}txt.", "{:?}", bidi);
         }
     }

@@ -115,7 +115,7 @@ const NAME_MAX: usize = 60;
 const TEXT_MAX: usize = 160;
 
 /// `text` cut to at most `max` display columns, ending in `…` when cut. Linear in `text`.
-pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     use unicode_width::UnicodeWidthChar;
     let mut width = 0;
     for (i, c) in text.char_indices() {
@@ -190,7 +190,9 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
             (owner, row)
         })
         .collect();
-    rows.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.token.cmp(&b.1.token)));
+    rows.sort_by(|a, b| {
+        b.1.severity.cmp(&a.1.severity).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.token.cmp(&b.1.token))
+    });
 
     let width = options.terminal_width.unwrap_or(FILE_WIDTH);
     let mut table = Table::new();
@@ -264,4 +266,19 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
         table.add_row(cells);
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clip_cuts_by_display_width_and_marks_the_cut() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("elevenchars", 10), "elevencha…");
+        // Wide characters take two columns: 4 of them and the ellipsis fit in 9.
+        assert_eq!(clip("日本語のトークン", 9), "日本語の…");
+        assert!(matches!(clip("kept", 60), std::borrow::Cow::Borrowed(_)));
+    }
 }

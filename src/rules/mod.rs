@@ -10,8 +10,8 @@ mod suggest;
 
 pub use checks::RuleId;
 pub use docs::explain;
-pub use exceptions::{Exception, ExceptionReport, ExceptionStatus, Suppression};
 use exceptions::ExceptionIndex;
+pub use exceptions::{Exception, ExceptionReport, ExceptionStatus, Suppression};
 
 use crate::finding::{Finding, Severity};
 use crate::inventory::{Inventory, Owner};

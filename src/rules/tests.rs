@@ -477,7 +477,8 @@ fn a_file_without_extends_is_an_error_that_says_how_to_fix_it() {
     assert_eq!(alone.extends, None);
     assert!(alone.rules[0].from_file);
 
-    let over = RuleSet::parse("extends = \"strict\"\n[rules.expired]\nenabled = true\nseverity = \"low\"\n", "s.toml").unwrap();
+    let over = RuleSet::parse("extends = \"strict\"\n[rules.expired]\nenabled = true\nseverity = \"low\"\n", "s.toml")
+        .unwrap();
     assert_eq!(over.extends.as_deref(), Some("strict"));
     assert!(over.rule(RuleId::Expired).unwrap().from_file);
     assert!(!over.rule(RuleId::FullAccess).unwrap().from_file, "from strict, not from the file");
@@ -514,7 +515,7 @@ fn full_access_is_seen_whatever_the_separator_or_case() {
 fn indexed_exceptions_choose_what_a_full_scan_would() {
     let keys = |i: usize| -> String {
         let rule = ["full-access", "long-lived", "privileged-scope"][i % 3];
-        let expires = if i % 5 == 0 { "2020-01-01" } else { "2027-01-01" };
+        let expires = if i.is_multiple_of(5) { "2020-01-01" } else { "2027-01-01" };
         let key = match i % 7 {
             0 => format!("authorization_id = \"T{}\"", i % 40),
             1 => format!("owner = \"{}\"", ["aad.alice", "SVC-BUILD@contoso.com", "aad.gone"][i % 3]),
