@@ -160,9 +160,12 @@ impl Write for Output {
 }
 
 /// True when `path` (followed through symlinks) is an existing file that is not a regular file
-/// nor a directory: a character device, a pipe, a socket.
+/// nor a directory (a character device, a pipe, a socket), or anything existing under `/dev` or
+/// `/proc` (`/dev/stdout` redirected to a file is a symlink there that must not be replaced).
 fn is_stream(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    std::fs::metadata(path).is_ok_and(|m| {
+        (!m.is_file() && !m.is_dir()) || (cfg!(unix) && (path.starts_with("/dev") || path.starts_with("/proc")))
+    })
 }
 
 /// The directory an output file is created in (`.` for a bare file name).
