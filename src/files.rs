@@ -21,9 +21,9 @@ pub const MAX_SECRET: u64 = 64 * 1024;
 
 /// `256 MiB`, `4 MiB`, `64 KiB`.
 pub fn human_size(bytes: u64) -> String {
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= 1024 && bytes % 1024 == 0 {
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
         format!("{} KiB", bytes / 1024)
     } else {
         format!("{bytes} bytes")
@@ -308,6 +308,12 @@ pub fn stdout_problem() -> Option<String> {
     None
 }
 
+/// The SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +336,11 @@ mod tests {
         }
         let e = read_limited(&dir.path().join("missing"), 10, "rules file").unwrap_err();
         assert!(e.starts_with("rules file ") && e.contains(": cannot read it: "), "{e}");
+    }
+
+    #[test]
+    fn sha256_matches_the_standard_vector() {
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -404,10 +415,4 @@ mod tests {
             assert!(same_file(&a, &dir.path().join("link")));
         }
     }
-}
-
-/// The SHA-256 of `bytes`, in lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
