@@ -100,8 +100,8 @@ pub fn open_limited(path: &Path, limit: u64, what: &str) -> Result<Option<impl i
 /// Like `read_limited_reason`, as UTF-8 text (a leading byte-order mark is dropped).
 pub fn read_text_limited(path: &Path, limit: u64, what: &str) -> Result<String, String> {
     let bytes = read_limited_reason(path, limit, what)?;
-    let mut text = String::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))?;
+    let mut text =
+        String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))?;
     if text.starts_with('\u{feff}') {
         text.drain(..3);
     }
@@ -327,7 +327,10 @@ mod tests {
         let e = read_limited(&path, 99, "saved scan").unwrap_err();
         assert_eq!(
             e,
-            format!("saved scan {}: larger than 99 bytes, the limit for a saved scan; is it the right file?", path.display())
+            format!(
+                "saved scan {}: larger than 99 bytes, the limit for a saved scan; is it the right file?",
+                path.display()
+            )
         );
         #[cfg(unix)]
         {

@@ -387,7 +387,11 @@ mod tests {
         }
         let cfg = AuthConfig { client_secret_file: Some(dir.path().join("absent")), ..config(AuthMethod::Auto) };
         let err = plan(&cfg, &env).unwrap_err();
-        assert!(err.message.starts_with("--client-secret-file") && err.message.contains("cannot read it"), "{}", err.message);
+        assert!(
+            err.message.starts_with("--client-secret-file") && err.message.contains("cannot read it"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -147,8 +147,9 @@ fn read<'a>(
         Ok(h) if h.format == FORMAT && h.version != VERSION => {
             return Err(format!("has version {}, this pat2entra reads version {VERSION}; {START_OVER}", h.version));
         }
-        Ok(h) if h.format == FORMAT => serde_json::from_slice::<Header>(json)
-            .map_err(|e| format!("has a damaged header ({e}); {START_OVER}"))?,
+        Ok(h) if h.format == FORMAT => {
+            serde_json::from_slice::<Header>(json).map_err(|e| format!("has a damaged header ({e}); {START_OVER}"))?
+        }
         _ => return Err("is not a pat2entra checkpoint; choose another --checkpoint file".into()),
     };
     if sum != sha256_hex(json) {
@@ -191,7 +192,8 @@ fn check_params(header: &Header, settings: &CheckpointSettings, now: DateTime<Ut
         ));
     }
     if theirs.as_of != ours.as_of {
-        let show = |a: &Option<DateTime<Utc>>| a.map_or("no --as-of".to_string(), |d| format!("--as-of {}", d.to_rfc3339()));
+        let show =
+            |a: &Option<DateTime<Utc>>| a.map_or("no --as-of".to_string(), |d| format!("--as-of {}", d.to_rfc3339()));
         return Err(format!(
             "was started with {}, this scan has {}; pass the same --as-of, {or_delete}",
             show(&theirs.as_of),
@@ -384,7 +386,8 @@ mod tests {
         let e = open(&settings(&path, "fabrikam")).unwrap_err();
         assert!(e.contains("line 4 records an owner a second time"), "{e}");
         // The format before parameters and checksums.
-        std::fs::write(&path, "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n").unwrap();
+        std::fs::write(&path, "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n")
+            .unwrap();
         let e = open(&settings(&path, "fabrikam")).unwrap_err();
         assert!(e.contains("older pat2entra (checkpoint version 1") && e.contains("delete it"), "{e}");
     }
