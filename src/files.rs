@@ -21,9 +21,9 @@ pub const MAX_SECRET: u64 = 64 * 1024;
 
 /// `256 MiB`, `4 MiB`, `64 KiB`.
 pub fn human_size(bytes: u64) -> String {
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= 1024 && bytes % 1024 == 0 {
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
         format!("{} KiB", bytes / 1024)
     } else {
         format!("{bytes} bytes")
@@ -100,8 +100,8 @@ pub fn open_limited(path: &Path, limit: u64, what: &str) -> Result<Option<impl i
 /// Like `read_limited_reason`, as UTF-8 text (a leading byte-order mark is dropped).
 pub fn read_text_limited(path: &Path, limit: u64, what: &str) -> Result<String, String> {
     let bytes = read_limited_reason(path, limit, what)?;
-    let mut text = String::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))?;
+    let mut text =
+        String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))?;
     if text.starts_with('\u{feff}') {
         text.drain(..3);
     }
@@ -160,9 +160,12 @@ impl Write for Output {
 }
 
 /// True when `path` (followed through symlinks) is an existing file that is not a regular file
-/// nor a directory: a character device, a pipe, a socket.
+/// nor a directory (a character device, a pipe, a socket), or anything existing under `/dev` or
+/// `/proc` (`/dev/stdout` redirected to a file is a symlink there that must not be replaced).
 fn is_stream(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    std::fs::metadata(path).is_ok_and(|m| {
+        (!m.is_file() && !m.is_dir()) || (cfg!(unix) && (path.starts_with("/dev") || path.starts_with("/proc")))
+    })
 }
 
 /// The directory an output file is created in (`.` for a bare file name).
@@ -305,6 +308,12 @@ pub fn stdout_problem() -> Option<String> {
     None
 }
 
+/// The SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,7 +327,10 @@ mod tests {
         let e = read_limited(&path, 99, "saved scan").unwrap_err();
         assert_eq!(
             e,
-            format!("saved scan {}: larger than 99 bytes, the limit for a saved scan; is it the right file?", path.display())
+            format!(
+                "saved scan {}: larger than 99 bytes, the limit for a saved scan; is it the right file?",
+                path.display()
+            )
         );
         #[cfg(unix)]
         {
@@ -327,6 +339,11 @@ mod tests {
         }
         let e = read_limited(&dir.path().join("missing"), 10, "rules file").unwrap_err();
         assert!(e.starts_with("rules file ") && e.contains(": cannot read it: "), "{e}");
+    }
+
+    #[test]
+    fn sha256_matches_the_standard_vector() {
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -401,10 +418,4 @@ mod tests {
             assert!(same_file(&a, &dir.path().join("link")));
         }
     }
-}
-
-/// The SHA-256 of `bytes`, in lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

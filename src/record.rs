@@ -251,7 +251,9 @@ impl ScanRecord {
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let located = |e: serde_json::Error, what: &str| load_error(bytes, name, &e, what);
         let not_a_scan = || {
-            format!("{name} is not a pat2entra scan (not a JSON object); create one with `pat2entra scan -o json --out FILE`")
+            format!(
+                "{name} is not a pat2entra scan (not a JSON object); create one with `pat2entra scan -o json --out FILE`"
+            )
         };
         if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
             return Err(not_a_scan());
@@ -378,11 +380,8 @@ fn json_path_at(bytes: &[u8], line: usize, column: usize) -> Option<String> {
         Object { key: Option<String>, reading_key: bool },
         Array { index: usize },
     }
-    let line_start = if line <= 1 {
-        0
-    } else {
-        bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line - 2)?.0 + 1
-    };
+    let line_start =
+        if line <= 1 { 0 } else { bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line - 2)?.0 + 1 };
     let end = (line_start + column).min(bytes.len());
     let mut stack: Vec<Frame> = Vec::new();
     let mut i = 0;
@@ -396,9 +395,10 @@ fn json_path_at(bytes: &[u8], line: usize, column: usize) -> Option<String> {
                 }
                 if let Some(Frame::Object { key, reading_key: reading @ true }) = stack.last_mut() {
                     let raw = &bytes[start..i.min(bytes.len())];
-                    *key = Some(serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat()).unwrap_or_else(|_| {
-                        String::from_utf8_lossy(raw).into_owned()
-                    }));
+                    *key = Some(
+                        serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat())
+                            .unwrap_or_else(|_| String::from_utf8_lossy(raw).into_owned()),
+                    );
                     *reading = false;
                 }
             }

@@ -228,3 +228,18 @@ fn a_closed_standard_output_is_an_error_and_dev_null_is_not() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn out_to_dev_stdout_writes_through_to_a_redirected_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("redirected.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_pat2entra"))
+        .args(["report", s(&sample()), "-o", "csv", "--out", "/dev/stdout"])
+        .stdout(std::fs::File::create(&file).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&file).unwrap().lines().count() > 1);
+    assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink(), "/dev/stdout stays");
+}

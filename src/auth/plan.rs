@@ -183,8 +183,9 @@ fn client_secret(
 ) -> Result<Option<Candidate>, AuthError> {
     let secret = match &config.client_secret_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| AuthError::usage(format!("cannot read --client-secret-file {}: {e}", path.display())))?;
+            // Bounded: a wrong path (`/dev/zero`) fails at once.
+            let text = crate::files::read_text_limited(path, crate::files::MAX_SECRET, "secret file")
+                .map_err(|reason| AuthError::usage(format!("--client-secret-file {}: {reason}", path.display())))?;
             if text.trim().is_empty() {
                 return Err(AuthError::usage(format!("--client-secret-file {} is empty", path.display())));
             }
@@ -386,7 +387,11 @@ mod tests {
         }
         let cfg = AuthConfig { client_secret_file: Some(dir.path().join("absent")), ..config(AuthMethod::Auto) };
         let err = plan(&cfg, &env).unwrap_err();
-        assert!(err.message.contains("cannot read --client-secret-file"));
+        assert!(
+            err.message.starts_with("--client-secret-file") && err.message.contains("cannot read it"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -135,9 +135,9 @@ pub(crate) fn write_to(
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => match crate::files::stdout_problem() {
-            Some(problem) => Err(format!(
-                "{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)"
-            )),
+            Some(problem) => {
+                Err(format!("{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)"))
+            }
             None => {
                 let stdout = std::io::stdout();
                 let mut lock = stdout.lock();
@@ -192,10 +192,7 @@ pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)")),
     };
     let number: u64 = number.parse().map_err(|_| format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)"))?;
-    number
-        .checked_mul(seconds)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("'{s}' is too long an age"))
+    number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("'{s}' is too long an age"))
 }
 
 pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -231,7 +228,8 @@ mod tests {
 
     #[test]
     fn value_enums_ignore_case() {
-        let cli = Cli::try_parse_from(["pat2entra", "report", "scan.json", "-o", "JSON", "--csv-kind", "Tokens"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["pat2entra", "report", "scan.json", "-o", "JSON", "--csv-kind", "Tokens"]).unwrap();
         let Command::Report(args) = cli.command else { panic!("report") };
         assert_eq!(args.output.output, crate::report::Format::Json);
         let cli = Cli::try_parse_from(["pat2entra", "plan", "scan.json", "-o", "CSV"]).unwrap();

@@ -101,22 +101,22 @@ fn open_at(
     let path = &settings.path;
     let shown = path.display();
     let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let bytes = if existing { read_limited(path, MAX_CHECKPOINT, "checkpoint")? } else { Vec::new() };
     let (header_line, lines, finished) = if existing {
-        let bytes = read_limited(path, MAX_CHECKPOINT, "checkpoint")?;
         read(&bytes, settings, now).map_err(|reason| format!("checkpoint {shown} {reason}"))?
     } else {
         let header = Header { format: FORMAT.into(), version: VERSION, params: settings.params.clone(), started: now };
         let json = serde_json::to_string(&header).expect("headers serialize");
-        (format!("{} {json}", sha256_hex(json.as_bytes())), Vec::new(), HashMap::new())
+        (format!("{} {json}", sha256_hex(json.as_bytes())).into_bytes(), Vec::new(), HashMap::new())
     };
     let cannot_write = |e: std::io::Error| format!("cannot write checkpoint {shown}: {e}");
     let mut file = AtomicFile::create(path).map_err(cannot_write)?;
-    let mut last = header_line[..64].to_string();
-    writeln!(file, "{header_line}").map_err(cannot_write)?;
-    for line in &lines {
-        writeln!(file, "{line}").map_err(cannot_write)?;
-        last = line[..64].to_string();
+    let mut last = &header_line[..64];
+    for line in std::iter::once(header_line.as_slice()).chain(lines.iter().copied()) {
+        file.write_all(line).and_then(|_| file.write_all(b"\n")).map_err(cannot_write)?;
+        last = &line[..64];
     }
+    let last = String::from_utf8_lossy(last).into_owned();
     let file = file.commit_keep_open().map_err(cannot_write)?;
     let owners = finished.keys().cloned().collect();
     let checkpoint = Checkpoint { path: path.clone(), state: Mutex::new(State { file, last, owners }) };
@@ -126,11 +126,11 @@ fn open_at(
 /// The header line, the good owner lines (as written) and the owners they hold; or why the
 /// checkpoint cannot be used (completing "checkpoint FILE …").
 #[allow(clippy::type_complexity)]
-fn read(
-    bytes: &[u8],
+fn read<'a>(
+    bytes: &'a [u8],
     settings: &CheckpointSettings,
     now: DateTime<Utc>,
-) -> Result<(String, Vec<String>, HashMap<String, Vec<Token>>), String> {
+) -> Result<(Vec<u8>, Vec<&'a [u8]>, HashMap<String, Vec<Token>>), String> {
     const START_OVER: &str = "delete it to start the scan over";
     let mut lines = bytes.split(|b| *b == b'\n').enumerate();
     let (_, first) = lines.next().unwrap_or((0, b""));
@@ -147,8 +147,9 @@ fn read(
         Ok(h) if h.format == FORMAT && h.version != VERSION => {
             return Err(format!("has version {}, this pat2entra reads version {VERSION}; {START_OVER}", h.version));
         }
-        Ok(h) if h.format == FORMAT => serde_json::from_slice::<Header>(json)
-            .map_err(|e| format!("has a damaged header ({e}); {START_OVER}"))?,
+        Ok(h) if h.format == FORMAT => {
+            serde_json::from_slice::<Header>(json).map_err(|e| format!("has a damaged header ({e}); {START_OVER}"))?
+        }
         _ => return Err("is not a pat2entra checkpoint; choose another --checkpoint file".into()),
     };
     if sum != sha256_hex(json) {
@@ -174,11 +175,10 @@ fn read(
             return Err(format!("was edited: line {number} records an owner a second time; {START_OVER}"));
         }
         last = sum.to_string();
-        kept.push(String::from_utf8(line.to_vec()).map_err(|_| format!("line {number} is not UTF-8; {START_OVER}"))?);
+        kept.push(line);
         finished.insert(done.owner, done.tokens);
     }
-    let header_line = String::from_utf8(first.to_vec()).map_err(|_| format!("is not UTF-8; {START_OVER}"))?;
-    Ok((header_line, kept, finished))
+    Ok((first.to_vec(), kept, finished))
 }
 
 /// The scan's parameters and age against the checkpoint's.
@@ -192,7 +192,8 @@ fn check_params(header: &Header, settings: &CheckpointSettings, now: DateTime<Ut
         ));
     }
     if theirs.as_of != ours.as_of {
-        let show = |a: &Option<DateTime<Utc>>| a.map_or("no --as-of".to_string(), |d| format!("--as-of {}", d.to_rfc3339()));
+        let show =
+            |a: &Option<DateTime<Utc>>| a.map_or("no --as-of".to_string(), |d| format!("--as-of {}", d.to_rfc3339()));
         return Err(format!(
             "was started with {}, this scan has {}; pass the same --as-of, {or_delete}",
             show(&theirs.as_of),
@@ -386,7 +387,8 @@ mod tests {
         let e = open(&settings(&path, "fabrikam")).unwrap_err();
         assert!(e.contains("line 4 records an owner a second time"), "{e}");
         // The format before parameters and checksums.
-        std::fs::write(&path, "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n").unwrap();
+        std::fs::write(&path, "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n")
+            .unwrap();
         let e = open(&settings(&path, "fabrikam")).unwrap_err();
         assert!(e.contains("older pat2entra (checkpoint version 1") && e.contains("delete it"), "{e}");
     }
