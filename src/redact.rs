@@ -76,7 +76,9 @@ impl RedactKey {
     pub fn given(secret: Secret, source: &str) -> Result<Self, String> {
         let text = secret.expose().trim();
         if text.is_empty() {
-            return Err(format!("{source} is empty: put at least {MIN_KEY_CHARS} random characters in it (e.g. `openssl rand -hex 32`)"));
+            return Err(format!(
+                "{source} is empty: put at least {MIN_KEY_CHARS} random characters in it (e.g. `openssl rand -hex 32`)"
+            ));
         }
         if text.chars().count() < MIN_KEY_CHARS {
             return Err(format!(
@@ -109,7 +111,8 @@ impl RedactKey {
             if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
                 return Err(format!("{source} is larger than {MAX_KEY_FILE_BYTES} bytes: it should hold only the key"));
             }
-            let text = String::from_utf8(bytes).map_err(|_| format!("{source} is not text: write the key as text (e.g. hex)"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("{source} is not text: write the key as text (e.g. hex)"))?;
             return Self::given(Secret::new(text), &source);
         }
         match env {
@@ -566,8 +569,15 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
     }
     for finding in &mut record.findings {
-        let crate::finding::Finding { rule: _, severity: _, authorization_id: _, owner, message, suppressed, guidance: _ } =
-            finding;
+        let crate::finding::Finding {
+            rule: _,
+            severity: _,
+            authorization_id: _,
+            owner,
+            message,
+            suppressed,
+            guidance: _,
+        } = finding;
         *owner = pseudonym_of(owner);
         scrubber.scrub_in_place(message);
         if let Some(s) = suppressed.as_deref_mut() {
@@ -729,8 +739,7 @@ mod tests {
             tokens: vec![],
             coverage: crate::inventory::Coverage::new(0, 0, vec![]),
         };
-        let mut record =
-            ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
+        let mut record = ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
         redact(&mut record, &key("0123456789abcdef"));
         let value = serde_json::to_value(&record).unwrap();
         let fields: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();

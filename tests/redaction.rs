@@ -148,7 +148,8 @@ fn assert_clean(what: &str, text: &str) {
 /// Redacted JSON of the test record under `key`.
 fn redacted_json(dir: &Path, key: Option<&str>) -> Value {
     let scan = saved(dir, "scan.json", &record());
-    let (code, out, err) = pat2entra(&["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--allow-partial"], key);
+    let (code, out, err) =
+        pat2entra(&["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--allow-partial"], key);
     assert_eq!(code, 0, "{err}");
     serde_json::from_str(&out).unwrap()
 }
@@ -210,8 +211,7 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan -o {format}"), &out);
         assert!(!pseudonyms(&out).is_empty(), "plan -o {format} names owners by pseudonym");
-        let (code, out, err) =
-            pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
+        let (code, out, err) = pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan --redact -o {format}"), &out);
     }
@@ -233,7 +233,8 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
 fn joins_survive_redaction_and_credentials_become_placeholders() {
     let dir = tempfile::tempdir().unwrap();
     let json = redacted_json(dir.path(), Some(KEY_A));
-    let owners: BTreeSet<&str> = json["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
+    let owners: BTreeSet<&str> =
+        json["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
     assert_eq!(owners.len(), 3);
     for t in json["tokens"].as_array().unwrap() {
         assert!(owners.contains(t["owner"].as_str().unwrap()), "token owner is a listed pseudonym: {t}");
@@ -270,7 +271,16 @@ fn the_same_key_gives_the_same_pseudonyms_and_different_keys_share_none() {
     std::fs::write(&key_file, format!("{KEY_A}\n")).unwrap();
     let scan = saved(dir.path(), "scan.json", &record());
     let (code, out, err) = pat2entra(
-        &["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--redact-key-file", key_file.to_str().unwrap(), "--allow-partial"],
+        &[
+            "report",
+            scan.to_str().unwrap(),
+            "-o",
+            "json",
+            "--redact",
+            "--redact-key-file",
+            key_file.to_str().unwrap(),
+            "--allow-partial",
+        ],
         Some(KEY_B),
     );
     assert_eq!(code, 0, "{err}");
@@ -309,7 +319,8 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert!(err.contains("empty"), "{err}");
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, "tiny-secret\n").unwrap();
-    let (code, _, err) = pat2entra(&["report", scan, "--redact", "--redact-key-file", key_file.to_str().unwrap()], None);
+    let (code, _, err) =
+        pat2entra(&["report", scan, "--redact", "--redact-key-file", key_file.to_str().unwrap()], None);
     assert_eq!(code, 2);
     assert!(err.contains(key_file.to_str().unwrap()) && !err.contains("tiny-secret"), "{err}");
     // The key file only makes sense with --redact.
@@ -321,4 +332,3 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert_eq!(code, 2);
     assert!(err.contains("too short") && !err.contains("demo:"), "{err}");
 }
-
