@@ -4,7 +4,7 @@
 //! none shared; no key, the record says they are not comparable).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use pat2entra::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token};
+use pat2entra::inventory::{Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, Token, WarningKind};
 use pat2entra::record::ScanRecord;
 use pat2entra::rules::RuleSet;
 use serde_json::Value;
@@ -112,7 +112,15 @@ expires = 2027-01-31
         ],
         coverage: Coverage::new(3, 2, vec![OwnerFailure { descriptor: CAROL.into(), error }]),
     };
-    ScanRecord::judge(inventory, &rules, as_of())
+    let mut record = ScanRecord::judge(inventory, &rules, as_of());
+    // A coverage warning names owners in its message and its ids (as the scan writes them).
+    let shared = "11111111-0000-0000-0000-000000000002";
+    record.coverage.warnings.push(CoverageWarning {
+        kind: WarningKind::SharedAuthorizationId,
+        message: format!("authorization id {shared} listed under owners {ALICE} and {BOB} (bob.upn@contoso.com)"),
+        ids: vec![shared.into(), ALICE.into(), BOB.into()],
+    });
+    record
 }
 
 fn pat2entra(args: &[&str], key: Option<&str>) -> (i32, String, String) {
@@ -149,7 +157,8 @@ fn assert_clean(what: &str, text: &str) {
 /// Redacted JSON of the test record under `key`.
 fn redacted_json(dir: &Path, key: Option<&str>) -> Value {
     let scan = saved(dir, "scan.json", &record());
-    let (code, out, err) = pat2entra(&["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--allow-partial"], key);
+    let (code, out, err) =
+        pat2entra(&["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--allow-partial"], key);
     assert_eq!(code, 0, "{err}");
     serde_json::from_str(&out).unwrap()
 }
@@ -211,8 +220,7 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan -o {format}"), &out);
         assert!(!pseudonyms(&out).is_empty(), "plan -o {format} names owners by pseudonym");
-        let (code, out, err) =
-            pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
+        let (code, out, err) = pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan --redact -o {format}"), &out);
     }
@@ -234,7 +242,8 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
 fn joins_survive_redaction_and_credentials_become_placeholders() {
     let dir = tempfile::tempdir().unwrap();
     let json = redacted_json(dir.path(), Some(KEY_A));
-    let owners: BTreeSet<&str> = json["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
+    let owners: BTreeSet<&str> =
+        json["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
     assert_eq!(owners.len(), 3);
     for t in json["tokens"].as_array().unwrap() {
         assert!(owners.contains(t["owner"].as_str().unwrap()), "token owner is a listed pseudonym: {t}");
@@ -271,7 +280,16 @@ fn the_same_key_gives_the_same_pseudonyms_and_different_keys_share_none() {
     std::fs::write(&key_file, format!("{KEY_A}\n")).unwrap();
     let scan = saved(dir.path(), "scan.json", &record());
     let (code, out, err) = pat2entra(
-        &["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--redact-key-file", key_file.to_str().unwrap(), "--allow-partial"],
+        &[
+            "report",
+            scan.to_str().unwrap(),
+            "-o",
+            "json",
+            "--redact",
+            "--redact-key-file",
+            key_file.to_str().unwrap(),
+            "--allow-partial",
+        ],
         Some(KEY_B),
     );
     assert_eq!(code, 0, "{err}");
@@ -310,7 +328,8 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert!(err.contains("empty"), "{err}");
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, "tiny-secret\n").unwrap();
-    let (code, _, err) = pat2entra(&["report", scan, "--redact", "--redact-key-file", key_file.to_str().unwrap()], None);
+    let (code, _, err) =
+        pat2entra(&["report", scan, "--redact", "--redact-key-file", key_file.to_str().unwrap()], None);
     assert_eq!(code, 2);
     assert!(err.contains(key_file.to_str().unwrap()) && !err.contains("tiny-secret"), "{err}");
     // The key file only makes sense with --redact.
@@ -322,4 +341,3 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert_eq!(code, 2);
     assert!(err.contains("too short") && !err.contains("demo:"), "{err}");
 }
-
