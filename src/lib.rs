@@ -1,26 +1,19 @@
-//! pat2entra: audit an Azure DevOps organization's personal access tokens (PATs) and plan their
-//! retirement in favour of Microsoft Entra ID tokens.
+//! pat2entra, the binary: command-line definitions and wiring over the workspace's crates.
 //!
-//! The flow runs one way, one module per stage:
-//! `ado` (HTTP client + wire models) -> `scan` (builds the `inventory`) -> `rules` (findings)
-//! -> `record` (the canonical scan record) -> `report` (table, JSON, CSV).
-//! `sim` is a simulator of the Azure DevOps endpoints, reached only over HTTP.
+//! The flow runs one way, a crate per concern:
+//! `pat2entra-ado` (the HTTP client, Entra sign-in, the scan that builds the inventory) ->
+//! `pat2entra-core` (rules -> findings, guidance, the canonical scan record, reports, plan,
+//! diff, redaction; pure) -> this crate's `cli` (arguments, progress, output files, exit codes
+//! decided in one place: `exit`). `pat2entra-sim` serves a simulated organization on loopback
+//! (only with the `demo` feature), reached only over HTTP. The crates' modules are re-exported
+//! here under their old paths for the end-to-end tests.
 
-pub mod ado;
-pub mod auth;
 pub mod cli;
-pub mod diff;
 pub mod exit;
-pub mod files;
-pub mod finding;
-pub mod guidance;
-pub mod inventory;
-pub mod plan;
-pub mod record;
-pub mod redact;
-pub mod report;
-pub mod rules;
-pub mod scan;
-pub mod scopes;
-pub mod secret;
-pub mod sim;
+
+pub use pat2entra_ado::{self as ado, auth, scan};
+pub use pat2entra_core::{
+    diff, files, finding, guidance, inventory, plan, record, redact, report, rules, scopes, secret,
+};
+#[cfg(feature = "demo")]
+pub use pat2entra_sim as sim;

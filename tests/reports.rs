@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::path::Path;
 
 // ---------------------------------------------------------------------------------------------
-// A small JSON Schema validator for the keywords src/record.schema.json uses. It refuses
+// A small JSON Schema validator for the keywords crates/pat2entra-core/src/record.schema.json uses. It refuses
 // keywords it does not know, so the schema cannot silently outgrow it.
 
 fn validate(schema: &Value, root: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
@@ -129,7 +129,9 @@ fn validate(schema: &Value, root: &Value, value: &Value, path: &str, errors: &mu
 }
 
 fn schema_errors(record: &Value) -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/record.schema.json")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/pat2entra-core/src/record.schema.json"))
+            .unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();
     let mut errors = Vec::new();
     validate(&schema, &schema, record, "$", &mut errors);

@@ -4,7 +4,7 @@ use super::Failure;
 use crate::auth::{self, AuthConfig, AuthMethod, Environment, Network, SignedIn};
 use crate::exit::Exit;
 use clap::Args;
-use std::net::SocketAddr;
+
 use std::path::PathBuf;
 use url::Url;
 
@@ -40,8 +40,9 @@ pub struct AuthArgs {
 
     /// For the simulator and tests: send the authority's requests to this loopback address over
     /// plain http, and contact nothing that is not loopback.
+    #[cfg(feature = "demo")]
     #[arg(long, value_name = "ADDR", hide = true, requires = "authority_host")]
-    pub authority_loopback: Option<SocketAddr>,
+    pub authority_loopback: Option<std::net::SocketAddr>,
 }
 
 impl AuthArgs {
@@ -54,7 +55,11 @@ impl AuthArgs {
                 format!("--authority-host {host}: the Entra authority must use https"),
             ));
         }
-        if let Some(addr) = self.authority_loopback
+        #[cfg(feature = "demo")]
+        let authority_loopback = self.authority_loopback;
+        #[cfg(not(feature = "demo"))]
+        let authority_loopback: Option<std::net::SocketAddr> = None;
+        if let Some(addr) = authority_loopback
             && !addr.ip().is_loopback()
         {
             return Err(Failure::new(Exit::Usage, format!("--authority-loopback {addr} is not a loopback address")));
@@ -63,10 +68,7 @@ impl AuthArgs {
             method: self.method,
             tenant: self.tenant.clone().filter(|t| !t.trim().is_empty()),
             client_secret_file: self.client_secret_file.clone(),
-            network: Network {
-                authority_host: self.authority_host.clone(),
-                authority_loopback: self.authority_loopback,
-            },
+            network: Network { authority_host: self.authority_host.clone(), authority_loopback },
         })
     }
 }

@@ -47,7 +47,7 @@ pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
         super::output::note_random_key(&key);
     }
     let diff = diff::diff(&old, &new);
-    super::write_to(args.output.out.as_deref(), |w| report::render_diff(&diff, args.output.output, w))?;
+    super::write_to(args.output.out.as_deref(), |w| report::render_diff(&diff, args.output.output.into(), w))?;
     if !diff.both_complete {
         eprintln!(
             "warning: {} owners were not read by one of the scans; their findings may show as new or resolved",

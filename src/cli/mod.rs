@@ -1,6 +1,8 @@
 //! Command-line interface: argument definitions and the wiring of each command.
 
 mod auth;
+#[cfg(feature = "demo")]
+mod demo;
 mod diff;
 mod explain;
 mod limits;
@@ -11,6 +13,7 @@ mod progress;
 mod report;
 mod rules;
 mod scan;
+#[cfg(feature = "demo")]
 mod simulate;
 mod whoami;
 
@@ -61,6 +64,7 @@ pub enum Command {
     /// Check a rules file, or explain the rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    #[cfg(feature = "demo")]
     /// Serve a simulated organization on loopback (the Azure DevOps endpoints pat2entra reads).
     Simulate(simulate::SimulateArgs),
 }
@@ -99,6 +103,7 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Scan(args) => scan::run(*args).await,
             Command::Whoami(args) => whoami::run(args).await,
+            #[cfg(feature = "demo")]
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
             Command::Plan(args) => plan::run(args),
@@ -231,7 +236,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["pat2entra", "report", "scan.json", "-o", "JSON", "--csv-kind", "Tokens"]).unwrap();
         let Command::Report(args) = cli.command else { panic!("report") };
-        assert_eq!(args.output.output, crate::report::Format::Json);
+        assert_eq!(args.output.output, output::OutputFormat::Json);
         let cli = Cli::try_parse_from(["pat2entra", "plan", "scan.json", "-o", "CSV"]).unwrap();
         assert!(matches!(cli.command, Command::Plan(_)));
     }

@@ -6,24 +6,69 @@ use crate::exit::Exit;
 use crate::finding::Severity;
 use crate::record::ScanRecord;
 use crate::redact::RedactKey;
-use crate::report::{self, CsvKind, Format, RenderOptions};
+use crate::report::{self, RenderOptions};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+/// `--output`: the command line's names for the report formats of `pat2entra-core`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A summary and a table of flagged tokens, for a terminal.
+    Table,
+    /// The canonical scan record (versioned; input of later commands).
+    Json,
+    /// One row per finding (or per token with --csv-kind tokens), for spreadsheets and trackers.
+    Csv,
+    /// One self-contained HTML page with charts, for reviewers.
+    Html,
+    /// Summary, findings by severity, actions per owner and guidance, for wikis and pull requests.
+    Markdown,
+}
+
+impl From<OutputFormat> for report::Format {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Table => report::Format::Table,
+            OutputFormat::Json => report::Format::Json,
+            OutputFormat::Csv => report::Format::Csv,
+            OutputFormat::Html => report::Format::Html,
+            OutputFormat::Markdown => report::Format::Markdown,
+        }
+    }
+}
+
+/// `--csv-kind`: what the CSV lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CsvRows {
+    /// One row per finding.
+    Findings,
+    /// One row per token: the inventory.
+    Tokens,
+}
+
+impl From<CsvRows> for report::CsvKind {
+    fn from(rows: CsvRows) -> Self {
+        match rows {
+            CsvRows::Findings => report::CsvKind::Findings,
+            CsvRows::Tokens => report::CsvKind::Tokens,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Output format.
-    #[arg(long, short = 'o', value_enum, ignore_case = true, default_value_t = Format::Table)]
-    pub output: Format,
+    #[arg(long, short = 'o', value_enum, ignore_case = true, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 
     /// Write the output to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
     /// With --output csv: one row per finding, or one per token (the inventory).
-    #[arg(long, value_enum, ignore_case = true, default_value_t = CsvKind::Findings)]
-    pub csv_kind: CsvKind,
+    #[arg(long, value_enum, ignore_case = true, default_value_t = CsvRows::Findings)]
+    pub csv_kind: CsvRows,
 
     /// Replace owner descriptors, names, mails, token names, approvers and echoed credentials by
     /// keyed pseudonyms, so the report can be shared. The key comes from --redact-key-file or
@@ -58,7 +103,7 @@ impl OutputArgs {
         RenderOptions {
             terminal_width: if to_terminal { terminal_width() } else { None },
             color,
-            csv_kind: self.csv_kind,
+            csv_kind: self.csv_kind.into(),
         }
     }
 
@@ -80,7 +125,7 @@ impl OutputArgs {
             note_random_key(&key);
         }
         let options = self.render_options();
-        super::write_to(self.out.as_deref(), |w| report::render(&record, self.output, &options, w))?;
+        super::write_to(self.out.as_deref(), |w| report::render(&record, self.output.into(), &options, w))?;
         Ok(record)
     }
 

@@ -5,12 +5,11 @@ use super::output::OutputArgs;
 use super::progress::Progress;
 use super::{Failure, parse_as_of};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
-use crate::auth::{self, AuthConfig, AuthMethod, Environment, Network, SignedIn};
+use crate::auth::SignedIn;
 use crate::exit::Exit;
 use crate::record::ScanRecord;
 use crate::rules::RuleSet;
 use crate::scan::{CheckpointParams, CheckpointSettings, ScanError, ScanOptions, scan};
-use crate::sim::{self, SimConfig, SimEntra};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use std::path::PathBuf;
@@ -31,13 +30,9 @@ Examples:
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Organization to scan: its name or URL (contoso, https://dev.azure.com/contoso).
-    #[arg(long, value_name = "ORG", required_unless_present = "demo")]
+    #[cfg_attr(feature = "demo", arg(long, value_name = "ORG", required_unless_present = "demo"))]
+    #[cfg_attr(not(feature = "demo"), arg(long, value_name = "ORG", required = true))]
     pub org: Option<String>,
-
-    /// Scan a simulated organization served on loopback: no account or network needed (it signs
-    /// in to the simulator's own Entra token endpoint).
-    #[arg(long, conflicts_with_all = ["org", "base_url", "method", "tenant", "client_secret_file", "authority_host"])]
-    pub demo: bool,
 
     /// Send every request to URL/{org}/_apis/... instead of *.dev.azure.com (a proxy or the
     /// simulator). Plain http is accepted only for loopback.
@@ -88,22 +83,9 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub auth: AuthArgs,
 
-    /// Demo: seed of the simulated organization (same seed, same organization).
-    #[arg(long, value_name = "N", default_value_t = 42, requires = "demo", help_heading = "Demo")]
-    pub seed: u64,
-
-    /// Demo: number of users in the simulated organization.
-    #[arg(long, value_name = "N", default_value_t = 300, requires = "demo", help_heading = "Demo")]
-    pub users: usize,
-
-    /// Demo: the date the simulated organization was created; with a later --as-of, tokens are
-    /// created, revoked and expire in between (two such scans make a realistic diff).
-    #[arg(long, value_name = "DATE", value_parser = parse_as_of, requires = "demo", help_heading = "Demo")]
-    pub demo_epoch: Option<DateTime<Utc>>,
-
-    /// Demo: latency the simulator adds to every response, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0, requires = "demo", help_heading = "Demo")]
-    pub latency_ms: u64,
+    #[cfg(feature = "demo")]
+    #[command(flatten)]
+    pub demo: super::demo::DemoArgs,
 }
 
 pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
@@ -134,36 +116,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     args.output.redaction_key()?;
 
     // The simulator lives as long as the scan; the scanner reaches it only over HTTP.
-    let mut _simulator = None;
-    let (endpoints, org, signed_in) = if args.demo {
-        let demo_secret = random_secret();
-        let config = SimConfig {
-            seed: args.seed,
-            users: args.users,
-            anchor: as_of,
-            epoch: args.demo_epoch,
-            latency: std::time::Duration::from_millis(args.latency_ms),
-            entra: SimEntra { client_secret: Some(demo_secret.clone()), ..SimEntra::default() },
-            ..SimConfig::default()
-        };
-        let org = OrgRef::parse(&config.organization).map_err(|e| Failure::new(Exit::Usage, e))?;
-        let handle = sim::start(config, 0)
-            .await
-            .map_err(|e| Failure::new(Exit::Usage, format!("cannot start the demo simulator on loopback: {e}")))?;
-        if !args.quiet {
-            eprintln!(
-                "demo: scanning the simulated organization '{}' ({} users, seed {}) at {}; no real tenant is contacted",
-                org.name(),
-                args.users,
-                args.seed,
-                handle.base_url()
-            );
-        }
-        let endpoints = Endpoints::single_base(&handle.base_url()).map_err(|e| Failure::new(Exit::Usage, e))?;
-        let mut signed_in = demo_sign_in(&handle, &demo_secret).await?;
-        signed_in.description = format!("{} (demo: the simulator's token endpoint)", signed_in.candidate.label());
-        _simulator = Some(handle);
-        (endpoints, org, signed_in)
+    let (endpoints, org, signed_in, _simulator) = if let Some(demo) = demo_target(&args, as_of).await? {
+        demo
     } else {
         let org = OrgRef::parse(args.org.as_deref().unwrap_or_default())
             .map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
@@ -171,7 +125,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
             None => Endpoints::azure_devops(),
         };
-        (endpoints, org, super::auth::sign_in(&args.auth).await?)
+        (endpoints, org, super::auth::sign_in(&args.auth).await?, None)
     };
     if !args.quiet {
         eprintln!("auth: {}", signed_in.description);
@@ -223,23 +177,21 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     Ok(args.output.gate(&record))
 }
 
-/// The demo signs in like a service principal would, at the simulator's Entra token endpoint:
-/// an https authority routed to the simulator on loopback.
-async fn demo_sign_in(handle: &sim::SimHandle, secret: &str) -> Result<SignedIn, Failure> {
-    let authority = url::Url::parse("https://login.demo.invalid").expect("static URL");
-    let config = AuthConfig {
-        method: AuthMethod::ClientSecret,
-        tenant: Some(handle.tenant_id().to_string()),
-        client_secret_file: None,
-        network: Network { authority_host: Some(authority), authority_loopback: Some(handle.addr()) },
-    };
-    let env = Environment::from_pairs(&[
-        ("AZURE_CLIENT_ID", handle.config().entra.client_id.as_str()),
-        ("AZURE_CLIENT_SECRET", secret),
-    ]);
-    auth::sign_in(&config, &env)
-        .await
-        .map_err(|e| Failure::new(Exit::Usage, format!("the demo could not sign in to its simulator: {}", e.message)))
+/// Where `scan --demo` sends its requests, and the simulator that must live as long as the scan.
+type DemoTarget = (Endpoints, OrgRef, SignedIn, Option<Box<dyn std::any::Any + Send>>);
+
+#[cfg(feature = "demo")]
+async fn demo_target(args: &ScanArgs, as_of: DateTime<Utc>) -> Result<Option<DemoTarget>, Failure> {
+    if !args.demo.demo {
+        return Ok(None);
+    }
+    let (endpoints, org, signed_in, handle) = super::demo::start(&args.demo, as_of, args.quiet).await?;
+    Ok(Some((endpoints, org, signed_in, Some(Box::new(handle)))))
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo_target(_: &ScanArgs, _: DateTime<Utc>) -> Result<Option<DemoTarget>, Failure> {
+    Ok(None)
 }
 
 fn scan_failure(e: ScanError) -> Failure {
@@ -256,16 +208,4 @@ fn scan_failure(e: ScanError) -> Failure {
         Exit::Incomplete
     };
     Failure::new(exit, e.to_string())
-}
-
-/// A random credential for the demo simulator (it only has to be unguessable for one run).
-fn random_secret() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0..4)
-        .map(|i| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u32(i);
-            format!("{:016x}", h.finish())
-        })
-        .collect()
 }

@@ -2,9 +2,9 @@
 //! that caches and refreshes them (`crate::auth`). Nothing here prints a secret.
 
 use super::error::AdoError;
-use crate::secret::Secret;
 use base64::Engine as _;
 use futures::future::BoxFuture;
+use pat2entra_core::secret::Secret;
 use reqwest::header::HeaderValue;
 use std::fmt;
 use std::sync::Arc;
@@ -58,7 +58,7 @@ impl Credential {
                 }
             }
         }
-        crate::redact::scrub_credentials(&text).into_owned()
+        pat2entra_core::redact::scrub_credentials(&text).into_owned()
     }
 
     /// The header for the next request (acquiring or refreshing a token first if needed).

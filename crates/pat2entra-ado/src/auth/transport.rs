@@ -61,7 +61,7 @@ impl HttpClient for Bounded {
             tokio::time::timeout_at(deadline, self.inner.execute_request(request)).await.map_err(|_| {
                 Error::with_message(
                     ErrorKind::Io,
-                    format!("{endpoint} did not answer within {}", crate::ado::format_duration(self.timeout)),
+                    format!("{endpoint} did not answer within {}", crate::format_duration(self.timeout)),
                 )
             })??;
         let status = u16::from(response.status());

@@ -3,8 +3,8 @@
 //! `SessionToken` (`token`, `alternateToken`) are deliberately not declared, so they are never
 //! even read into memory as strings we keep.
 
-use crate::inventory::{Owner, Token};
 use chrono::{DateTime, Utc};
+use pat2entra_core::inventory::{Owner, Token};
 use serde::Deserialize;
 
 /// `{"count": N, "value": [...]}`: how the service wraps arrays.
@@ -311,7 +311,9 @@ impl SessionToken {
             authorization_id: self.authorization_id,
             owner: owner.to_string(),
             display_name: self.display_name.unwrap_or_default(),
-            scopes: crate::scopes::split(self.scope.as_deref().unwrap_or_default()).map(str::to_string).collect(),
+            scopes: pat2entra_core::scopes::split(self.scope.as_deref().unwrap_or_default())
+                .map(str::to_string)
+                .collect(),
             all_organizations: target_accounts.is_empty(),
             target_accounts,
             valid_from: self.valid_from,

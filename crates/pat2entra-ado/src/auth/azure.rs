@@ -4,7 +4,6 @@ use super::cache::{Acquire, Issued};
 use super::explain::explain;
 use super::plan::Candidate;
 use super::transport::{Bounded, LoopbackAuthority};
-use crate::secret::Secret;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport, Url};
@@ -15,6 +14,7 @@ use azure_identity::{
     UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use futures::future::BoxFuture;
+use pat2entra_core::secret::Secret;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;

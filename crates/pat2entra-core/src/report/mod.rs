@@ -15,7 +15,7 @@ pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_
 use crate::record::ScanRecord;
 use std::io::{self, Write};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A summary and a table of flagged tokens, for a terminal.
     Table,
@@ -30,7 +30,7 @@ pub enum Format {
 }
 
 /// What the CSV lists.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CsvKind {
     /// One row per finding.
     #[default]

@@ -1,5 +1,5 @@
 //! The Azure DevOps REST client: the only module that speaks HTTP or knows the service's JSON
-//! field names. Everything it returns is domain data (`crate::inventory`).
+//! field names. Everything it returns is domain data (`pat2entra_core::inventory`).
 
 mod client;
 mod connection;
@@ -20,3 +20,6 @@ pub use endpoints::{Endpoints, OrgRef};
 pub use error::AdoError;
 pub use pacer::{ClientStats, Pacer, format_duration};
 pub use timestamp::parse_timestamp;
+
+pub mod auth;
+pub mod scan;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::inventory::{Coverage, Token};
-use chrono::{Duration, NaiveDate, TimeZone};
+use chrono::{Duration, TimeZone};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
@@ -291,41 +291,6 @@ fn shipped_sets_parse_and_strict_is_stricter() {
 }
 
 #[test]
-fn evaluation_is_deterministic_and_never_panics_on_arbitrary_inventories() {
-    use crate::sim::SimOrg;
-    let rules = RuleSet::shipped("strict").unwrap();
-    // Random inventories from the simulator's generator, plus hostile edge cases.
-    for seed in 0..40u64 {
-        let org = SimOrg::generate("o", seed, 30, now(), None);
-        let mut tokens: Vec<Token> = Vec::new();
-        for (user, sim_tokens) in org.users().zip(org.all_tokens()) {
-            for (i, t) in sim_tokens.iter().enumerate() {
-                let mut token = t.to_inventory(&user.descriptor);
-                match (seed as usize + i) % 7 {
-                    0 => token.valid_to = None,
-                    1 => token.valid_from = None,
-                    2 => token.scopes.clear(),
-                    3 => token.owner = "aad.unknown-owner".into(),
-                    4 => token.valid_to = token.valid_from.map(|f| f - Duration::days(5)),
-                    5 => token.display_name = "ö*?[]".repeat(50),
-                    _ => {}
-                }
-                tokens.push(token);
-            }
-        }
-        let owners = org.users().map(|u| owner(&u.descriptor, &u.principal_name, u.deleted_in_origin)).collect();
-        let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens };
-        let a = rules.evaluate(&inv, now());
-        let mut shuffled = inv.clone();
-        shuffled.tokens.reverse();
-        let b = rules.evaluate(&shuffled, now());
-        assert_eq!(a, b, "seed {seed}: evaluation depends on token order");
-        assert_eq!(a, rules.evaluate(&inv, now()), "seed {seed}");
-    }
-    let _ = NaiveDate::from_ymd_opt(2026, 1, 1);
-}
-
-#[test]
 fn large_inventories_judged_in_parallel_give_the_same_findings_as_one_thread() {
     let rules = RuleSet::default_rules();
     let template = inventory(vec![
@@ -374,29 +339,8 @@ fn more_boundaries() {
 }
 
 #[test]
-fn zone_less_timestamps_from_the_service_judge_the_same() {
-    use crate::ado::wire::SessionToken;
-    let wire = |from: &str, to: &str| -> Token {
-        let json = format!(
-            r#"{{"authorizationId":"{to}","validFrom":"{from}","validTo":"{to}","scope":"vso.code","targetAccounts":["o"],"isValid":true}}"#
-        );
-        serde_json::from_str::<SessionToken>(&json).unwrap().into_token("aad.alice")
-    };
-    let rules = "[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_days = 90\n";
-    // 90 days exactly (zone-less, as Token Admin sends), then 90 days and one second (with Z).
-    let got = flagged(
-        rules,
-        vec![
-            wire("2026-11-01T00:00:00", "2027-01-30T00:00:00"),
-            wire("2026-11-01T00:00:00Z", "2027-01-31T00:00:00.0000001Z"),
-        ],
-    );
-    assert_eq!(got, [pair("long-lived", "2027-01-31T00:00:00.0000001Z")]);
-}
-
-#[test]
 fn the_rules_readme_documents_every_rule() {
-    let readme = include_str!("../../rules/README.md");
+    let readme = include_str!("../../../../rules/README.md");
     for id in RuleId::ALL {
         assert!(readme.contains(&format!("`{}`", id.as_str())), "rules/README.md lacks {}", id.as_str());
     }

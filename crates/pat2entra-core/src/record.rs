@@ -147,7 +147,7 @@ impl ScanRecord {
         };
         ScanRecord {
             schema_version: SCHEMA_VERSION,
-            tool: ToolInfo { name: env!("CARGO_PKG_NAME").into(), version: env!("CARGO_PKG_VERSION").into() },
+            tool: ToolInfo { name: "pat2entra".into(), version: env!("CARGO_PKG_VERSION").into() },
             organization: inventory.organization,
             as_of,
             coverage: inventory.coverage,
@@ -437,7 +437,7 @@ mod load_tests {
     use super::*;
 
     fn sample() -> String {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-reports/demo-scan.json")).unwrap()
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sample-reports/demo-scan.json")).unwrap()
     }
 
     #[test]

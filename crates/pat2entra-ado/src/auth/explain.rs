@@ -107,7 +107,7 @@ fn aadsts_code(text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use pat2entra_core::secret::Secret;
 
     fn cli() -> Candidate {
         Candidate::AzureCli { tenant: None }

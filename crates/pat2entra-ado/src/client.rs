@@ -6,7 +6,7 @@ use super::endpoints::{Endpoints, OrgRef};
 use super::error::AdoError;
 use super::pacer::{Pacer, WaitRefused, format_duration, retry_after};
 use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
-use crate::inventory::{Owner, Token};
+use pat2entra_core::inventory::{Owner, Token};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LOCATION};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -647,7 +647,7 @@ fn jitter_fraction() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use pat2entra_core::secret::Secret;
 
     #[test]
     fn debug_output_hides_the_credential() {

@@ -1,9 +1,9 @@
 //! One token per run: the token is kept until shortly before it expires, then replaced; a token
 //! the service refused is replaced at once. Concurrent requests share one acquisition.
 
-use crate::ado::TokenSource;
-use crate::secret::Secret;
+use crate::TokenSource;
 use futures::future::BoxFuture;
+use pat2entra_core::secret::Secret;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;

@@ -14,8 +14,10 @@ use std::ops::Range;
 use toml::Spanned;
 
 /// Rule sets that ship with pat2entra, usable with `extends`.
-pub const SHIPPED: [(&str, &str); 2] =
-    [("default", include_str!("../../rules/default.toml")), ("strict", include_str!("../../rules/strict.toml"))];
+pub const SHIPPED: [(&str, &str); 2] = [
+    ("default", include_str!("../../../../rules/default.toml")),
+    ("strict", include_str!("../../../../rules/strict.toml")),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

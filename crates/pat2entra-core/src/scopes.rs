@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn covers_every_row_of_the_official_table() {
-        let table = include_str!("../tests/fixtures/scope-table.txt");
+        let table = include_str!("../../../tests/fixtures/scope-table.txt");
         let rows: Vec<&str> = table.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         assert_eq!(rows.len(), 85, "table 1b has 85 rows");
         for scope in &rows {

@@ -15,9 +15,9 @@
 //! over the target, then appends to it: an existing file never keeps a wider mode, and a symlink
 //! at the path is replaced, not followed.
 
-use crate::files::{AtomicFile, MAX_CHECKPOINT, read_limited, sha256_hex};
-use crate::inventory::Token;
 use chrono::{DateTime, Utc};
+use pat2entra_core::files::{AtomicFile, MAX_CHECKPOINT, read_limited, sha256_hex};
+use pat2entra_core::inventory::Token;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

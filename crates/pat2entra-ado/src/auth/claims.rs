@@ -1,8 +1,8 @@
 //! What an Entra access token says about itself (tenant, signed-in name, application), read
 //! from its middle part without verifying it: for messages only, never for a decision.
 
-use crate::secret::Secret;
 use base64::Engine as _;
+use pat2entra_core::secret::Secret;
 
 /// Claims worth showing. None of them is a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

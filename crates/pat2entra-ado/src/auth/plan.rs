@@ -2,7 +2,7 @@
 //! environment alone: nothing here runs a tool or sends a request, so it is tested directly.
 
 use super::{AuthConfig, AuthError, AuthMethod, Environment};
-use crate::secret::Secret;
+use pat2entra_core::secret::Secret;
 use std::path::PathBuf;
 
 pub const PAT_ENV: &str = "AZURE_DEVOPS_EXT_PAT";
@@ -184,7 +184,7 @@ fn client_secret(
     let secret = match &config.client_secret_file {
         Some(path) => {
             // Bounded: a wrong path (`/dev/zero`) fails at once.
-            let text = crate::files::read_text_limited(path, crate::files::MAX_SECRET, "secret file")
+            let text = pat2entra_core::files::read_text_limited(path, pat2entra_core::files::MAX_SECRET, "secret file")
                 .map_err(|reason| AuthError::usage(format!("--client-secret-file {}: {reason}", path.display())))?;
             if text.trim().is_empty() {
                 return Err(AuthError::usage(format!("--client-secret-file {} is empty", path.display())));

@@ -56,8 +56,8 @@ pub enum TimeFormat {
 impl SimToken {
     /// The token as a scan of the simulator would record it (for tests and benchmarks that
     /// need an inventory without going through HTTP).
-    pub fn to_inventory(&self, owner: &str) -> crate::inventory::Token {
-        crate::inventory::Token {
+    pub fn to_inventory(&self, owner: &str) -> pat2entra_core::inventory::Token {
+        pat2entra_core::inventory::Token {
             authorization_id: self.authorization_id.clone(),
             owner: owner.to_string(),
             display_name: self.display_name.clone().unwrap_or_default(),
@@ -485,7 +485,7 @@ mod tests {
         let org = SimOrg::generate("fabrikam", 1, 100, anchor(), None);
         for t in org.all_tokens().iter().flatten() {
             let text = t.time_format.format(t.valid_from);
-            assert_eq!(crate::ado::parse_timestamp(&text).unwrap(), t.valid_from, "{text}");
+            assert_eq!(pat2entra_ado::parse_timestamp(&text).unwrap(), t.valid_from, "{text}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! Developer CLI, service principal, workload identity, managed identity, Azure Pipelines), or a
 //! PAT. `--auth auto` tries them in a fixed order without long waits. Tokens are cached for the
 //! run and refreshed before they expire (`cache`); the HTTP client asks for a fresh one when the
-//! service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate::ado`).
+//! service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate`).
 
 mod azure;
 mod cache;
@@ -16,7 +16,7 @@ pub use cache::{Acquire, CachedTokens, Issued};
 pub use claims::{TokenClaims, token_claims};
 pub use plan::{Candidate, PAT_ENV, Step, plan};
 
-use crate::ado::Credential;
+use crate::Credential;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -144,7 +144,7 @@ pub async fn sign_in(config: &AuthConfig, env: &Environment) -> Result<SignedIn,
         let attempt = match azure::AzureTokens::new(candidate.clone(), config.network.clone()) {
             Ok(source) => {
                 let tokens = Arc::new(CachedTokens::new(candidate.label(), Box::new(source)));
-                match crate::ado::TokenSource::token(tokens.as_ref()).await {
+                match crate::TokenSource::token(tokens.as_ref()).await {
                     Ok(_) => Ok(tokens),
                     Err(e) => Err(e),
                 }

@@ -5,9 +5,9 @@ mod checkpoint;
 
 pub use checkpoint::{CheckpointParams, CheckpointSettings, show_age};
 
-use crate::ado::{AdoClient, AdoError};
-use crate::inventory::{Coverage, Inventory, OwnerFailure, Token, resolve_owners, resolve_tokens};
+use crate::{AdoClient, AdoError};
 use futures::StreamExt;
+use pat2entra_core::inventory::{Coverage, Inventory, OwnerFailure, Token, resolve_owners, resolve_tokens};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {

@@ -1,0 +1,22 @@
+//! pat2entra's pure part: everything between the inventory a scan produced and the reports a
+//! reader gets. No async runtime, no HTTP, no command line: every stage is a function of its
+//! input, testable alone.
+//!
+//! The flow: `inventory` (owners, tokens, coverage) -> `rules` (findings, with the `scopes`
+//! catalog) -> `guidance` (the Entra replacement per use) -> `record` (the canonical, versioned
+//! scan record) -> `report` (table, JSON, CSV, Markdown, HTML), `plan` (the retirement plan per
+//! owner), `diff` (scan to scan), `redact` (keyed pseudonyms for sharing). `files` reads and
+//! writes files safely (size limits, private atomic writes); `secret` holds secrets.
+
+pub mod diff;
+pub mod files;
+pub mod finding;
+pub mod guidance;
+pub mod inventory;
+pub mod plan;
+pub mod record;
+pub mod redact;
+pub mod report;
+pub mod rules;
+pub mod scopes;
+pub mod secret;
