@@ -1,6 +1,6 @@
 //! The scan-to-scan diff in each output format.
 
-use super::escape::{markdown_escape as esc, terminal_text};
+use super::escape::{markdown_escape as md, terminal_text};
 use super::{Format, neutralise};
 use crate::diff::{Change, FindingChange, GapNote, ScanDiff, TokenChange};
 use std::io::{self, Write};
@@ -181,7 +181,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "# PAT posture: {} from {} to {}",
-        esc(&diff.organization),
+        md(&diff.organization),
         diff.old_as_of.format("%Y-%m-%d"),
         diff.new_as_of.format("%Y-%m-%d")
     )?;
@@ -208,15 +208,15 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "| Severity | Rule | Owner | Token | Finding |")?;
         writeln!(out, "| --- | --- | --- | --- | --- |")?;
         for f in list {
-            let note = f.note.as_deref().map(|n| format!(" ({})", esc(n))).unwrap_or_default();
+            let note = f.note.as_deref().map(|n| format!(" ({})", md(n))).unwrap_or_default();
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {}{note} |",
                 f.severity,
-                esc(&f.rule),
-                esc(&f.owner_label),
-                esc(&f.token_name),
-                esc(&f.message)
+                md(&f.rule),
+                md(&f.owner_label),
+                md(&f.token_name),
+                md(&f.message)
             )?;
         }
     }
@@ -225,7 +225,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "## Not read ({})", diff.coverage_gaps.len())?;
         writeln!(out)?;
         for g in &diff.coverage_gaps {
-            writeln!(out, "- {} scan: {}: {}", g.scan, esc(&g.owner_label), esc(&g.error))?;
+            writeln!(out, "- {} scan: {}: {}", g.scan, md(&g.owner_label), md(&g.error))?;
         }
     }
     if !diff.tokens.is_empty() {
@@ -235,7 +235,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "| Change | Owner | Token |")?;
         writeln!(out, "| --- | --- | --- |")?;
         for t in &diff.tokens {
-            writeln!(out, "| {} | {} | {} |", t.change, esc(&t.owner_label), esc(&t.token_name))?;
+            writeln!(out, "| {} | {} | {} |", t.change, md(&t.owner_label), md(&t.token_name))?;
         }
     }
     Ok(())
@@ -289,7 +289,9 @@ mod tests {
         let html = String::from_utf8(out).unwrap();
         assert!(!html.contains("<img") && !html.contains('\u{202E}'), "{html}");
         assert!(html.contains(&format!("<title>PAT posture: {ESCAPED} from 2026-11-01 to 2026-11-15</title>")));
-        assert!(html.contains("<tr><td>open findings</td><td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">-2</td></tr>"));
+        assert!(html.contains(
+            "<tr><td>open findings</td><td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">-2</td></tr>"
+        ));
         assert!(html.contains(&format!(
             "<tr class=\"finding new\" data-token=\"{ESCAPED}\"><td>high</td><td>full-access</td><td>{ESCAPED}</td><td>{ESCAPED}</td><td>{ESCAPED} ({ESCAPED})</td></tr>"
         )));

@@ -203,9 +203,8 @@ struct FindingRow<'p> {
     token_id: &'p str,
     suppressed: bool,
     owner: &'p str,
-    /// The owner's principal name up to its `@` (all of it without one); empty when unknown.
-    upn_local: &'p str,
-    upn_domain: Option<&'p str>,
+    /// The owner's principal name, when it is not already the name shown.
+    upn: Option<Upn<'p>>,
     deleted: bool,
     token: Option<TokenCell<'p>>,
     used_for: Option<UsedFor<'p>>,
@@ -215,6 +214,12 @@ struct FindingRow<'p> {
     message: &'p str,
     action: Action<'p>,
     accepted: Option<Accepted<'p>>,
+}
+
+/// A principal name split before its first `@` (long addresses break there).
+struct Upn<'p> {
+    local: &'p str,
+    domain: Option<&'p str>,
 }
 
 struct TokenCell<'p> {
@@ -317,7 +322,11 @@ impl<'a> Prose<'a> {
     }
 
     fn owned(text: &str) -> Prose<'static> {
-        Prose { parts: code_spans(text).map(|(code, r)| ProsePart { code, text: Cow::Owned(text[r].to_string()) }).collect() }
+        Prose {
+            parts: code_spans(text)
+                .map(|(code, r)| ProsePart { code, text: Cow::Owned(text[r].to_string()) })
+                .collect(),
+        }
     }
 }
 
@@ -332,7 +341,8 @@ fn code_spans(text: &str) -> impl Iterator<Item = (bool, Range<usize>)> {
     }
     parts.push(start..text.len());
     // An even number of parts means an odd number of backticks: the last part keeps its tick.
-    let tail = if parts.len().is_multiple_of(2) { parts.pop().map(|last| (false, last.start - 1..last.end)) } else { None };
+    let tail =
+        if parts.len().is_multiple_of(2) { parts.pop().map(|last| (false, last.start - 1..last.end)) } else { None };
     parts.into_iter().enumerate().map(|(i, r)| (i % 2 == 1, r)).chain(tail)
 }
 
@@ -359,7 +369,10 @@ impl<'a> ReportPage<'a> {
                 .guidance
                 .iter()
                 .map(|g| {
-                    (g.id.as_str(), GuidanceLink { anchor: anchor(&g.id), title: &g.title, action: Prose::new(&g.action) })
+                    (
+                        g.id.as_str(),
+                        GuidanceLink { anchor: anchor(&g.id), title: &g.title, action: Prose::new(&g.action) },
+                    )
                 })
                 .collect(),
             title: format!("PAT report: {} (as of {})", r.organization, r.as_of.format("%Y-%m-%d")),
@@ -403,10 +416,10 @@ impl<'a> ReportPage<'a> {
         let r = self.record;
         let token = r.token(&f.owner, &f.authorization_id);
         let (owner, upn) = owner_name(r, &f.owner);
-        let (upn_local, upn_domain) = match upn.split_once('@') {
-            Some((local, domain)) => (local, Some(domain)),
-            None => (upn, None),
-        };
+        let upn = (!upn.is_empty()).then(|| match upn.split_once('@') {
+            Some((local, domain)) => Upn { local, domain: Some(domain) },
+            None => Upn { local: upn, domain: None },
+        });
         let used_for = r.usage(&f.owner, &f.authorization_id).map(|u| UsedFor {
             name: USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n),
             confidence: match u.inference.confidence {
@@ -434,8 +447,7 @@ impl<'a> ReportPage<'a> {
             token_id: &f.authorization_id,
             suppressed: f.is_suppressed(),
             owner,
-            upn_local,
-            upn_domain,
+            upn,
             deleted: r.owner(&f.owner).is_some_and(|o| o.deleted_in_origin),
             token: token.map(|t| TokenCell { name: &t.display_name, scopes: &t.scopes, global: t.all_organizations }),
             used_for,
@@ -743,7 +755,8 @@ fn chart_expiry(r: &ScanRecord, retirement_date: Option<NaiveDate>) -> Figure {
         if date >= start && date < end {
             let index = month_index(start, date);
             let month_start = date.with_day(1).unwrap_or(date);
-            let days = month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
+            let days =
+                month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
             marker = Some(Marker {
                 at: f64::from(index) + f64::from(date.day0()) / days as f64,
                 label: if date > r.as_of.date_naive() {
@@ -1059,7 +1072,14 @@ fn rows_figure(chart: Chart, label_width: f64, note: String) -> Figure {
                 if w <= 0.0 {
                     continue;
                 }
-                rects.push(Rect { x: Px(x), y: Px(y), width: Px(w), height: Px(bar_h), fill: seg.fill, title: seg.title });
+                rects.push(Rect {
+                    x: Px(x),
+                    y: Px(y),
+                    width: Px(w),
+                    height: Px(bar_h),
+                    fill: seg.fill,
+                    title: seg.title,
+                });
                 x += w;
             }
             Row {
@@ -1121,7 +1141,14 @@ fn columns_figure(chart: Chart, marker: Option<Marker>, note: String) -> Figure 
                     continue;
                 }
                 y -= h;
-                rects.push(Rect { x: Px(x), y: Px(y), width: Px(bar_w), height: Px(h), fill: seg.fill, title: seg.title });
+                rects.push(Rect {
+                    x: Px(x),
+                    y: Px(y),
+                    width: Px(bar_w),
+                    height: Px(h),
+                    fill: seg.fill,
+                    title: seg.title,
+                });
             }
             Column {
                 title: bar.title,
