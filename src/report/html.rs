@@ -1432,6 +1432,21 @@ mod tests {
     }
 
     #[test]
+    fn principal_names_break_before_the_domain_and_show_whatever_their_shape() {
+        let mut record = record(vec![
+            token("1", "aad.a", &["app_token"], true, 30, 20),
+            token("2", "aad.b", &["app_token"], true, 30, 20),
+        ]);
+        record.owners[0].principal_name = "@lone".into();
+        record.owners[1].principal_name = "no-at".into();
+        let mut out = Vec::new();
+        render(&record, &mut out).unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(html.contains("<td>AAD.A<br><span class=\"muted\"><wbr>@lone</span></td>"));
+        assert!(html.contains("<td>AAD.B<br><span class=\"muted\">no-at</span></td>"));
+    }
+
+    #[test]
     fn lifetime_buckets_count_active_tokens_by_bound() {
         let mut revoked = token("r", "aad.a", &["vso.code"], false, 5, 10);
         revoked.is_valid = false;
