@@ -1446,6 +1446,23 @@ mod tests {
         assert!(html.contains("<td>AAD.B<br><span class=\"muted\">no-at</span></td>"));
     }
 
+    /// Escaping is the templates' business and always on: no template marks a value safe or
+    /// picks another escaper, so every value goes through `escape::Html`.
+    #[test]
+    fn templates_never_turn_escaping_off() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/templates");
+        let mut templates = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text: String = std::fs::read_to_string(&path).unwrap().split_whitespace().collect();
+            for bypass in ["|safe", "|escape", "|e(", "|e}", "|e|", "autoescape"] {
+                assert!(!text.contains(bypass), "{} uses {bypass}", path.display());
+            }
+            templates += 1;
+        }
+        assert!(templates >= 8, "templates found in {}", dir.display());
+    }
+
     #[test]
     fn lifetime_buckets_count_active_tokens_by_bound() {
         let mut revoked = token("r", "aad.a", &["vso.code"], false, 5, 10);
