@@ -1,8 +1,8 @@
 //! The scan-to-scan diff in each output format.
 
-use super::escape::{markdown_escape as esc, terminal_text};
+use super::escape::{markdown_escape as md, terminal_text};
 use super::{Format, neutralise};
-use crate::diff::{Change, ScanDiff};
+use crate::diff::{Change, FindingChange, GapNote, ScanDiff, TokenChange};
 use std::io::{self, Write};
 
 /// Writes the diff in `format`.
@@ -19,91 +19,65 @@ pub fn render(diff: &ScanDiff, format: Format, out: &mut dyn Write) -> io::Resul
     }
 }
 
-/// A small self-contained page: headline, trends, changed findings and tokens.
+/// A small self-contained page: headline, trends, changed findings and tokens
+/// (`templates/diff.html`, on the report's shared `templates/base.html`).
 fn html(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
-    use super::escape::html_escape as h;
-    let title = format!(
-        "PAT posture: {} from {} to {}",
-        diff.organization,
-        diff.old_as_of.format("%Y-%m-%d"),
-        diff.new_as_of.format("%Y-%m-%d")
-    );
-    writeln!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n<title>{}</title>",
-        h(&title)
-    )?;
-    writeln!(
-        out,
-        "<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}}table{{border-collapse:collapse;margin:1rem 0}}\
-         td,th{{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}}th{{background:#f6f8fa}}\
-         .new{{color:#b42318}}.resolved{{color:#1a7f37}}.num{{text-align:right}}</style></head><body>"
-    )?;
-    writeln!(out, "<h1>{}</h1>\n<p>{}.</p>", h(&title), h(&headline(diff)))?;
-    if !diff.both_complete {
-        writeln!(
-            out,
-            "<p><strong>Warning:</strong> one of the scans is incomplete; findings of unread owners may show as resolved.</p>"
-        )?;
-    }
-    writeln!(out, "<table><tr><th>trend</th><th>old</th><th>new</th><th>change</th></tr>")?;
-    for (name, t) in &diff.trend {
-        writeln!(
-            out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:+}</td></tr>",
-            h(&name.replace('_', " ")),
-            t.old,
-            t.new,
-            t.delta
-        )?;
-    }
-    writeln!(out, "</table>")?;
-    for (change, title, class) in
-        [(Change::New, "New findings", "new"), (Change::Resolved, "Resolved findings", "resolved")]
-    {
-        let list: Vec<_> = diff.findings.iter().filter(|f| f.change == change).collect();
-        if list.is_empty() {
-            continue;
-        }
-        writeln!(out, "<h2 class=\"{class}\">{title} ({})</h2>", list.len())?;
-        writeln!(out, "<table><tr><th>Severity</th><th>Rule</th><th>Owner</th><th>Token</th><th>Finding</th></tr>")?;
-        for f in list {
-            let note = f.note.as_deref().map(|n| format!(" ({})", h(n))).unwrap_or_default();
-            writeln!(
-                out,
-                "<tr class=\"finding {class}\" data-token=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{note}</td></tr>",
-                h(&f.authorization_id),
-                f.severity,
-                h(&f.rule),
-                h(&f.owner_label),
-                h(&f.token_name),
-                h(&f.message)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-    if !diff.coverage_gaps.is_empty() {
-        writeln!(out, "<h2 class=\"new\">Not read ({})</h2><ul>", diff.coverage_gaps.len())?;
-        for g in &diff.coverage_gaps {
-            writeln!(out, "<li>{} scan: {}: {}</li>", h(&g.scan), h(&g.owner_label), h(&g.error))?;
-        }
-        writeln!(out, "</ul>")?;
-    }
-    if !diff.tokens.is_empty() {
-        writeln!(out, "<h2>Tokens ({})</h2>", diff.tokens.len())?;
-        writeln!(out, "<table><tr><th>Change</th><th>Owner</th><th>Token</th></tr>")?;
-        for t in &diff.tokens {
-            writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                h(&t.change),
-                h(&t.owner_label),
-                h(&t.token_name)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-    writeln!(out, "</body></html>")
+    let sections = [(Change::New, "New findings", "new"), (Change::Resolved, "Resolved findings", "resolved")]
+        .into_iter()
+        .map(|(change, title, class)| DiffSection {
+            title,
+            class,
+            findings: diff.findings.iter().filter(|f| f.change == change).collect(),
+        })
+        .filter(|section| !section.findings.is_empty())
+        .collect();
+    let page = DiffPage {
+        title: format!(
+            "PAT posture: {} from {} to {}",
+            diff.organization,
+            diff.old_as_of.format("%Y-%m-%d"),
+            diff.new_as_of.format("%Y-%m-%d")
+        ),
+        headline: headline(diff),
+        both_complete: diff.both_complete,
+        trends: diff
+            .trend
+            .iter()
+            .map(|(name, t)| Trend { name: name.replace('_', " "), old: t.old, new: t.new, delta: t.delta })
+            .collect(),
+        sections,
+        gaps: &diff.coverage_gaps,
+        tokens: &diff.tokens,
+    };
+    super::html::write_page(&page, out)
+}
+
+/// What `templates/diff.html` shows.
+#[derive(askama::Template)]
+#[template(path = "diff.html")]
+struct DiffPage<'a> {
+    title: String,
+    headline: String,
+    both_complete: bool,
+    trends: Vec<Trend>,
+    /// New and resolved findings, each when there are any.
+    sections: Vec<DiffSection<'a>>,
+    gaps: &'a [GapNote],
+    tokens: &'a [TokenChange],
+}
+
+struct Trend {
+    name: String,
+    old: i64,
+    new: i64,
+    delta: i64,
+}
+
+struct DiffSection<'a> {
+    title: &'static str,
+    /// CSS class (colour) of the heading and rows.
+    class: &'static str,
+    findings: Vec<&'a FindingChange>,
 }
 
 fn headline(diff: &ScanDiff) -> String {
@@ -207,7 +181,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "# PAT posture: {} from {} to {}",
-        esc(&diff.organization),
+        md(&diff.organization),
         diff.old_as_of.format("%Y-%m-%d"),
         diff.new_as_of.format("%Y-%m-%d")
     )?;
@@ -234,15 +208,15 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "| Severity | Rule | Owner | Token | Finding |")?;
         writeln!(out, "| --- | --- | --- | --- | --- |")?;
         for f in list {
-            let note = f.note.as_deref().map(|n| format!(" ({})", esc(n))).unwrap_or_default();
+            let note = f.note.as_deref().map(|n| format!(" ({})", md(n))).unwrap_or_default();
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {}{note} |",
                 f.severity,
-                esc(&f.rule),
-                esc(&f.owner_label),
-                esc(&f.token_name),
-                esc(&f.message)
+                md(&f.rule),
+                md(&f.owner_label),
+                md(&f.token_name),
+                md(&f.message)
             )?;
         }
     }
@@ -251,7 +225,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "## Not read ({})", diff.coverage_gaps.len())?;
         writeln!(out)?;
         for g in &diff.coverage_gaps {
-            writeln!(out, "- {} scan: {}: {}", g.scan, esc(&g.owner_label), esc(&g.error))?;
+            writeln!(out, "- {} scan: {}: {}", g.scan, md(&g.owner_label), md(&g.error))?;
         }
     }
     if !diff.tokens.is_empty() {
@@ -261,8 +235,70 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "| Change | Owner | Token |")?;
         writeln!(out, "| --- | --- | --- |")?;
         for t in &diff.tokens {
-            writeln!(out, "| {} | {} | {} |", t.change, esc(&t.owner_label), esc(&t.token_name))?;
+            writeln!(out, "| {} | {} | {} |", t.change, md(&t.owner_label), md(&t.token_name))?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::{DIFF_SCHEMA_VERSION, Headline};
+    use crate::finding::Severity;
+    use chrono::{TimeZone, Utc};
+
+    const HOSTILE: &str = "<img src=x onerror='alert(1)'>\u{202E}&";
+    const ESCAPED: &str = "&lt;img src=x onerror=&#39;alert(1)&#39;&gt;\u{FFFD}&amp;";
+
+    #[test]
+    fn the_html_diff_escapes_every_text_and_lays_out_each_part() {
+        let diff = ScanDiff {
+            schema_version: DIFF_SCHEMA_VERSION,
+            organization: HOSTILE.into(),
+            old_as_of: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            new_as_of: Utc.with_ymd_and_hms(2026, 11, 15, 0, 0, 0).unwrap(),
+            both_complete: false,
+            trend: [("open_findings".to_string(), Headline { old: 3, new: 1, delta: -2 })].into(),
+            findings: vec![FindingChange {
+                change: Change::New,
+                rule: "full-access".into(),
+                severity: Severity::High,
+                authorization_id: HOSTILE.into(),
+                owner: "aad.x".into(),
+                owner_label: HOSTILE.into(),
+                token_name: HOSTILE.into(),
+                message: HOSTILE.into(),
+                note: Some(HOSTILE.into()),
+            }],
+            tokens: vec![TokenChange {
+                authorization_id: "t".into(),
+                owner_label: HOSTILE.into(),
+                token_name: HOSTILE.into(),
+                change: "created".into(),
+            }],
+            coverage_gaps: vec![GapNote {
+                scan: "new".into(),
+                descriptor: "aad.y".into(),
+                owner_label: HOSTILE.into(),
+                error: HOSTILE.into(),
+            }],
+        };
+        let mut out = Vec::new();
+        render(&diff, Format::Html, &mut out).unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(!html.contains("<img") && !html.contains('\u{202E}'), "{html}");
+        assert!(html.contains(&format!("<title>PAT posture: {ESCAPED} from 2026-11-01 to 2026-11-15</title>")));
+        assert!(html.contains(
+            "<tr><td>open findings</td><td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">-2</td></tr>"
+        ));
+        assert!(html.contains(&format!(
+            "<tr class=\"finding new\" data-token=\"{ESCAPED}\"><td>high</td><td>full-access</td><td>{ESCAPED}</td><td>{ESCAPED}</td><td>{ESCAPED} ({ESCAPED})</td></tr>"
+        )));
+        assert!(html.contains(&format!("<li>new scan: {ESCAPED}: {ESCAPED}</li>")));
+        assert!(html.contains(&format!("<tr><td>created</td><td>{ESCAPED}</td><td>{ESCAPED}</td></tr>")));
+        assert!(html.contains("<p><strong>Warning:</strong> one of the scans is incomplete"));
+        assert!(!html.contains("Resolved findings"), "an empty section is left out");
+        assert!(html.ends_with("</body></html>\n"));
+    }
 }

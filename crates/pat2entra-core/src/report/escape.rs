@@ -3,7 +3,7 @@
 //!
 //! One sanitiser, [`sanitize`], is the first step of every format: the table and terminal use it
 //! as is ([`terminal_text`]), CSV adds formula safety (`neutralise`), Markdown adds Markdown
-//! escaping ([`markdown_escape`], [`markdown_prose`]), HTML adds entities ([`html_escape`]).
+//! escaping ([`markdown_escape`], [`markdown_prose`]), HTML adds entities ([`Html`], the templates' escaper).
 
 use std::borrow::Cow;
 
@@ -116,24 +116,33 @@ pub fn safe_link(url: &str) -> Option<&str> {
     (url.starts_with("https://") && plain).then_some(url)
 }
 
-/// Escapes text for HTML element content and quoted attribute values: `& < > " '` become
-/// entities, and control characters HTML cannot carry (all but tab, newline and carriage
-/// return) and bidi controls become U+FFFD.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if is_unsafe(c) => out.push('\u{FFFD}'),
-            _ => out.push(c),
+/// The escaper of the HTML templates (configured in `askama.toml`): every value a template
+/// prints becomes safe for element content and quoted attribute values. `& < > " '` become
+/// entities; control characters HTML cannot carry (all but tab, newline and carriage return) and
+/// bidi controls become U+FFFD.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Html;
+
+impl askama::filters::Escaper for Html {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut out: W, text: &str) -> std::fmt::Result {
+        let mut clean = 0;
+        for (i, c) in text.char_indices() {
+            let replacement = match c {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                '\t' | '\n' | '\r' => continue,
+                c if is_unsafe(c) => "\u{FFFD}",
+                _ => continue,
+            };
+            out.write_str(&text[clean..i])?;
+            out.write_str(replacement)?;
+            clean = i + c.len_utf8();
         }
+        out.write_str(&text[clean..])
     }
-    out
 }
 
 #[cfg(test)]
@@ -154,12 +163,16 @@ mod tests {
         }
     }
 
+    fn escaped(text: &str) -> String {
+        askama::filters::escape(text, Html).unwrap().to_string()
+    }
+
     #[test]
     fn html_escape_leaves_no_markup() {
-        assert_eq!(html_escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
-        assert_eq!(html_escape("\"' onmouseover='x' & more"), "&quot;&#39; onmouseover=&#39;x&#39; &amp; more");
-        assert_eq!(html_escape("a\u{0}b\u{1b}[31m\nc"), "a\u{FFFD}b\u{FFFD}[31m\nc");
-        assert_eq!(html_escape("Zoë 日本"), "Zoë 日本");
+        assert_eq!(escaped("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+        assert_eq!(escaped("\"' onmouseover='x' & more"), "&quot;&#39; onmouseover=&#39;x&#39; &amp; more");
+        assert_eq!(escaped("a\u{0}b\u{1b}[31m\nc"), "a\u{FFFD}b\u{FFFD}[31m\nc");
+        assert_eq!(escaped("Zoë 日本"), "Zoë 日本");
     }
 
     #[test]

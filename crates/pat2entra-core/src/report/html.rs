@@ -4,19 +4,26 @@
 //!
 //! Nothing is loaded from elsewhere: no scripts, styles, fonts or images, and a Content Security
 //! Policy forbids them too, so the page works offline and can be forwarded. The only links that
-//! leave the page are the guidance's own (Microsoft Learn and its "see also" pages). Every text
-//! from the record goes through `html_escape`: names come from the directory and are hostile.
+//! leave the page are the guidance's own (Microsoft Learn and its "see also" pages).
+//!
+//! The markup is in askama templates: `templates/report.html` on the shared `templates/base.html`,
+//! the charts in `templates/chart*.html`. This module prepares what they show: the record's texts,
+//! the counts, every coordinate of the charts. The templates print values only through the
+//! report's HTML escaper (`askama.toml`, [`super::escape::Html`]), so names from the directory,
+//! which are hostile, never become markup, and no code here escapes by hand.
 
-use super::escape::html_escape as esc;
 use crate::finding::{Finding, Severity};
 use crate::guidance::{Confidence, Guidance, USES};
-use crate::inventory::TokenState;
+use crate::inventory::{CoverageWarning, TokenState};
 use crate::record::ScanRecord;
-use crate::rules::{ExceptionReport, ExceptionStatus, RuleInfo};
+use crate::rules::{ExceptionStatus, RuleInfo};
+use askama::Template;
 use chrono::{Datelike, Months, NaiveDate};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::{self, Write};
+use std::ops::Range;
 
 /// How many owners the risk chart shows.
 const TOP_OWNERS: usize = 10;
@@ -27,10 +34,6 @@ const LIFETIME_BUCKETS: [i64; 5] = [7, 30, 90, 180, 365];
 const TIMELINE_MONTHS: u32 = 12;
 /// The rule whose `deadline` is the global PAT retirement date.
 const GLOBAL_RULE: &str = "all-organizations";
-
-/// Nothing but the page itself: inline styles and the inline script, no network of any kind.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
-                   img-src 'none'; base-uri 'none'; form-action 'none'";
 
 /// Weight of one unsuppressed finding in an owner's risk score.
 fn risk_weight(severity: Severity) -> u32 {
@@ -64,18 +67,23 @@ const ACCENT: &str = "#3f6fb0";
 const GLOBAL_FILL: &str = "#9d0208";
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
+    write_page(&ReportPage::new(record), out)
+}
+
+/// Writes a page template to `out` as it is rendered, in chunks: a report of a large
+/// organization never sits whole in memory.
+pub(super) fn write_page(page: &impl Template, out: &mut dyn Write) -> io::Result<()> {
     let mut sink = Sink { buffer: String::with_capacity(SINK_BUFFER * 2), out, error: None };
-    let written = Page::new(record).write(&mut sink);
+    let written = page.render_into(&mut sink);
     sink.flush()?;
     match (written, sink.error) {
         (_, Some(e)) => Err(e),
-        (Err(_), None) => Err(io::Error::other("the HTML report could not be written")),
+        (Err(e), None) => Err(io::Error::other(format!("the HTML page could not be written: {e}"))),
         (Ok(()), None) => Ok(()),
     }
 }
 
-/// Bytes gathered before they go out: the page is written as it is built, so a report of a
-/// large organization never sits whole in memory.
+/// Bytes gathered before they go out.
 const SINK_BUFFER: usize = 64 * 1024;
 
 /// `fmt::Write` over an `io::Write`, in chunks; remembers the first I/O error.
@@ -108,743 +116,1088 @@ impl fmt::Write for Sink<'_> {
     }
 }
 
-/// The record, with the small lookups the page needs besides the record's own index of
-/// owners, tokens and usages.
-struct Page<'a> {
-    r: &'a ScanRecord,
-    guidance: HashMap<&'a str, &'a Guidance>,
-    rules: HashMap<&'a str, &'a RuleInfo>,
+// ---- the page (what `templates/report.html` reads) -----------------------------------------
+
+/// The report page: the sections prepared from the record, the findings rows made one at a time
+/// while the page is written ([`ReportPage::finding_rows`]).
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage<'a> {
+    record: &'a ScanRecord,
+    /// The guidance of the action column, by id.
+    actions: HashMap<&'a str, GuidanceLink<'a>>,
+    title: String,
+    tool: &'a str,
+    version: &'a str,
+    organization: &'a str,
+    redaction: Option<&'static str>,
+    as_of_iso: String,
+    as_of_text: String,
+    rule_count: usize,
+    finding_count: usize,
+    severities: [Severity; 5],
+    severity_colours: Vec<SeverityColours>,
+    coverage: CoverageView<'a>,
+    warnings: &'a [CoverageWarning],
+    cards: Cards,
+    charts: Vec<Figure>,
+    guidance: Vec<GuidanceText<'a>>,
+    exceptions: ExceptionsView<'a>,
+    rules: Vec<RuleRow<'a>>,
 }
 
-impl<'a> Page<'a> {
+struct SeverityColours {
+    severity: Severity,
+    fill: &'static str,
+    ink: &'static str,
+}
+
+struct CoverageView<'a> {
+    complete: bool,
+    listed: usize,
+    scanned: usize,
+    /// Owners whose tokens were not read.
+    missed: usize,
+    gaps: Vec<Gap<'a>>,
+}
+
+struct Gap<'a> {
+    name: &'a str,
+    upn: &'a str,
+    error: &'a str,
+}
+
+struct Cards {
+    tokens: usize,
+    active: usize,
+    expired: usize,
+    revoked: usize,
+    owners: usize,
+    flagged: usize,
+    open: usize,
+    by_severity: Vec<SeverityCount>,
+    accepted: usize,
+    to_review: usize,
+    retirement: Option<Retirement>,
+}
+
+struct SeverityCount {
+    severity: Severity,
+    findings: usize,
+}
+
+struct Retirement {
+    date: NaiveDate,
+    /// "in 5 days", "today", "3 days ago".
+    when: String,
+    /// Active tokens valid in all organizations.
+    global: usize,
+}
+
+/// One row of the findings table.
+struct FindingRow<'p> {
+    severity: Severity,
+    severity_rank: u8,
+    rule: &'p str,
+    rule_anchor: String,
+    token_id: &'p str,
+    suppressed: bool,
+    owner: &'p str,
+    /// The owner's principal name, when it is not already the name shown.
+    upn: Option<Upn<'p>>,
+    deleted: bool,
+    token: Option<TokenCell<'p>>,
+    used_for: Option<UsedFor<'p>>,
+    expires: Option<NaiveDate>,
+    /// "expired" or "revoked".
+    state: Option<&'static str>,
+    message: &'p str,
+    action: Action<'p>,
+    accepted: Option<Accepted<'p>>,
+}
+
+/// A principal name split before its first `@` (long addresses break there).
+struct Upn<'p> {
+    local: &'p str,
+    domain: Option<&'p str>,
+}
+
+struct TokenCell<'p> {
+    name: &'p str,
+    scopes: &'p [String],
+    global: bool,
+}
+
+struct UsedFor<'p> {
+    name: &'p str,
+    confidence: &'static str,
+    evidence: &'p [String],
+}
+
+enum Action<'p> {
+    Guidance(&'p GuidanceLink<'p>),
+    /// A guidance id the record does not hold.
+    Unknown(&'p str),
+    None,
+}
+
+struct GuidanceLink<'a> {
+    anchor: String,
+    title: &'a str,
+    action: Prose<'a>,
+}
+
+struct Accepted<'p> {
+    exception: usize,
+    /// Ticket and approver, when given.
+    trace: Vec<&'p str>,
+    expires: NaiveDate,
+    reason: &'p str,
+}
+
+struct GuidanceText<'a> {
+    anchor: String,
+    id: &'a str,
+    title: &'a str,
+    action: Prose<'a>,
+    findings: usize,
+    /// Tokens this guidance was inferred for.
+    tokens: usize,
+    steps: Vec<Prose<'a>>,
+    caveats: Vec<Prose<'a>>,
+    keep_pat: Option<KeepPatText>,
+    learn: Link<'a>,
+    see_also: Vec<Link<'a>>,
+}
+
+struct KeepPatText {
+    scopes: Prose<'static>,
+    max_days: u32,
+}
+
+struct ExceptionsView<'a> {
+    total: usize,
+    active: usize,
+    /// Findings the active exceptions accept.
+    accepted: usize,
+    /// Expired and stale exceptions.
+    review: Vec<ExceptionRow<'a>>,
+}
+
+struct ExceptionRow<'a> {
+    exception: usize,
+    line: usize,
+    status: &'static str,
+    expired: bool,
+    matched: usize,
+    reason: &'a str,
+    ticket: &'a str,
+    expires: NaiveDate,
+}
+
+struct RuleRow<'a> {
+    anchor: String,
+    id: &'a str,
+    severity: Severity,
+    open: usize,
+    accepted: usize,
+    rationale: &'a str,
+    deadline: Option<NaiveDate>,
+}
+
+/// Text whose `backticked` parts show as code (the guidance texts mark commands so); the
+/// `prose` macro of `templates/macros.html` lays it out.
+struct Prose<'a> {
+    parts: Vec<ProsePart<'a>>,
+}
+
+struct ProsePart<'a> {
+    code: bool,
+    text: Cow<'a, str>,
+}
+
+impl<'a> Prose<'a> {
+    fn new(text: &'a str) -> Self {
+        Prose { parts: code_spans(text).map(|(code, r)| ProsePart { code, text: Cow::Borrowed(&text[r]) }).collect() }
+    }
+
+    fn owned(text: &str) -> Prose<'static> {
+        Prose {
+            parts: code_spans(text)
+                .map(|(code, r)| ProsePart { code, text: Cow::Owned(text[r].to_string()) })
+                .collect(),
+        }
+    }
+}
+
+/// The parts of `text` between backticks, every second one code. With an odd number of
+/// backticks the last one is a plain character.
+fn code_spans(text: &str) -> impl Iterator<Item = (bool, Range<usize>)> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, _) in text.match_indices('`') {
+        parts.push(start..i);
+        start = i + 1;
+    }
+    parts.push(start..text.len());
+    // An even number of parts means an odd number of backticks: the last part keeps its tick.
+    let tail =
+        if parts.len().is_multiple_of(2) { parts.pop().map(|last| (false, last.start - 1..last.end)) } else { None };
+    parts.into_iter().enumerate().map(|(i, r)| (i % 2 == 1, r)).chain(tail)
+}
+
+/// An address, followed as a link only when it is `https://` (a saved scan could hold
+/// `javascript:` or a plain-text address); the `link` macro of `templates/macros.html`.
+struct Link<'a> {
+    url: &'a str,
+    followable: bool,
+}
+
+impl<'a> Link<'a> {
+    fn new(url: &'a str) -> Self {
+        Link { url, followable: url.starts_with("https://") && !url.chars().any(char::is_whitespace) }
+    }
+}
+
+impl<'a> ReportPage<'a> {
     fn new(r: &'a ScanRecord) -> Self {
-        Page {
-            r,
-            guidance: r.guidance.iter().map(|g| (g.id.as_str(), g)).collect(),
-            rules: r.rules.iter().map(|x| (x.id.as_str(), x)).collect(),
+        let rules: HashMap<&str, &RuleInfo> = r.rules.iter().map(|x| (x.id.as_str(), x)).collect();
+        let retirement_date = rules.get(GLOBAL_RULE).and_then(|rule| rule.deadline);
+        ReportPage {
+            record: r,
+            actions: r
+                .guidance
+                .iter()
+                .map(|g| {
+                    (
+                        g.id.as_str(),
+                        GuidanceLink { anchor: anchor(&g.id), title: &g.title, action: Prose::new(&g.action) },
+                    )
+                })
+                .collect(),
+            title: format!("PAT report: {} (as of {})", r.organization, r.as_of.format("%Y-%m-%d")),
+            tool: &r.tool.name,
+            version: &r.tool.version,
+            organization: &r.organization,
+            redaction: r.redaction.as_ref().map(|redaction| redaction.notice()),
+            as_of_iso: r.as_of.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            as_of_text: r.as_of.format("%Y-%m-%d %H:%M UTC").to_string(),
+            rule_count: r.rules.len(),
+            finding_count: r.findings.len(),
+            severities: Severity::ALL,
+            severity_colours: Severity::ALL
+                .iter()
+                .map(|&severity| {
+                    let (fill, ink) = severity_colours(severity);
+                    SeverityColours { severity, fill, ink }
+                })
+                .collect(),
+            coverage: coverage(r),
+            warnings: &r.coverage.warnings,
+            cards: cards(r, retirement_date),
+            charts: vec![
+                chart_findings(r, &rules),
+                chart_owners(r),
+                chart_expiry(r, retirement_date),
+                chart_lifetimes(r),
+            ],
+            guidance: guidance_texts(r),
+            exceptions: exceptions(r),
+            rules: rule_rows(r),
         }
     }
 
-    fn write(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        let title = format!("PAT report: {} (as of {})", r.organization, r.as_of.format("%Y-%m-%d"));
-        writeln!(p, "<!DOCTYPE html>")?;
-        writeln!(p, "<html lang=\"en\">")?;
-        writeln!(p, "<head>")?;
-        writeln!(p, "<meta charset=\"utf-8\">")?;
-        writeln!(p, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")?;
-        writeln!(p, "<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">")?;
-        writeln!(p, "<meta name=\"generator\" content=\"{} {}\">", esc(&r.tool.name), esc(&r.tool.version))?;
-        writeln!(p, "<title>{}</title>", esc(&title))?;
-        writeln!(p, "<style>\n{}</style>", style())?;
-        writeln!(p, "</head>")?;
-        writeln!(p, "<body>")?;
-        writeln!(p, "<main>")?;
-        self.header(p)?;
-        self.charts(p)?;
-        self.findings(p)?;
-        self.guidance_texts(p)?;
-        self.exceptions(p)?;
-        self.rules(p)?;
-        writeln!(
-            p,
-            "<footer><p>Generated by {} {} from a saved scan. This page is self-contained: it loads nothing \
-             and works offline.</p></footer>",
-            esc(&r.tool.name),
-            esc(&r.tool.version)
-        )?;
-        writeln!(p, "</main>")?;
-        writeln!(p, "<script>\n{SCRIPT}</script>")?;
-        writeln!(p, "</body>")?;
-        writeln!(p, "</html>")
+    /// The rows of the findings table, made as the template asks for them.
+    fn finding_rows(&self) -> impl Iterator<Item = FindingRow<'_>> {
+        self.record.findings.iter().map(|f| self.finding_row(f))
     }
 
-    fn owner_name(&self, descriptor: &str) -> (String, String) {
-        match self.r.owner(descriptor) {
-            Some(o) if !o.display_name.is_empty() => (o.display_name.clone(), o.principal_name.clone()),
-            Some(o) if !o.principal_name.is_empty() => (o.principal_name.clone(), String::new()),
-            _ => (descriptor.to_string(), String::new()),
-        }
-    }
-
-    fn retirement_date(&self) -> Option<NaiveDate> {
-        self.rules.get(GLOBAL_RULE).and_then(|rule| rule.deadline)
-    }
-
-    // ---- summary -------------------------------------------------------------------------
-
-    fn header(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        let s = &r.summary;
-        let open: usize = s.findings_by_severity.values().sum();
-        writeln!(p, "<header id=\"summary\">")?;
-        writeln!(p, "<p class=\"kicker\">Personal access token audit</p>")?;
-        writeln!(p, "<h1>{}</h1>", esc(&r.organization))?;
-        if let Some(redaction) = &r.redaction {
-            writeln!(p, "<p class=\"meta\" id=\"redaction\">Note: {}.</p>", esc(redaction.notice()))?;
-        }
-        writeln!(
-            p,
-            "<p class=\"meta\">As of <time datetime=\"{}\">{}</time> · {} {} · {} rules</p>",
-            r.as_of.format("%Y-%m-%dT%H:%M:%SZ"),
-            r.as_of.format("%Y-%m-%d %H:%M UTC"),
-            esc(&r.tool.name),
-            esc(&r.tool.version),
-            r.rules.len()
-        )?;
-        writeln!(
-            p,
-            "<nav class=\"toc\" aria-label=\"Sections\"><a href=\"#charts\">Charts</a> <a href=\"#findings\">Findings \
-             ({})</a> <a href=\"#guidance\">Guidance ({})</a> <a href=\"#exceptions\">Exceptions</a> <a \
-             href=\"#rules\">Rules</a></nav>",
-            r.findings.len(),
-            r.guidance.len()
-        )?;
-        self.coverage(p)?;
-        self.coverage_warnings(p)?;
-
-        writeln!(p, "<div class=\"cards\">")?;
-        writeln!(
-            p,
-            "<div class=\"card\"><h2>Tokens</h2><p class=\"big\">{}</p><p>{} active · {} expired · {} revoked<br>{} \
-             owners</p></div>",
-            s.tokens, s.active_tokens, s.expired_tokens, s.revoked_tokens, s.owners
-        )?;
-        writeln!(
-            p,
-            "<div class=\"card\"><h2>Flagged tokens</h2><p class=\"big\">{}</p><p>tokens with at least one open \
-             finding</p></div>",
-            s.flagged_tokens
-        )?;
-        write!(p, "<div class=\"card\" id=\"open-findings\"><h2>Open findings</h2><p class=\"big\">{open}</p><p>")?;
-        for sev in Severity::ALL {
-            let n = s.findings_by_severity.get(&sev).copied().unwrap_or(0);
-            write!(p, "<span class=\"sev sev-{sev}\" data-severity=\"{sev}\">{n} {sev}</span> ")?;
-        }
-        writeln!(p, "</p></div>")?;
-        let review = r.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).count();
-        writeln!(
-            p,
-            "<div class=\"card\"><h2>Accepted</h2><p class=\"big\">{}</p><p>findings suppressed by exceptions{}</p></div>",
-            s.suppressed_findings,
-            if review > 0 {
-                format!("<br><a href=\"#exceptions\">{review} exception{} to review</a>", plural(review))
-            } else {
-                String::new()
-            }
-        )?;
-        if let Some(date) = self.retirement_date() {
-            let days = (date - r.as_of.date_naive()).num_days();
-            let when = match days {
-                d if d > 0 => format!("in {d} day{}", plural(d as usize)),
-                0 => "today".to_string(),
-                d => format!("{} day{} ago", -d, plural((-d) as usize)),
-            };
-            let global =
-                r.tokens.iter().filter(|t| t.all_organizations && t.state(r.as_of) == TokenState::Active).count();
-            writeln!(
-                p,
-                "<div class=\"card warn\"><h2>Global PAT retirement</h2><p class=\"big\">{date}</p><p>{when}: {global} \
-                 active token{} valid in all organizations {} working</p></div>",
-                plural(global),
-                if global == 1 { "stops" } else { "stop" }
-            )?;
-        }
-        writeln!(p, "</div>")?;
-        writeln!(p, "</header>")
-    }
-
-    fn coverage(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let c = &self.r.coverage;
-        if c.complete {
-            return writeln!(
-                p,
-                "<p class=\"coverage ok\" id=\"coverage\">Coverage: complete; all {} listed owners were scanned.</p>",
-                c.owners_listed
-            );
-        }
-        let missed = c.owners_listed.saturating_sub(c.owners_scanned).max(c.owners_failed.len());
-        writeln!(p, "<section class=\"alert\" id=\"coverage\" role=\"alert\">")?;
-        writeln!(p, "<h2>Incomplete scan: the tokens of {missed} owner{} were not read</h2>", plural(missed))?;
-        writeln!(
-            p,
-            "<p>{} owners listed, {} scanned, {} failed. Counts, charts and findings below miss their tokens: fix \
-             the cause and scan again before relying on this report.</p>",
-            c.owners_listed,
-            c.owners_scanned,
-            c.owners_failed.len()
-        )?;
-        if !c.owners_failed.is_empty() {
-            writeln!(p, "<ul class=\"gaps\">")?;
-            for gap in &c.owners_failed {
-                let (name, upn) = self.owner_name(&gap.descriptor);
-                let upn = if upn.is_empty() { String::new() } else { format!(" ({})", esc(&upn)) };
-                writeln!(p, "<li><strong>{}</strong>{upn}: {}</li>", esc(&name), esc(&gap.error))?;
-            }
-            writeln!(p, "</ul>")?;
-        }
-        writeln!(p, "</section>")
-    }
-
-    /// Duplicates resolved and tokens not fully read (the scan may still be complete).
-    fn coverage_warnings(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let warnings = &self.r.coverage.warnings;
-        if warnings.is_empty() {
-            return Ok(());
-        }
-        writeln!(p, "<section class=\"alert\" id=\"coverage-warnings\">")?;
-        writeln!(p, "<h2>Coverage warnings: {}</h2>", warnings.len())?;
-        writeln!(p, "<p>Read, but resolved (duplicates) or not fully readable (judged as unknown).</p>")?;
-        writeln!(p, "<ul class=\"gaps\">")?;
-        for w in warnings {
-            writeln!(p, "<li><strong>{}</strong>: {}</li>", esc(w.kind.as_str()), esc(&w.message))?;
-        }
-        writeln!(p, "</ul>")?;
-        writeln!(p, "</section>")
-    }
-
-    // ---- charts --------------------------------------------------------------------------
-
-    fn charts(&self, p: &mut Sink<'_>) -> fmt::Result {
-        writeln!(p, "<section id=\"charts\">")?;
-        writeln!(p, "<h2>Charts</h2>")?;
-        writeln!(p, "<div class=\"charts\">")?;
-        self.chart_findings(p)?;
-        self.chart_owners(p)?;
-        self.chart_expiry(p)?;
-        self.chart_lifetimes(p)?;
-        writeln!(p, "</div>")?;
-        writeln!(p, "</section>")
-    }
-
-    fn chart_findings(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let rows = findings_by_rule(self.r);
-        let mut used = [false; 5];
-        let bars = rows
-            .iter()
-            .map(|row| {
-                let open: usize = row.open.iter().sum();
-                let segments = Severity::ALL
-                    .iter()
-                    .zip(row.open)
-                    .enumerate()
-                    .filter(|(_, (_, n))| *n > 0)
-                    .map(|(i, (sev, n))| {
-                        used[i] = true;
-                        Segment {
-                            value: n as f64,
-                            fill: fill(*sev),
-                            title: format!("{}: {n} open {sev} finding{}", row.rule, plural(n)),
-                        }
-                    })
-                    .collect();
-                let rationale = self.rules.get(row.rule.as_str()).map(|x| x.rationale.as_str()).unwrap_or_default();
-                let accepted =
-                    if row.suppressed > 0 { format!(" (+{} accepted)", row.suppressed) } else { String::new() };
-                Bar {
-                    label: row.rule.clone(),
-                    sub: String::new(),
-                    title: format!("{}: {open} open finding{}{accepted}. {rationale}", row.rule, plural(open)),
-                    segments,
-                    note: format!("{open}{accepted}"),
-                }
-            })
-            .collect();
-        let legend =
-            Severity::ALL.iter().zip(used).filter(|(_, u)| *u).map(|(sev, _)| (sev.to_string(), fill(*sev))).collect();
-        let chart = Chart {
-            id: "chart-findings",
-            title: "Open findings by rule and severity",
-            legend,
-            bars,
-            empty: "No open findings.",
-        };
-        figure(p, &chart, "Unsuppressed findings of each rule; hover a bar for the rule's rationale.", |p| {
-            hbar(p, &chart, 150.0)
-        })
-    }
-
-    fn chart_owners(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let risks = owner_risk(self.r);
-        let mut used = [false; 5];
-        let bars = risks
-            .iter()
-            .take(TOP_OWNERS)
-            .map(|risk| {
-                let (name, upn) = self.owner_name(&risk.descriptor);
-                let counts: Vec<String> = Severity::ALL
-                    .iter()
-                    .zip(risk.counts)
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(sev, n)| format!("{n} {sev}"))
-                    .collect();
-                let segments = Severity::ALL
-                    .iter()
-                    .zip(risk.counts)
-                    .enumerate()
-                    .filter(|(_, (sev, n))| *n > 0 && risk_weight(**sev) > 0)
-                    .map(|(i, (sev, n))| {
-                        used[i] = true;
-                        let points = n as u32 * risk_weight(*sev);
-                        Segment {
-                            value: f64::from(points),
-                            fill: fill(*sev),
-                            title: format!("{n} {sev} finding{} = {points} points", plural(n)),
-                        }
-                    })
-                    .collect();
-                let who = if upn.is_empty() { name.clone() } else { format!("{name} ({upn})") };
-                Bar {
-                    label: name,
-                    sub: String::new(),
-                    title: format!("{who}: risk score {}; open findings: {}", risk.score, counts.join(", ")),
-                    segments,
-                    note: risk.score.to_string(),
-                }
-            })
-            .collect();
-        let legend =
-            Severity::ALL.iter().zip(used).filter(|(_, u)| *u).map(|(sev, _)| (sev.to_string(), fill(*sev))).collect();
-        let chart = Chart {
-            id: "chart-owners",
-            title: "Top owners by risk",
-            legend,
-            bars,
-            empty: "No owner has open findings.",
-        };
-        let note = format!(
-            "The {TOP_OWNERS} owners with the highest risk score: open findings weighted critical 10, high 5, medium 2, \
-             low 1 ({} owner{} with a score above 0).",
-            risks.len(),
-            plural(risks.len())
-        );
-        figure(p, &chart, &note, |p| hbar(p, &chart, 210.0))
-    }
-
-    fn chart_expiry(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        let timeline = expiry_timeline(r);
-        let bars = timeline
-            .months
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let total = m.global + m.scoped;
-                let month = m.start.format("%B %Y");
-                let mut segments = Vec::new();
-                if m.scoped > 0 {
-                    segments.push(Segment {
-                        value: m.scoped as f64,
-                        fill: ACCENT,
-                        title: format!("{month}: {} organization-scoped token{}", m.scoped, plural(m.scoped)),
-                    });
-                }
-                if m.global > 0 {
-                    segments.push(Segment {
-                        value: m.global as f64,
-                        fill: GLOBAL_FILL,
-                        title: format!("{month}: {} token{} valid in all organizations", m.global, plural(m.global)),
-                    });
-                }
-                Bar {
-                    label: m.start.format("%b").to_string(),
-                    sub: if i == 0 || m.start.month() == 1 { m.start.year().to_string() } else { String::new() },
-                    title: format!("{month}: {total} active token{} expire", plural(total)),
-                    segments,
-                    note: if total > 0 { total.to_string() } else { String::new() },
-                }
-            })
-            .collect();
-        let chart = Chart {
-            id: "chart-expiry",
-            title: "Active tokens expiring in the next 12 months",
-            legend: vec![("this organization".into(), ACCENT), ("all organizations".into(), GLOBAL_FILL)],
-            bars,
-            empty: "No active tokens.",
-        };
-        let start = timeline.months.first().map(|m| m.start).unwrap_or_else(|| r.as_of.date_naive());
-        let end = start.checked_add_months(Months::new(TIMELINE_MONTHS)).unwrap_or(start);
-        let mut marker = None;
-        let mut note = format!("Active tokens by month of expiry, from {} on.", r.as_of.format("%Y-%m-%d"));
-        if let Some(date) = self.retirement_date() {
-            if date >= start && date < end {
-                let index = month_index(start, date);
-                let month_start = date.with_day(1).unwrap_or(date);
-                let days =
-                    month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
-                marker = Some(Marker {
-                    at: f64::from(index) + f64::from(date.day0()) / days as f64,
-                    label: if date > r.as_of.date_naive() {
-                        format!("Global PATs stop working {date}")
-                    } else {
-                        format!("Global PATs retired {date}")
-                    },
-                });
-                note.push_str(&format!(
-                    " The dashed line marks the global PAT retirement date ({date}): tokens valid in all \
-                     organizations stop working then, whatever their expiry."
-                ));
-            } else if date < r.as_of.date_naive() {
-                note.push_str(&format!(" The global PAT retirement date ({date}) has passed."));
-            } else {
-                note.push_str(&format!(" The global PAT retirement date ({date}) is beyond this window."));
-            }
-        }
-        if timeline.later > 0 {
-            note.push_str(&format!(" {} more expire later.", timeline.later));
-        }
-        if timeline.no_end > 0 {
-            note.push_str(&format!(" {} have no expiry date.", timeline.no_end));
-        }
-        figure(p, &chart, &note, |p| vbar(p, &chart, marker.as_ref()))
-    }
-
-    fn chart_lifetimes(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let buckets = lifetime_histogram(self.r);
-        let bars = buckets
-            .iter()
-            .map(|(label, n)| Bar {
-                label: label.clone(),
-                sub: if label == "unknown" { String::new() } else { "days".into() },
-                title: format!(
-                    "lifetime {label}{}: {n} active token{}",
-                    if label == "unknown" { "" } else { " days" },
-                    plural(*n)
-                ),
-                segments: if *n > 0 {
-                    vec![Segment { value: *n as f64, fill: ACCENT, title: format!("{n} token{}", plural(*n)) }]
-                } else {
-                    Vec::new()
-                },
-                note: if *n > 0 { n.to_string() } else { String::new() },
-            })
-            .collect();
-        let chart = Chart { id: "chart-lifetimes", title: "Token lifetimes", legend: Vec::new(), bars, empty: "" };
-        figure(
-            p,
-            &chart,
-            "Active tokens by total lifetime (valid to minus valid from), in days. Short-lived tokens limit the damage \
-             of a leak.",
-            |p| vbar(p, &chart, None),
-        )
-    }
-
-    // ---- findings table ------------------------------------------------------------------
-
-    fn findings(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        writeln!(p, "<section id=\"findings\">")?;
-        writeln!(p, "<h2>Findings</h2>")?;
-        writeln!(
-            p,
-            "<p>Every finding, most severe first. Findings accepted by an exception are shown greyed, with the \
-             exception. Click a column header to sort; each action links to its full guidance.</p>"
-        )?;
-        writeln!(p, "<div class=\"controls\" id=\"finding-controls\" hidden>")?;
-        writeln!(
-            p,
-            "<label>Search <input type=\"search\" id=\"filter-text\" placeholder=\"owner, token, rule, message\" \
-             autocomplete=\"off\"></label>"
-        )?;
-        write!(p, "<label>Severity <select id=\"filter-severity\"><option value=\"\">all</option>")?;
-        for sev in Severity::ALL {
-            write!(p, "<option value=\"{sev}\">{sev}</option>")?;
-        }
-        writeln!(p, "</select></label>")?;
-        writeln!(p, "<label><input type=\"checkbox\" id=\"filter-suppressed\" checked> show accepted</label>")?;
-        writeln!(p, "<span id=\"filter-count\" aria-live=\"polite\"></span>")?;
-        writeln!(p, "</div>")?;
-        if r.findings.is_empty() {
-            writeln!(p, "<p class=\"empty\">No findings.</p>")?;
-        }
-        writeln!(p, "<div class=\"table-wrap\">")?;
-        writeln!(p, "<table id=\"findings-table\" class=\"findings\">")?;
-        writeln!(
-            p,
-            "<thead><tr><th scope=\"col\" data-type=\"num\" data-first=\"descending\">Severity</th><th \
-             scope=\"col\">Rule</th><th scope=\"col\">Owner</th><th scope=\"col\">Token</th><th \
-             scope=\"col\">Expires</th><th scope=\"col\">Why</th><th scope=\"col\">Action</th><th \
-             scope=\"col\">Status</th></tr></thead>"
-        )?;
-        writeln!(p, "<tbody>")?;
-        for f in &r.findings {
-            self.finding_row(p, f)?;
-        }
-        writeln!(p, "</tbody>")?;
-        writeln!(p, "</table>")?;
-        writeln!(p, "</div>")?;
-        writeln!(p, "</section>")
-    }
-
-    fn finding_row(&self, p: &mut Sink<'_>, f: &Finding) -> fmt::Result {
-        let token = self.r.token(&f.owner, &f.authorization_id);
-        writeln!(
-            p,
-            "<tr class=\"finding\" data-severity=\"{}\" data-rule=\"{}\" data-token=\"{}\" data-suppressed=\"{}\">",
-            f.severity,
-            esc(&f.rule),
-            esc(&f.authorization_id),
-            f.is_suppressed()
-        )?;
-        writeln!(
-            p,
-            "<td data-sort=\"{}\"><span class=\"sev sev-{}\">{}</span></td>",
-            f.severity as u8, f.severity, f.severity
-        )?;
-        writeln!(p, "<td><a href=\"#rule-{}\"><code class=\"rule\">{}</code></a></td>", anchor(&f.rule), esc(&f.rule))?;
-
-        let (name, upn) = self.owner_name(&f.owner);
-        let deleted = self.r.owner(&f.owner).is_some_and(|o| o.deleted_in_origin);
-        write!(p, "<td>{}", esc(&name))?;
-        if !upn.is_empty() {
-            // Long addresses break before the domain rather than anywhere.
-            write!(p, "<br><span class=\"muted\">{}</span>", esc(&upn).replacen('@', "<wbr>@", 1))?;
-        }
-        if deleted {
-            write!(p, " <span class=\"tag\">deleted</span>")?;
-        }
-        writeln!(p, "</td>")?;
-
-        match token {
-            Some(t) => {
-                let scopes = esc(&t.scopes.join(" "));
-                if t.display_name.is_empty() {
-                    write!(p, "<td><span class=\"muted\" title=\"scopes: {scopes}\">(no name)</span>")?;
-                } else {
-                    write!(p, "<td><span title=\"scopes: {scopes}\">{}</span>", esc(&t.display_name))?;
-                }
-                if t.all_organizations {
-                    write!(p, " <span class=\"tag global\">all organizations</span>")?;
-                }
-            }
-            None => write!(p, "<td><span class=\"muted\">(token not in the record)</span>")?,
-        }
-        write!(p, "<br><code class=\"id\">{}</code>", esc(&f.authorization_id))?;
-        if let Some(u) = self.r.usage(&f.owner, &f.authorization_id) {
-            let used_for =
-                USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n);
-            let confidence = match u.inference.confidence {
+    fn finding_row<'p>(&'p self, f: &'p Finding) -> FindingRow<'p> {
+        let r = self.record;
+        let token = r.token(&f.owner, &f.authorization_id);
+        let (owner, upn) = owner_name(r, &f.owner);
+        let upn = (!upn.is_empty()).then(|| match upn.split_once('@') {
+            Some((local, domain)) => Upn { local, domain: Some(domain) },
+            None => Upn { local: upn, domain: None },
+        });
+        let used_for = r.usage(&f.owner, &f.authorization_id).map(|u| UsedFor {
+            name: USES.iter().find(|(id, _)| *id == u.inference.use_id).map_or(u.inference.use_id.as_str(), |(_, n)| n),
+            confidence: match u.inference.confidence {
                 Confidence::High => "high",
                 Confidence::Medium => "medium",
                 Confidence::Low => "low",
-            };
-            write!(
-                p,
-                "<br><span class=\"muted\" title=\"{}\">used for: {} ({confidence} confidence)</span>",
-                esc(&u.inference.evidence.join("; ")),
-                esc(used_for)
-            )?;
-        }
-        writeln!(p, "</td>")?;
-
-        match token.and_then(|t| t.valid_to) {
-            Some(to) => {
-                let state = match token.map(|t| t.state(self.r.as_of)) {
-                    Some(TokenState::Expired) => " <span class=\"tag\">expired</span>",
-                    Some(TokenState::Revoked) => " <span class=\"tag\">revoked</span>",
-                    _ => "",
-                };
-                writeln!(
-                    p,
-                    "<td data-sort=\"{}\" class=\"nowrap\">{}{state}</td>",
-                    to.format("%Y-%m-%d"),
-                    to.format("%Y-%m-%d")
-                )?
-            }
-            None => writeln!(p, "<td data-sort=\"9999\" class=\"muted\">none</td>")?,
-        }
-        writeln!(p, "<td>{}</td>", esc(&f.message))?;
-        match f.guidance.as_deref() {
-            Some(id) => match self.guidance.get(id) {
-                Some(g) => writeln!(
-                    p,
-                    "<td><a href=\"#guidance-{}\" title=\"{}\">{}</a></td>",
-                    anchor(id),
-                    esc(&g.title),
-                    inline_code(&g.action)
-                )?,
-                None => writeln!(p, "<td><code>{}</code></td>", esc(id))?,
             },
-            None => writeln!(p, "<td></td>")?,
+            evidence: &u.inference.evidence,
+        });
+        let expires = token.and_then(|t| t.valid_to).map(|to| to.date_naive());
+        let state = match token.map(|t| t.state(r.as_of)) {
+            Some(TokenState::Expired) => Some("expired"),
+            Some(TokenState::Revoked) => Some("revoked"),
+            _ => None,
+        };
+        let action = match f.guidance.as_deref() {
+            Some(id) => self.actions.get(id).map_or(Action::Unknown(id), Action::Guidance),
+            None => Action::None,
+        };
+        FindingRow {
+            severity: f.severity,
+            severity_rank: f.severity as u8,
+            rule: &f.rule,
+            rule_anchor: anchor(&f.rule),
+            token_id: &f.authorization_id,
+            suppressed: f.is_suppressed(),
+            owner,
+            upn,
+            deleted: r.owner(&f.owner).is_some_and(|o| o.deleted_in_origin),
+            token: token.map(|t| TokenCell { name: &t.display_name, scopes: &t.scopes, global: t.all_organizations }),
+            used_for,
+            expires,
+            state,
+            message: &f.message,
+            action,
+            accepted: f.suppressed.as_deref().map(|s| Accepted {
+                exception: s.exception,
+                trace: [s.ticket.as_deref(), s.approver.as_deref()].into_iter().flatten().collect(),
+                expires: s.expires,
+                reason: &s.reason,
+            }),
         }
-        match &f.suppressed {
-            Some(s) => {
-                let trace: Vec<String> =
-                    [s.ticket.as_deref(), s.approver.as_deref()].into_iter().flatten().map(esc).collect();
-                let trace = if trace.is_empty() { String::new() } else { format!(" ({})", trace.join(", ")) };
-                writeln!(
-                    p,
-                    "<td data-sort=\"1\"><span class=\"tag accepted\">accepted</span> exception #{}{trace} until {}: \
-                     {}</td>",
-                    s.exception,
-                    s.expires,
-                    esc(&s.reason)
-                )?
-            }
-            None => writeln!(p, "<td data-sort=\"0\">open</td>")?,
-        }
-        writeln!(p, "</tr>")
     }
+}
 
-    // ---- guidance, exceptions, rules -----------------------------------------------------
+/// The name to show for an owner, and their principal name when it is not already the name.
+fn owner_name<'a>(r: &'a ScanRecord, descriptor: &'a str) -> (&'a str, &'a str) {
+    match r.owner(descriptor) {
+        Some(o) if !o.display_name.is_empty() => (&o.display_name, &o.principal_name),
+        Some(o) if !o.principal_name.is_empty() => (&o.principal_name, ""),
+        _ => (descriptor, ""),
+    }
+}
 
-    fn guidance_texts(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        let mut findings: HashMap<&str, usize> = HashMap::new();
-        for f in &r.findings {
-            if let Some(id) = f.guidance.as_deref() {
-                *findings.entry(id).or_default() += 1;
-            }
+// ---- summary -------------------------------------------------------------------------------
+
+fn coverage(r: &ScanRecord) -> CoverageView<'_> {
+    let c = &r.coverage;
+    CoverageView {
+        complete: c.complete,
+        listed: c.owners_listed,
+        scanned: c.owners_scanned,
+        missed: c.owners_listed.saturating_sub(c.owners_scanned).max(c.owners_failed.len()),
+        gaps: c
+            .owners_failed
+            .iter()
+            .map(|gap| {
+                let (name, upn) = owner_name(r, &gap.descriptor);
+                Gap { name, upn, error: &gap.error }
+            })
+            .collect(),
+    }
+}
+
+fn cards(r: &ScanRecord, retirement_date: Option<NaiveDate>) -> Cards {
+    let s = &r.summary;
+    let retirement = retirement_date.map(|date| {
+        let days = (date - r.as_of.date_naive()).num_days();
+        let when = match days {
+            d if d > 0 => format!("in {d} day{}", plural(d as usize)),
+            0 => "today".to_string(),
+            d => format!("{} day{} ago", -d, plural((-d) as usize)),
+        };
+        let global = r.tokens.iter().filter(|t| t.all_organizations && t.state(r.as_of) == TokenState::Active).count();
+        Retirement { date, when, global }
+    });
+    Cards {
+        tokens: s.tokens,
+        active: s.active_tokens,
+        expired: s.expired_tokens,
+        revoked: s.revoked_tokens,
+        owners: s.owners,
+        flagged: s.flagged_tokens,
+        open: s.findings_by_severity.values().sum(),
+        by_severity: Severity::ALL
+            .iter()
+            .map(|&severity| SeverityCount {
+                severity,
+                findings: s.findings_by_severity.get(&severity).copied().unwrap_or(0),
+            })
+            .collect(),
+        accepted: s.suppressed_findings,
+        to_review: r.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).count(),
+        retirement,
+    }
+}
+
+// ---- guidance, exceptions, rules -----------------------------------------------------------
+
+fn guidance_texts(r: &ScanRecord) -> Vec<GuidanceText<'_>> {
+    let mut findings: HashMap<&str, usize> = HashMap::new();
+    for f in &r.findings {
+        if let Some(id) = f.guidance.as_deref() {
+            *findings.entry(id).or_default() += 1;
         }
-        let mut tokens: HashMap<&str, usize> = HashMap::new();
-        for u in &r.usage {
-            *tokens.entry(u.guidance.as_str()).or_default() += 1;
-        }
-        writeln!(p, "<section id=\"guidance\">")?;
-        writeln!(p, "<h2>Guidance: replacing PATs with Microsoft Entra ID tokens</h2>")?;
-        if r.guidance.is_empty() {
-            writeln!(p, "<p class=\"empty\">No guidance referenced.</p>")?;
-        }
-        for g in &r.guidance {
-            writeln!(p, "<article class=\"guidance\" id=\"guidance-{}\">", anchor(&g.id))?;
-            writeln!(p, "<h3>{} <span class=\"muted\">{}</span></h3>", esc(&g.title), esc(&g.id))?;
-            let nf = findings.get(g.id.as_str()).copied().unwrap_or(0);
-            let nt = tokens.get(g.id.as_str()).copied().unwrap_or(0);
-            writeln!(
-                p,
-                "<p class=\"action\"><strong>Action:</strong> {}<br><span class=\"muted\">{nf} finding{}, {nt} \
-                 token{} by inferred use</span></p>",
-                inline_code(&g.action),
-                plural(nf),
-                plural(nt)
-            )?;
-            writeln!(p, "<ol>")?;
-            for step in &g.steps {
-                writeln!(p, "<li>{}</li>", inline_code(step))?;
-            }
-            writeln!(p, "</ol>")?;
-            if !g.caveats.is_empty() {
-                writeln!(p, "<p><strong>Caveats</strong></p>")?;
-                writeln!(p, "<ul>")?;
-                for c in &g.caveats {
-                    writeln!(p, "<li>{}</li>", inline_code(c))?;
+    }
+    let mut tokens: HashMap<&str, usize> = HashMap::new();
+    for u in &r.usage {
+        *tokens.entry(u.guidance.as_str()).or_default() += 1;
+    }
+    r.guidance
+        .iter()
+        .map(|g: &Guidance| GuidanceText {
+            anchor: anchor(&g.id),
+            id: &g.id,
+            title: &g.title,
+            action: Prose::new(&g.action),
+            findings: findings.get(g.id.as_str()).copied().unwrap_or(0),
+            tokens: tokens.get(g.id.as_str()).copied().unwrap_or(0),
+            steps: g.steps.iter().map(|step| Prose::new(step)).collect(),
+            caveats: g.caveats.iter().map(|caveat| Prose::new(caveat)).collect(),
+            keep_pat: g
+                .keep_pat
+                .as_ref()
+                .map(|keep| KeepPatText { scopes: Prose::owned(&keep.scopes.join(", ")), max_days: keep.max_days }),
+            learn: Link::new(&g.learn),
+            see_also: g.see_also.iter().map(|s| Link::new(s)).collect(),
+        })
+        .collect()
+}
+
+fn exceptions(r: &ScanRecord) -> ExceptionsView<'_> {
+    let active = r.exceptions.iter().filter(|e| e.status == ExceptionStatus::Active);
+    ExceptionsView {
+        total: r.exceptions.len(),
+        active: active.clone().count(),
+        accepted: active.map(|e| e.matched_findings).sum(),
+        review: r
+            .exceptions
+            .iter()
+            .filter(|e| e.status != ExceptionStatus::Active)
+            .map(|e| {
+                let expired = e.status == ExceptionStatus::Expired;
+                ExceptionRow {
+                    exception: e.exception,
+                    line: e.line,
+                    status: if expired { "expired" } else { "stale" },
+                    expired,
+                    matched: e.matched_findings,
+                    reason: &e.reason,
+                    ticket: e.ticket.as_deref().unwrap_or(""),
+                    expires: e.expires,
                 }
-                writeln!(p, "</ul>")?;
-            }
-            if let Some(keep) = &g.keep_pat {
-                writeln!(
-                    p,
-                    "<p><strong>If a PAT must stay:</strong> limit it to this organization, scopes {}, at most {} \
-                     days.</p>",
-                    inline_code(&keep.scopes.join(", ")),
-                    keep.max_days
-                )?;
-            }
-            writeln!(p, "<p>Microsoft Learn: {}</p>", link(&g.learn))?;
-            for s in &g.see_also {
-                writeln!(p, "<p>See also: {}</p>", link(s))?;
-            }
-            writeln!(p, "</article>")?;
-        }
-        writeln!(p, "</section>")
+            })
+            .collect(),
     }
+}
 
-    fn exceptions(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        writeln!(p, "<section id=\"exceptions\">")?;
-        writeln!(p, "<h2>Exceptions to review</h2>")?;
-        let active: Vec<&ExceptionReport> =
-            r.exceptions.iter().filter(|e| e.status == ExceptionStatus::Active).collect();
-        let review: Vec<&ExceptionReport> =
-            r.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).collect();
-        if r.exceptions.is_empty() {
-            writeln!(p, "<p class=\"empty\">The rules file has no exceptions.</p>")?;
+fn rule_rows(r: &ScanRecord) -> Vec<RuleRow<'_>> {
+    let mut open: HashMap<&str, usize> = HashMap::new();
+    let mut accepted: HashMap<&str, usize> = HashMap::new();
+    for f in &r.findings {
+        let counts = if f.is_suppressed() { &mut accepted } else { &mut open };
+        *counts.entry(f.rule.as_ref()).or_default() += 1;
+    }
+    r.rules
+        .iter()
+        .map(|rule| RuleRow {
+            anchor: anchor(&rule.id),
+            id: &rule.id,
+            severity: rule.severity,
+            open: open.get(rule.id.as_str()).copied().unwrap_or(0),
+            accepted: accepted.get(rule.id.as_str()).copied().unwrap_or(0),
+            rationale: &rule.rationale,
+            deadline: rule.deadline,
+        })
+        .collect()
+}
+
+// ---- charts --------------------------------------------------------------------------------
+
+fn chart_findings(r: &ScanRecord, rules: &HashMap<&str, &RuleInfo>) -> Figure {
+    let rows = findings_by_rule(r);
+    let mut used = [false; 5];
+    let bars = rows
+        .iter()
+        .map(|row| {
+            let open: usize = row.open.iter().sum();
+            let segments = Severity::ALL
+                .iter()
+                .zip(row.open)
+                .enumerate()
+                .filter(|(_, (_, n))| *n > 0)
+                .map(|(i, (sev, n))| {
+                    used[i] = true;
+                    Segment {
+                        value: n as f64,
+                        fill: fill(*sev),
+                        title: format!("{}: {n} open {sev} finding{}", row.rule, plural(n)),
+                    }
+                })
+                .collect();
+            let rationale = rules.get(row.rule.as_str()).map(|x| x.rationale.as_str()).unwrap_or_default();
+            let accepted = if row.suppressed > 0 { format!(" (+{} accepted)", row.suppressed) } else { String::new() };
+            Bar {
+                label: row.rule.clone(),
+                sub: String::new(),
+                title: format!("{}: {open} open finding{}{accepted}. {rationale}", row.rule, plural(open)),
+                segments,
+                note: format!("{open}{accepted}"),
+            }
+        })
+        .collect();
+    let legend =
+        Severity::ALL.iter().zip(used).filter(|(_, u)| *u).map(|(sev, _)| (sev.to_string(), fill(*sev))).collect();
+    let chart = Chart {
+        id: "chart-findings",
+        title: "Open findings by rule and severity",
+        legend,
+        bars,
+        empty: "No open findings.",
+    };
+    rows_figure(chart, 150.0, "Unsuppressed findings of each rule; hover a bar for the rule's rationale.".into())
+}
+
+fn chart_owners(r: &ScanRecord) -> Figure {
+    let risks = owner_risk(r);
+    let mut used = [false; 5];
+    let bars = risks
+        .iter()
+        .take(TOP_OWNERS)
+        .map(|risk| {
+            let (name, upn) = owner_name(r, &risk.descriptor);
+            let counts: Vec<String> = Severity::ALL
+                .iter()
+                .zip(risk.counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(sev, n)| format!("{n} {sev}"))
+                .collect();
+            let segments = Severity::ALL
+                .iter()
+                .zip(risk.counts)
+                .enumerate()
+                .filter(|(_, (sev, n))| *n > 0 && risk_weight(**sev) > 0)
+                .map(|(i, (sev, n))| {
+                    used[i] = true;
+                    let points = n as u32 * risk_weight(*sev);
+                    Segment {
+                        value: f64::from(points),
+                        fill: fill(*sev),
+                        title: format!("{n} {sev} finding{} = {points} points", plural(n)),
+                    }
+                })
+                .collect();
+            let who = if upn.is_empty() { name.to_string() } else { format!("{name} ({upn})") };
+            Bar {
+                label: name.to_string(),
+                sub: String::new(),
+                title: format!("{who}: risk score {}; open findings: {}", risk.score, counts.join(", ")),
+                segments,
+                note: risk.score.to_string(),
+            }
+        })
+        .collect();
+    let legend =
+        Severity::ALL.iter().zip(used).filter(|(_, u)| *u).map(|(sev, _)| (sev.to_string(), fill(*sev))).collect();
+    let chart =
+        Chart { id: "chart-owners", title: "Top owners by risk", legend, bars, empty: "No owner has open findings." };
+    let note = format!(
+        "The {TOP_OWNERS} owners with the highest risk score: open findings weighted critical 10, high 5, medium 2, \
+         low 1 ({} owner{} with a score above 0).",
+        risks.len(),
+        plural(risks.len())
+    );
+    rows_figure(chart, 210.0, note)
+}
+
+fn chart_expiry(r: &ScanRecord, retirement_date: Option<NaiveDate>) -> Figure {
+    let timeline = expiry_timeline(r);
+    let bars = timeline
+        .months
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let total = m.global + m.scoped;
+            let month = m.start.format("%B %Y");
+            let mut segments = Vec::new();
+            if m.scoped > 0 {
+                segments.push(Segment {
+                    value: m.scoped as f64,
+                    fill: ACCENT,
+                    title: format!("{month}: {} organization-scoped token{}", m.scoped, plural(m.scoped)),
+                });
+            }
+            if m.global > 0 {
+                segments.push(Segment {
+                    value: m.global as f64,
+                    fill: GLOBAL_FILL,
+                    title: format!("{month}: {} token{} valid in all organizations", m.global, plural(m.global)),
+                });
+            }
+            Bar {
+                label: m.start.format("%b").to_string(),
+                sub: if i == 0 || m.start.month() == 1 { m.start.year().to_string() } else { String::new() },
+                title: format!("{month}: {total} active token{} expire", plural(total)),
+                segments,
+                note: if total > 0 { total.to_string() } else { String::new() },
+            }
+        })
+        .collect();
+    let chart = Chart {
+        id: "chart-expiry",
+        title: "Active tokens expiring in the next 12 months",
+        legend: vec![("this organization".into(), ACCENT), ("all organizations".into(), GLOBAL_FILL)],
+        bars,
+        empty: "No active tokens.",
+    };
+    let start = timeline.months.first().map(|m| m.start).unwrap_or_else(|| r.as_of.date_naive());
+    let end = start.checked_add_months(Months::new(TIMELINE_MONTHS)).unwrap_or(start);
+    let mut marker = None;
+    let mut note = format!("Active tokens by month of expiry, from {} on.", r.as_of.format("%Y-%m-%d"));
+    if let Some(date) = retirement_date {
+        if date >= start && date < end {
+            let index = month_index(start, date);
+            let month_start = date.with_day(1).unwrap_or(date);
+            let days =
+                month_start.checked_add_months(Months::new(1)).map_or(30, |next| (next - month_start).num_days());
+            marker = Some(Marker {
+                at: f64::from(index) + f64::from(date.day0()) / days as f64,
+                label: if date > r.as_of.date_naive() {
+                    format!("Global PATs stop working {date}")
+                } else {
+                    format!("Global PATs retired {date}")
+                },
+            });
+            note.push_str(&format!(
+                " The dashed line marks the global PAT retirement date ({date}): tokens valid in all \
+                 organizations stop working then, whatever their expiry."
+            ));
+        } else if date < r.as_of.date_naive() {
+            note.push_str(&format!(" The global PAT retirement date ({date}) has passed."));
         } else {
-            let accepted: usize = active.iter().map(|e| e.matched_findings).sum();
-            writeln!(
-                p,
-                "<p>{} active exception{} accept{} {accepted} finding{}; {} need{} review.</p>",
-                active.len(),
-                plural(active.len()),
-                if active.len() == 1 { "s" } else { "" },
-                plural(accepted),
-                review.len(),
-                if review.len() == 1 { "s" } else { "" }
-            )?;
+            note.push_str(&format!(" The global PAT retirement date ({date}) is beyond this window."));
         }
-        if !review.is_empty() {
-            writeln!(p, "<table class=\"exceptions\">")?;
-            writeln!(
-                p,
-                "<thead><tr><th scope=\"col\">#</th><th scope=\"col\">Line</th><th scope=\"col\">Status</th><th \
-                 scope=\"col\">Reason</th><th scope=\"col\">Ticket</th><th scope=\"col\">Expires</th><th \
-                 scope=\"col\">What to do</th></tr></thead>"
-            )?;
-            writeln!(p, "<tbody>")?;
-            for e in review {
-                let (status, todo) = match e.status {
-                    ExceptionStatus::Expired => (
-                        "expired",
-                        format!(
-                            "Expired: its {} finding{} count again. Fix them, or renew the exception after review.",
-                            e.matched_findings,
-                            plural(e.matched_findings)
-                        ),
-                    ),
-                    _ => ("stale", "Matches no finding: remove it or fix what it matches.".to_string()),
-                };
-                writeln!(
-                    p,
-                    "<tr class=\"exception\" data-status=\"{status}\"><td>{}</td><td>{}</td><td><span class=\"tag \
-                     {status}\">{status}</span></td><td>{}</td><td>{}</td><td class=\"nowrap\">{}</td><td>{todo}</td></tr>",
-                    e.exception,
-                    e.line,
-                    esc(&e.reason),
-                    esc(e.ticket.as_deref().unwrap_or("")),
-                    e.expires
-                )?;
-            }
-            writeln!(p, "</tbody>")?;
-            writeln!(p, "</table>")?;
-        }
-        writeln!(p, "</section>")
     }
+    if timeline.later > 0 {
+        note.push_str(&format!(" {} more expire later.", timeline.later));
+    }
+    if timeline.no_end > 0 {
+        note.push_str(&format!(" {} have no expiry date.", timeline.no_end));
+    }
+    columns_figure(chart, marker, note)
+}
 
-    fn rules(&self, p: &mut Sink<'_>) -> fmt::Result {
-        let r = self.r;
-        let mut open: HashMap<&str, usize> = HashMap::new();
-        let mut accepted: HashMap<&str, usize> = HashMap::new();
-        for f in &r.findings {
-            let counts = if f.is_suppressed() { &mut accepted } else { &mut open };
-            *counts.entry(f.rule.as_ref()).or_default() += 1;
-        }
-        writeln!(p, "<section id=\"rules\">")?;
-        writeln!(p, "<h2>Rules</h2>")?;
-        writeln!(p, "<table class=\"rules\">")?;
-        writeln!(
-            p,
-            "<thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Severity</th><th scope=\"col\">Open</th><th \
-             scope=\"col\">Accepted</th><th scope=\"col\">Rationale</th></tr></thead>"
-        )?;
-        writeln!(p, "<tbody>")?;
-        for rule in &r.rules {
-            let deadline = rule.deadline.map(|d| format!(" <strong>Deadline: {d}.</strong>")).unwrap_or_default();
-            writeln!(
-                p,
-                "<tr id=\"rule-{}\"><td><code class=\"rule\">{}</code></td><td><span class=\"sev sev-{}\">{}</span></td><td>{}</td><td>{}</td><td>{}{deadline}</td></tr>",
-                anchor(&rule.id),
-                esc(&rule.id),
-                rule.severity,
-                rule.severity,
-                open.get(rule.id.as_str()).copied().unwrap_or(0),
-                accepted.get(rule.id.as_str()).copied().unwrap_or(0),
-                esc(&rule.rationale)
-            )?;
-        }
-        writeln!(p, "</tbody>")?;
-        writeln!(p, "</table>")?;
-        writeln!(p, "</section>")
+fn chart_lifetimes(r: &ScanRecord) -> Figure {
+    let buckets = lifetime_histogram(r);
+    let bars = buckets
+        .iter()
+        .map(|(label, n)| Bar {
+            label: label.clone(),
+            sub: if label == "unknown" { String::new() } else { "days".into() },
+            title: format!(
+                "lifetime {label}{}: {n} active token{}",
+                if label == "unknown" { "" } else { " days" },
+                plural(*n)
+            ),
+            segments: if *n > 0 {
+                vec![Segment { value: *n as f64, fill: ACCENT, title: format!("{n} token{}", plural(*n)) }]
+            } else {
+                Vec::new()
+            },
+            note: if *n > 0 { n.to_string() } else { String::new() },
+        })
+        .collect();
+    let chart = Chart { id: "chart-lifetimes", title: "Token lifetimes", legend: Vec::new(), bars, empty: "" };
+    columns_figure(
+        chart,
+        None,
+        "Active tokens by total lifetime (valid to minus valid from), in days. Short-lived tokens limit the damage \
+         of a leak."
+            .into(),
+    )
+}
+
+// ---- chart geometry (what `templates/chart*.html` draw) ------------------------------------
+
+/// What a chart shows, before it is laid out.
+struct Chart {
+    id: &'static str,
+    title: &'static str,
+    legend: Vec<(String, &'static str)>,
+    bars: Vec<Bar>,
+    /// Shown instead of an empty chart.
+    empty: &'static str,
+}
+
+struct Bar {
+    label: String,
+    /// A second label line (vertical charts).
+    sub: String,
+    title: String,
+    segments: Vec<Segment>,
+    /// Text at the end of the bar.
+    note: String,
+}
+
+struct Segment {
+    value: f64,
+    fill: &'static str,
+    title: String,
+}
+
+/// A labelled vertical line, at a position counted in bar slots from the left.
+struct Marker {
+    at: f64,
+    label: String,
+}
+
+const WIDTH: f64 = 640.0;
+
+/// A coordinate, written with one decimal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Px(f64);
+
+impl fmt::Display for Px {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.1}", self.0)
     }
+}
+
+/// A length written as a whole number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Whole(f64);
+
+impl fmt::Display for Whole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.0}", self.0)
+    }
+}
+
+/// One chart laid out: a figure with an SVG drawing (`templates/chart.html`).
+struct Figure {
+    id: &'static str,
+    title: &'static str,
+    width: f64,
+    height: Whole,
+    legend: Vec<Key>,
+    plot: Plot,
+    note: String,
+}
+
+enum Plot {
+    /// A chart without bars says so, instead of drawing nothing.
+    Empty(EmptyPlot),
+    Rows(Rows),
+    Columns(Columns),
+}
+
+struct EmptyPlot {
+    x: f64,
+    message: &'static str,
+}
+
+/// A colour key of the legend.
+struct Key {
+    x: Px,
+    y: Px,
+    text_x: Px,
+    text_y: Px,
+    name: String,
+    fill: &'static str,
+}
+
+/// Horizontal bars (`templates/chart-rows.html`).
+struct Rows {
+    ticks: Vec<RowTick>,
+    bars: Vec<Row>,
+    bar_height: f64,
+}
+
+/// A vertical grid line and its value below the plot.
+struct RowTick {
+    x: Px,
+    y1: Px,
+    y2: Px,
+    label_y: Px,
+    value: f64,
+}
+
+struct Row {
+    title: String,
+    label_x: Px,
+    /// Baseline of the label and of the value text.
+    text_y: Px,
+    label: String,
+    rects: Vec<Rect>,
+    value_x: Px,
+    note: String,
+}
+
+/// One segment of a stacked bar.
+struct Rect {
+    x: Px,
+    y: Px,
+    width: Px,
+    height: Px,
+    fill: &'static str,
+    title: String,
+}
+
+/// Vertical bars (`templates/chart-columns.html`).
+struct Columns {
+    /// Left end of the grid lines and baseline.
+    left: f64,
+    /// Right end of the grid lines and baseline.
+    right: Px,
+    ticks: Vec<ColumnTick>,
+    bars: Vec<Column>,
+    base: Px,
+    marker: Option<MarkerLine>,
+}
+
+/// A horizontal grid line and its value left of the plot.
+struct ColumnTick {
+    y: Px,
+    label_x: Px,
+    label_y: Px,
+    value: f64,
+}
+
+struct Column {
+    title: String,
+    rects: Vec<Rect>,
+    centre: Px,
+    /// Baseline of the note, above the bar.
+    value_y: Px,
+    note: String,
+    label_y: Px,
+    label: String,
+    sub_y: Px,
+    sub: String,
+}
+
+struct MarkerLine {
+    label: String,
+    x: Px,
+    top: Px,
+    text_x: Px,
+    text_y: Px,
+    /// `start` or `end`: the label stays inside the chart.
+    anchor: &'static str,
+}
+
+fn empty_figure(chart: Chart, note: String) -> Figure {
+    Figure {
+        id: chart.id,
+        title: chart.title,
+        width: WIDTH,
+        height: Whole(80.0),
+        legend: Vec::new(),
+        plot: Plot::Empty(EmptyPlot { x: WIDTH / 2.0, message: chart.empty }),
+        note,
+    }
+}
+
+fn legend(items: &[(String, &'static str)], x: f64, y: f64) -> Vec<Key> {
+    let mut x = x;
+    items
+        .iter()
+        .map(|(name, fill)| {
+            let key = Key { x: Px(x), y: Px(y - 10.0), text_x: Px(x + 15.0), text_y: Px(y), name: name.clone(), fill };
+            x += 15.0 + name.chars().count() as f64 * 6.8 + 18.0;
+            key
+        })
+        .collect()
+}
+
+/// A round axis maximum at or above `max`, and the step between grid lines (whole numbers).
+fn nice_scale(max: f64) -> (f64, f64) {
+    if max <= 0.0 {
+        return (1.0, 1.0);
+    }
+    let raw = max / 4.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = match raw / magnitude {
+        n if n <= 1.0 => 1.0,
+        n if n <= 2.0 => 2.0,
+        n if n <= 5.0 => 5.0,
+        _ => 10.0,
+    } * magnitude;
+    let step = step.max(1.0);
+    ((max / step).ceil() * step, step)
+}
+
+/// The values of the grid lines: 0, `step`, … up to `axis_max`.
+fn grid_values(axis_max: f64, step: f64) -> Vec<f64> {
+    let mut values = Vec::new();
+    let mut v = 0.0;
+    while v <= axis_max + 1e-9 {
+        values.push(v);
+        v += step;
+    }
+    values
+}
+
+fn total(bar: &Bar) -> f64 {
+    bar.segments.iter().map(|s| s.value).sum()
+}
+
+/// Horizontal stacked bars, one row each, labels on the left.
+fn rows_figure(chart: Chart, label_width: f64, note: String) -> Figure {
+    if chart.bars.is_empty() {
+        return empty_figure(chart, note);
+    }
+    let (row, bar_h) = (26.0, 16.0);
+    let top = if chart.legend.is_empty() { 8.0 } else { 30.0 };
+    let (left, right) = (label_width, 86.0);
+    let plot_w = WIDTH - left - right;
+    let plot_h = row * chart.bars.len() as f64;
+    let height = top + plot_h + 24.0;
+    let (axis_max, step) = nice_scale(chart.bars.iter().map(total).fold(0.0, f64::max));
+    let ticks = grid_values(axis_max, step)
+        .into_iter()
+        .map(|value| {
+            let x = Px(left + plot_w * value / axis_max);
+            RowTick { x, y1: Px(top - 4.0), y2: Px(top + plot_h), label_y: Px(top + plot_h + 16.0), value }
+        })
+        .collect();
+    let label_chars = ((label_width - 14.0) / 6.9) as usize;
+    let bars = chart
+        .bars
+        .into_iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            let y = top + i as f64 * row + (row - bar_h) / 2.0;
+            let mut x = left;
+            let mut rects = Vec::with_capacity(bar.segments.len());
+            for seg in bar.segments {
+                let w = plot_w * seg.value / axis_max;
+                if w <= 0.0 {
+                    continue;
+                }
+                rects.push(Rect {
+                    x: Px(x),
+                    y: Px(y),
+                    width: Px(w),
+                    height: Px(bar_h),
+                    fill: seg.fill,
+                    title: seg.title,
+                });
+                x += w;
+            }
+            Row {
+                title: bar.title,
+                label_x: Px(left - 8.0),
+                text_y: Px(y + bar_h / 2.0 + 4.0),
+                label: clip(&bar.label, label_chars),
+                rects,
+                value_x: Px(x + 6.0),
+                note: bar.note,
+            }
+        })
+        .collect();
+    Figure {
+        id: chart.id,
+        title: chart.title,
+        width: WIDTH,
+        height: Whole(height),
+        legend: legend(&chart.legend, left, 16.0),
+        plot: Plot::Rows(Rows { ticks, bars, bar_height: bar_h }),
+        note,
+    }
+}
+
+/// Vertical stacked bars, one slot each, labels below; an optional labelled marker line.
+fn columns_figure(chart: Chart, marker: Option<Marker>, note: String) -> Figure {
+    if chart.bars.is_empty() {
+        return empty_figure(chart, note);
+    }
+    let height = 300.0;
+    // Room above the plot: the legend, the marker's label, the value over the tallest bar.
+    let top = 24.0 + if chart.legend.is_empty() { 0.0 } else { 22.0 } + if marker.is_some() { 16.0 } else { 0.0 };
+    let (left, right, bottom) = (44.0, 14.0, 42.0);
+    let plot_w = WIDTH - left - right;
+    let plot_h = height - top - bottom;
+    let slot = plot_w / chart.bars.len() as f64;
+    let bar_w = (slot * 0.62).min(64.0);
+    let (axis_max, step) = nice_scale(chart.bars.iter().map(total).fold(0.0, f64::max));
+    let base = top + plot_h;
+    let ticks = grid_values(axis_max, step)
+        .into_iter()
+        .map(|value| {
+            let y = base - plot_h * value / axis_max;
+            ColumnTick { y: Px(y), label_x: Px(left - 6.0), label_y: Px(y + 4.0), value }
+        })
+        .collect();
+    let bars = chart
+        .bars
+        .into_iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            let x = left + slot * i as f64 + (slot - bar_w) / 2.0;
+            let centre = x + bar_w / 2.0;
+            let mut y = base;
+            let mut rects = Vec::with_capacity(bar.segments.len());
+            for seg in bar.segments {
+                let h = plot_h * seg.value / axis_max;
+                if h <= 0.0 {
+                    continue;
+                }
+                y -= h;
+                rects.push(Rect {
+                    x: Px(x),
+                    y: Px(y),
+                    width: Px(bar_w),
+                    height: Px(h),
+                    fill: seg.fill,
+                    title: seg.title,
+                });
+            }
+            Column {
+                title: bar.title,
+                rects,
+                centre: Px(centre),
+                value_y: Px(y - 5.0),
+                note: bar.note,
+                label_y: Px(base + 16.0),
+                label: bar.label,
+                sub_y: Px(base + 31.0),
+                sub: bar.sub,
+            }
+        })
+        .collect();
+    let marker = marker.map(|m| {
+        let x = left + slot * m.at;
+        let (text_x, anchor) = if x < WIDTH * 0.6 { (x + 6.0, "start") } else { (x - 6.0, "end") };
+        MarkerLine { label: m.label, x: Px(x), top: Px(top - 30.0), text_x: Px(text_x), text_y: Px(top - 20.0), anchor }
+    });
+    Figure {
+        id: chart.id,
+        title: chart.title,
+        width: WIDTH,
+        height: Whole(height),
+        legend: legend(&chart.legend, left, 16.0),
+        plot: Plot::Columns(Columns { left, right: Px(WIDTH - right), ticks, bars, base: Px(base), marker }),
+        note,
+    }
+}
+
+// ---- text helpers --------------------------------------------------------------------------
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An id usable in `id="…"` and `href="#…"` whatever the record holds.
+fn anchor(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
 // ---- chart data (pure) -------------------------------------------------------------------
@@ -986,501 +1339,6 @@ fn owner_risk(r: &ScanRecord) -> Vec<OwnerRisk> {
     risks
 }
 
-// ---- SVG drawing ---------------------------------------------------------------------------
-
-struct Segment {
-    value: f64,
-    fill: &'static str,
-    /// Plain text (escaped when drawn).
-    title: String,
-}
-
-struct Bar {
-    label: String,
-    /// A second label line (vertical charts).
-    sub: String,
-    title: String,
-    segments: Vec<Segment>,
-    /// Text at the end of the bar.
-    note: String,
-}
-
-struct Chart<'a> {
-    id: &'a str,
-    title: &'a str,
-    legend: Vec<(String, &'static str)>,
-    bars: Vec<Bar>,
-    /// Shown instead of an empty chart.
-    empty: &'a str,
-}
-
-/// A labelled vertical line, at a position counted in bar slots from the left.
-struct Marker {
-    at: f64,
-    label: String,
-}
-
-const WIDTH: f64 = 640.0;
-
-fn figure(p: &mut Sink<'_>, chart: &Chart, note: &str, draw: impl FnOnce(&mut Sink<'_>) -> fmt::Result) -> fmt::Result {
-    writeln!(p, "<figure class=\"chart-box\">")?;
-    writeln!(p, "<figcaption>{}</figcaption>", esc(chart.title))?;
-    draw(p)?;
-    writeln!(p, "<p class=\"note\">{}</p>", esc(note))?;
-    writeln!(p, "</figure>")
-}
-
-fn open_svg(p: &mut Sink<'_>, chart: &Chart, height: f64) -> fmt::Result {
-    writeln!(
-        p,
-        "<svg class=\"chart\" id=\"{}\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" height=\"{height:.0}\" \
-         role=\"img\" aria-label=\"{}\"><title>{}</title>",
-        chart.id,
-        esc(chart.title),
-        esc(chart.title)
-    )
-}
-
-/// An empty chart says so, instead of drawing nothing.
-fn empty_svg(p: &mut Sink<'_>, chart: &Chart) -> fmt::Result {
-    open_svg(p, chart, 80.0)?;
-    writeln!(
-        p,
-        "<text class=\"empty\" x=\"{}\" y=\"45\" text-anchor=\"middle\">{}</text>",
-        WIDTH / 2.0,
-        esc(chart.empty)
-    )?;
-    writeln!(p, "</svg>")
-}
-
-fn legend(p: &mut Sink<'_>, items: &[(String, &'static str)], x: f64, y: f64) -> fmt::Result {
-    if items.is_empty() {
-        return Ok(());
-    }
-    write!(p, "<g class=\"legend\">")?;
-    let mut x = x;
-    for (name, fill) in items {
-        write!(
-            p,
-            "<rect class=\"key\" x=\"{x:.1}\" y=\"{:.1}\" width=\"11\" height=\"11\" rx=\"2\" fill=\"{fill}\"/><text \
-             x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
-            y - 10.0,
-            x + 15.0,
-            esc(name)
-        )?;
-        x += 15.0 + name.chars().count() as f64 * 6.8 + 18.0;
-    }
-    writeln!(p, "</g>")
-}
-
-/// A round axis maximum at or above `max`, and the step between grid lines (whole numbers).
-fn nice_scale(max: f64) -> (f64, f64) {
-    if max <= 0.0 {
-        return (1.0, 1.0);
-    }
-    let raw = max / 4.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = match raw / magnitude {
-        n if n <= 1.0 => 1.0,
-        n if n <= 2.0 => 2.0,
-        n if n <= 5.0 => 5.0,
-        _ => 10.0,
-    } * magnitude;
-    let step = step.max(1.0);
-    ((max / step).ceil() * step, step)
-}
-
-fn total(bar: &Bar) -> f64 {
-    bar.segments.iter().map(|s| s.value).sum()
-}
-
-/// Horizontal stacked bars, one row each, labels on the left.
-fn hbar(p: &mut Sink<'_>, chart: &Chart, label_width: f64) -> fmt::Result {
-    if chart.bars.is_empty() {
-        return empty_svg(p, chart);
-    }
-    let (row, bar_h) = (26.0, 16.0);
-    let top = if chart.legend.is_empty() { 8.0 } else { 30.0 };
-    let (left, right) = (label_width, 86.0);
-    let plot_w = WIDTH - left - right;
-    let plot_h = row * chart.bars.len() as f64;
-    let height = top + plot_h + 24.0;
-    let (axis_max, step) = nice_scale(chart.bars.iter().map(total).fold(0.0, f64::max));
-    open_svg(p, chart, height)?;
-    legend(p, &chart.legend, left, 16.0)?;
-    write!(p, "<g class=\"axis\">")?;
-    let mut v = 0.0;
-    while v <= axis_max + 1e-9 {
-        let x = left + plot_w * v / axis_max;
-        write!(
-            p,
-            "<line class=\"grid\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
-             text-anchor=\"middle\">{v}</text>",
-            top - 4.0,
-            top + plot_h,
-            top + plot_h + 16.0
-        )?;
-        v += step;
-    }
-    writeln!(p, "</g>")?;
-    let label_chars = ((label_width - 14.0) / 6.9) as usize;
-    for (i, bar) in chart.bars.iter().enumerate() {
-        let y = top + i as f64 * row + (row - bar_h) / 2.0;
-        write!(p, "<g class=\"row\"><title>{}</title>", esc(&bar.title))?;
-        write!(
-            p,
-            "<text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            left - 8.0,
-            y + bar_h / 2.0 + 4.0,
-            esc(&clip(&bar.label, label_chars))
-        )?;
-        let mut x = left;
-        for seg in &bar.segments {
-            let w = plot_w * seg.value / axis_max;
-            if w <= 0.0 {
-                continue;
-            }
-            write!(
-                p,
-                "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{bar_h}\" fill=\"{}\"><title>{}</title></rect>",
-                seg.fill,
-                esc(&seg.title)
-            )?;
-            x += w;
-        }
-        writeln!(
-            p,
-            "<text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-            x + 6.0,
-            y + bar_h / 2.0 + 4.0,
-            esc(&bar.note)
-        )?;
-    }
-    writeln!(p, "</svg>")
-}
-
-/// Vertical stacked bars, one slot each, labels below; an optional labelled marker line.
-fn vbar(p: &mut Sink<'_>, chart: &Chart, marker: Option<&Marker>) -> fmt::Result {
-    if chart.bars.is_empty() {
-        return empty_svg(p, chart);
-    }
-    let height = 300.0;
-    // Room above the plot: the legend, the marker's label, the value over the tallest bar.
-    let top = 24.0 + if chart.legend.is_empty() { 0.0 } else { 22.0 } + if marker.is_some() { 16.0 } else { 0.0 };
-    let (left, right, bottom) = (44.0, 14.0, 42.0);
-    let plot_w = WIDTH - left - right;
-    let plot_h = height - top - bottom;
-    let slot = plot_w / chart.bars.len() as f64;
-    let bar_w = (slot * 0.62).min(64.0);
-    let (axis_max, step) = nice_scale(chart.bars.iter().map(total).fold(0.0, f64::max));
-    let base = top + plot_h;
-    open_svg(p, chart, height)?;
-    legend(p, &chart.legend, left, 16.0)?;
-    write!(p, "<g class=\"axis\">")?;
-    let mut v = 0.0;
-    while v <= axis_max + 1e-9 {
-        let y = base - plot_h * v / axis_max;
-        write!(
-            p,
-            "<line class=\"grid\" x1=\"{left}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" \
-             text-anchor=\"end\">{v}</text>",
-            WIDTH - right,
-            left - 6.0,
-            y + 4.0
-        )?;
-        v += step;
-    }
-    writeln!(p, "</g>")?;
-    for (i, bar) in chart.bars.iter().enumerate() {
-        let x = left + slot * i as f64 + (slot - bar_w) / 2.0;
-        let centre = x + bar_w / 2.0;
-        write!(p, "<g class=\"col\"><title>{}</title>", esc(&bar.title))?;
-        let mut y = base;
-        for seg in &bar.segments {
-            let h = plot_h * seg.value / axis_max;
-            if h <= 0.0 {
-                continue;
-            }
-            y -= h;
-            write!(
-                p,
-                "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>{}</title></rect>",
-                seg.fill,
-                esc(&seg.title)
-            )?;
-        }
-        if !bar.note.is_empty() {
-            write!(
-                p,
-                "<text class=\"value\" x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                y - 5.0,
-                esc(&bar.note)
-            )?;
-        }
-        write!(
-            p,
-            "<text class=\"label\" x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            base + 16.0,
-            esc(&bar.label)
-        )?;
-        if !bar.sub.is_empty() {
-            write!(
-                p,
-                "<text class=\"sub\" x=\"{centre:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                base + 31.0,
-                esc(&bar.sub)
-            )?;
-        }
-        writeln!(p, "</g>")?;
-    }
-    writeln!(
-        p,
-        "<line class=\"baseline\" x1=\"{left}\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\"/>",
-        WIDTH - right
-    )?;
-    if let Some(m) = marker {
-        let x = left + slot * m.at;
-        let (tx, anchor) = if x < WIDTH * 0.6 { (x + 6.0, "start") } else { (x - 6.0, "end") };
-        writeln!(
-            p,
-            "<g class=\"marker\" id=\"retirement-marker\"><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" \
-             y2=\"{base:.1}\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text></g>",
-            esc(&m.label),
-            top - 30.0,
-            top - 20.0,
-            esc(&m.label)
-        )?;
-    }
-    writeln!(p, "</svg>")
-}
-
-// ---- text helpers --------------------------------------------------------------------------
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// At most `max` characters, with an ellipsis when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// An id usable in `id="…"` and `href="#…"` whatever the record holds.
-fn anchor(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
-}
-
-/// Escapes text and shows `backticked` parts as code (the guidance texts mark commands so).
-fn inline_code(text: &str) -> String {
-    let mut parts: Vec<&str> = text.split('`').collect();
-    // An odd number of backticks: the last one is a plain character.
-    let tail = if parts.len().is_multiple_of(2) { parts.pop().map(|last| format!("`{last}")) } else { None };
-    let mut out = String::with_capacity(text.len() + 32);
-    for (i, part) in parts.iter().enumerate() {
-        if i % 2 == 1 {
-            out.push_str("<code>");
-            out.push_str(&esc(part));
-            out.push_str("</code>");
-        } else {
-            out.push_str(&esc(part));
-        }
-    }
-    if let Some(tail) = tail {
-        out.push_str(&esc(&tail));
-    }
-    out
-}
-
-/// A link for an `https://` address; anything else stays text (a saved scan could hold
-/// `javascript:` or a plain-text address).
-fn link(url: &str) -> String {
-    if url.starts_with("https://") && !url.chars().any(char::is_whitespace) {
-        format!("<a href=\"{}\" rel=\"noreferrer\">{}</a>", esc(url), esc(url))
-    } else {
-        esc(url)
-    }
-}
-
-fn style() -> String {
-    let mut css = STYLE.to_string();
-    for sev in Severity::ALL {
-        let (fill, ink) = severity_colours(sev);
-        css.push_str(&format!(
-            ".sev-{sev} {{ background: {fill}; color: {ink}; }}\ntr.finding[data-severity=\"{sev}\"] > td:first-child {{ \
-             box-shadow: inset 4px 0 0 {fill}; }}\n"
-        ));
-    }
-    css
-}
-
-const STYLE: &str = r#":root { --fg: #1d2330; --muted: #5d6675; --line: #dde2ea; --bg: #f5f6f9; --card: #ffffff; --accent: #3f6fb0; }
-* { box-sizing: border-box; }
-html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { margin: 0; background: var(--bg); color: var(--fg); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1360px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 28px; margin: 0 0 2px; overflow-wrap: anywhere; }
-h2 { font-size: 19px; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
-h3 { font-size: 16px; margin: 0 0 6px; }
-a { color: #1f5fae; }
-code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; background: #eef1f6; padding: 0 3px; border-radius: 3px; overflow-wrap: anywhere; }
-code.id { font-size: 11px; background: none; padding: 0; color: var(--muted); white-space: nowrap; overflow-wrap: normal; }
-.muted { color: var(--muted); }
-.nowrap { white-space: nowrap; }
-.kicker { margin: 0; text-transform: uppercase; letter-spacing: .08em; font-size: 12px; color: var(--muted); }
-.meta { margin: 0 0 10px; color: var(--muted); }
-.toc { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 0 0 14px; }
-.coverage.ok { display: inline-block; margin: 0 0 14px; padding: 4px 10px; border-radius: 6px; background: #e6f4ea; color: #1e5631; }
-.alert { border: 2px solid #9d0208; background: #fdecec; border-radius: 8px; padding: 12px 16px; margin: 0 0 16px; }
-.alert h2 { margin: 0 0 6px; border: 0; color: #9d0208; }
-.alert ul { margin: 6px 0 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
-.card h2 { font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); margin: 0; padding: 0; border: 0; }
-.card .big { font-size: 30px; font-weight: 650; margin: 2px 0; }
-.card p { margin: 0; }
-.card.warn { border-color: #9d0208; }
-.card.warn .big { color: #9d0208; }
-.sev { display: inline-block; padding: 1px 8px; margin: 1px 0; border-radius: 10px; font-size: 12px; font-weight: 600; white-space: nowrap; }
-.tag { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 11px; font-weight: 600; background: #e8ebf1; color: #3b4350; white-space: nowrap; }
-.tag.global { background: #fbe3e3; color: #9d0208; }
-.tag.accepted, .tag.stale { background: #e3ecf9; color: #1f4f8f; }
-.tag.expired { background: #fdebd3; color: #8a4a00; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
-figure.chart-box { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; break-inside: avoid; }
-figcaption { font-weight: 650; margin-bottom: 6px; }
-figure .note { color: var(--muted); font-size: 12.5px; margin: 6px 0 0; }
-svg.chart { display: block; width: 100%; height: auto; max-width: 760px; }
-svg.chart text { font-size: 12px; fill: var(--fg); }
-svg.chart .axis text, svg.chart text.sub { fill: var(--muted); font-size: 11px; }
-svg.chart text.value { font-weight: 600; }
-svg.chart text.empty { fill: var(--muted); font-size: 14px; }
-svg.chart line.grid { stroke: #e9ecf1; }
-svg.chart line.baseline { stroke: #9aa3b2; }
-svg.chart .row:hover text.label, svg.chart .col:hover text.label { font-weight: 700; }
-svg.chart rect.bar:hover { opacity: .85; }
-svg.chart .marker line { stroke: #9d0208; stroke-width: 2; stroke-dasharray: 6 4; }
-svg.chart .marker text { fill: #9d0208; font-weight: 700; paint-order: stroke; stroke: #ffffff; stroke-width: 4px; stroke-linejoin: round; }
-.controls { display: flex; flex-wrap: wrap; align-items: center; gap: 10px 18px; margin: 0 0 10px; padding: 8px 12px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
-.controls[hidden] { display: none; }
-.controls input[type=search] { width: 280px; padding: 4px 8px; font: inherit; }
-.controls select { padding: 3px 6px; font: inherit; }
-#filter-count { color: var(--muted); margin-left: auto; }
-.table-wrap { overflow-x: auto; }
-table { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); font-size: 13px; }
-th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); }
-thead th { background: #eceff5; white-space: nowrap; }
-table.findings thead th { position: sticky; top: 0; cursor: pointer; user-select: none; z-index: 1; }
-table.findings thead th:hover { background: #e0e5ee; }
-th[aria-sort=ascending]::after { content: " \25B2"; font-size: 10px; }
-th[aria-sort=descending]::after { content: " \25BC"; font-size: 10px; }
-code.rule { white-space: nowrap; overflow-wrap: normal; }
-table.findings td:nth-child(3) { min-width: 150px; overflow-wrap: break-word; }
-table.findings td:nth-child(4) { min-width: 250px; }
-table.findings td:nth-child(6) { min-width: 160px; }
-table.findings td:nth-child(7) { min-width: 180px; }
-table.findings td:nth-child(8) { min-width: 70px; }
-tr.finding[data-suppressed="true"] { background: #f7f8fa; color: var(--muted); }
-tr.finding[data-suppressed="true"] .sev { opacity: .55; }
-tbody tr:hover { background: #f3f6fb; }
-article.guidance { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; margin: 0 0 12px; break-inside: avoid; }
-article.guidance:target { outline: 3px solid var(--accent); }
-article.guidance ol, article.guidance ul { margin: 4px 0 8px; padding-left: 24px; }
-article.guidance li { margin: 2px 0; }
-article.guidance p { margin: 4px 0; }
-p.empty { color: var(--muted); font-style: italic; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-@media print {
-  body { background: #ffffff; font-size: 10pt; }
-  main { max-width: none; padding: 0; }
-  .toc, .controls { display: none !important; }
-  .charts { grid-template-columns: 1fr; }
-  svg.chart { max-width: 620px; }
-  .card, figure.chart-box, article.guidance, table { border-color: #b8bec9; }
-  .table-wrap { overflow: visible; }
-  table { font-size: 7.5pt; }
-  th, td { padding: 3px 4px; }
-  table.findings td { min-width: 0 !important; }
-  table.findings td:nth-child(6), table.findings td:nth-child(7) { width: 19%; }
-  code { font-size: 7pt; }
-  code.id { white-space: normal; overflow-wrap: anywhere; }
-  table.findings thead th { position: static; }
-  thead { display: table-header-group; }
-  tr { break-inside: avoid; }
-  tr.finding[hidden] { display: table-row; }
-  h2 { break-after: avoid; }
-  a { color: inherit; text-decoration: none; }
-}
-"#;
-
-/// Sorting and filtering of the findings table. Reads only the page; no network.
-const SCRIPT: &str = r#"(function () {
-  "use strict";
-  var table = document.getElementById("findings-table");
-  if (!table || !table.tBodies.length) { return; }
-  var body = table.tBodies[0];
-  var rows = Array.prototype.slice.call(body.rows);
-  var texts = rows.map(function (row) { return row.textContent.toLowerCase(); });
-  rows.forEach(function (row, i) { row.setAttribute("data-order", i); });
-  var headers = table.tHead.rows[0].cells;
-  function key(row, col) {
-    var cell = row.cells[col];
-    var value = cell.getAttribute("data-sort");
-    return value !== null ? value : cell.textContent.trim().toLowerCase();
-  }
-  function sortBy(col) {
-    var th = headers[col];
-    var numeric = th.getAttribute("data-type") === "num";
-    var current = th.getAttribute("aria-sort");
-    var dir = current === "ascending" ? -1 : current === "descending" ? 1 : (th.getAttribute("data-first") === "descending" ? -1 : 1);
-    for (var i = 0; i < headers.length; i++) { headers[i].removeAttribute("aria-sort"); }
-    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
-    rows.sort(function (a, b) {
-      var x = key(a, col), y = key(b, col);
-      var c = numeric ? parseFloat(x) - parseFloat(y) : (x < y ? -1 : x > y ? 1 : 0);
-      return c * dir || a.getAttribute("data-order") - b.getAttribute("data-order");
-    });
-    var fragment = document.createDocumentFragment();
-    rows.forEach(function (row) { fragment.appendChild(row); });
-    body.appendChild(fragment);
-  }
-  Array.prototype.forEach.call(headers, function (th, col) {
-    th.tabIndex = 0;
-    th.title = "Sort by " + th.textContent.trim().toLowerCase();
-    th.addEventListener("click", function () { sortBy(col); });
-    th.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sortBy(col); }
-    });
-  });
-  var text = document.getElementById("filter-text");
-  var severity = document.getElementById("filter-severity");
-  var accepted = document.getElementById("filter-suppressed");
-  var count = document.getElementById("filter-count");
-  function filter() {
-    var query = text.value.trim().toLowerCase();
-    var wanted = severity.value;
-    var shown = 0;
-    rows.forEach(function (row, i) {
-      var visible = (!wanted || row.getAttribute("data-severity") === wanted) &&
-        (accepted.checked || row.getAttribute("data-suppressed") !== "true") &&
-        (!query || texts[i].indexOf(query) !== -1);
-      row.hidden = !visible;
-      if (visible) { shown += 1; }
-    });
-    count.textContent = shown + " of " + rows.length + " findings shown";
-  }
-  text.addEventListener("input", filter);
-  severity.addEventListener("change", filter);
-  accepted.addEventListener("change", filter);
-  document.getElementById("finding-controls").hidden = false;
-  filter();
-})();
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1535,19 +1393,74 @@ mod tests {
         assert_eq!(nice_scale(7.0), (8.0, 2.0));
     }
 
+    fn parts(prose: &Prose) -> Vec<(bool, String)> {
+        prose.parts.iter().map(|p| (p.code, p.text.to_string())).collect()
+    }
+
     #[test]
-    fn text_helpers_escape_everything() {
-        assert_eq!(inline_code("run `a <b>` now"), "run <code>a &lt;b&gt;</code> now");
-        assert_eq!(inline_code("odd ` tick"), "odd ` tick");
-        assert_eq!(inline_code("`x` and ` y"), "<code>x</code> and ` y");
+    fn text_helpers_mark_code_clip_and_judge_links() {
+        let code = |t: &str| (true, t.to_string());
+        let text = |t: &str| (false, t.to_string());
+        assert_eq!(parts(&Prose::new("run `a <b>` now")), [text("run "), code("a <b>"), text(" now")]);
+        assert_eq!(parts(&Prose::new("odd ` tick")), [text("odd "), text("` tick")]);
+        assert_eq!(parts(&Prose::new("`x` and ` y")), [text(""), code("x"), text(" and "), text("` y")]);
+        assert_eq!(parts(&Prose::owned("a``b")), [text("a"), code(""), text("b")]);
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(clip("abc", 4), "abc");
         assert_eq!(anchor("a b\"><x"), "a_b___x");
-        assert_eq!(link("javascript:alert(1)"), "javascript:alert(1)");
-        assert!(
-            link("https://learn.microsoft.com/x?a=1&b=2")
-                .starts_with("<a href=\"https://learn.microsoft.com/x?a=1&amp;b=2\"")
-        );
+        assert!(!Link::new("javascript:alert(1)").followable);
+        assert!(!Link::new("https://x/ y").followable);
+        assert!(Link::new("https://learn.microsoft.com/x?a=1&b=2").followable);
+    }
+
+    #[test]
+    fn guidance_texts_keep_their_code_and_lose_their_markup() {
+        let mut record = record(vec![token("g", "aad.a", &["app_token"], true, 30, 20)]);
+        let g = &mut record.guidance[0];
+        g.action = "Run `az <x>` \u{202E}now <b>".into();
+        g.learn = "https://learn.microsoft.com/a?b=1&c=\"><script>".into();
+        g.see_also = vec!["javascript:alert(1)".into()];
+        let mut out = Vec::new();
+        render(&record, &mut out).unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(html.contains("Run <code>az &lt;x&gt;</code> \u{FFFD}now &lt;b&gt;"));
+        assert!(html.contains(
+            "<a href=\"https://learn.microsoft.com/a?b=1&amp;c=&quot;&gt;&lt;script&gt;\" rel=\"noreferrer\">"
+        ));
+        assert!(html.contains("<p>See also: javascript:alert(1)</p>"));
+        assert!(!html.contains("<b>") && !html.contains("<script>alert") && !html.contains('\u{202E}'));
+    }
+
+    #[test]
+    fn principal_names_break_before_the_domain_and_show_whatever_their_shape() {
+        let mut record = record(vec![
+            token("1", "aad.a", &["app_token"], true, 30, 20),
+            token("2", "aad.b", &["app_token"], true, 30, 20),
+        ]);
+        record.owners[0].principal_name = "@lone".into();
+        record.owners[1].principal_name = "no-at".into();
+        let mut out = Vec::new();
+        render(&record, &mut out).unwrap();
+        let html = String::from_utf8(out).unwrap();
+        assert!(html.contains("<td>AAD.A<br><span class=\"muted\"><wbr>@lone</span></td>"));
+        assert!(html.contains("<td>AAD.B<br><span class=\"muted\">no-at</span></td>"));
+    }
+
+    /// Escaping is the templates' business and always on: no template marks a value safe or
+    /// picks another escaper, so every value goes through `escape::Html`.
+    #[test]
+    fn templates_never_turn_escaping_off() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/templates");
+        let mut templates = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text: String = std::fs::read_to_string(&path).unwrap().split_whitespace().collect();
+            for bypass in ["|safe", "|escape", "|e(", "|e}", "|e|", "autoescape"] {
+                assert!(!text.contains(bypass), "{} uses {bypass}", path.display());
+            }
+            templates += 1;
+        }
+        assert!(templates >= 8, "templates found in {}", dir.display());
     }
 
     #[test]

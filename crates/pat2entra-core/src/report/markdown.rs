@@ -1,7 +1,7 @@
 //! Markdown: for wikis and pull requests. Summary, findings by severity, actions per owner, and
 //! the full text of every guidance referred to.
 
-use super::escape::{anchor, markdown_escape as esc, markdown_prose as prose, safe_link};
+use super::escape::{anchor, markdown_escape as md, markdown_prose as prose, safe_link};
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use crate::rules::ExceptionStatus;
@@ -11,7 +11,7 @@ use std::io::{self, Write};
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     let s = &record.summary;
     let c = &record.coverage;
-    writeln!(out, "# PAT audit: {}", esc(&record.organization))?;
+    writeln!(out, "# PAT audit: {}", md(&record.organization))?;
     writeln!(out)?;
     writeln!(out, "As of {}.", record.as_of.format("%Y-%m-%d %H:%M UTC"))?;
     writeln!(out)?;
@@ -54,7 +54,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "The tokens of these owners were **not** read; the findings below are incomplete.")?;
         writeln!(out)?;
         for gap in &c.owners_failed {
-            writeln!(out, "- {}: {}", esc(&record.owner_label(&gap.descriptor)), esc(&gap.error))?;
+            writeln!(out, "- {}: {}", md(&record.owner_label(&gap.descriptor)), md(&gap.error))?;
         }
     }
     if !c.warnings.is_empty() {
@@ -64,7 +64,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "Read, but resolved (duplicates) or not fully readable (judged as unknown).")?;
         writeln!(out)?;
         for w in &c.warnings {
-            writeln!(out, "- {}: {}", esc(w.kind.as_str()), esc(&w.message))?;
+            writeln!(out, "- {}: {}", md(w.kind.as_str()), md(&w.message))?;
         }
     }
 
@@ -85,10 +85,10 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
-                esc(&record.owner_label(&f.owner)),
+                md(&record.owner_label(&f.owner)),
                 token_label(record, &f.owner, &f.authorization_id),
-                esc(&f.rule),
-                esc(&f.message),
+                md(&f.rule),
+                md(&f.message),
                 action_link(record, f)
             )?;
         }
@@ -109,11 +109,11 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             let list: Vec<String> = actions
                 .iter()
                 .map(|(id, n)| {
-                    let title = record.guidance(id).map(|g| esc(&g.title)).unwrap_or_else(|| esc(id));
+                    let title = record.guidance(id).map(|g| md(&g.title)).unwrap_or_else(|| md(id));
                     format!("[{title}](#guidance-{}) ({n} finding{})", anchor(id), if *n == 1 { "" } else { "s" })
                 })
                 .collect();
-            writeln!(out, "- **{}**: {}", esc(owner), list.join("; "))?;
+            writeln!(out, "- **{}**: {}", md(owner), list.join("; "))?;
         }
     }
 
@@ -127,7 +127,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 ExceptionStatus::Expired => format!("expired on {}", e.expires),
                 _ => "matches nothing (stale)".to_string(),
             };
-            writeln!(out, "- #{} (rules file line {}): {} — {what}", e.exception, e.line, esc(&e.reason))?;
+            writeln!(out, "- #{} (rules file line {}): {} — {what}", e.exception, e.line, md(&e.reason))?;
         }
     }
 
@@ -140,7 +140,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             // texts keep their `code` spans and lose every other markup.
             writeln!(out, "<a id=\"guidance-{}\"></a>", anchor(&g.id))?;
             writeln!(out)?;
-            writeln!(out, "### {} ({})", esc(&g.title), prose(&format!("`{}`", g.id.replace('`', "")), false))?;
+            writeln!(out, "### {} ({})", md(&g.title), prose(&format!("`{}`", g.id.replace('`', "")), false))?;
             writeln!(out)?;
             writeln!(out, "**Do:** {}", prose(&g.action, false))?;
             writeln!(out)?;
@@ -176,9 +176,9 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
 fn token_label(record: &ScanRecord, owner: &str, authorization_id: &str) -> String {
     let name = record.token(owner, authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());
     let short: String = authorization_id.chars().take(8).collect();
-    let short = esc(&short);
+    let short = md(&short);
     match name {
-        Some(name) => format!("{} ({short})", esc(name)),
+        Some(name) => format!("{} ({short})", md(name)),
         None => format!("(no name) ({short})"),
     }
 }
