@@ -45,6 +45,7 @@ fn sample_reports_match_the_code() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let mut stale = Vec::new();
+    let mut differences = String::new();
     for (name, args) in REPORTS {
         let out = dir.path().join(name);
         let args: Vec<String> = args
@@ -62,12 +63,34 @@ fn sample_reports_match_the_code() {
         let sample_path = Path::new(SAMPLES).join(name);
         if update {
             std::fs::write(&sample_path, &produced).unwrap();
-        } else if std::fs::read_to_string(&sample_path).ok().as_deref() != Some(produced.as_str()) {
-            stale.push(*name);
+        } else {
+            let sample = std::fs::read_to_string(&sample_path).unwrap_or_default();
+            if sample != produced {
+                stale.push(*name);
+                differences.push_str(&first_differences(name, &sample, &produced));
+            }
         }
     }
     assert!(
         stale.is_empty(),
-        "sample reports {stale:?} differ from what the code produces; regenerate: UPDATE_SAMPLES=1 cargo test --test sample_reports"
+        "sample reports {stale:?} differ from what the code produces:\n{differences}\
+         if the change is intended, regenerate: UPDATE_SAMPLES=1 cargo test --test sample_reports"
     );
+}
+
+/// The first hunks of a line diff of a sample and what the code produces (the whole diff of a
+/// half-megabyte report would bury the point).
+fn first_differences(name: &str, sample: &str, produced: &str) -> String {
+    const MAX_LINES: usize = 40;
+    let diff = similar::TextDiff::from_lines(sample, produced);
+    let unified = diff.unified_diff().context_radius(2).header(&format!("sample-reports/{name}"), "produced").to_string();
+    let total = unified.lines().count();
+    let mut shown: String = unified.lines().take(MAX_LINES).flat_map(|l| [l, "\n"]).collect();
+    if total > MAX_LINES {
+        shown.push_str(&format!("... ({} more diff lines)\n", total - MAX_LINES));
+    }
+    if sample.is_empty() {
+        shown = format!("--- sample-reports/{name} is missing or empty\n");
+    }
+    shown
 }
