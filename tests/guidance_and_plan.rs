@@ -2,12 +2,10 @@
 
 mod common;
 
-use chrono::{Duration, TimeZone, Utc};
-use common::{TestSim, run, scan_json, sim_config};
-use pat2entra::inventory::{Coverage, Inventory, Owner, Token};
+use common::{RecordBuilder, TestSim, TokenBuilder, owner, run, scan_json, sim_config};
+use pat2entra::inventory::{Owner, Token};
 use pat2entra::plan::{self, Wave};
 use pat2entra::record::ScanRecord;
-use pat2entra::rules::RuleSet;
 use pat2entra::sim::SimConfig;
 use serde_json::Value;
 
@@ -42,49 +40,24 @@ fn every_token_and_finding_of_the_seeded_organization_has_guidance() {
     }
 }
 
-fn as_of() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
 fn token(id: &str, owner: &str, name: &str, scopes: &[&str], global: bool, days_left: i64) -> Token {
-    Token {
-        authorization_id: id.into(),
-        owner: owner.into(),
-        display_name: name.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        all_organizations: global,
-        target_accounts: if global { vec![] } else { vec!["org".into()] },
-        valid_from: Some(as_of() - Duration::days(10)),
-        valid_to: Some(as_of() + Duration::days(days_left)),
-        is_valid: true,
-        unreadable: None,
-    }
+    TokenBuilder::new(id, owner).name(name).scopes(scopes).global(global).expires_in_days(days_left).build()
 }
 
 fn record() -> ScanRecord {
-    let owner = |d: &str, upn: &str, name: &str| Owner {
-        descriptor: d.into(),
-        display_name: name.into(),
-        principal_name: upn.into(),
-        mail: None,
-        origin: "aad".into(),
-        deleted_in_origin: false,
-    };
-    let inventory = Inventory {
-        organization: "contoso".into(),
-        owners: vec![
+    let owner = |d: &str, upn: &str, name: &str| Owner { mail: None, ..owner(d, upn, name) };
+    RecordBuilder::new()
+        .owners(vec![
             owner("aad.a", "alice@contoso.com", "<script>alert(1)</script> | **Alice**"),
             owner("aad.b", "bob@contoso.com", "Bob"),
-        ],
-        tokens: vec![
+        ])
+        .tokens(vec![
             token("global-git", "aad.a", "git clone", &["vso.code"], true, 40),
             token("full", "aad.a", "=cmd|' /C calc'!A0", &["app_token"], false, 40),
             token("feed", "aad.b", "nuget feed", &["vso.packaging"], false, 20),
             token("expired", "aad.b", "old", &["vso.code"], false, -3),
-        ],
-        coverage: Coverage::new(2, 2, vec![]),
-    };
-    ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of())
+        ])
+        .build()
 }
 
 #[test]

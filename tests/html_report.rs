@@ -4,9 +4,9 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::run;
-use pat2entra::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token};
+use chrono::{TimeZone, Utc};
+use common::{RecordBuilder, TokenBuilder, owner, run};
+use pat2entra::inventory::{Owner, OwnerFailure, Token};
 use pat2entra::record::ScanRecord;
 use pat2entra::report::{self, Format, RenderOptions};
 use pat2entra::rules::RuleSet;
@@ -347,23 +347,8 @@ fn every_finding_has_a_row_that_links_its_guidance() {
 
 // ---- hostile names, exceptions, coverage gaps ----------------------------------------------
 
-fn as_of() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
 fn token(id: &str, owner: &str, name: &str, scopes: &[&str], global: bool, days_left: i64) -> Token {
-    Token {
-        authorization_id: id.into(),
-        owner: owner.into(),
-        display_name: name.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        all_organizations: global,
-        target_accounts: if global { vec![] } else { vec!["org".into()] },
-        valid_from: Some(as_of() - Duration::days(200)),
-        valid_to: Some(as_of() + Duration::days(days_left)),
-        is_valid: true,
-        unreadable: None,
-    }
+    TokenBuilder::new(id, owner).name(name).scopes(scopes).global(global).age_days(200).expires_in_days(days_left).build()
 }
 
 const RULES: &str = r#"
@@ -390,34 +375,26 @@ expires = 2027-01-01
 "#;
 
 fn hostile_record() -> ScanRecord {
-    let owner = |d: &str, upn: &str, name: &str| Owner {
-        descriptor: d.into(),
-        display_name: name.into(),
-        principal_name: upn.into(),
-        mail: None,
-        origin: "aad".into(),
-        deleted_in_origin: false,
-    };
-    let inventory = Inventory {
-        organization: "<b>contoso</b>".into(),
-        owners: vec![
+    let owner = |d: &str, upn: &str, name: &str| Owner { mail: None, ..owner(d, upn, name) };
+    RecordBuilder::new()
+        .organization("<b>contoso</b>")
+        .owners(vec![
             owner("aad.a", "alice@contoso.com", HOSTILE),
             owner("aad.b", "\"><img src=x onerror=alert(2)>", "Bob' onmouseover='alert(4)"),
-        ],
-        tokens: vec![
+        ])
+        .tokens(vec![
             token("global-git", "aad.a", HOSTILE, &["vso.code"], true, 40),
             token("full", "aad.a", "migration tool", &["app_token"], false, 40),
             token("old-accepted", "aad.b", "deploy \"x\" & <y>", &["app_token"], false, 20),
             token("</td></tr><tr class=\"finding\">", "aad.b", "feed", &["vso.packaging"], false, 400),
-        ],
-        coverage: Coverage::new(
+        ])
+        .coverage(
             3,
             2,
             vec![OwnerFailure { descriptor: "aad.<c>".into(), error: "HTTP 500 <script>alert(5)</script>".into() }],
-        ),
-    };
-    let rules = RuleSet::parse(RULES, "rules.toml").unwrap();
-    ScanRecord::judge(inventory, &rules, as_of())
+        )
+        .rules(RuleSet::parse(RULES, "rules.toml").unwrap())
+        .build()
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! credential of the input; pseudonyms are keyed (same key, same pseudonyms; different keys,
 //! none shared; no key, the record says they are not comparable).
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use pat2entra::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token};
+mod common;
+
+use common::{RecordBuilder, TokenBuilder};
+use pat2entra::inventory::{Owner, OwnerFailure, Token};
 use pat2entra::record::ScanRecord;
 use pat2entra::rules::RuleSet;
 use serde_json::Value;
@@ -46,35 +48,12 @@ const SENSITIVE: &[&str] = &[
     "hunter2pass",
 ];
 
-fn as_of() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
 fn owner(descriptor: &str, upn: &str, mail: &str, name: &str) -> Owner {
-    Owner {
-        descriptor: descriptor.into(),
-        display_name: name.into(),
-        principal_name: upn.into(),
-        mail: Some(mail.into()),
-        origin: "aad".into(),
-        deleted_in_origin: descriptor == BOB,
-    }
+    Owner { mail: Some(mail.into()), deleted_in_origin: descriptor == BOB, ..common::owner(descriptor, upn, name) }
 }
 
 fn token(id: &str, owner: &str, name: &str, scopes: &[&str]) -> Token {
-    let from = as_of() - Duration::days(30);
-    Token {
-        authorization_id: id.into(),
-        owner: owner.into(),
-        display_name: name.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        all_organizations: false,
-        target_accounts: vec!["org".into()],
-        valid_from: Some(from),
-        valid_to: Some(from + Duration::days(400)),
-        is_valid: true,
-        unreadable: None,
-    }
+    TokenBuilder::new(id, owner).name(name).scopes(scopes).age_days(30).build()
 }
 
 /// A record with every kind of sensitive string: owners, an owner deleted in origin and one
@@ -99,20 +78,19 @@ expires = 2027-01-31
         "HTTP 401 from https://vssps.dev.azure.com/org/_apis/tokenadmin/personalaccesstokens/{CAROL}?api-version=7.1: \
          the server echoed Authorization: Basic {BASIC}, pat={PAT}, Bearer {JWT}, password=hunter2pass for carol.upn@contoso.com"
     );
-    let inventory = Inventory {
-        organization: "contoso".into(),
-        owners: vec![
+    RecordBuilder::new()
+        .owners(vec![
             owner(ALICE, "alice.upn@contoso.com", "alice.mail@contoso.com", "Alice Realname"),
             owner(BOB, "bob.upn@contoso.com", "bob.mail@contoso.com", "Bob Surname"),
             owner(CAROL, "carol.upn@contoso.com", "carol.upn@contoso.com", "Carol Lastname"),
-        ],
-        tokens: vec![
+        ])
+        .tokens(vec![
             token("11111111-0000-0000-0000-000000000001", ALICE, "alice-laptop-clone", &["app_token"]),
             token("11111111-0000-0000-0000-000000000002", BOB, "deploy", &["vso.code_write"]),
-        ],
-        coverage: Coverage::new(3, 2, vec![OwnerFailure { descriptor: CAROL.into(), error }]),
-    };
-    ScanRecord::judge(inventory, &rules, as_of())
+        ])
+        .coverage(3, 2, vec![OwnerFailure { descriptor: CAROL.into(), error }])
+        .rules(rules)
+        .build()
 }
 
 fn pat2entra(args: &[&str], key: Option<&str>) -> (i32, String, String) {

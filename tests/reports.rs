@@ -3,10 +3,10 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::run;
+use chrono::{DateTime, Duration, Utc};
+use common::{RecordBuilder, TokenBuilder, as_of, owner, run};
 use pat2entra::diff::{Change, diff};
-use pat2entra::inventory::{Coverage, Inventory, Owner, Token};
+use pat2entra::inventory::Token;
 use pat2entra::record::ScanRecord;
 use pat2entra::rules::RuleSet;
 use serde_json::Value;
@@ -161,48 +161,20 @@ fn the_demo_scan_validates_against_the_json_schema() {
 
 // ---------------------------------------------------------------------------------------------
 
-fn as_of() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
-fn owner(descriptor: &str, upn: &str, name: &str) -> Owner {
-    Owner {
-        descriptor: descriptor.into(),
-        display_name: name.into(),
-        principal_name: upn.into(),
-        mail: Some(upn.into()),
-        origin: "aad".into(),
-        deleted_in_origin: false,
-    }
-}
-
 fn token(id: &str, owner: &str, name: &str, scopes: &[&str], age: i64, lifetime: i64) -> Token {
-    let from = as_of() - Duration::days(age);
-    Token {
-        authorization_id: id.into(),
-        owner: owner.into(),
-        display_name: name.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        all_organizations: false,
-        target_accounts: vec!["org".into()],
-        valid_from: Some(from),
-        valid_to: Some(from + Duration::days(lifetime)),
-        is_valid: true,
-        unreadable: None,
-    }
+    TokenBuilder::new(id, owner).name(name).scopes(scopes).age_days(age).lifetime_days(lifetime).build()
 }
 
 fn record_of(tokens: Vec<Token>, rules: &RuleSet, at: DateTime<Utc>) -> ScanRecord {
-    let inventory = Inventory {
-        organization: "contoso".into(),
-        owners: vec![
+    RecordBuilder::new()
+        .owners(vec![
             owner("aad.alice", "alice.real@contoso.com", "Alice Realname"),
             owner("aad.bob", "bob.real@contoso.com", "=HYPERLINK(\"http://evil\")"),
-        ],
-        coverage: Coverage::new(2, 2, vec![]),
-        tokens,
-    };
-    ScanRecord::judge(inventory, rules, at)
+        ])
+        .tokens(tokens)
+        .rules(rules.clone())
+        .at(at)
+        .build()
 }
 
 #[test]

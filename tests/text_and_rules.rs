@@ -3,44 +3,16 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::run;
-use pat2entra::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token};
+use common::{RecordBuilder, TokenBuilder, owner, run};
+use pat2entra::inventory::{OwnerFailure, Token};
 use pat2entra::record::ScanRecord;
 use pat2entra::report::{Format, RenderOptions};
-use pat2entra::rules::RuleSet;
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
-fn as_of() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
-fn owner(descriptor: &str, upn: &str, name: &str) -> Owner {
-    Owner {
-        descriptor: descriptor.into(),
-        display_name: name.into(),
-        principal_name: upn.into(),
-        mail: Some(upn.into()),
-        origin: "aad".into(),
-        deleted_in_origin: false,
-    }
-}
-
+/// An all-organizations token, 10 days old, valid for 400 days.
 fn token(id: &str, owner: &str, name: &str, scopes: &[&str]) -> Token {
-    let from = as_of() - Duration::days(10);
-    Token {
-        authorization_id: id.into(),
-        owner: owner.into(),
-        display_name: name.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        all_organizations: true,
-        target_accounts: vec![],
-        valid_from: Some(from),
-        valid_to: Some(from + Duration::days(400)),
-        is_valid: true,
-        unreadable: None,
-    }
+    TokenBuilder::new(id, owner).name(name).scopes(scopes).global(true).build()
 }
 
 /// Markup, links, control characters, escape sequences (CSI, OSC 8 hyperlinks, C1 CSI) and bidi
@@ -57,23 +29,18 @@ fn raw_controls(text: &str) -> Vec<char> {
 /// A saved scan whose names come from a hostile directory and whose guidance and rule texts
 /// were edited by hand.
 fn hostile_scan(dir: &std::path::Path) -> std::path::PathBuf {
-    let inventory = Inventory {
-        organization: format!("org{HOSTILE}"),
-        owners: vec![
+    let record = RecordBuilder::new()
+        .organization(&format!("org{HOSTILE}"))
+        .owners(vec![
             owner("aad.eve", &format!("eve{HOSTILE}@contoso.com"), &format!("Eve {HOSTILE}")),
             owner("aad.gap", "gap@contoso.com", "Gap"),
-        ],
-        coverage: Coverage::new(
-            2,
-            1,
-            vec![OwnerFailure { descriptor: "aad.gap".into(), error: format!("HTTP 500: {HOSTILE}") }],
-        ),
-        tokens: vec![
+        ])
+        .coverage(2, 1, vec![OwnerFailure { descriptor: "aad.gap".into(), error: format!("HTTP 500: {HOSTILE}") }])
+        .tokens(vec![
             token("t-1", "aad.eve", &format!("deploy {HOSTILE}"), &["app_token"]),
             token("t-2", "aad.eve", "npm feed", &["vso.packaging_write", "vso.code_manage"]),
-        ],
-    };
-    let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of());
+        ])
+        .build();
     let mut json = serde_json::to_value(&record).unwrap();
     // Hand edits that stay valid JSON: every text a report copies from the record.
     let guidance = json["guidance"].as_array_mut().expect("the scan has guidance");
@@ -147,20 +114,17 @@ fn the_table_fits_80_columns_and_keeps_names_readable() {
     let token_name = "nightly-release-sync"; // 20 characters
     assert_eq!((owner_name.len(), token_name.len()), (20, 20));
     let long = "n".repeat(1 << 20);
-    let inventory = Inventory {
-        organization: "contoso".into(),
-        owners: vec![
+    let record = RecordBuilder::new()
+        .owners(vec![
             owner("aad.o", owner_name, owner_name),
             owner("aad.l", &format!("{long}@contoso.com"), &format!("Long {long}")),
-        ],
-        coverage: Coverage::new(2, 2, vec![]),
-        tokens: vec![
+        ])
+        .tokens(vec![
             token("t-1", "aad.o", token_name, &["app_token", "vso.code_manage"]),
             token("t-2", "aad.l", &format!("{long} {long}"), &["vso.code"]),
             token("t-3", "aad.o", "日本語のトークン名前", &["vso.build"]),
-        ],
-    };
-    let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of());
+        ])
+        .build();
     for width in [60, 80, 100, 120, 160, 200] {
         let text = render_table(&record, width);
         for line in text.lines() {
@@ -212,20 +176,13 @@ fn a_rules_file_must_say_what_it_extends_and_check_lists_what_is_on() {
 #[test]
 fn joined_scopes_in_a_saved_scan_are_judged_as_full_access() {
     for scopes in ["vso.code,app_token", "vso.code;app_token", "APP_TOKEN", "vso.code , App_Token"] {
-        let mut t = token("t-1", "aad.o", "x", &[]);
-        t.all_organizations = false;
-        t.target_accounts = vec!["org".into()];
+        let t = TokenBuilder::new("t-1", "aad.o").name("x").build();
         let mut json = serde_json::to_value(&t).unwrap();
         json["scopes"] = serde_json::json!([scopes]);
         let t: Token = serde_json::from_value(json).unwrap();
         assert!(t.is_full_access(), "{scopes}");
-        let inventory = Inventory {
-            organization: "o".into(),
-            owners: vec![owner("aad.o", "o@x.y", "O")],
-            coverage: Coverage::new(1, 1, vec![]),
-            tokens: vec![t],
-        };
-        let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of());
+        let record =
+            RecordBuilder::new().organization("o").owners(vec![owner("aad.o", "o@x.y", "O")]).tokens(vec![t]).build();
         let rules: Vec<&str> = record.findings.iter().map(|f| f.rule.as_ref()).collect();
         assert!(rules.contains(&"full-access"), "{scopes}: {rules:?}");
         assert!(!rules.contains(&"unknown-scope"), "{scopes}: {rules:?}");
