@@ -129,13 +129,15 @@ fn failure(args: &[&str], r: &Run, tmp: &Path) -> String {
     text.replace(s(tmp), "[TMP]")
 }
 
-/// Runs the binary in `dir` (so relative paths in messages stay short) with `args`.
-fn run_in(dir: &Path, args: &[&str]) -> Run {
+/// Runs the binary in `dir` (so relative paths in messages stay short) with `args` and extra
+/// environment variables; no sign-in variable, no Azure CLI, no redaction key is inherited.
+fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pat2entra"));
     cmd.args(args).current_dir(dir).env("NO_COLOR", "1").env("PATH", common::path_without_clis(None));
-    for name in common::SIGN_IN_VARIABLES {
+    for name in common::SIGN_IN_VARIABLES.iter().chain(&["PAT2ENTRA_REDACT_KEY"]) {
         cmd.env_remove(name);
     }
+    cmd.envs(env.iter().copied());
     let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -159,6 +161,10 @@ fn user_facing_errors() {
     write("future.json", "{\"schema_version\": 99}\n");
     let sample = std::fs::read_to_string(&demo().scan).unwrap();
     write("typed.json", &sample.replacen("\"deleted_in_origin\": false", "\"deleted_in_origin\": \"no\"", 1));
+    let other_org = sample.replacen("\"organization\": \"fabrikam\"", "\"organization\": \"contoso\"", 1);
+    assert_ne!(other_org, sample);
+    write("contoso.json", &other_org);
+    std::fs::copy(&demo().scan, tmp.join("fabrikam.json")).unwrap();
     write("old.checkpoint", "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n");
     // A checkpoint of the demo scan, started two weeks ago.
     let started = (chrono::Utc::now() - chrono::Duration::days(14)).to_rfc3339();
@@ -218,9 +224,24 @@ fn user_facing_errors() {
         ("checkpoint_max_age_without_unit", with_demo(&["--checkpoint-max-age", "3"])),
         ("explain_unknown_id", vec!["explain", "long-livd"]),
         ("scan_without_org", vec!["scan"]),
+        ("rules_explain_unknown_id", vec!["rules", "explain", "long-livd"]),
+        ("demo_with_org", vec!["scan", "--demo", "--org", "contoso"]),
+        ("unknown_auth_method", vec!["scan", "--org", "contoso", "--auth", "nope"]),
+        // Sign-in: nothing configured, and a secret file that is not there.
+        ("no_credential", vec!["scan", "--org", "contoso", "--quiet"]),
+        (
+            "client_secret_file_missing",
+            vec!["scan", "--org", "contoso", "--auth", "client-secret", "--tenant", "t", "--client-secret-file", "nofile"],
+        ),
+        ("authority_host_plain_http", vec!["whoami", "--org", "contoso", "--authority-host", "http://login.example"]),
+        // Diff and redaction.
+        ("diff_of_different_organizations", vec!["diff", "fabrikam.json", "contoso.json"]),
+        ("redact_key_file_missing", vec!["report", "fabrikam.json", "--redact", "--redact-key-file", "nokey"]),
     ];
-    for (name, args) in cases {
-        let r = run_in(tmp, &args);
+    let mut runs: Vec<(&str, Vec<&str>, &[(&str, &str)])> = cases.into_iter().map(|(n, a)| (n, a, &[][..])).collect();
+    runs.push(("redact_key_too_short", vec!["report", "fabrikam.json", "--redact"], &[("PAT2ENTRA_REDACT_KEY", "short")]));
+    for (name, args, env) in runs {
+        let r = run_in(tmp, &args, env);
         assert_ne!(r.code, 0, "{name}: {args:?} succeeded");
         // The stale checkpoint names when it started: two weeks before today.
         let shown = failure(&args, &r, tmp).replace(&started, "[STARTED]");
