@@ -39,8 +39,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per run: the size of the largest variant costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
