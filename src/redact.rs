@@ -76,7 +76,9 @@ impl RedactKey {
     pub fn given(secret: Secret, source: &str) -> Result<Self, String> {
         let text = secret.expose().trim();
         if text.is_empty() {
-            return Err(format!("{source} is empty: put at least {MIN_KEY_CHARS} random characters in it (e.g. `openssl rand -hex 32`)"));
+            return Err(format!(
+                "{source} is empty: put at least {MIN_KEY_CHARS} random characters in it (e.g. `openssl rand -hex 32`)"
+            ));
         }
         if text.chars().count() < MIN_KEY_CHARS {
             return Err(format!(
@@ -109,7 +111,8 @@ impl RedactKey {
             if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
                 return Err(format!("{source} is larger than {MAX_KEY_FILE_BYTES} bytes: it should hold only the key"));
             }
-            let text = String::from_utf8(bytes).map_err(|_| format!("{source} is not text: write the key as text (e.g. hex)"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("{source} is not text: write the key as text (e.g. hex)"))?;
             return Self::given(Secret::new(text), &source);
         }
         match env {
@@ -158,35 +161,62 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Rewrites free texts: every known identity becomes its pseudonym, then credentials and
-/// unknown mails are removed. One automaton for all identities: linear in each text.
+/// unknown mails are removed. Linear in each text: identities without spaces (descriptors,
+/// principal names, mails, one-word names) are looked up word by word in a hash map; the others
+/// (names with spaces) are found by one Aho-Corasick automaton, which stays small.
 pub struct Scrubber<'k> {
     key: &'k RedactKey,
-    automaton: Option<AhoCorasick>,
+    /// Every identity, ASCII-lower-cased, to its index in `replacements`.
+    words: HashMap<String, usize>,
+    /// The longest key of `words`, in bytes (longer words are not looked up).
+    longest_word: usize,
+    /// Identities that contain a word delimiter, and their indices in `replacements`.
+    phrases: Option<AhoCorasick>,
+    phrase_replacements: Vec<usize>,
     replacements: Vec<String>,
+}
+
+/// What separates an identity from the text around it: `…/aad.X?api-version`, `<a@b.c>`,
+/// `owner=a@b.c`, `mailto:a@b.c`, `'Anna'`.
+fn is_identity_delimiter(c: char) -> bool {
+    c.is_whitespace() || "\"'`,;()[]{}<>|/?&=:#!*".contains(c)
 }
 
 impl<'k> Scrubber<'k> {
     /// `identities`: (real value, pseudonym); the caller leaves out values too short to look for
     /// in prose (a two-letter name would rewrite unrelated words).
     fn new(key: &'k RedactKey, identities: Vec<(String, String)>) -> Self {
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(identities.len());
-        let mut patterns = Vec::with_capacity(identities.len());
+        let mut words: HashMap<String, usize> = HashMap::with_capacity(identities.len());
+        let mut phrases = Vec::new();
+        let mut phrase_replacements = Vec::new();
         let mut replacements = Vec::with_capacity(identities.len());
         for (real, pseudonym) in identities {
             // The first pseudonym of a value wins (owners come before approvers).
-            if seen.insert(real.to_ascii_lowercase(), patterns.len()).is_none() {
-                patterns.push(real);
-                replacements.push(pseudonym);
+            let lower = real.to_ascii_lowercase();
+            if words.contains_key(&lower) {
+                continue;
             }
+            if real.contains(is_identity_delimiter) {
+                phrases.push(real);
+                phrase_replacements.push(replacements.len());
+            }
+            words.insert(lower, replacements.len());
+            replacements.push(pseudonym);
         }
-        let automaton = (!patterns.is_empty()).then(|| {
+        let longest_word = words.keys().map(String::len).max().unwrap_or(0);
+        let phrases = (!phrases.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
                 .ascii_case_insensitive(true)
-                .build(&patterns)
+                .build(&phrases)
                 .expect("literal patterns always build")
         });
-        Scrubber { key, automaton, replacements }
+        Scrubber { key, words, longest_word, phrases, phrase_replacements, replacements }
+    }
+
+    /// The pseudonym of a whole value (any case), when it is a known identity.
+    fn exact(&self, value: &str) -> Option<&str> {
+        self.words.get(&value.to_ascii_lowercase()).map(|i| self.replacements[*i].as_str())
     }
 
     /// The text with identities, credentials and mails replaced.
@@ -202,21 +232,49 @@ impl<'k> Scrubber<'k> {
 
     /// The scrubbed text, or `None` when nothing had to change (no allocation).
     fn changed(&self, text: &str) -> Option<String> {
-        let named = self.names(text);
-        let base = named.as_deref().unwrap_or(text);
-        scrub_secrets(base, |mail| self.key.mail(mail)).or(named)
+        let phrased = self.phrases(text);
+        let worded = self.words(phrased.as_deref().unwrap_or(text)).or(phrased);
+        scrub_secrets(worded.as_deref().unwrap_or(text), |mail| self.key.mail(mail)).or(worded)
     }
 
-    /// Known identities only, at word boundaries. `None` when nothing matched.
-    fn names(&self, text: &str) -> Option<String> {
-        let automaton = self.automaton.as_ref()?;
+    /// Identities with spaces, at word boundaries. `None` when nothing matched.
+    fn phrases(&self, text: &str) -> Option<String> {
+        let automaton = self.phrases.as_ref()?;
         let mut edits = Edits::new(text);
         for m in automaton.find_iter(text) {
             let boundary_before = text[..m.start()].chars().next_back().is_none_or(|c| !is_word_char(c));
             let boundary_after = text[m.end()..].chars().next().is_none_or(|c| !is_word_char(c));
             if boundary_before && boundary_after {
-                edits.replace(m.start(), m.end(), &self.replacements[m.pattern().as_usize()]);
+                let replacement = self.phrase_replacements[m.pattern().as_usize()];
+                edits.replace(m.start(), m.end(), &self.replacements[replacement]);
             }
+        }
+        edits.finish()
+    }
+
+    /// Identities without spaces: each word of the text (also without a final `.`) looked up.
+    fn words(&self, text: &str) -> Option<String> {
+        let mut edits = Edits::new(text);
+        let mut lower = String::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while !rest.is_empty() {
+            let start = rest.find(|c: char| !is_identity_delimiter(c)).unwrap_or(rest.len());
+            let len = rest[start..].find(is_identity_delimiter).unwrap_or(rest.len() - start);
+            let word = &rest[start..start + len];
+            for candidate in [word, word.trim_end_matches('.')] {
+                if candidate.is_empty() || candidate.len() > self.longest_word {
+                    continue;
+                }
+                lower.clear();
+                lower.extend(candidate.chars().map(|c| c.to_ascii_lowercase()));
+                if let Some(i) = self.words.get(&lower) {
+                    edits.replace(offset + start, offset + start + candidate.len(), &self.replacements[*i]);
+                    break;
+                }
+            }
+            offset += start + len;
+            rest = &rest[start + len..];
         }
         edits.finish()
     }
@@ -295,6 +353,16 @@ fn looks_like_credential(word: &str) -> bool {
 /// An opaque run: letters, digits, `+`, `_` (base32 PATs, base64, hex keys).
 fn is_opaque(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'_'
+}
+
+/// Text from a server with anything that looks like a credential removed (mails kept): what
+/// the client keeps of error messages, so a server that echoes the request's `Authorization`
+/// cannot put a secret in a report, even an unredacted one.
+pub fn scrub_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    match scrub_secrets(text, |mail| mail.to_string()) {
+        Some(clean) => std::borrow::Cow::Owned(clean),
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 /// Removes what looks like a credential: `Authorization` values, `Bearer …`, `Basic …`,
@@ -439,7 +507,28 @@ fn scrub_word(text: &str, start: usize, end: usize, edits: &mut Edits<'_>, mail:
 /// Replaces every name, mail, descriptor and credential of the record by pseudonyms (see the
 /// module documentation). The same key gives the same record.
 pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
-    let mut identities: Vec<(String, String)> = Vec::with_capacity(record.owners.len() * 4);
+    // One HMAC per owner, whatever the number of tokens and findings that name it. Owners that
+    // failed or own tokens without being listed get their pseudonym too.
+    let mut pseudonyms: HashMap<String, String> = HashMap::with_capacity(record.owners.len());
+    // In the order of the record, so that which of two values equal but for case wins is the
+    // same in every run.
+    let mut descriptors: Vec<String> = Vec::with_capacity(record.owners.len());
+    for descriptor in record
+        .owners
+        .iter()
+        .map(|o| &o.descriptor)
+        .chain(record.coverage.owners_failed.iter().map(|f| &f.descriptor))
+        .chain(record.tokens.iter().map(|t| &t.owner))
+        .chain(record.findings.iter().map(|f| &f.owner))
+    {
+        if !pseudonyms.contains_key(descriptor) {
+            pseudonyms.insert(descriptor.clone(), key.owner(descriptor));
+            descriptors.push(descriptor.clone());
+        }
+    }
+    let pseudonym_of = |descriptor: &str| pseudonyms.get(descriptor).cloned().unwrap_or_else(|| key.owner(descriptor));
+
+    let mut identities: Vec<(String, String)> = Vec::with_capacity(record.owners.len() * 4 + pseudonyms.len());
     // Values shorter than `min_chars` are not looked for in texts (the fields are replaced anyway).
     let mut add = |real: &str, pseudonym: &str, min_chars: usize| {
         if real.trim().chars().count() >= min_chars {
@@ -447,40 +536,26 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
     };
     for owner in &record.owners {
-        let pseudonym = key.owner(&owner.descriptor);
-        add(&owner.descriptor, &pseudonym, 4);
-        add(&owner.principal_name, &pseudonym, 4);
+        let pseudonym = &pseudonyms[&owner.descriptor];
+        add(&owner.principal_name, pseudonym, 4);
         if let Some(mail) = &owner.mail {
             add(mail, &format!("{pseudonym}@{MAIL_DOMAIN}"), 3);
         }
         // Display names are words ("Anna"): only fairly distinctive ones are looked for in texts.
-        add(&owner.display_name, &pseudonym, 4);
+        add(&owner.display_name, pseudonym, 4);
     }
-    // Owners that failed or own tokens without being listed still get their pseudonym.
-    for descriptor in record
-        .coverage
-        .owners_failed
-        .iter()
-        .map(|f| &f.descriptor)
-        .chain(record.tokens.iter().map(|t| &t.owner))
-        .chain(record.findings.iter().map(|f| &f.owner))
-    {
-        add(descriptor, &key.owner(descriptor), 4);
+    for descriptor in &descriptors {
+        add(descriptor, &pseudonyms[descriptor], 4);
     }
     for approver in record.findings.iter().filter_map(|f| f.suppressed.as_ref()?.approver.as_deref()) {
         add(approver, &key.pseudonym("person", &approver.to_lowercase()), 3);
     }
     let scrubber = Scrubber::new(key, identities);
-    let exact = |value: &str| -> Option<String> {
-        let automaton = scrubber.automaton.as_ref()?;
-        let m = automaton.find(value)?;
-        (m.start() == 0 && m.end() == value.len()).then(|| scrubber.replacements[m.pattern().as_usize()].clone())
-    };
 
     for owner in &mut record.owners {
         let crate::inventory::Owner { descriptor, display_name, principal_name, mail, origin: _, deleted_in_origin: _ } =
             owner;
-        let pseudonym = key.owner(descriptor);
+        let pseudonym = pseudonym_of(descriptor);
         *mail = mail.as_ref().map(|_| format!("{pseudonym}@{MAIL_DOMAIN}"));
         *display_name = pseudonym.clone();
         *principal_name = pseudonym.clone();
@@ -499,7 +574,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             is_valid: _,
             unreadable,
         } = token;
-        *owner = key.owner(owner);
+        *owner = pseudonym_of(owner);
         if let Some(reason) = unreadable {
             scrubber.scrub_in_place(reason);
         }
@@ -508,9 +583,16 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
     }
     for finding in &mut record.findings {
-        let crate::finding::Finding { rule: _, severity: _, authorization_id: _, owner, message, suppressed, guidance: _ } =
-            finding;
-        *owner = key.owner(owner);
+        let crate::finding::Finding {
+            rule: _,
+            severity: _,
+            authorization_id: _,
+            owner,
+            message,
+            suppressed,
+            guidance: _,
+        } = finding;
+        *owner = pseudonym_of(owner);
         scrubber.scrub_in_place(message);
         if let Some(s) = suppressed.as_deref_mut() {
             let crate::rules::Suppression { exception: _, reason, ticket, approver, expires: _ } = s;
@@ -519,7 +601,9 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
                 scrubber.scrub_in_place(ticket);
             }
             if let Some(approver) = approver {
-                *approver = exact(approver).unwrap_or_else(|| key.pseudonym("person", &approver.to_lowercase()));
+                *approver = scrubber
+                    .exact(approver)
+                    .map_or_else(|| key.pseudonym("person", &approver.to_lowercase()), str::to_string);
             }
         }
     }
@@ -532,14 +616,14 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         scrubber.scrub_in_place(message);
         // Owner descriptors among the ids become their pseudonyms; authorization ids stay.
         for id in ids {
-            if let Some(pseudonym) = exact(id) {
-                *id = pseudonym;
+            if let Some(pseudonym) = pseudonyms.get(id.as_str()) {
+                *id = pseudonym.clone();
             }
         }
     }
     for gap in owners_failed {
         let crate::inventory::OwnerFailure { descriptor, error } = gap;
-        *descriptor = key.owner(descriptor);
+        *descriptor = pseudonym_of(descriptor);
         scrubber.scrub_in_place(error);
     }
     for e in &mut record.exceptions {
@@ -560,7 +644,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     for usage in &mut record.usage {
         let crate::guidance::TokenUsage { authorization_id: _, owner, inference, guidance: _ } = usage;
         if !owner.is_empty() {
-            *owner = key.owner(owner);
+            *owner = pseudonym_of(owner);
         }
         let crate::guidance::Inference { use_id: _, confidence: _, evidence } = inference;
         for evidence in evidence {
@@ -682,8 +766,7 @@ mod tests {
             tokens: vec![],
             coverage: crate::inventory::Coverage::new(0, 0, vec![]),
         };
-        let mut record =
-            ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
+        let mut record = ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
         redact(&mut record, &key("0123456789abcdef"));
         let value = serde_json::to_value(&record).unwrap();
         let fields: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();

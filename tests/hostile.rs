@@ -649,3 +649,23 @@ fn whoami_reads_a_bounded_answer() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("_apis/connectionData exceeds 2 MiB"), "{}", run.stderr);
 }
+
+#[test]
+fn a_server_that_echoes_the_credential_puts_it_in_no_output() {
+    // The error message quotes the request's Authorization header (Basic ":PAT") and the PAT.
+    let server = one_bad_owner(|seen| {
+        let echoed = format!("denied for {} (pat {PAT})", seen.authorization.clone().unwrap_or_default());
+        json("400 Bad Request", "", &serde_json::json!({ "message": echoed }).to_string())
+    });
+    let run = scan(&server.base(), &[]);
+    run.assert_bounded(Duration::from_secs(30));
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let gap = run.gap("aad.bad");
+    assert!(gap.contains("denied for") && gap.contains("<redacted>"), "{gap}");
+    let basic = server.seen().iter().find_map(|s| s.authorization.clone()).expect("the server saw the credential");
+    let encoded = basic.trim_start_matches("Basic ").to_string();
+    for secret in [PAT, encoded.as_str()] {
+        assert!(!gap.contains(secret) && !run.stderr.contains(secret), "{gap}");
+        assert!(!run.record().to_string().contains(secret));
+    }
+}

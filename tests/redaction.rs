@@ -6,7 +6,7 @@
 mod common;
 
 use common::{RecordBuilder, TokenBuilder};
-use pat2entra::inventory::{Owner, OwnerFailure, Token};
+use pat2entra::inventory::{CoverageWarning, Owner, OwnerFailure, Token, WarningKind};
 use pat2entra::record::ScanRecord;
 use pat2entra::rules::RuleSet;
 use serde_json::Value;
@@ -78,7 +78,7 @@ expires = 2027-01-31
         "HTTP 401 from https://vssps.dev.azure.com/org/_apis/tokenadmin/personalaccesstokens/{CAROL}?api-version=7.1: \
          the server echoed Authorization: Basic {BASIC}, pat={PAT}, Bearer {JWT}, password=hunter2pass for carol.upn@contoso.com"
     );
-    RecordBuilder::new()
+    let mut record = RecordBuilder::new()
         .owners(vec![
             owner(ALICE, "alice.upn@contoso.com", "alice.mail@contoso.com", "Alice Realname"),
             owner(BOB, "bob.upn@contoso.com", "bob.mail@contoso.com", "Bob Surname"),
@@ -90,7 +90,15 @@ expires = 2027-01-31
         ])
         .coverage(3, 2, vec![OwnerFailure { descriptor: CAROL.into(), error }])
         .rules(rules)
-        .build()
+        .build();
+    // A coverage warning names owners in its message and its ids (as the scan writes them).
+    let shared = "11111111-0000-0000-0000-000000000002";
+    record.coverage.warnings.push(CoverageWarning {
+        kind: WarningKind::SharedAuthorizationId,
+        message: format!("authorization id {shared} listed under owners {ALICE} and {BOB} (bob.upn@contoso.com)"),
+        ids: vec![shared.into(), ALICE.into(), BOB.into()],
+    });
+    record
 }
 
 fn pat2entra(args: &[&str], key: Option<&str>) -> (i32, String, String) {
@@ -127,7 +135,8 @@ fn assert_clean(what: &str, text: &str) {
 /// Redacted JSON of the test record under `key`.
 fn redacted_json(dir: &Path, key: Option<&str>) -> Value {
     let scan = saved(dir, "scan.json", &record());
-    let (code, out, err) = pat2entra(&["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--allow-partial"], key);
+    let (code, out, err) =
+        pat2entra(&["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--allow-partial"], key);
     assert_eq!(code, 0, "{err}");
     serde_json::from_str(&out).unwrap()
 }
@@ -189,8 +198,7 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan -o {format}"), &out);
         assert!(!pseudonyms(&out).is_empty(), "plan -o {format} names owners by pseudonym");
-        let (code, out, err) =
-            pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
+        let (code, out, err) = pat2entra(&["plan", scan, "-o", format, "--redact", "--allow-partial"], Some(KEY_A));
         assert_eq!(code, 0, "{err}");
         assert_clean(&format!("plan --redact -o {format}"), &out);
     }
@@ -212,7 +220,8 @@ fn every_format_plan_and_diff_of_a_redacted_record_hold_nothing_sensitive() {
 fn joins_survive_redaction_and_credentials_become_placeholders() {
     let dir = tempfile::tempdir().unwrap();
     let json = redacted_json(dir.path(), Some(KEY_A));
-    let owners: BTreeSet<&str> = json["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
+    let owners: BTreeSet<&str> =
+        json["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
     assert_eq!(owners.len(), 3);
     for t in json["tokens"].as_array().unwrap() {
         assert!(owners.contains(t["owner"].as_str().unwrap()), "token owner is a listed pseudonym: {t}");
@@ -249,7 +258,16 @@ fn the_same_key_gives_the_same_pseudonyms_and_different_keys_share_none() {
     std::fs::write(&key_file, format!("{KEY_A}\n")).unwrap();
     let scan = saved(dir.path(), "scan.json", &record());
     let (code, out, err) = pat2entra(
-        &["report", scan.to_str().unwrap(), "-o", "json", "--redact", "--redact-key-file", key_file.to_str().unwrap(), "--allow-partial"],
+        &[
+            "report",
+            scan.to_str().unwrap(),
+            "-o",
+            "json",
+            "--redact",
+            "--redact-key-file",
+            key_file.to_str().unwrap(),
+            "--allow-partial",
+        ],
         Some(KEY_B),
     );
     assert_eq!(code, 0, "{err}");
@@ -288,7 +306,8 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert!(err.contains("empty"), "{err}");
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, "tiny-secret\n").unwrap();
-    let (code, _, err) = pat2entra(&["report", scan, "--redact", "--redact-key-file", key_file.to_str().unwrap()], None);
+    let (code, _, err) =
+        pat2entra(&["report", scan, "--redact", "--redact-key-file", key_file.to_str().unwrap()], None);
     assert_eq!(code, 2);
     assert!(err.contains(key_file.to_str().unwrap()) && !err.contains("tiny-secret"), "{err}");
     // The key file only makes sense with --redact.
@@ -300,4 +319,3 @@ fn bad_keys_are_refused_before_anything_is_written_and_never_shown() {
     assert_eq!(code, 2);
     assert!(err.contains("too short") && !err.contains("demo:"), "{err}");
 }
-

@@ -485,7 +485,10 @@ impl AdoClient {
             }),
             200..=299 => Ok(()),
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
-            401 => Err(AdoError::NotAuthenticated { endpoint, detail: format!("HTTP 401{}", error_message(body)) }),
+            401 => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: format!("HTTP 401{}", self.credential.scrub(&error_message(body))),
+            }),
             403 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
             403 => Err(AdoError::GraphDenied { endpoint, status }),
             404 if matches!(api, Api::GraphUsers | Api::ConnectionData) => {
@@ -494,7 +497,7 @@ impl AdoClient {
             _ => Err(AdoError::Status {
                 endpoint,
                 status,
-                detail: error_message(body).trim_start_matches(": ").to_string(),
+                detail: self.credential.scrub(error_message(body).trim_start_matches(": ")),
             }),
         }
     }

@@ -45,6 +45,22 @@ impl Credential {
         }
     }
 
+    /// `text` (from the service) without this credential in it, in any form it is sent in,
+    /// nor anything else that looks like a credential: a server may echo the request back.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        if let Credential::Pat(secret) | Credential::Bearer(secret) = self {
+            let raw = secret.expose();
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(":{raw}"));
+            for form in [basic.as_str(), raw] {
+                if !form.is_empty() && text.contains(form) {
+                    text = text.replace(form, "<redacted>");
+                }
+            }
+        }
+        crate::redact::scrub_credentials(&text).into_owned()
+    }
+
     /// The header for the next request (acquiring or refreshing a token first if needed).
     pub(crate) async fn authorize(&self) -> Result<Authorization, AdoError> {
         match self {
@@ -110,5 +126,18 @@ mod tests {
         }
         let auth = Credential::Pat(Secret::new("abc")).authorize().await.unwrap();
         assert_eq!(auth.header.to_str().unwrap(), "Basic OmFiYw==");
+    }
+
+    #[test]
+    fn text_echoed_by_a_server_loses_the_credential() {
+        let pat = Credential::Pat(Secret::new("short-pat-1"));
+        let echoed = "denied: Authorization: Basic OnNob3J0LXBhdC0x for pat short-pat-1 (mail ops@contoso.com)";
+        let clean = pat.scrub(echoed);
+        assert!(!clean.contains("short-pat-1") && !clean.contains("OnNob3J0LXBhdC0x"), "{clean}");
+        assert!(clean.contains("ops@contoso.com") && clean.starts_with("denied:"), "{clean}");
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl";
+        let entra = Credential::Bearer(Secret::new(jwt));
+        assert!(!entra.scrub(&format!("token {jwt} refused")).contains(jwt));
+        assert_eq!(entra.scrub("plain text"), "plain text");
     }
 }

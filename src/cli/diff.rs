@@ -36,7 +36,9 @@ pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
     if let (Some(a), Some(b)) = (&old.redaction, &new.redaction)
         && (a.key_id.is_none() || a.key_id != b.key_id)
     {
-        eprintln!("note: the two scans were not redacted with the same key; their owners and token names do not match up");
+        eprintln!(
+            "note: the two scans were not redacted with the same key; their owners and token names do not match up"
+        );
     }
     // One key for both scans, so their pseudonyms match each other.
     if let Some(key) = args.output.redaction_key()? {

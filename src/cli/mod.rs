@@ -43,7 +43,7 @@ pub struct Cli {
 pub enum Command {
     /// List every PAT of an organization and judge it against the rules.
     #[command(after_help = scan::after_help())]
-    Scan(scan::ScanArgs),
+    Scan(Box<scan::ScanArgs>),
     /// Render a saved scan in any format (no network): table, json, csv, markdown, html.
     Report(report::ReportArgs),
     /// Compare two saved scans: new, resolved and unchanged findings, token changes, trends.
@@ -97,7 +97,7 @@ pub fn main() -> i32 {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Scan(args) => scan::run(args).await,
+            Command::Scan(args) => scan::run(*args).await,
             Command::Whoami(args) => whoami::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
