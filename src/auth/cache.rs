@@ -183,7 +183,8 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let fresh_calls = Arc::new(AtomicUsize::new(0));
         let clock = virtual_clock();
-        let source = Counter { calls: calls.clone(), fresh_calls: fresh_calls.clone(), lifetime, delay, clock: clock.clone() };
+        let source =
+            Counter { calls: calls.clone(), fresh_calls: fresh_calls.clone(), lifetime, delay, clock: clock.clone() };
         (Arc::new(CachedTokens::with_clock("test", Box::new(source), clock)), calls, fresh_calls)
     }
 
@@ -255,7 +256,10 @@ mod tests {
             Box::pin(async move {
                 let n = self.calls.fetch_add(1, Ordering::SeqCst);
                 if self.ok.contains(&n) {
-                    Ok(Issued { token: Secret::new(format!("t{n}")), expires_at: (self.clock)() + Duration::from_secs(60) })
+                    Ok(Issued {
+                        token: Secret::new(format!("t{n}")),
+                        expires_at: (self.clock)() + Duration::from_secs(60),
+                    })
                 } else {
                     Err("the Azure CLI is not signed in".to_string())
                 }

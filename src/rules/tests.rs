@@ -426,8 +426,10 @@ fn extends_strict_builds_on_default_and_keeps_strict_values() {
 }
 
 /// Glob metacharacters, multi-byte and control characters, and pieces of scope names.
-const ALPHABET: &[char] =
-    &['a', 'b', 'c', '_', '.', '-', '*', '?', '[', ']', 'ö', '漢', ' ', '\u{0}', '\u{1b}', 'p', 't', 'o', 'k', 'e', 'n', 'v', 's'];
+const ALPHABET: &[char] = &[
+    'a', 'b', 'c', '_', '.', '-', '*', '?', '[', ']', 'ö', '漢', ' ', '\u{0}', '\u{1b}', 'p', 't', 'o', 'k', 'e', 'n',
+    'v', 's',
+];
 
 fn arbitrary_text(max_len: usize) -> impl proptest::strategy::Strategy<Value = String> {
     use proptest::strategy::Strategy;
@@ -437,7 +439,8 @@ fn arbitrary_text(max_len: usize) -> impl proptest::strategy::Strategy<Value = S
 /// Arbitrary scopes, names, owners and dates (far past, far future, missing, reversed).
 fn arbitrary_token() -> impl proptest::strategy::Strategy<Value = Token> {
     use proptest::prelude::*;
-    let known = prop::sample::select(&["app_token", "vso.code_manage", "vso.tokenadministration"][..]).prop_map(String::from);
+    let known =
+        prop::sample::select(&["app_token", "vso.code_manage", "vso.tokenadministration"][..]).prop_map(String::from);
     let scope = prop_oneof![3 => arbitrary_text(14), 1 => known];
     let day = (-100_000i64..100_000).prop_map(|d| now() + Duration::days(d));
     (

@@ -348,7 +348,13 @@ fn every_finding_has_a_row_that_links_its_guidance() {
 // ---- hostile names, exceptions, coverage gaps ----------------------------------------------
 
 fn token(id: &str, owner: &str, name: &str, scopes: &[&str], global: bool, days_left: i64) -> Token {
-    TokenBuilder::new(id, owner).name(name).scopes(scopes).global(global).age_days(200).expires_in_days(days_left).build()
+    TokenBuilder::new(id, owner)
+        .name(name)
+        .scopes(scopes)
+        .global(global)
+        .age_days(200)
+        .expires_in_days(days_left)
+        .build()
 }
 
 const RULES: &str = r#"

@@ -83,7 +83,8 @@ fn sample_reports_match_the_code() {
 fn first_differences(name: &str, sample: &str, produced: &str) -> String {
     const MAX_LINES: usize = 40;
     let diff = similar::TextDiff::from_lines(sample, produced);
-    let unified = diff.unified_diff().context_radius(2).header(&format!("sample-reports/{name}"), "produced").to_string();
+    let unified =
+        diff.unified_diff().context_radius(2).header(&format!("sample-reports/{name}"), "produced").to_string();
     let total = unified.lines().count();
     let mut shown: String = unified.lines().take(MAX_LINES).flat_map(|l| [l, "\n"]).collect();
     if total > MAX_LINES {

@@ -6,7 +6,7 @@
 //!     INSTA_UPDATE=always cargo test --test it snapshots::
 //!
 //! (or `cargo insta review` where cargo-insta is installed). The full-size demo reports are
-//! checked byte for byte by tests/sample_reports.rs.
+//! checked byte for byte by tests/it/sample_reports.rs.
 
 use crate::common;
 
@@ -49,7 +49,8 @@ fn s(p: &Path) -> &str {
 /// Runs a command over the demo scans (`{scan}`, `{later}`) and returns its standard output.
 fn output(args: &[&str]) -> String {
     let d = demo();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{scan}", s(&d.scan)).replace("{later}", s(&d.later))).collect();
+    let args: Vec<String> =
+        args.iter().map(|a| a.replace("{scan}", s(&d.scan)).replace("{later}", s(&d.later))).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run(&args, &[]);
     assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
@@ -213,8 +214,14 @@ fn user_facing_errors() {
         ("saved_scan_future_version", vec!["report", "future.json"]),
         ("saved_scan_wrong_type", vec!["report", "typed.json"]),
         // Checkpoints.
-        ("checkpoint_stale", with_demo(&["--as-of", "2026-11-26", "--checkpoint", "stale.checkpoint", "--out", "out.json"])),
-        ("checkpoint_older_format", with_demo(&["--as-of", "2026-11-26", "--checkpoint", "old.checkpoint", "--out", "out.json"])),
+        (
+            "checkpoint_stale",
+            with_demo(&["--as-of", "2026-11-26", "--checkpoint", "stale.checkpoint", "--out", "out.json"]),
+        ),
+        (
+            "checkpoint_older_format",
+            with_demo(&["--as-of", "2026-11-26", "--checkpoint", "old.checkpoint", "--out", "out.json"]),
+        ),
         ("checkpoint_same_as_out", with_demo(&["--checkpoint", "same.json", "--out", "same.json"])),
         // Output.
         ("out_into_a_missing_directory", with_demo(&["--out", "missing/out.json"])),
@@ -231,7 +238,17 @@ fn user_facing_errors() {
         ("no_credential", vec!["scan", "--org", "contoso", "--quiet"]),
         (
             "client_secret_file_missing",
-            vec!["scan", "--org", "contoso", "--auth", "client-secret", "--tenant", "t", "--client-secret-file", "nofile"],
+            vec![
+                "scan",
+                "--org",
+                "contoso",
+                "--auth",
+                "client-secret",
+                "--tenant",
+                "t",
+                "--client-secret-file",
+                "nofile",
+            ],
         ),
         ("authority_host_plain_http", vec!["whoami", "--org", "contoso", "--authority-host", "http://login.example"]),
         // Diff and redaction.
