@@ -15,7 +15,7 @@ use clap::Args;
 pub struct DemoArgs {
     /// Scan a simulated organization served on loopback: no account or network needed (it signs
     /// in to the simulator's own Entra token endpoint).
-    #[arg(long, conflicts_with_all = ["org", "base_url", "method", "tenant", "client_secret_file", "authority_host"])]
+    #[arg(long, help_heading = "Demo", conflicts_with_all = ["org", "base_url", "method", "tenant", "client_secret_file", "authority_host"])]
     pub demo: bool,
 
     /// Demo: seed of the simulated organization (same seed, same organization).

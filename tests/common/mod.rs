@@ -178,3 +178,172 @@ pub fn record_ids(record: &serde_json::Value) -> Vec<String> {
     ids.sort();
     ids
 }
+
+// ---- builders of domain values -------------------------------------------------------------
+// The one place integration tests spell out `Token`, `Owner` and `ScanRecord`: a new field is
+// added here only.
+
+use chrono::{DateTime, Duration, Utc};
+use pat2entra::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token};
+use pat2entra::record::ScanRecord;
+use pat2entra::rules::RuleSet;
+
+/// A token of `as_of()`: active, limited to one organization, created 10 days before and valid
+/// for 400 days, no scopes, named after its id. Setters change one thing each, in call order
+/// (`lifetime_days` counts from the creation date set so far).
+pub struct TokenBuilder(Token);
+
+impl TokenBuilder {
+    pub fn new(authorization_id: &str, owner: &str) -> Self {
+        let from = as_of() - Duration::days(10);
+        TokenBuilder(Token {
+            authorization_id: authorization_id.into(),
+            owner: owner.into(),
+            display_name: authorization_id.into(),
+            scopes: Vec::new(),
+            all_organizations: false,
+            target_accounts: vec!["org".into()],
+            valid_from: Some(from),
+            valid_to: Some(from + Duration::days(400)),
+            is_valid: true,
+            unreadable: None,
+        })
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.0.display_name = name.into();
+        self
+    }
+
+    pub fn scopes(mut self, scopes: &[&str]) -> Self {
+        self.0.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Valid in every organization of its owner (`true`) or limited to one (`false`).
+    pub fn global(mut self, global: bool) -> Self {
+        self.0.all_organizations = global;
+        self.0.target_accounts = if global { vec![] } else { vec!["org".into()] };
+        self
+    }
+
+    /// Created `days` before `as_of()` (negative: after it); the lifetime is kept.
+    pub fn age_days(mut self, days: i64) -> Self {
+        let lifetime = self.lifetime();
+        let from = as_of() - Duration::days(days);
+        self.0.valid_from = Some(from);
+        self.0.valid_to = Some(from + lifetime);
+        self
+    }
+
+    /// Valid for `days` from its creation.
+    pub fn lifetime_days(mut self, days: i64) -> Self {
+        self.0.valid_to = self.0.valid_from.map(|from| from + Duration::days(days));
+        self
+    }
+
+    /// Expires `days` after `as_of()` (negative: expired that many days before).
+    pub fn expires_in_days(mut self, days: i64) -> Self {
+        self.0.valid_to = Some(as_of() + Duration::days(days));
+        self
+    }
+
+    pub fn revoked(mut self) -> Self {
+        self.0.is_valid = false;
+        self
+    }
+
+    pub fn build(self) -> Token {
+        self.0
+    }
+
+    fn lifetime(&self) -> Duration {
+        match (self.0.valid_from, self.0.valid_to) {
+            (Some(from), Some(to)) => to - from,
+            _ => Duration::days(400),
+        }
+    }
+}
+
+/// An owner from Entra ID (`aad`) whose mail is its principal name.
+pub fn owner(descriptor: &str, principal_name: &str, display_name: &str) -> Owner {
+    Owner {
+        descriptor: descriptor.into(),
+        display_name: display_name.into(),
+        principal_name: principal_name.into(),
+        mail: Some(principal_name.into()),
+        origin: "aad".into(),
+        deleted_in_origin: false,
+    }
+}
+
+/// A scan record judged from owners and tokens: organization `contoso`, complete coverage,
+/// the default rules, judged at `as_of()`, unless set otherwise.
+pub struct RecordBuilder {
+    inventory: Inventory,
+    coverage: Option<Coverage>,
+    rules: Option<RuleSet>,
+    at: DateTime<Utc>,
+}
+
+impl Default for RecordBuilder {
+    fn default() -> Self {
+        RecordBuilder {
+            inventory: Inventory {
+                organization: "contoso".into(),
+                owners: Vec::new(),
+                tokens: Vec::new(),
+                coverage: Coverage::new(0, 0, vec![]),
+            },
+            coverage: None,
+            rules: None,
+            at: as_of(),
+        }
+    }
+}
+
+impl RecordBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn organization(mut self, organization: &str) -> Self {
+        self.inventory.organization = organization.into();
+        self
+    }
+
+    pub fn owners(mut self, owners: Vec<Owner>) -> Self {
+        self.inventory.owners = owners;
+        self
+    }
+
+    pub fn tokens(mut self, tokens: Vec<Token>) -> Self {
+        self.inventory.tokens = tokens;
+        self
+    }
+
+    /// `listed` owners, of which `scanned` were read, and the owners that could not be.
+    pub fn coverage(mut self, listed: usize, scanned: usize, failed: Vec<OwnerFailure>) -> Self {
+        self.coverage = Some(Coverage::new(listed, scanned, failed));
+        self
+    }
+
+    pub fn rules(mut self, rules: RuleSet) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
+    /// Judged at `at` instead of `as_of()`.
+    pub fn at(mut self, at: DateTime<Utc>) -> Self {
+        self.at = at;
+        self
+    }
+
+    pub fn build(self) -> ScanRecord {
+        let mut inventory = self.inventory;
+        let owners = inventory.owners.len();
+        inventory.coverage = self.coverage.unwrap_or_else(|| Coverage::new(owners, owners, vec![]));
+        let rules = self.rules.unwrap_or_else(RuleSet::default_rules);
+        ScanRecord::judge(inventory, &rules, self.at)
+    }
+}

@@ -804,6 +804,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 64, failure_persistence: None, ..Default::default() })]
+
+        /// Any text can be scrubbed, and a credential in it is gone whatever surrounds it.
+        #[test]
+        fn a_credential_in_any_text_is_removed(
+            before in "\\PC{0,40}",
+            after in "\\PC{0,40}",
+            name in proptest::sample::select(&["password", "pat", "token", "client_secret"][..]),
+            secret in "[A-Za-z0-9]{12,24}",
+        ) {
+            proptest::prop_assume!(!before.contains(&secret) && !after.contains(&secret));
+            let _ = scrub(&before);
+            let out = scrub(&format!("{before} {name}={secret} {after}"));
+            proptest::prop_assert!(!out.contains(&secret), "{}", out);
+        }
+    }
+
     #[test]
     fn unknown_mails_get_pseudonyms() {
         assert_eq!(scrub("ask bob.smith@corp.example."), "ask MAIL(bob.smith@corp.example).");

@@ -359,50 +359,75 @@ fn extends_strict_builds_on_default_and_keeps_strict_values() {
     assert!(err.to_string().starts_with("rules file mine.toml:2:"), "{err}");
 }
 
-#[test]
-fn arbitrary_tokens_never_panic_and_judge_the_same_in_any_order() {
-    // A small xorshift: arbitrary scopes, names, owners and dates (far past, far future,
-    // missing, reversed), every rule enabled, with exceptions that match some of them.
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let alphabet: Vec<char> = "abc_.-*?[]ö漢 \u{0}\u{1b}app_tokenvso".chars().collect();
-    let text = |len: u64, next: &mut dyn FnMut() -> u64| -> String {
-        (0..(next() % len)).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
-    };
-    let rules = RuleSet::parse(
-        "extends = \"strict\"\n[rules.expired]\nenabled = true\n[rules.revoked]\nenabled = true\n\n[[exception]]\ndisplay_name = \"*a*\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2026-12-01\n\n[[exception]]\nrule = \"broad-scope\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2020-01-01\n",
-        "t.toml",
+/// Glob metacharacters, multi-byte and control characters, and pieces of scope names.
+const ALPHABET: &[char] = &[
+    'a', 'b', 'c', '_', '.', '-', '*', '?', '[', ']', 'ö', '漢', ' ', '\u{0}', '\u{1b}', 'p', 't', 'o', 'k', 'e', 'n',
+    'v', 's',
+];
+
+fn arbitrary_text(max_len: usize) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::strategy::Strategy;
+    proptest::collection::vec(proptest::sample::select(ALPHABET), 0..max_len).prop_map(|c| c.into_iter().collect())
+}
+
+/// Arbitrary scopes, names, owners and dates (far past, far future, missing, reversed).
+fn arbitrary_token() -> impl proptest::strategy::Strategy<Value = Token> {
+    use proptest::prelude::*;
+    let known =
+        prop::sample::select(&["app_token", "vso.code_manage", "vso.tokenadministration"][..]).prop_map(String::from);
+    let scope = prop_oneof![3 => arbitrary_text(14), 1 => known];
+    let day = (-100_000i64..100_000).prop_map(|d| now() + Duration::days(d));
+    (
+        prop::collection::vec(scope, 0..9),
+        arbitrary_text(20),
+        prop::sample::select(&["aad.alice", "aad.gone", "aad.svc", "aad.nobody", ""][..]),
+        prop::option::weighted(0.8, day.clone()),
+        prop::option::weighted(0.8, day),
+        prop::bool::weighted(6.0 / 7.0),
+        any::<bool>(),
     )
-    .unwrap();
-    for round in 0..30 {
-        let mut tokens = Vec::new();
-        for i in 0..200 {
-            let mut t = token(&format!("{round}-{i}"), &[], 0, 0);
-            t.scopes = (0..next() % 8).map(|_| text(14, &mut next)).collect();
-            if next() % 3 == 0 {
-                t.scopes
-                    .push(["app_token", "vso.code_manage", "vso.tokenadministration"][(next() % 3) as usize].into());
-            }
-            t.display_name = text(20, &mut next);
-            t.owner = ["aad.alice", "aad.gone", "aad.svc", "aad.nobody", ""][(next() % 5) as usize].into();
-            let day = |n: u64| now() + Duration::days((n % 200_000) as i64 - 100_000);
-            t.valid_from = (next() % 5 != 0).then(|| day(next()));
-            t.valid_to = (next() % 5 != 0).then(|| day(next()));
-            t.is_valid = next() % 7 != 0;
-            t.all_organizations = next() % 2 == 0;
-            tokens.push(t);
-        }
+        .prop_map(|(scopes, name, owner, from, to, is_valid, global)| {
+            let mut t = token("", &[], 0, 0);
+            t.scopes = scopes;
+            t.display_name = name;
+            t.owner = owner.into();
+            t.valid_from = from;
+            t.valid_to = to;
+            t.is_valid = is_valid;
+            t.all_organizations = global;
+            t
+        })
+}
+
+/// A modest number of cases: each judges a whole inventory, and the suite runs on every commit.
+fn proptest_config() -> proptest::test_runner::Config {
+    proptest::test_runner::Config { cases: 24, failure_persistence: None, ..Default::default() }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// Every rule enabled, with exceptions that match some tokens (one of them expired).
+    #[test]
+    fn arbitrary_tokens_never_panic_and_judge_the_same_in_any_order(
+        tokens in proptest::collection::vec(arbitrary_token(), 0..150),
+    ) {
+        let rules = RuleSet::parse(
+            "extends = \"strict\"\n[rules.expired]\nenabled = true\n[rules.revoked]\nenabled = true\n\n[[exception]]\ndisplay_name = \"*a*\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2026-12-01\n\n[[exception]]\nrule = \"broad-scope\"\nreason = \"r\"\nticket = \"T\"\nexpires = 2020-01-01\n",
+            "t.toml",
+        )
+        .unwrap();
+        let tokens = tokens
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Token { authorization_id: format!("t{i}"), ..t })
+            .collect();
         let inv = inventory(tokens);
         let a = rules.evaluate(&inv, now());
         let mut reversed = inv.clone();
         reversed.tokens.reverse();
-        assert_eq!(a, rules.evaluate(&reversed, now()), "round {round}");
-        assert_eq!(a.exceptions.len(), 2);
+        proptest::prop_assert_eq!(&a, &rules.evaluate(&reversed, now()));
+        proptest::prop_assert_eq!(a.exceptions.len(), 2);
     }
 }
 
