@@ -340,13 +340,11 @@ mod tests {
 
     #[tokio::test]
     async fn reads_path_query_headers_and_body() {
-        let request = hyper::Request::post(
-            "/Fabrikam/_apis/x%2By/aad.a%2Fb?pageSize=2&continuationToken=a%2Bb",
-        )
-        .header("Host", "x")
-        .header("X-TFS-FedAuthRedirect", "Suppress")
-        .body(Full::new(Bytes::from_static(b"abc")))
-        .unwrap();
+        let request = hyper::Request::post("/Fabrikam/_apis/x%2By/aad.a%2Fb?pageSize=2&continuationToken=a%2Bb")
+            .header("Host", "x")
+            .header("X-TFS-FedAuthRedirect", "Suppress")
+            .body(Full::new(Bytes::from_static(b"abc")))
+            .unwrap();
         let r = read_request(request).await.unwrap();
         assert_eq!(r.method, "POST");
         assert_eq!(r.segments, ["Fabrikam", "_apis", "x+y", "aad.a/b"]);
@@ -497,6 +495,12 @@ mod tests {
         assert_eq!(idle.read_to_end(&mut nothing).await.unwrap(), 0, "an idle connection is closed");
     }
 
+    /// What `accept` returns when the process is out of file descriptors (EMFILE): an error
+    /// that comes back at once on every call.
+    fn emfile() -> io::Error {
+        io::Error::other("Too many open files")
+    }
+
     #[tokio::test(start_paused = true)]
     async fn accept_errors_back_off_instead_of_spinning() {
         // Always out of file descriptors: in one (virtual) second, a handful of attempts.
@@ -505,7 +509,7 @@ mod tests {
         let failing = accept_loop(
             || {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                std::future::ready(Err::<(), _>(io::Error::from_raw_os_error(libc::EMFILE)))
+                std::future::ready(Err::<(), _>(emfile()))
             },
             |()| unreachable!("nothing is accepted"),
             signal,
@@ -519,14 +523,7 @@ mod tests {
 
         // A connection's own failure is skipped at once; a success resets the backoff.
         let script = Arc::new(std::sync::Mutex::new(
-            vec![
-                Err(io::ErrorKind::ConnectionAborted.into()),
-                Err(io::Error::from_raw_os_error(libc::EMFILE)),
-                Ok(1),
-                Err(io::Error::from_raw_os_error(libc::EMFILE)),
-                Ok(2),
-            ]
-            .into_iter(),
+            vec![Err(io::ErrorKind::ConnectionAborted.into()), Err(emfile()), Ok(1), Err(emfile()), Ok(2)].into_iter(),
         ));
         let accepted = std::sync::Mutex::new(Vec::new());
         let (shutdown, signal) = watch::channel(());
