@@ -382,4 +382,15 @@ mod tests {
         let (again, _) = store.issue("t1", Principal::Administrator, Duration::from_secs(60), Duration::from_secs(60));
         assert_ne!(token, again, "every token is new");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_expire_on_the_tokio_clock_so_tests_need_not_wait() {
+        let store = TokenStore::default();
+        let hour = Duration::from_secs(3600);
+        let (token, _) = store.issue("t1", Principal::Administrator, hour, hour);
+        tokio::time::advance(hour - Duration::from_secs(1)).await;
+        assert_eq!(store.check(&token, "t1"), Ok(Principal::Administrator));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(store.check(&token, "t1"), Err(TokenRefusal::Expired));
+    }
 }
