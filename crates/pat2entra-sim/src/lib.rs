@@ -135,11 +135,13 @@ struct SimState {
     limiter: Option<throttle::Limiter>,
 }
 
-/// A running simulator; stops accepting connections when dropped.
+/// A running simulator. Dropping it shuts the server down gracefully: it stops accepting
+/// connections, and each open connection finishes the answer it is sending, then closes.
 pub struct SimHandle {
     addr: SocketAddr,
     state: Arc<SimState>,
-    task: tokio::task::JoinHandle<()>,
+    /// Dropped with the handle: the server's signal to shut down.
+    _shutdown: tokio::sync::watch::Sender<()>,
 }
 
 impl SimHandle {
@@ -196,12 +198,6 @@ impl SimHandle {
     }
 }
 
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Generates the organization and serves it on `127.0.0.1:port` (0 picks a free port).
 pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
@@ -215,20 +211,17 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     });
     let state =
         Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default(), limiter });
-    let accept_state = state.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let state = accept_state.clone();
-            tokio::spawn(http::serve_connection(stream, move |request| {
-                let state = state.clone();
-                async move { state.handle(request).await }
-            }));
-        }
-    });
-    Ok(SimHandle { addr, state, task })
+    let (shutdown, shutdown_signal) = tokio::sync::watch::channel(());
+    let served = state.clone();
+    tokio::spawn(http::serve(
+        listener,
+        move |request| {
+            let state = served.clone();
+            async move { state.handle(request).await }
+        },
+        shutdown_signal,
+    ));
+    Ok(SimHandle { addr, state, _shutdown: shutdown })
 }
 
 impl SimState {
@@ -238,7 +231,7 @@ impl SimState {
         // Rate limiting judges a request when it arrives.
         let mut rate_headers = Vec::new();
         if let (true, Some(limiter)) = (is_api, &self.limiter) {
-            match limiter.check(std::time::Instant::now()) {
+            match limiter.check(tokio::time::Instant::now()) {
                 throttle::Verdict::Block { retry_after, headers } => {
                     self.sleep_latency(n).await;
                     let mut response = error(

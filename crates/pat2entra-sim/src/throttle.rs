@@ -6,7 +6,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+// tokio's clock: under a paused test clock, windows pass in virtual time.
+use tokio::time::Instant;
 
 /// A sliding-window request budget.
 #[derive(Debug, Clone)]
