@@ -74,11 +74,34 @@ pub enum Command {
 pub struct Failure {
     pub exit: Exit,
     pub message: String,
+    /// Further errors of the same failure (every problem of a rules file), each shown as its
+    /// own `error:`.
+    pub more: Vec<String>,
 }
 
 impl Failure {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Failure { exit, message: message.into() }
+        Failure { exit, message: message.into(), more: Vec::new() }
+    }
+
+    /// A failure from an error, shown with its causes on one line, outermost first
+    /// (`saved scan a.json: cannot read it: No such file or directory (os error 2)`): the one
+    /// way every command shows an error's chain.
+    pub fn error(exit: Exit, error: impl std::error::Error + 'static) -> Self {
+        Failure::new(exit, pat2entra_core::error::chain(&error))
+    }
+
+    /// A rules file that cannot be used (exit 2): each of its problems its own `error:`, with
+    /// the line it is on.
+    pub fn rules(error: crate::rules::RulesError) -> Self {
+        match error.problems() {
+            [first, rest @ ..] => Failure {
+                exit: Exit::Usage,
+                message: first.to_string(),
+                more: rest.iter().map(ToString::to_string).collect(),
+            },
+            [] => Failure::error(Exit::Usage, error),
+        }
     }
 }
 
@@ -115,9 +138,11 @@ pub fn main() -> i32 {
     match result {
         Ok(exit) => exit.code(),
         Err(failure) => {
-            // Messages may quote the service: no control characters reach the terminal.
-            let lines: Vec<String> = failure.message.lines().map(crate::report::terminal_text).collect();
-            eprintln!("error: {}", lines.join("\n"));
+            // Messages may quote the service or a file: no control characters reach the terminal.
+            for message in std::iter::once(&failure.message).chain(&failure.more) {
+                let lines: Vec<String> = message.lines().map(crate::report::terminal_text).collect();
+                eprintln!("error: {}", lines.join("\n"));
+            }
             failure.exit.code()
         }
     }
@@ -131,6 +156,7 @@ pub(crate) fn write_to(
     render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Failure> {
     use std::io::Write;
+    use crate::files::WriteError;
     let written = match path {
         Some(path) => crate::files::Output::create(path)
             .and_then(|out| {
@@ -138,29 +164,26 @@ pub(crate) fn write_to(
                 render(&mut buffered)?;
                 buffered.into_inner().map_err(|e| e.into_error())?.commit()
             })
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            .map_err(|source| WriteError::File { path: path.to_path_buf(), source }),
         None => match crate::files::stdout_problem() {
-            Some(problem) => {
-                Err(format!("{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)"))
-            }
+            Some(problem) => Err(WriteError::StdoutUnusable { problem }),
             None => {
                 let stdout = std::io::stdout();
                 let mut lock = stdout.lock();
-                ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
-                    .map_err(|e| format!("cannot write the output: {e}"))
+                ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush())).map_err(WriteError::Stdout)
             }
         },
     };
-    written.map_err(|e| Failure::new(crate::exit::Exit::Usage, e))
+    written.map_err(|e| Failure::error(crate::exit::Exit::Usage, e))
 }
 
 /// Checks `--out` before a long scan: its directory exists and accepts a new file (or, without
 /// `--out`, standard output is open).
 pub(crate) fn check_out(path: Option<&std::path::Path>) -> Result<(), Failure> {
     let problem = match path {
-        Some(path) => crate::files::check_writable(path).err().map(|e| format!("--out: {e}")),
+        Some(path) => crate::files::check_writable(path).err().map(|e| format!("--out: {}", pat2entra_core::error::chain(&e))),
         None => crate::files::stdout_problem()
-            .map(|p| format!("{p}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)")),
+            .map(|problem| crate::files::WriteError::StdoutUnusable { problem }.to_string()),
     };
     problem.map_or(Ok(()), |p| Err(Failure::new(crate::exit::Exit::Usage, p)))
 }

@@ -1,7 +1,7 @@
 //! One token per run: the token is kept until shortly before it expires, then replaced; a token
 //! the service refused is replaced at once. Concurrent requests share one acquisition.
 
-use crate::TokenSource;
+use crate::{TokenError, TokenSource};
 use futures::future::BoxFuture;
 use pat2entra_core::secret::Secret;
 use std::fmt;
@@ -27,7 +27,7 @@ impl fmt::Debug for Issued {
 /// Gets a new token from wherever tokens come from. `fresh`: the last token was refused, so
 /// bypass any cache below this one.
 pub trait Acquire: Send + Sync {
-    fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, String>>;
+    fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, TokenError>>;
 }
 
 struct Held {
@@ -60,7 +60,7 @@ impl CachedTokens {
         self.held.lock().await.as_ref().map(|h| h.issued.expires_at)
     }
 
-    async fn acquire_into(&self, held: &mut Option<Held>, fresh: bool) -> Result<Secret, String> {
+    async fn acquire_into(&self, held: &mut Option<Held>, fresh: bool) -> Result<Secret, TokenError> {
         let issued = self.source.acquire(fresh).await?;
         let now = SystemTime::now();
         let lifetime = issued.expires_at.duration_since(now).unwrap_or_default();
@@ -80,7 +80,7 @@ impl CachedTokens {
 }
 
 impl TokenSource for CachedTokens {
-    fn token(&self) -> BoxFuture<'_, Result<Secret, String>> {
+    fn token(&self) -> BoxFuture<'_, Result<Secret, TokenError>> {
         Box::pin(async move {
             let mut held = self.held.lock().await;
             if let Some(h) = held.as_ref()
@@ -114,7 +114,7 @@ impl TokenSource for CachedTokens {
         })
     }
 
-    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, String>> {
+    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, TokenError>> {
         Box::pin(async move {
             let mut held = self.held.lock().await;
             // Another request already replaced the refused token: use the new one.
@@ -144,7 +144,7 @@ mod tests {
     }
 
     impl Acquire for Counter {
-        fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, String>> {
+        fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, TokenError>> {
             Box::pin(async move {
                 tokio::time::sleep(self.delay).await;
                 let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -211,10 +211,10 @@ mod tests {
     async fn an_acquisition_failure_is_reported_and_retried_next_time() {
         struct FailOnce(AtomicUsize);
         impl Acquire for FailOnce {
-            fn acquire(&self, _: bool) -> BoxFuture<'_, Result<Issued, String>> {
+            fn acquire(&self, _: bool) -> BoxFuture<'_, Result<Issued, TokenError>> {
                 Box::pin(async move {
                     if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
-                        Err("the Azure CLI is not signed in".to_string())
+                        Err(TokenError::Refused { explanation: "the Azure CLI is not signed in".to_string() })
                     } else {
                         Ok(Issued { token: Secret::new("t"), expires_at: SystemTime::now() + Duration::from_secs(60) })
                     }
@@ -222,7 +222,7 @@ mod tests {
             }
         }
         let tokens = CachedTokens::new("flaky", Box::new(FailOnce(AtomicUsize::new(0))));
-        assert_eq!(tokens.token().await.unwrap_err(), "the Azure CLI is not signed in");
+        assert_eq!(tokens.token().await.unwrap_err().to_string(), "the Azure CLI is not signed in");
         assert_eq!(tokens.token().await.unwrap().expose(), "t");
         assert!(!format!("{tokens:?}").contains("\"t\""));
     }
