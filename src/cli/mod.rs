@@ -196,18 +196,33 @@ fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
     }
 }
 
+/// A command-line value that does not parse (the value parsers below). clap shows it as
+/// `error: invalid value 'X' for '--flag <VALUE>': MESSAGE`, with the usage line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ValueError {
+    #[error("'{0}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)")]
+    Date(String),
+    #[error("'{0}' is not an age (a number and a unit: 90m, 24h, 7d)")]
+    Age(String),
+    #[error("'{0}' is too long an age")]
+    AgeTooLong(String),
+    #[error("'{0}' is not a duration (e.g. 90s, 30m, 2h, 1h30m)")]
+    Duration(String),
+    #[cfg(feature = "demo")]
+    #[error("'{0}' is not a rate limit; expected REQUESTS/WINDOW such as 200/5s")]
+    RateLimit(String),
+}
+
 /// `--as-of`: a date (midnight UTC) or an RFC 3339 timestamp.
-pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, ValueError> {
     if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| format!("'{s}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)"))
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).map_err(|_| ValueError::Date(s.to_string()))
 }
 
 /// `--checkpoint-max-age`: a number with a unit (`s`, `m`, `h`, `d`, `w`): `90m`, `24h`, `7d`.
-pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, ValueError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
@@ -217,13 +232,16 @@ pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)")),
+        _ => return Err(ValueError::Age(s.to_string())),
     };
-    let number: u64 = number.parse().map_err(|_| format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)"))?;
-    number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("'{s}' is too long an age"))
+    let number: u64 = number.parse().map_err(|_| ValueError::Age(s.to_string()))?;
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| ValueError::AgeTooLong(s.to_string()))
 }
 
-pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, crate::finding::UnknownSeverity> {
     s.parse()
 }
 
@@ -242,6 +260,22 @@ mod tests {
         assert_eq!(parse_as_of("2026-11-26").unwrap().to_rfc3339(), "2026-11-26T00:00:00+00:00");
         assert_eq!(parse_as_of("2026-11-26T10:00:00+01:00").unwrap().to_rfc3339(), "2026-11-26T09:00:00+00:00");
         assert!(parse_as_of("tomorrow").is_err());
+    }
+
+    #[test]
+    fn a_failure_shows_the_whole_chain_on_one_line() {
+        let missing = std::path::Path::new("/nonexistent/scan.json");
+        let e = crate::record::ScanRecord::load(missing).unwrap_err();
+        let failure = Failure::error(Exit::Usage, e);
+        assert!(failure.message.starts_with("saved scan /nonexistent/scan.json: cannot read it: "), "{}", failure.message);
+        assert!(!failure.message.contains('\n'), "{}", failure.message);
+        // A rules file: each problem its own message, with its snippet.
+        let e = crate::rules::RuleSet::parse("extends = \"none\"\n[rules.revokd]\n[rules.expird]\n", "r.toml").unwrap_err();
+        let failure = Failure::rules(e);
+        assert!(failure.message.starts_with("rules file r.toml:2:8: unknown rule id `revokd`"), "{}", failure.message);
+        assert!(failure.message.ends_with("\n2 | [rules.revokd]\n  |        ^^^^^^"), "{}", failure.message);
+        assert_eq!(failure.more.len(), 1);
+        assert!(failure.more[0].starts_with("rules file r.toml:3:8: unknown rule id `expird`"), "{}", failure.more[0]);
     }
 
     #[test]
