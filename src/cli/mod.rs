@@ -155,8 +155,8 @@ pub(crate) fn write_to(
     path: Option<&std::path::Path>,
     render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Failure> {
-    use std::io::Write;
     use crate::files::WriteError;
+    use std::io::Write;
     let written = match path {
         Some(path) => crate::files::Output::create(path)
             .and_then(|out| {
@@ -181,7 +181,9 @@ pub(crate) fn write_to(
 /// `--out`, standard output is open).
 pub(crate) fn check_out(path: Option<&std::path::Path>) -> Result<(), Failure> {
     let problem = match path {
-        Some(path) => crate::files::check_writable(path).err().map(|e| format!("--out: {}", pat2entra_core::error::chain(&e))),
+        Some(path) => {
+            crate::files::check_writable(path).err().map(|e| format!("--out: {}", pat2entra_core::error::chain(&e)))
+        }
         None => crate::files::stdout_problem()
             .map(|problem| crate::files::WriteError::StdoutUnusable { problem }.to_string()),
     };
@@ -235,10 +237,7 @@ pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, ValueError> {
         _ => return Err(ValueError::Age(s.to_string())),
     };
     let number: u64 = number.parse().map_err(|_| ValueError::Age(s.to_string()))?;
-    number
-        .checked_mul(seconds)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| ValueError::AgeTooLong(s.to_string()))
+    number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| ValueError::AgeTooLong(s.to_string()))
 }
 
 pub(crate) fn parse_severity(s: &str) -> Result<Severity, crate::finding::UnknownSeverity> {
@@ -267,10 +266,15 @@ mod tests {
         let missing = std::path::Path::new("/nonexistent/scan.json");
         let e = crate::record::ScanRecord::load(missing).unwrap_err();
         let failure = Failure::error(Exit::Usage, e);
-        assert!(failure.message.starts_with("saved scan /nonexistent/scan.json: cannot read it: "), "{}", failure.message);
+        assert!(
+            failure.message.starts_with("saved scan /nonexistent/scan.json: cannot read it: "),
+            "{}",
+            failure.message
+        );
         assert!(!failure.message.contains('\n'), "{}", failure.message);
         // A rules file: each problem its own message, with its snippet.
-        let e = crate::rules::RuleSet::parse("extends = \"none\"\n[rules.revokd]\n[rules.expird]\n", "r.toml").unwrap_err();
+        let e =
+            crate::rules::RuleSet::parse("extends = \"none\"\n[rules.revokd]\n[rules.expird]\n", "r.toml").unwrap_err();
         let failure = Failure::rules(e);
         assert!(failure.message.starts_with("rules file r.toml:2:8: unknown rule id `revokd`"), "{}", failure.message);
         assert!(failure.message.ends_with("\n2 | [rules.revokd]\n  |        ^^^^^^"), "{}", failure.message);

@@ -120,6 +120,11 @@ mod tests {
         let sp = r#"{"authenticatedUser": {"id": "x", "descriptor": "Microsoft.VisualStudio.Services.Claims.AadServicePrincipal;t\\o", "subjectDescriptor": "aadsp.abc", "providerDisplayName": "scanner"}}"#;
         let c = Connection::from_wire(serde_json::from_str(sp).unwrap()).unwrap();
         assert!(c.caller.is_service_principal());
-        assert!(Connection::from_wire(serde_json::from_str("{}").unwrap()).unwrap_err().to_string().contains("authenticatedUser"));
+        assert!(
+            Connection::from_wire(serde_json::from_str("{}").unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("authenticatedUser")
+        );
     }
 }

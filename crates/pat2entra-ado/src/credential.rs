@@ -94,8 +94,7 @@ impl Credential {
                 Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: None })
             }
             Credential::Entra(source) => {
-                let token =
-                    source.token().await.map_err(|e| AdoError::Credential { detail: e.to_string() })?;
+                let token = source.token().await.map_err(|e| AdoError::Credential { detail: e.to_string() })?;
                 Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: Some(token) })
             }
         }

@@ -118,8 +118,7 @@ pub fn open_limited(path: &Path, limit: u64, what: &'static str) -> Result<Optio
 /// Like `read_limited_reason`, as UTF-8 text (a leading byte-order mark is dropped).
 pub fn read_text_limited(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
     let bytes = read_limited_reason(path, limit, what)?;
-    let mut text =
-        String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 { at: e.utf8_error().valid_up_to() })?;
+    let mut text = String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 { at: e.utf8_error().valid_up_to() })?;
     if text.starts_with('\u{feff}') {
         text.drain(..3);
     }

@@ -355,9 +355,7 @@ pub enum LoadError {
     File(#[from] crate::files::InputError),
     #[error("{name} is not a pat2entra scan (not a JSON object); create one with `pat2entra scan -o json --out FILE`")]
     NotAScan { name: String },
-    #[error(
-        "{name} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`"
-    )]
+    #[error("{name} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`")]
     NoSchemaVersion { name: String },
     #[error(
         "{name} has schema_version {found}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
@@ -379,7 +377,13 @@ fn load_error(bytes: &[u8], name: &str, e: &serde_json::Error, what: &str) -> Lo
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = message.strip_suffix(&suffix).unwrap_or(&message);
     let (line, column) = (e.line(), e.column());
-    let json = |path: String| LoadError::Json { name: name.to_string(), line, column, path, message: format!("{what}{message}") };
+    let json = |path: String| LoadError::Json {
+        name: name.to_string(),
+        line,
+        column,
+        path,
+        message: format!("{what}{message}"),
+    };
     if line == 0 {
         return json(String::new());
     }

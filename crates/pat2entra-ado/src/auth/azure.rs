@@ -4,6 +4,7 @@ use super::cache::{Acquire, Issued};
 use super::explain::explain;
 use super::plan::Candidate;
 use super::transport::{Bounded, LoopbackAuthority};
+use crate::TokenError;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport, Url};
@@ -13,7 +14,6 @@ use azure_identity::{
     ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
     UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
-use crate::TokenError;
 use futures::future::BoxFuture;
 use pat2entra_core::secret::Secret;
 use std::net::SocketAddr;

@@ -4,13 +4,13 @@
 //! while `azure_identity` insists on an https authority. In that mode every other destination
 //! that is not loopback is refused, so nothing leaves the machine.
 
+use crate::TokenError;
 use azure_core::error::{Error, ErrorKind};
 use azure_core::http::{AsyncRawResponse, HttpClient, Request, Url};
 use futures::StreamExt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use crate::TokenError;
 
 /// A token answer is a few KiB; 1 MiB leaves room for any error page.
 pub const MAX_TOKEN_RESPONSE_BYTES: u64 = 1024 * 1024;
@@ -182,11 +182,7 @@ impl LoopbackAuthority {
             Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
             None => false,
         };
-        if loopback {
-            Ok(url.clone())
-        } else {
-            Err(RouteError::NotContacted { host })
-        }
+        if loopback { Ok(url.clone()) } else { Err(RouteError::NotContacted { host }) }
     }
 }
 
@@ -215,7 +211,10 @@ mod tests {
         assert_eq!(t.route(&msi).unwrap(), msi);
         for outside in ["http://169.254.169.254/metadata/identity/oauth2/token", "https://login.microsoftonline.com/t"]
         {
-            assert!(t.route(&Url::parse(outside).unwrap()).unwrap_err().to_string().contains("not contacted"), "{outside}");
+            assert!(
+                t.route(&Url::parse(outside).unwrap()).unwrap_err().to_string().contains("not contacted"),
+                "{outside}"
+            );
         }
         assert!(LoopbackAuthority::new(&authority, "10.0.0.1:80".parse().unwrap()).is_err());
     }

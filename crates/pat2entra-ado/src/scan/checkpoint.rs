@@ -203,8 +203,9 @@ fn read<'a>(
         Ok(h) if h.format == FORMAT && h.version != VERSION => {
             return Err(Unusable::OtherVersion { version: h.version });
         }
-        Ok(h) if h.format == FORMAT => serde_json::from_slice::<Header>(json)
-            .map_err(|e| Unusable::DamagedHeader { detail: e.to_string() })?,
+        Ok(h) if h.format == FORMAT => {
+            serde_json::from_slice::<Header>(json).map_err(|e| Unusable::DamagedHeader { detail: e.to_string() })?
+        }
         _ => return Err(Unusable::NotACheckpoint),
     };
     if sum != sha256_hex(json) {

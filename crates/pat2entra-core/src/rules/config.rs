@@ -299,7 +299,8 @@ fn read<'i>(source: &Source<'i>, problems: &mut Vec<Problem>) -> Option<ReadFile
                             Some(s) => format!("; did you mean `{s}`?"),
                             None => " (`pat2entra rules explain` lists the rules)".to_string(),
                         };
-                        problems.push(source.problem(Some(id.span()), format!("unknown rule id `{}`{hint}", id.get_ref())));
+                        problems
+                            .push(source.problem(Some(id.span()), format!("unknown rule id `{}`{hint}", id.get_ref())));
                         continue;
                     }
                     let wrap = |v: Spanned<DeValue<'i>>| {
@@ -482,10 +483,7 @@ fn convert_rules(source: &Source<'_>, t: RuleTables, problems: &mut Vec<Problem>
                     } else {
                         report(
                             span,
-                            format!(
-                                "[rules.{}] needs `severity` (critical, high, medium, low or info)",
-                                $id.as_str()
-                            ),
+                            format!("[rules.{}] needs `severity` (critical, high, medium, low or info)", $id.as_str()),
                         );
                         None
                     }
@@ -523,10 +521,15 @@ fn convert_rules(source: &Source<'_>, t: RuleTables, problems: &mut Vec<Problem>
     let id = RuleId::AllOrganizations;
     if let Some((cfg, span, sev)) = common!(t.all_organizations, id) {
         match cfg.retirement_date {
-            Some(date) => push(id, sev, cfg.rationale, Check::AllOrganizations { retirement_date: date.into_inner().0 }),
+            Some(date) => {
+                push(id, sev, cfg.rationale, Check::AllOrganizations { retirement_date: date.into_inner().0 })
+            }
             None => report(
                 span,
-                format!("[rules.{}] needs `retirement_date` (or start the file with extends = \"default\")", id.as_str()),
+                format!(
+                    "[rules.{}] needs `retirement_date` (or start the file with extends = \"default\")",
+                    id.as_str()
+                ),
             ),
         }
     }

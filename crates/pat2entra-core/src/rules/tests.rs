@@ -516,11 +516,8 @@ fn indexed_exceptions_choose_what_a_full_scan_would() {
 fn every_problem_of_a_file_is_reported_in_file_order() {
     let text = "extends = \"default\"\n\n[rules.long-lifed]\nseverity = \"high\"\n\n[rules.long-lived]\nmax_lifetime_dayz = 3\nseverity = \"severe\"\n\n[rules.broad-scope]\nmax_scopes = 0\nmax_areas = -1\n\n[[exception]]\nrule = \"full-acess\"\nreason = \"\"\nexpires = 2027-01-01\n\n[[exception]]\nrule = \"full-access\"\nticket = 3\nexpires = \"2027-13-01\"\n\n[[exception]]\nrule = \"full-access\"\nticket = \"T\"\nreason = \"ok\"\nexpires = 2027-01-01\nfoo = 1\n\n[rules.privileged-scope]\ntiers = [\"read\", \"wrte\"]\n";
     let err = RuleSet::parse(text, "r.toml").unwrap_err();
-    let found: Vec<(usize, usize, &str)> = err
-        .problems()
-        .iter()
-        .map(|p| (p.line.unwrap(), p.column.unwrap(), p.message.as_str()))
-        .collect();
+    let found: Vec<(usize, usize, &str)> =
+        err.problems().iter().map(|p| (p.line.unwrap(), p.column.unwrap(), p.message.as_str())).collect();
     let expected: [(usize, usize, &str); 12] = [
         (3, 8, "unknown rule id `long-lifed`; did you mean `long-lived`?"),
         (7, 1, "[rules.long-lived] unknown field `max_lifetime_dayz`"),
