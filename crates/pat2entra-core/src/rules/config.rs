@@ -209,8 +209,11 @@ const MAX_SNIPPET_LINE: usize = 240;
 /// 12 | [rules.long-lifed]
 ///    |        ^^^^^^^^^^
 /// ```
+/// The line is shown sanitized (controls, tabs and bidi overrides replaced one for one, see
+/// `report::sanitize`), and the marks are measured on what is shown, so they stay under the value.
 fn snippet(text: &str, span: Range<usize>, line: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
+    use crate::report::sanitize;
+    use unicode_width::UnicodeWidthStr;
     let start = floor_char_boundary(text, span.start);
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
@@ -219,15 +222,11 @@ fn snippet(text: &str, span: Range<usize>, line: usize) -> String {
         return String::new();
     }
     let end = floor_char_boundary(text, span.end.clamp(start, line_start + quoted.len()));
-    // A tab stays a tab under the line, so the marks line up however wide the terminal shows it.
-    let pad: String = text[line_start..start]
-        .chars()
-        .map(|c| if c == '\t' { "\t".to_string() } else { " ".repeat(c.width().unwrap_or(0)) })
-        .collect();
-    let marks = text[start..end].chars().map(|c| c.width().unwrap_or(0)).sum::<usize>().max(1);
+    let pad = sanitize(&text[line_start..start]).width();
+    let marks = sanitize(&text[start..end]).width().max(1);
     let number = line.to_string();
     let gutter = " ".repeat(number.len());
-    format!("{gutter} |\n{number} | {quoted}\n{gutter} | {pad}{}", "^".repeat(marks))
+    format!("{gutter} |\n{number} | {}\n{gutter} | {}{}", sanitize(quoted), " ".repeat(pad), "^".repeat(marks))
 }
 
 /// Parses a rules file (and what it `extends`) into a rule set; every problem of the file in

@@ -553,12 +553,12 @@ fn a_problem_quotes_its_line_and_underlines_the_bad_value() {
          3 | [rules.long-lifed]\n  \
          |        ^^^^^^^^^^"
     );
-    // The gutter grows with the line number; a tab before the value stays a tab under it, wide
-    // characters count twice.
-    let text = format!("extends = \"none\"{}\n[rules.revoked]\nseverity =\t\"sévère\"\n", "\n".repeat(8));
+    // The gutter grows with the line number; the line is shown sanitized (a tab as a space, a
+    // bidi override defused) with the marks still under the value; wide characters count twice.
+    let text = format!("extends = \"none\"{}\n[rules.revoked]\nseverity =\t\"sé\u{202E}vère\"\n", "\n".repeat(8));
     let problem = &RuleSet::parse(&text, "r.toml").unwrap_err().problems()[0].clone();
     assert_eq!((problem.line, problem.column), (Some(11), Some(12)));
-    assert_eq!(problem.snippet, "   |\n11 | severity =\t\"sévère\"\n   |           \t^^^^^^^^");
+    assert_eq!(problem.snippet, "   |\n11 | severity = \"sé\u{FFFD}vère\"\n   |            ^^^^^^^^^");
     let text = "extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\nrationale = \"漢字\"\nenabled = \"漢字\"\n";
     let problem = &RuleSet::parse(text, "r.toml").unwrap_err().problems()[0].clone();
     assert_eq!(problem.snippet, "  |\n5 | enabled = \"漢字\"\n  |           ^^^^^^");
