@@ -177,11 +177,23 @@ impl Source<'_> {
         let (line, column, snippet) = match span {
             Some(span) => {
                 let (line, column) = self.position(span.start);
-                (Some(line), Some(column), snippet(self.text, span, line))
+                let snippet = if self.may_quote() { snippet(self.text, span, line) } else { String::new() };
+                (Some(line), Some(column), snippet)
             }
             None => (None, None, String::new()),
         };
-        Problem { file: self.name.to_string(), line, column, message: message.into(), snippet }
+        // serde's messages quote values (`unknown variant `…``): never one that looks like a
+        // credential.
+        let message = crate::redact::scrub_credentials(&message.into()).into_owned();
+        Problem { file: self.name.to_string(), line, column, message, snippet }
+    }
+
+    /// Whether lines of the file may be quoted: only when it looks like a rules file. A file
+    /// given to `--rules` by mistake (a secret file, a `.env`) is located by line and column
+    /// only, never shown.
+    fn may_quote(&self) -> bool {
+        let head = &self.text[..floor_char_boundary(self.text, 64 * 1024)];
+        ["extends", "[rules.", "[[exception]]"].iter().any(|key| head.contains(key))
     }
 
     /// A TOML error (syntax, or a value of the wrong type, or an unknown key) as a problem;
@@ -218,7 +230,11 @@ fn snippet(text: &str, span: Range<usize>, line: usize) -> String {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let quoted = text[line_start..line_end].trim_end_matches('\r');
-    if quoted.len() > MAX_SNIPPET_LINE || quoted.trim().is_empty() {
+    // Nor a line with anything that looks like a credential (a PAT pasted into a rules file).
+    if quoted.len() > MAX_SNIPPET_LINE
+        || quoted.trim().is_empty()
+        || matches!(crate::redact::scrub_credentials(quoted), std::borrow::Cow::Owned(_))
+    {
         return String::new();
     }
     let end = floor_char_boundary(text, span.end.clamp(start, line_start + quoted.len()));

@@ -79,7 +79,8 @@ Rules file format (TOML)
 
 A suppressed finding stays in every report, marked with its exception. An expired exception
 is reported (rule exception-expired); one that matches nothing is reported as stale.
-Unknown keys, rule ids or values are errors naming file:line:column.
+Unknown keys, rule ids or values are errors naming file:line:column; all of a file's
+mistakes are reported at once, each with its line quoted and the bad value underlined.
 Check a file without scanning: pat2entra rules check FILE
 ";
 

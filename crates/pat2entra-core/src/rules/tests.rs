@@ -562,6 +562,18 @@ fn a_problem_quotes_its_line_and_underlines_the_bad_value() {
     let text = "extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\nrationale = \"漢字\"\nenabled = \"漢字\"\n";
     let problem = &RuleSet::parse(text, "r.toml").unwrap_err().problems()[0].clone();
     assert_eq!(problem.snippet, "  |\n5 | enabled = \"漢字\"\n  |           ^^^^^^");
+    // A file that is not a rules file (a secret file given by mistake) is never quoted, nor a
+    // line holding something that looks like a credential.
+    let secret = "AZURE_DEVOPS_EXT_PAT = \"not-a-rules-file-secret\"\n";
+    let err = RuleSet::parse(secret, "r.toml").unwrap_err();
+    assert!(err.problems().iter().all(|p| p.snippet.is_empty()), "{err}");
+    assert!(!err.to_string().contains("not-a-rules-file-secret"), "{err}");
+    let pat = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst";
+    let err = RuleSet::parse(&format!("extends = \"none\"\n[rules.revoked]\nseverity = \"{pat}\"\n"), "r.toml")
+        .unwrap_err();
+    assert_eq!(err.problems()[0].line, Some(3));
+    assert_eq!(err.problems()[0].snippet, "");
+    assert!(!err.to_string().contains(pat), "{err}");
     // A problem with no place has no snippet.
     let err = RuleSet::parse("[rules.revoked]\nseverity = \"low\"\n", "r.toml").unwrap_err();
     assert_eq!(err.problems()[0].snippet, "");
