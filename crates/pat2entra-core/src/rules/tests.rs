@@ -569,8 +569,8 @@ fn a_problem_quotes_its_line_and_underlines_the_bad_value() {
     assert!(err.problems().iter().all(|p| p.snippet.is_empty()), "{err}");
     assert!(!err.to_string().contains("not-a-rules-file-secret"), "{err}");
     let pat = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst";
-    let err = RuleSet::parse(&format!("extends = \"none\"\n[rules.revoked]\nseverity = \"{pat}\"\n"), "r.toml")
-        .unwrap_err();
+    let err =
+        RuleSet::parse(&format!("extends = \"none\"\n[rules.revoked]\nseverity = \"{pat}\"\n"), "r.toml").unwrap_err();
     assert_eq!(err.problems()[0].line, Some(3));
     assert_eq!(err.problems()[0].snippet, "");
     assert!(!err.to_string().contains(pat), "{err}");
