@@ -160,16 +160,27 @@ struct ExceptionToml {
 
 /// A rules file's text and name, for locating errors.
 pub struct Source<'a> {
-    pub name: &'a str,
-    pub text: &'a str,
+    name: &'a str,
+    text: &'a str,
+    /// Where each line starts, built at the first problem: a file with thousands of bad
+    /// exceptions locates each in log time, not by counting from the start.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
+    may_quote: std::cell::OnceCell<bool>,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
+    pub fn new(name: &'a str, text: &'a str) -> Self {
+        Source { name, text, line_starts: Default::default(), may_quote: Default::default() }
+    }
+
     /// 1-based line and column of a byte offset.
     fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..floor_char_boundary(self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let offset = floor_char_boundary(self.text, offset);
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let line = starts.partition_point(|start| *start <= offset);
+        let column = self.text[starts[line - 1]..offset].chars().count() + 1;
         (line, column)
     }
 
@@ -192,8 +203,10 @@ impl Source<'_> {
     /// given to `--rules` by mistake (a secret file, a `.env`) is located by line and column
     /// only, never shown.
     fn may_quote(&self) -> bool {
-        let head = &self.text[..floor_char_boundary(self.text, 64 * 1024)];
-        ["extends", "[rules.", "[[exception]]"].iter().any(|key| head.contains(key))
+        *self.may_quote.get_or_init(|| {
+            let head = &self.text[..floor_char_boundary(self.text, 64 * 1024)];
+            ["extends", "[rules.", "[[exception]]"].iter().any(|key| head.contains(key))
+        })
     }
 
     /// A TOML error (syntax, or a value of the wrong type, or an unknown key) as a problem;
@@ -461,7 +474,8 @@ fn resolve(source: &Source<'_>, depth: usize, problems: &mut Vec<Problem>) -> Op
                 problems.push(source.problem(Some(extends.span()), "extends goes round in a circle"));
                 return None;
             }
-            let base_source = Source { name: &format!("rules/{base_name}.toml (built in)"), text: base_text };
+            let base_name = format!("rules/{base_name}.toml (built in)");
+            let base_source = Source::new(&base_name, base_text);
             let base = resolve(&base_source, depth + 1, problems)?;
             (base.tables.overlay(file.rules), base.exceptions)
         }

@@ -159,7 +159,7 @@ impl RuleSet {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Self, RulesError> {
-        config::parse(&config::Source { name: file, text })
+        config::parse(&config::Source::new(file, text))
     }
 
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {

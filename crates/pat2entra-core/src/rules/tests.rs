@@ -581,6 +581,17 @@ fn a_problem_quotes_its_line_and_underlines_the_bad_value() {
 }
 
 #[test]
+fn thousands_of_bad_exceptions_are_each_located() {
+    let bad = "[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nexpires = 2027-01-01\n\n";
+    let text = format!("extends = \"none\"\n\n{}", bad.repeat(3000));
+    let err = RuleSet::parse(&text, "r.toml").unwrap_err();
+    assert_eq!(err.problems().len(), 3000);
+    let last = err.problems().last().unwrap();
+    assert_eq!((last.line, last.column), (Some(3 + 2999 * 5), Some(1)));
+    assert!(last.message.starts_with("[[exception]] #3000: needs `ticket` or `approver`"), "{}", last.message);
+}
+
+#[test]
 fn syntax_errors_alone_are_reported() {
     // After a syntax error the rest is a guess: no problem is made up from it.
     let err = RuleSet::parse("extends = \"none\"\n[rules.full-access\nseverity = 3\n", "r.toml").unwrap_err();
