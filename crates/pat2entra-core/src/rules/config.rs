@@ -243,7 +243,8 @@ fn snippet(text: &str, span: Range<usize>, line: usize) -> String {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let quoted = text[line_start..line_end].trim_end_matches('\r');
-    // Nor a line with anything that looks like a credential (a PAT pasted into a rules file).
+    // Not quoted: a line too long to help, a blank one, or one holding anything that looks like
+    // a credential (a PAT pasted into a rules file).
     if quoted.len() > MAX_SNIPPET_LINE
         || quoted.trim().is_empty()
         || matches!(crate::redact::scrub_credentials(quoted), std::borrow::Cow::Owned(_))
