@@ -52,7 +52,7 @@ pub async fn start(
         entra: SimEntra { client_secret: Some(demo_secret.clone()), ..SimEntra::default() },
         ..SimConfig::default()
     };
-    let org = OrgRef::parse(&config.organization).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let org = OrgRef::parse(&config.organization).map_err(|e| Failure::error(Exit::Usage, e))?;
     let handle = sim::start(config, 0)
         .await
         .map_err(|e| Failure::new(Exit::Usage, format!("cannot start the demo simulator on loopback: {e}")))?;
@@ -65,7 +65,7 @@ pub async fn start(
             handle.base_url()
         );
     }
-    let endpoints = Endpoints::single_base(&handle.base_url()).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let endpoints = Endpoints::single_base(&handle.base_url()).map_err(|e| Failure::error(Exit::Usage, e))?;
     let mut signed_in = sign_in(&handle, &demo_secret).await?;
     signed_in.description = format!("{} (demo: the simulator's token endpoint)", signed_in.candidate.label());
     Ok((endpoints, org, signed_in, handle))

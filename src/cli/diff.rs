@@ -21,7 +21,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
-    let load = |path: &PathBuf| ScanRecord::load(path).map_err(|e| Failure::new(Exit::Usage, e));
+    let load = |path: &PathBuf| ScanRecord::load(path).map_err(|e| Failure::error(Exit::Usage, e));
     let (mut old, mut new) = (load(&args.old)?, load(&args.new)?);
     if !old.organization.eq_ignore_ascii_case(&new.organization) {
         return Err(Failure::new(

@@ -10,7 +10,7 @@ pub fn run(id: &str) -> Result<Exit, Failure> {
         return Ok(Exit::Ok);
     }
     if rules::RuleId::parse(id).is_some() {
-        let text = rules::explain(Some(id)).map_err(|e| Failure::new(Exit::Usage, e))?;
+        let text = rules::explain(Some(id)).map_err(|e| Failure::error(Exit::Usage, e))?;
         print!("{text}");
         return Ok(Exit::Ok);
     }

@@ -52,9 +52,9 @@ impl LimitArgs {
 }
 
 /// `90s`, `30m`, `2h`, `1h30m`, `500ms`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, super::ValueError> {
     let text = text.trim();
-    let invalid = || format!("'{text}' is not a duration (e.g. 90s, 30m, 2h, 1h30m)");
+    let invalid = || super::ValueError::Duration(text.to_string());
     if text.is_empty() {
         return Err(invalid());
     }

@@ -74,11 +74,34 @@ pub enum Command {
 pub struct Failure {
     pub exit: Exit,
     pub message: String,
+    /// Further errors of the same failure (every problem of a rules file), each shown as its
+    /// own `error:`.
+    pub more: Vec<String>,
 }
 
 impl Failure {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Failure { exit, message: message.into() }
+        Failure { exit, message: message.into(), more: Vec::new() }
+    }
+
+    /// A failure from an error, shown with its causes on one line, outermost first
+    /// (`saved scan a.json: cannot read it: No such file or directory (os error 2)`): the one
+    /// way every command shows an error's chain.
+    pub fn error(exit: Exit, error: impl std::error::Error + 'static) -> Self {
+        Failure::new(exit, pat2entra_core::error::chain(&error))
+    }
+
+    /// A rules file that cannot be used (exit 2): each of its problems its own `error:`, with
+    /// the line it is on.
+    pub fn rules(error: crate::rules::RulesError) -> Self {
+        match error.problems() {
+            [first, rest @ ..] => Failure {
+                exit: Exit::Usage,
+                message: first.to_string(),
+                more: rest.iter().map(ToString::to_string).collect(),
+            },
+            [] => Failure::error(Exit::Usage, error),
+        }
     }
 }
 
@@ -115,9 +138,11 @@ pub fn main() -> i32 {
     match result {
         Ok(exit) => exit.code(),
         Err(failure) => {
-            // Messages may quote the service: no control characters reach the terminal.
-            let lines: Vec<String> = failure.message.lines().map(crate::report::terminal_text).collect();
-            eprintln!("error: {}", lines.join("\n"));
+            // Messages may quote the service or a file: no control characters reach the terminal.
+            for message in std::iter::once(&failure.message).chain(&failure.more) {
+                let lines: Vec<String> = message.lines().map(crate::report::terminal_text).collect();
+                eprintln!("error: {}", lines.join("\n"));
+            }
             failure.exit.code()
         }
     }
@@ -130,6 +155,7 @@ pub(crate) fn write_to(
     path: Option<&std::path::Path>,
     render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Failure> {
+    use crate::files::WriteError;
     use std::io::Write;
     let written = match path {
         Some(path) => crate::files::Output::create(path)
@@ -138,29 +164,28 @@ pub(crate) fn write_to(
                 render(&mut buffered)?;
                 buffered.into_inner().map_err(|e| e.into_error())?.commit()
             })
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            .map_err(|source| WriteError::File { path: path.to_path_buf(), source }),
         None => match crate::files::stdout_problem() {
-            Some(problem) => {
-                Err(format!("{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)"))
-            }
+            Some(problem) => Err(WriteError::StdoutUnusable { problem }),
             None => {
                 let stdout = std::io::stdout();
                 let mut lock = stdout.lock();
-                ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush()))
-                    .map_err(|e| format!("cannot write the output: {e}"))
+                ignore_broken_pipe(render(&mut lock).and_then(|_| lock.flush())).map_err(WriteError::Stdout)
             }
         },
     };
-    written.map_err(|e| Failure::new(crate::exit::Exit::Usage, e))
+    written.map_err(|e| Failure::error(crate::exit::Exit::Usage, e))
 }
 
 /// Checks `--out` before a long scan: its directory exists and accepts a new file (or, without
 /// `--out`, standard output is open).
 pub(crate) fn check_out(path: Option<&std::path::Path>) -> Result<(), Failure> {
     let problem = match path {
-        Some(path) => crate::files::check_writable(path).err().map(|e| format!("--out: {e}")),
+        Some(path) => {
+            crate::files::check_writable(path).err().map(|e| format!("--out: {}", pat2entra_core::error::chain(&e)))
+        }
         None => crate::files::stdout_problem()
-            .map(|p| format!("{p}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)")),
+            .map(|problem| crate::files::WriteError::StdoutUnusable { problem }.to_string()),
     };
     problem.map_or(Ok(()), |p| Err(Failure::new(crate::exit::Exit::Usage, p)))
 }
@@ -173,18 +198,33 @@ fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
     }
 }
 
+/// A command-line value that does not parse (the value parsers below). clap shows it as
+/// `error: invalid value 'X' for '--flag <VALUE>': MESSAGE`, with the usage line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ValueError {
+    #[error("'{0}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)")]
+    Date(String),
+    #[error("'{0}' is not an age (a number and a unit: 90m, 24h, 7d)")]
+    Age(String),
+    #[error("'{0}' is too long an age")]
+    AgeTooLong(String),
+    #[error("'{0}' is not a duration (e.g. 90s, 30m, 2h, 1h30m)")]
+    Duration(String),
+    #[cfg(feature = "demo")]
+    #[error("'{0}' is not a rate limit; expected REQUESTS/WINDOW such as 200/5s")]
+    RateLimit(String),
+}
+
 /// `--as-of`: a date (midnight UTC) or an RFC 3339 timestamp.
-pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_as_of(s: &str) -> Result<DateTime<Utc>, ValueError> {
     if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| format!("'{s}' is not a date (expected YYYY-MM-DD or an RFC 3339 timestamp)"))
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).map_err(|_| ValueError::Date(s.to_string()))
 }
 
 /// `--checkpoint-max-age`: a number with a unit (`s`, `m`, `h`, `d`, `w`): `90m`, `24h`, `7d`.
-pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, ValueError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
@@ -194,13 +234,13 @@ pub(crate) fn parse_age(s: &str) -> Result<std::time::Duration, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)")),
+        _ => return Err(ValueError::Age(s.to_string())),
     };
-    let number: u64 = number.parse().map_err(|_| format!("'{s}' is not an age (a number and a unit: 90m, 24h, 7d)"))?;
-    number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| format!("'{s}' is too long an age"))
+    let number: u64 = number.parse().map_err(|_| ValueError::Age(s.to_string()))?;
+    number.checked_mul(seconds).map(std::time::Duration::from_secs).ok_or_else(|| ValueError::AgeTooLong(s.to_string()))
 }
 
-pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, crate::finding::UnknownSeverity> {
     s.parse()
 }
 
@@ -219,6 +259,27 @@ mod tests {
         assert_eq!(parse_as_of("2026-11-26").unwrap().to_rfc3339(), "2026-11-26T00:00:00+00:00");
         assert_eq!(parse_as_of("2026-11-26T10:00:00+01:00").unwrap().to_rfc3339(), "2026-11-26T09:00:00+00:00");
         assert!(parse_as_of("tomorrow").is_err());
+    }
+
+    #[test]
+    fn a_failure_shows_the_whole_chain_on_one_line() {
+        let missing = std::path::Path::new("/nonexistent/scan.json");
+        let e = crate::record::ScanRecord::load(missing).unwrap_err();
+        let failure = Failure::error(Exit::Usage, e);
+        assert!(
+            failure.message.starts_with("saved scan /nonexistent/scan.json: cannot read it: "),
+            "{}",
+            failure.message
+        );
+        assert!(!failure.message.contains('\n'), "{}", failure.message);
+        // A rules file: each problem its own message, with its snippet.
+        let e =
+            crate::rules::RuleSet::parse("extends = \"none\"\n[rules.revokd]\n[rules.expird]\n", "r.toml").unwrap_err();
+        let failure = Failure::rules(e);
+        assert!(failure.message.starts_with("rules file r.toml:2:8: unknown rule id `revokd`"), "{}", failure.message);
+        assert!(failure.message.ends_with("\n2 | [rules.revokd]\n  |        ^^^^^^"), "{}", failure.message);
+        assert_eq!(failure.more.len(), 1);
+        assert!(failure.more[0].starts_with("rules file r.toml:3:8: unknown rule id `expird`"), "{}", failure.more[0]);
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl OutputArgs {
             return Ok(None);
         }
         let key = RedactKey::from_sources(self.redact_key_file.as_deref(), std::env::var_os(crate::redact::KEY_ENV))
-            .map_err(|e| Failure::new(Exit::Usage, e))?;
+            .map_err(|e| Failure::error(Exit::Usage, e))?;
         Ok(Some(key))
     }
 

@@ -44,13 +44,13 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> Result<Exit, Failure> {
-    let mut record = ScanRecord::load(&args.scan).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let mut record = ScanRecord::load(&args.scan).map_err(|e| Failure::error(Exit::Usage, e))?;
     if args.redact {
         let key = crate::redact::RedactKey::from_sources(
             args.redact_key_file.as_deref(),
             std::env::var_os(crate::redact::KEY_ENV),
         )
-        .map_err(|e| Failure::new(Exit::Usage, e))?;
+        .map_err(|e| Failure::error(Exit::Usage, e))?;
         crate::redact::redact(&mut record, &key);
         super::output::note_random_key(&key);
     }

@@ -17,7 +17,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
-    let record = ScanRecord::load(&args.scan).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let record = ScanRecord::load(&args.scan).map_err(|e| Failure::error(Exit::Usage, e))?;
     let record = args.output.write(record)?;
     Ok(args.output.gate(&record))
 }

@@ -23,12 +23,12 @@ pub enum RulesCommand {
 pub fn run(command: RulesCommand) -> Result<Exit, Failure> {
     match command {
         RulesCommand::Check { file } => {
-            let set = RuleSet::load(&file).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+            let set = RuleSet::load(&file).map_err(Failure::rules)?;
             print!("{}", describe(&file.display().to_string(), &set));
             Ok(Exit::Ok)
         }
         RulesCommand::Explain { rule } => {
-            let text = rules::explain(rule.as_deref()).map_err(|e| Failure::new(Exit::Usage, e))?;
+            let text = rules::explain(rule.as_deref()).map_err(|e| Failure::error(Exit::Usage, e))?;
             print!("{text}");
             Ok(Exit::Ok)
         }

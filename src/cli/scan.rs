@@ -104,9 +104,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     // The rules, and what identifies them in a checkpoint (the file's bytes as read).
     let (rules, rules_id) = match &args.rules {
         Some(path) => {
-            let usage = |e: crate::rules::RulesError| Failure::new(Exit::Usage, e.to_string());
-            let text = crate::rules::read_file(path).map_err(usage)?;
-            let rules = RuleSet::parse(&text, &path.display().to_string()).map_err(usage)?;
+            let text = crate::rules::read_file(path).map_err(Failure::rules)?;
+            let rules = RuleSet::parse(&text, &path.display().to_string()).map_err(Failure::rules)?;
             (rules, format!("sha256:{}", crate::files::sha256_hex(text.as_bytes())))
         }
         None => (RuleSet::default_rules(), "built-in default".to_string()),
@@ -120,9 +119,9 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         demo
     } else {
         let org = OrgRef::parse(args.org.as_deref().unwrap_or_default())
-            .map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
+            .map_err(|e| Failure::new(Exit::Usage, format!("--org: {}", pat2entra_core::error::chain(&e))))?;
         let endpoints = match &args.base_url {
-            Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
+            Some(url) => Endpoints::single_base(url).map_err(|e| Failure::error(Exit::Usage, e))?,
             None => Endpoints::azure_devops(),
         };
         (endpoints, org, super::auth::sign_in(&args.auth).await?, None)
@@ -135,7 +134,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let client_options =
         args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
     let client =
-        AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::new(Exit::Usage, e))?;
+        AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::error(Exit::Usage, e))?;
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
         page_size: args.page_size,
@@ -172,7 +171,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     if let Some(path) = &args.checkpoint
         && record.coverage.complete
     {
-        crate::scan::finish_checkpoint(path).map_err(|e| Failure::new(Exit::Usage, e))?;
+        crate::scan::finish_checkpoint(path).map_err(|e| Failure::error(Exit::Usage, e))?;
     }
     Ok(args.output.gate(&record))
 }
@@ -196,7 +195,7 @@ async fn demo_target(_: &ScanArgs, _: DateTime<Utc>) -> Result<Option<DemoTarget
 
 fn scan_failure(e: ScanError) -> Failure {
     let e = match e {
-        ScanError::Checkpoint(message) => return Failure::new(Exit::Usage, message),
+        ScanError::Checkpoint(e) => return Failure::error(Exit::Usage, e),
         ScanError::Service(e) => e,
     };
     let exit = if e.is_auth() {

@@ -71,8 +71,8 @@ pub struct SimulateArgs {
 }
 
 /// `200/5s`: a request budget per window.
-fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
-    let bad = || format!("'{text}' is not a rate limit; expected REQUESTS/WINDOW such as 200/5s");
+fn parse_rate_limit(text: &str) -> Result<RateLimit, super::ValueError> {
+    let bad = || super::ValueError::RateLimit(text.to_string());
     let (budget, window) = text.split_once('/').ok_or_else(bad)?;
     let budget: u32 = budget.trim().parse().map_err(|_| bad())?;
     let seconds: f64 = window.trim().trim_end_matches('s').parse().map_err(|_| bad())?;

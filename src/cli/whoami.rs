@@ -32,9 +32,10 @@ pub struct WhoamiArgs {
 }
 
 pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
-    let org = OrgRef::parse(&args.org).map_err(|e| Failure::new(Exit::Usage, format!("--org: {e}")))?;
+    let org = OrgRef::parse(&args.org)
+        .map_err(|e| Failure::new(Exit::Usage, format!("--org: {}", pat2entra_core::error::chain(&e))))?;
     let endpoints = match &args.base_url {
-        Some(url) => Endpoints::single_base(url).map_err(|e| Failure::new(Exit::Usage, e))?,
+        Some(url) => Endpoints::single_base(url).map_err(|e| Failure::error(Exit::Usage, e))?,
         None => Endpoints::azure_devops(),
     };
     let org_url = endpoints.dev.join(org.name()).map(|u| u.to_string()).unwrap_or_default();
@@ -50,7 +51,7 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
         ..ClientOptions::default()
     };
     let client = AdoClient::new(endpoints, org.clone(), signed_in.credential.clone(), options)
-        .map_err(|e| Failure::new(Exit::Usage, e))?;
+        .map_err(|e| Failure::error(Exit::Usage, e))?;
 
     println!("credential    {}{}", signed_in.description, token_note(claims.as_ref(), signed_in.expires_at));
     let connection = match client.connection_data().await {

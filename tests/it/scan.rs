@@ -226,7 +226,19 @@ fn a_bad_rules_file_names_the_file_and_line() {
     std::fs::write(&path, "[rules.long-lived]\nseverity = \"medium\"\nmax_lifetime_days = \"ninety\"\n").unwrap();
     let run = run(&["scan", "--demo", "--rules", path.to_str().unwrap()], &[]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("my-rules.toml:3:21: invalid type"), "{}", run.stderr);
+    // Every problem, each its own `error:`, the bad value underlined.
+    assert!(run.stderr.contains("my-rules.toml:3:21: [rules.long-lived] invalid type"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\n3 | max_lifetime_days = \"ninety\"\n  |                     ^^^^^^^^\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("error: rules file ") && run.stderr.contains("my-rules.toml: no `extends`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("error: ").count(), 2, "{}", run.stderr);
 }
 
 #[test]

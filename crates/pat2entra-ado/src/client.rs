@@ -111,7 +111,7 @@ impl AdoClient {
         org: OrgRef,
         credential: Credential,
         options: ClientOptions,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AdoError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("pat2entra/", env!("CARGO_PKG_VERSION")))
             // A redirect would carry the credential to wherever it points: never followed.
@@ -120,7 +120,7 @@ impl AdoClient {
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(256)
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+            .map_err(|e| AdoError::Setup { detail: e.to_string() })?;
         let pacer = Arc::new(Pacer::new(options.retry_budget, options.max_wait));
         Ok(AdoClient { http, endpoints, org, credential, options, pacer })
     }
@@ -227,7 +227,8 @@ impl AdoClient {
     pub async fn connection_data(&self) -> Result<Connection, AdoError> {
         let url = self.api_url(&self.endpoints.dev, &["connectionData"])?;
         let (data, _): (ConnectionData, HeaderMap) = self.get_json(Api::ConnectionData, &url).await?;
-        Connection::from_wire(data).map_err(|detail| AdoError::Malformed { endpoint: endpoint_name(&url), detail })
+        Connection::from_wire(data)
+            .map_err(|e| AdoError::Malformed { endpoint: endpoint_name(&url), detail: e.to_string() })
     }
 
     /// One Token Admin request for `descriptor` with `pageSize=1`: the cheapest proof that the

@@ -51,9 +51,14 @@ pub enum TokenAdminProbe {
     AllowedSubjectUnknown,
 }
 
+/// A `connectionData` answer that says nothing about the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the answer names no authenticatedUser")]
+pub(crate) struct NoAuthenticatedUser;
+
 impl Connection {
-    pub(crate) fn from_wire(data: ConnectionData) -> Result<Self, String> {
-        let user = data.authenticated_user.ok_or("the answer names no authenticatedUser")?;
+    pub(crate) fn from_wire(data: ConnectionData) -> Result<Self, NoAuthenticatedUser> {
+        let user = data.authenticated_user.ok_or(NoAuthenticatedUser)?;
         let account = user
             .properties
             .as_ref()
@@ -115,6 +120,11 @@ mod tests {
         let sp = r#"{"authenticatedUser": {"id": "x", "descriptor": "Microsoft.VisualStudio.Services.Claims.AadServicePrincipal;t\\o", "subjectDescriptor": "aadsp.abc", "providerDisplayName": "scanner"}}"#;
         let c = Connection::from_wire(serde_json::from_str(sp).unwrap()).unwrap();
         assert!(c.caller.is_service_principal());
-        assert!(Connection::from_wire(serde_json::from_str("{}").unwrap()).unwrap_err().contains("authenticatedUser"));
+        assert!(
+            Connection::from_wire(serde_json::from_str("{}").unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("authenticatedUser")
+        );
     }
 }

@@ -13,11 +13,33 @@ use std::sync::Arc;
 /// replaced when the service refuses it.
 pub trait TokenSource: Send + Sync + fmt::Debug {
     /// A token that is valid for a while yet (cached, or newly acquired).
-    fn token(&self) -> BoxFuture<'_, Result<Secret, String>>;
+    fn token(&self) -> BoxFuture<'_, Result<Secret, TokenError>>;
 
     /// A new token after the service refused `rejected`. Concurrent callers that saw the same
     /// token refused share one refresh.
-    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, String>>;
+    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, TokenError>>;
+}
+
+/// Why no Entra access token could be had (sign-in's errors). Messages say what to do and never
+/// hold a token or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The credential (or the tool behind it: az, azd, the token endpoint) failed; the
+    /// explanation is one actionable line (`auth::explain`).
+    #[error("{explanation}")]
+    Refused { explanation: String },
+    /// The HTTP client of sign-in could not be built (reqwest's message: no secret).
+    #[error("cannot set up the HTTP client for sign-in: {detail}")]
+    HttpClient { detail: String },
+    #[error("routing the authority to loopback needs --authority-host")]
+    NoAuthorityHost,
+    #[error("{target} is not a loopback address; the authority can only be routed to loopback")]
+    NotLoopback { target: std::net::SocketAddr },
+    #[error("the authority '{authority}' has no host")]
+    NoHost { authority: String },
+    /// A PAT reached the Entra token machinery (a bug in the sign-in plan).
+    #[error("a personal access token is not an Entra credential")]
+    NotEntra,
 }
 
 /// How the client proves who it is.
@@ -72,7 +94,7 @@ impl Credential {
                 Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: None })
             }
             Credential::Entra(source) => {
-                let token = source.token().await.map_err(|detail| AdoError::Credential { detail })?;
+                let token = source.token().await.map_err(|e| AdoError::Credential { detail: e.to_string() })?;
                 Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: Some(token) })
             }
         }
@@ -82,7 +104,7 @@ impl Credential {
     pub(crate) async fn refresh(&self, rejected: &Secret) -> Result<bool, AdoError> {
         match self {
             Credential::Entra(source) => {
-                source.refresh(rejected).await.map_err(|detail| AdoError::Credential { detail })?;
+                source.refresh(rejected).await.map_err(|e| AdoError::Credential { detail: e.to_string() })?;
                 Ok(true)
             }
             _ => Ok(false),

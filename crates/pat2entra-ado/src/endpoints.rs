@@ -3,16 +3,47 @@
 use std::net::IpAddr;
 use url::Url;
 
+/// An `--org` or `--base-url` that cannot be used. No message repeats a credential found in a
+/// URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("the organization URL is not valid")]
+    OrgUrl(#[source] url::ParseError),
+    #[error("'{input}' has no organization in its path (expected https://dev.azure.com/ORG)")]
+    NoOrganization { input: String },
+    /// `.` and `..`: resolved away in every URL.
+    #[error("'{name}' is not a valid organization name (it would drop out of the URL; e.g. --org contoso)")]
+    DropsOut { name: String },
+    #[error(
+        "--org is not a valid organization name or URL and may contain a credential; pass only the name (e.g. --org contoso)"
+    )]
+    MayHoldCredential,
+    #[error("'{name}' is not a valid organization name (letters, digits, '-', '_' or '.'; e.g. --org contoso)")]
+    InvalidName { name: String },
+    #[error("--base-url is not a URL")]
+    BaseUrl(#[source] url::ParseError),
+    #[error(
+        "--base-url '{base}' uses plain http to a non-loopback host; use https (credentials would travel in clear text)"
+    )]
+    PlainHttp { base: String },
+    #[error("--base-url '{base}' has scheme '{scheme}'; use https")]
+    Scheme { base: String, scheme: String },
+    #[error(
+        "{flag} contains a user name or password; remove it (secrets are read from the environment, e.g. AZURE_DEVOPS_EXT_PAT)"
+    )]
+    Credentials { flag: &'static str },
+}
+
 /// An organization, from `--org` in any of the forms `az devops` accepts:
 /// `contoso`, `https://dev.azure.com/contoso`, `https://contoso.visualstudio.com`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRef(String);
 
 impl OrgRef {
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, EndpointError> {
         let input = input.trim().trim_end_matches('/');
         let name = if input.contains("://") {
-            let url = Url::parse(input).map_err(|e| format!("the organization URL is not valid: {e}"))?;
+            let url = Url::parse(input).map_err(EndpointError::OrgUrl)?;
             refuse_credentials(&url, "--org")?;
             let host = url.host_str().unwrap_or_default();
             if let Some(org) = host.strip_suffix(".visualstudio.com") {
@@ -21,9 +52,7 @@ impl OrgRef {
                 url.path_segments()
                     .and_then(|mut s| s.next().map(str::to_string))
                     .filter(|s| !s.is_empty())
-                    .ok_or_else(|| {
-                        format!("'{input}' has no organization in its path (expected https://dev.azure.com/ORG)")
-                    })?
+                    .ok_or_else(|| EndpointError::NoOrganization { input: input.to_string() })?
             }
         } else {
             input.to_string()
@@ -33,20 +62,14 @@ impl OrgRef {
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         // `.` and `..` would be resolved away in every URL, silently scanning another path.
         if !name.is_empty() && name.chars().all(|c| c == '.') {
-            return Err(format!(
-                "'{name}' is not a valid organization name (it would drop out of the URL; e.g. --org contoso)"
-            ));
+            return Err(EndpointError::DropsOut { name });
         }
         if !valid && (name.contains('@') || name.contains(':')) {
             // Possibly `user:PAT@host`: say what is wrong without repeating it.
-            return Err("--org is not a valid organization name or URL and may contain a credential; \
-                 pass only the name (e.g. --org contoso)"
-                .to_string());
+            return Err(EndpointError::MayHoldCredential);
         }
         if !valid {
-            return Err(format!(
-                "'{name}' is not a valid organization name (letters, digits, '-', '_' or '.'; e.g. --org contoso)"
-            ));
+            return Err(EndpointError::InvalidName { name });
         }
         Ok(OrgRef(name))
     }
@@ -83,19 +106,17 @@ impl Endpoints {
     /// Every service host sent to one base URL (`--base-url`), for the simulator or a proxy.
     /// Plain `http://` is refused unless the host is loopback: credentials must not cross a
     /// network in clear text.
-    pub fn single_base(base: &str) -> Result<Self, String> {
-        let mut url = Url::parse(base).map_err(|e| format!("--base-url is not a URL: {e}"))?;
+    pub fn single_base(base: &str) -> Result<Self, EndpointError> {
+        let mut url = Url::parse(base).map_err(EndpointError::BaseUrl)?;
         refuse_credentials(&url, "--base-url")?;
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&url) => {}
             "http" => {
-                return Err(format!(
-                    "--base-url '{base}' uses plain http to a non-loopback host; use https (credentials would travel in clear text)"
-                ));
+                return Err(EndpointError::PlainHttp { base: base.to_string() });
             }
             other => {
-                return Err(format!("--base-url '{base}' has scheme '{other}'; use https"));
+                return Err(EndpointError::Scheme { base: base.to_string(), scheme: other.to_string() });
             }
         }
         if !url.path().ends_with('/') {
@@ -108,13 +129,11 @@ impl Endpoints {
 
 /// A URL with a user name or password in it (`https://user:PAT@dev.azure.com/...`) would put a
 /// secret in arguments, logs and error messages: refused, without repeating it.
-fn refuse_credentials(url: &Url, flag: &str) -> Result<(), String> {
+fn refuse_credentials(url: &Url, flag: &'static str) -> Result<(), EndpointError> {
     if url.username().is_empty() && url.password().is_none() {
         Ok(())
     } else {
-        Err(format!(
-            "{flag} contains a user name or password; remove it (secrets are read from the environment, e.g. AZURE_DEVOPS_EXT_PAT)"
-        ))
+        Err(EndpointError::Credentials { flag })
     }
 }
 
@@ -142,9 +161,9 @@ mod tests {
             assert_eq!(OrgRef::parse(input).unwrap().name(), "contoso", "{input}");
         }
         assert!(OrgRef::parse("https://dev.azure.com/").is_err());
-        assert!(OrgRef::parse("con toso").unwrap_err().contains("not a valid organization"));
+        assert!(OrgRef::parse("con toso").unwrap_err().to_string().contains("not a valid organization"));
         for dots in [".", "..", "...", " .. ", "../"] {
-            let err = OrgRef::parse(dots).unwrap_err();
+            let err = OrgRef::parse(dots).unwrap_err().to_string();
             assert!(err.contains("drop out of the URL"), "{dots}: {err}");
         }
         assert_eq!(OrgRef::parse("a.b").unwrap().name(), "a.b");
@@ -157,6 +176,7 @@ mod tests {
             Endpoints::single_base("https://me:s3cretpat@proxy.example.com").unwrap_err(),
             Endpoints::single_base("http://s3cretpat@127.0.0.1:8080").unwrap_err(),
         ] {
+            let err = pat2entra_core::error::chain(&err);
             assert!(err.contains("user name or password"), "{err}");
             assert!(!err.contains("s3cretpat"), "{err}");
         }
@@ -168,7 +188,7 @@ mod tests {
         assert!(Endpoints::single_base("http://localhost:1").is_ok());
         assert!(Endpoints::single_base("http://[::1]:1").is_ok());
         assert!(Endpoints::single_base("https://proxy.example.com/ado").is_ok());
-        let err = Endpoints::single_base("http://proxy.example.com").unwrap_err();
+        let err = Endpoints::single_base("http://proxy.example.com").unwrap_err().to_string();
         assert!(err.contains("clear text"), "{err}");
         assert!(Endpoints::single_base("ftp://127.0.0.1").is_err());
         let e = Endpoints::single_base("https://proxy.example.com/ado").unwrap();

@@ -69,6 +69,10 @@ pub enum AdoError {
     /// A path segment (an owner descriptor) that would change the URL's path: `.`, `..`, empty.
     #[error("'{segment}' cannot be used in a request path ({what}); it would address another resource")]
     InvalidSegment { what: &'static str, segment: String },
+
+    /// The HTTP client could not be built (TLS setup); reqwest's message, no secret in it.
+    #[error("cannot set up the HTTP client: {detail}")]
+    Setup { detail: String },
 }
 
 impl AdoError {

@@ -15,11 +15,11 @@ pub use client::{
     DEFAULT_MAX_WAIT,
 };
 pub use connection::{Caller, Connection, TokenAdminProbe};
-pub use credential::{Credential, TokenSource};
-pub use endpoints::{Endpoints, OrgRef};
+pub use credential::{Credential, TokenError, TokenSource};
+pub use endpoints::{EndpointError, Endpoints, OrgRef};
 pub use error::AdoError;
 pub use pacer::{ClientStats, Pacer, format_duration};
-pub use timestamp::parse_timestamp;
+pub use timestamp::{TimestampError, parse_timestamp};
 
 pub mod auth;
 pub mod scan;

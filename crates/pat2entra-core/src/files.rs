@@ -30,20 +30,43 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// Why an input file could not be read (the file itself is named by `InputError`, or by the
+/// caller).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read it")]
+    Io(#[source] io::Error),
+    #[error("larger than {}, the limit for a {what}; is it the right file?", human_size(*limit))]
+    TooLarge { limit: u64, what: &'static str },
+    #[error("not UTF-8 text (at byte {at})")]
+    NotUtf8 { at: usize },
+}
+
+/// An input file that could not be read: `saved scan X: cannot read it: No such file…`.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {}", path.display())]
+pub struct InputError {
+    /// The kind of file ("saved scan", "checkpoint").
+    pub what: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub reason: ReadError,
+}
+
 /// Reads a whole input file, refusing one larger than `limit` bytes. `what` names the kind of
 /// file in the error ("saved scan", "rules file"): `saved scan X: larger than 256 MiB, …`. The
 /// limit is enforced on the bytes read, not on the size the file claims (`/dev/zero` and pipes
 /// claim 0), and memory never exceeds it.
-pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
-    read_limited_reason(path, limit, what).map_err(|reason| format!("{what} {}: {reason}", path.display()))
+pub fn read_limited(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
+    read_limited_reason(path, limit, what).map_err(|reason| InputError { what, path: path.to_path_buf(), reason })
 }
 
 /// `read_limited`, the error being only the reason (for callers that name the file themselves).
-pub fn read_limited_reason(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+pub fn read_limited_reason(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, ReadError> {
+    let file = File::open(path).map_err(ReadError::Io)?;
     let claimed = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
     if claimed.is_some_and(|len| len > limit) {
-        return Err(too_large(limit, what));
+        return Err(ReadError::TooLarge { limit, what });
     }
     // A regular file: exactly its size (plus the byte that tells it grew past the limit).
     // Anything else grows by doubling, never beyond the limit.
@@ -55,7 +78,7 @@ pub fn read_limited_reason(path: &Path, limit: u64, what: &str) -> Result<Vec<u8
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read it: {e}")),
+            Err(e) => return Err(ReadError::Io(e)),
         };
         if buf.len() + n > buf.capacity() {
             let wanted = (buf.capacity() * 2).max(buf.len() + n).min(limit as usize + 1);
@@ -64,33 +87,28 @@ pub fn read_limited_reason(path: &Path, limit: u64, what: &str) -> Result<Vec<u8
         buf.extend_from_slice(&chunk[..n]);
     }
     if buf.len() as u64 > limit {
-        return Err(too_large(limit, what));
+        return Err(ReadError::TooLarge { limit, what });
     }
     Ok(buf)
-}
-
-/// The reason an input file over its limit is refused.
-fn too_large(limit: u64, what: &str) -> String {
-    format!("larger than {}, the limit for a {what}; is it the right file?", human_size(limit))
 }
 
 /// A regular file opened for streaming: buffered, cut one byte past `limit` (a file that grows
 /// past the limit while read ends early, and its parser sees a truncated file), a leading
 /// byte-order mark skipped. `None` for a file that is not a regular file (a pipe cannot be read
 /// twice: read it with `read_limited`).
-pub fn open_limited(path: &Path, limit: u64, what: &str) -> Result<Option<impl io::BufRead>, String> {
+pub fn open_limited(path: &Path, limit: u64, what: &'static str) -> Result<Option<impl io::BufRead>, InputError> {
     use io::BufRead;
-    let failed = |reason: String| format!("{what} {}: {reason}", path.display());
-    let file = File::open(path).map_err(|e| failed(format!("cannot read it: {e}")))?;
-    let meta = file.metadata().map_err(|e| failed(format!("cannot read it: {e}")))?;
+    let failed = |reason: ReadError| InputError { what, path: path.to_path_buf(), reason };
+    let file = File::open(path).map_err(|e| failed(ReadError::Io(e)))?;
+    let meta = file.metadata().map_err(|e| failed(ReadError::Io(e)))?;
     if !meta.is_file() {
         return Ok(None);
     }
     if meta.len() > limit {
-        return Err(failed(too_large(limit, what)));
+        return Err(failed(ReadError::TooLarge { limit, what }));
     }
     let mut reader = io::BufReader::with_capacity(256 * 1024, file.take(limit + 1));
-    let start = reader.fill_buf().map_err(|e| failed(format!("cannot read it: {e}")))?;
+    let start = reader.fill_buf().map_err(|e| failed(ReadError::Io(e)))?;
     if start.starts_with(b"\xef\xbb\xbf") {
         reader.consume(3);
     }
@@ -98,10 +116,9 @@ pub fn open_limited(path: &Path, limit: u64, what: &str) -> Result<Option<impl i
 }
 
 /// Like `read_limited_reason`, as UTF-8 text (a leading byte-order mark is dropped).
-pub fn read_text_limited(path: &Path, limit: u64, what: &str) -> Result<String, String> {
+pub fn read_text_limited(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
     let bytes = read_limited_reason(path, limit, what)?;
-    let mut text =
-        String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))?;
+    let mut text = String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 { at: e.utf8_error().valid_up_to() })?;
     if text.starts_with('\u{feff}') {
         text.drain(..3);
     }
@@ -242,28 +259,67 @@ impl Drop for AtomicFile {
     }
 }
 
+/// An output (a report, a plan, a saved scan) that could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write {}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} is a directory; give a file name", path.display())]
+    IsDirectory { path: PathBuf },
+    #[error("cannot write {}: the directory {} does not exist", path.display(), dir.display())]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    #[error("cannot write {}: {} is not a directory", path.display(), dir.display())]
+    NotADirectory { path: PathBuf, dir: PathBuf },
+    #[error("cannot write {}: {}", path.display(), dir.display())]
+    Directory {
+        path: PathBuf,
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot remove the probe file {}", temp.display())]
+    Probe {
+        temp: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Standard output is closed, or `/dev/null` opened for reading (`stdout_problem`).
+    #[error("{problem}: the output would be lost; pass --out FILE (or --out /dev/null to discard it)")]
+    StdoutUnusable { problem: String },
+    #[error("cannot write the output")]
+    Stdout(#[source] io::Error),
+}
+
 /// Checks, before a long scan, that an output file can be created at `target`: its directory
 /// exists and accepts a new file (a probe file is created and removed).
-pub fn check_writable(target: &Path) -> Result<(), String> {
-    let shown = target.display();
+pub fn check_writable(target: &Path) -> Result<(), WriteError> {
+    let path = || target.to_path_buf();
     if is_stream(target) {
-        return OpenOptions::new().write(true).open(target).map(drop).map_err(|e| format!("cannot write {shown}: {e}"));
+        return OpenOptions::new()
+            .write(true)
+            .open(target)
+            .map(drop)
+            .map_err(|source| WriteError::File { path: path(), source });
     }
     if target.is_dir() {
-        return Err(format!("{shown} is a directory; give a file name"));
+        return Err(WriteError::IsDirectory { path: path() });
     }
     let dir = directory_of(target);
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(format!("cannot write {shown}: the directory {} does not exist", dir.display()));
+            return Err(WriteError::NoDirectory { path: path(), dir: dir.to_path_buf() });
         }
-        Err(e) => return Err(format!("cannot write {shown}: {}: {e}", dir.display())),
-        Ok(m) if !m.is_dir() => return Err(format!("cannot write {shown}: {} is not a directory", dir.display())),
+        Err(source) => return Err(WriteError::Directory { path: path(), dir: dir.to_path_buf(), source }),
+        Ok(m) if !m.is_dir() => return Err(WriteError::NotADirectory { path: path(), dir: dir.to_path_buf() }),
         Ok(_) => {}
     }
-    let (file, temp) = create_temp(target).map_err(|e| format!("cannot write {shown}: {e}"))?;
+    let (file, temp) = create_temp(target).map_err(|source| WriteError::File { path: path(), source })?;
     drop(file);
-    std::fs::remove_file(&temp).map_err(|e| format!("cannot remove the probe file {}: {e}", temp.display()))
+    std::fs::remove_file(&temp).map_err(|source| WriteError::Probe { temp, source })
 }
 
 /// True when the two paths name the same file, through symlinks, `..` and relative paths; for a
@@ -317,6 +373,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::chain;
 
     #[test]
     fn limits_are_enforced_on_bytes_read_not_on_claimed_size() {
@@ -324,7 +381,7 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, vec![b'x'; 100]).unwrap();
         assert_eq!(read_limited(&path, 100, "thing").unwrap().len(), 100);
-        let e = read_limited(&path, 99, "saved scan").unwrap_err();
+        let e = chain(&read_limited(&path, 99, "saved scan").unwrap_err());
         assert_eq!(
             e,
             format!(
@@ -334,10 +391,10 @@ mod tests {
         );
         #[cfg(unix)]
         {
-            let e = read_limited(Path::new("/dev/zero"), MIB, "rules file").unwrap_err();
+            let e = chain(&read_limited(Path::new("/dev/zero"), MIB, "rules file").unwrap_err());
             assert!(e.contains("larger than 1 MiB"), "{e}");
         }
-        let e = read_limited(&dir.path().join("missing"), 10, "rules file").unwrap_err();
+        let e = chain(&read_limited(&dir.path().join("missing"), 10, "rules file").unwrap_err());
         assert!(e.starts_with("rules file ") && e.contains(": cannot read it: "), "{e}");
     }
 
@@ -396,12 +453,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(check_writable(&dir.path().join("report.json")).is_ok());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the probe is removed");
-        let e = check_writable(&dir.path().join("missing/report.json")).unwrap_err();
+        let e = chain(&check_writable(&dir.path().join("missing/report.json")).unwrap_err());
         assert!(e.contains("does not exist"), "{e}");
         std::fs::write(dir.path().join("file"), "").unwrap();
-        let e = check_writable(&dir.path().join("file/report.json")).unwrap_err();
+        let e = chain(&check_writable(&dir.path().join("file/report.json")).unwrap_err());
         assert!(e.contains("not a directory"), "{e}");
-        assert!(check_writable(dir.path()).unwrap_err().contains("is a directory"));
+        assert!(check_writable(dir.path()).unwrap_err().to_string().contains("is a directory"));
     }
 
     #[test]

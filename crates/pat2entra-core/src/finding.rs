@@ -37,13 +37,18 @@ impl fmt::Display for Severity {
     }
 }
 
+/// A severity name that is none of the five.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity '{0}' (expected one of critical, high, medium, low, info)")]
+pub struct UnknownSeverity(pub String);
+
 impl FromStr for Severity {
-    type Err = String;
+    type Err = UnknownSeverity;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Severity::ALL
             .into_iter()
             .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown severity '{s}' (expected one of critical, high, medium, low, info)"))
+            .ok_or_else(|| UnknownSeverity(s.to_string()))
     }
 }
 
@@ -82,6 +87,6 @@ mod tests {
     fn severities_order_and_parse() {
         assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
         assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
-        assert!("severe".parse::<Severity>().unwrap_err().contains("critical, high"));
+        assert!("severe".parse::<Severity>().unwrap_err().to_string().contains("critical, high"));
     }
 }

@@ -6,9 +6,11 @@
 //! catalog) -> `guidance` (the Entra replacement per use) -> `record` (the canonical, versioned
 //! scan record) -> `report` (table, JSON, CSV, Markdown, HTML), `plan` (the retirement plan per
 //! owner), `diff` (scan to scan), `redact` (keyed pseudonyms for sharing). `files` reads and
-//! writes files safely (size limits, private atomic writes); `secret` holds secrets.
+//! writes files safely (size limits, private atomic writes); `secret` holds secrets; `error`
+//! shows an error with its causes.
 
 pub mod diff;
+pub mod error;
 pub mod files;
 pub mod finding;
 pub mod guidance;

@@ -218,7 +218,7 @@ impl ScanRecord {
     /// record only (about 1.2 times the file's size), never the file's text beside it; a file
     /// that fails is read again to say why (schema version, or line, column and JSON path).
     /// A pipe is read into memory first.
-    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+    pub fn load(path: &std::path::Path) -> Result<Self, LoadError> {
         use crate::files::{MAX_SAVED_SCAN, open_limited, read_limited};
         let name = path.display().to_string();
         let diagnose = || {
@@ -230,31 +230,21 @@ impl ScanRecord {
         };
         match serde_json::from_reader::<_, ScanRecord>(reader) {
             Ok(record) if record.schema_version == SCHEMA_VERSION => Ok(record),
-            Ok(record) => Err(Self::version_error(&name, record.schema_version)),
+            Ok(record) => Err(LoadError::Version { name, found: record.schema_version.to_string() }),
             // The same bytes, now in memory, for a message that locates the problem.
             Err(e) => match diagnose() {
-                Err(message) => Err(message),
-                Ok(_) => Err(format!("{name}: {e}")),
+                Err(error) => Err(error),
+                Ok(_) => Err(LoadError::Json { name, line: 0, column: 0, path: String::new(), message: e.to_string() }),
             },
         }
     }
 
-    fn version_error(name: &str, version: impl std::fmt::Display) -> String {
-        format!(
-            "{name} has schema_version {version}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
-        )
-    }
-
     /// Parses a saved scan from its bytes; `name` is the file name for messages.
-    pub fn from_json(bytes: &[u8], name: &str) -> Result<Self, String> {
+    pub fn from_json(bytes: &[u8], name: &str) -> Result<Self, LoadError> {
         // A byte-order mark (some editors add one) is not part of the JSON.
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let located = |e: serde_json::Error, what: &str| load_error(bytes, name, &e, what);
-        let not_a_scan = || {
-            format!(
-                "{name} is not a pat2entra scan (not a JSON object); create one with `pat2entra scan -o json --out FILE`"
-            )
-        };
+        let not_a_scan = || LoadError::NotAScan { name: name.to_string() };
         if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
             return Err(not_a_scan());
         }
@@ -268,18 +258,17 @@ impl ScanRecord {
         })?;
         match probe.schema_version {
             Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
-            Some(serde_json::Value::Number(n)) => return Err(Self::version_error(name, n)),
+            Some(serde_json::Value::Number(n)) => {
+                return Err(LoadError::Version { name: name.to_string(), found: n.to_string() });
+            }
             Some(other) => {
-                return Err(format!(
-                    "{name}: schema_version {SCHEMA_VERSION} expected, found {} {other}",
-                    json_kind(&other)
-                ));
+                return Err(LoadError::VersionType {
+                    name: name.to_string(),
+                    kind: json_kind(&other),
+                    found: other.to_string(),
+                });
             }
-            None => {
-                return Err(format!(
-                    "{name} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`"
-                ));
-            }
+            None => return Err(LoadError::NoSchemaVersion { name: name.to_string() }),
         }
         serde_json::from_slice(bytes).map_err(|e| located(e, ""))
     }
@@ -359,18 +348,47 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
+/// A saved scan that cannot be read back. Each message names the file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    File(#[from] crate::files::InputError),
+    #[error("{name} is not a pat2entra scan (not a JSON object); create one with `pat2entra scan -o json --out FILE`")]
+    NotAScan { name: String },
+    #[error("{name} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`")]
+    NoSchemaVersion { name: String },
+    #[error(
+        "{name} has schema_version {found}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
+    )]
+    Version { name: String, found: String },
+    #[error("{name}: schema_version {SCHEMA_VERSION} expected, found {kind} {found}")]
+    VersionType { name: String, kind: &'static str, found: String },
+    /// Not JSON, or JSON of the wrong shape: `scan.json:12:7: tokens[3].is_valid: invalid type: …`
+    /// (`line` 0: no position known). `path` ends with `: ` when there is one; `message` is
+    /// serde's, without its own position.
+    #[error("{name}{}: {path}{message}", if *line == 0 { String::new() } else { format!(":{line}:{column}") })]
+    Json { name: String, line: usize, column: usize, path: String, message: String },
+}
+
 /// `scan.json:12:7: tokens[3].is_valid: invalid type: …`: serde's message with the file, line
 /// and column in front and the JSON path of the value there.
-fn load_error(bytes: &[u8], name: &str, e: &serde_json::Error, what: &str) -> String {
+fn load_error(bytes: &[u8], name: &str, e: &serde_json::Error, what: &str) -> LoadError {
     let message = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = message.strip_suffix(&suffix).unwrap_or(&message);
-    if e.line() == 0 {
-        return format!("{name}: {what}{message}");
+    let (line, column) = (e.line(), e.column());
+    let json = |path: String| LoadError::Json {
+        name: name.to_string(),
+        line,
+        column,
+        path,
+        message: format!("{what}{message}"),
+    };
+    if line == 0 {
+        return json(String::new());
     }
-    let path = json_path_at(bytes, e.line(), e.column()).filter(|p| !p.is_empty() && what.is_empty());
-    let path = path.map(|p| format!("{p}: ")).unwrap_or_default();
-    format!("{name}:{}:{}: {what}{path}{message}", e.line(), e.column())
+    let path = json_path_at(bytes, line, column).filter(|p| !p.is_empty() && what.is_empty());
+    json(path.map(|p| format!("{p}: ")).unwrap_or_default())
 }
 
 /// The JSON path (`tokens[3].is_valid`) of the value being read at a 1-based line and column, by
@@ -451,14 +469,14 @@ mod load_tests {
     fn schema_version_of_the_wrong_type_or_value_is_named() {
         let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": \"1\"", 1);
         assert_ne!(text, sample(), "the sample starts with a schema_version");
-        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
         assert_eq!(e, "scan.json: schema_version 1 expected, found string \"1\"");
         let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
-        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
         assert!(e.contains("has schema_version 7; this pat2entra reads version 1"), "{e}");
-        let e = ScanRecord::from_json(b"[1, 2]", "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(b"[1, 2]", "scan.json").unwrap_err().to_string();
         assert!(e.contains("not a pat2entra scan"), "{e}");
-        let e = ScanRecord::from_json(b"{\"a\": 1}", "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(b"{\"a\": 1}", "scan.json").unwrap_err().to_string();
         assert!(e.contains("no schema_version"), "{e}");
     }
 
@@ -475,12 +493,12 @@ mod load_tests {
         let value_len = if original[value_start..].starts_with("true") { 4 } else { 5 };
         let text = format!("{}\"false\"{}", &original[..value_start], &original[value_start + value_len..]);
         let line = text[..at].matches('\n').count() + 1;
-        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
         assert!(e.starts_with(&format!("scan.json:{line}:")), "{e}");
         assert!(e.contains(": tokens[2].is_valid: invalid type: string \"false\", expected a boolean"), "{e}");
-        let e = ScanRecord::from_json(b"{\"schema_version\": 1,\n \"tool\": 3}", "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(b"{\"schema_version\": 1,\n \"tool\": 3}", "scan.json").unwrap_err().to_string();
         assert!(e.starts_with("scan.json:2:10: tool: invalid type: integer `3`"), "{e}");
-        let e = ScanRecord::from_json(b"{\"schema_version\": 1", "scan.json").unwrap_err();
+        let e = ScanRecord::from_json(b"{\"schema_version\": 1", "scan.json").unwrap_err().to_string();
         assert!(e.starts_with("scan.json:1:20: not JSON: EOF"), "{e}");
     }
 }

@@ -57,6 +57,30 @@ impl Redaction {
     }
 }
 
+/// A redaction key that cannot be used. `origin` names where the key came from (the file or
+/// the environment variable); no message ever contains the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{origin} is empty: put at least {MIN_KEY_CHARS} random characters in it (e.g. `openssl rand -hex 32`)")]
+    Empty { origin: String },
+    #[error(
+        "{origin} is too short for a redaction key: use at least {MIN_KEY_CHARS} random characters (e.g. `openssl rand -hex 32`)"
+    )]
+    TooShort { origin: String },
+    #[error("cannot read {origin}")]
+    Unreadable {
+        origin: String,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("{origin} is larger than {MAX_KEY_FILE_BYTES} bytes: it should hold only the key")]
+    TooLarge { origin: String },
+    #[error("{origin} is not text: write the key as text (e.g. hex)")]
+    NotText { origin: String },
+    #[error("{KEY_ENV} is not valid text")]
+    EnvNotText,
+}
+
 /// The key pseudonyms are made with. `Debug` never shows it.
 pub struct RedactKey {
     /// Kept as a `Secret` so it cannot reach a log or an error by accident.
@@ -72,18 +96,15 @@ impl fmt::Debug for RedactKey {
 }
 
 impl RedactKey {
-    /// A key given by the user (`where` names its source in errors: never the key itself).
-    pub fn given(secret: Secret, source: &str) -> Result<Self, String> {
+    /// A key given by the user (`source` names where it came from in errors: never the key
+    /// itself).
+    pub fn given(secret: Secret, source: &str) -> Result<Self, KeyError> {
         let text = secret.expose().trim();
         if text.is_empty() {
-            return Err(format!(
-                "{source} is empty: put at least {MIN_KEY_CHARS} random characters in it (e.g. `openssl rand -hex 32`)"
-            ));
+            return Err(KeyError::Empty { origin: source.to_string() });
         }
         if text.chars().count() < MIN_KEY_CHARS {
-            return Err(format!(
-                "{source} is too short for a redaction key: use at least {MIN_KEY_CHARS} random characters (e.g. `openssl rand -hex 32`)"
-            ));
+            return Err(KeyError::TooShort { origin: source.to_string() });
         }
         let secret = Secret::new(text);
         let hmac = hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes());
@@ -101,23 +122,22 @@ impl RedactKey {
 
     /// The key of `--redact-key-file` (trimmed contents), else `PAT2ENTRA_REDACT_KEY`, else a
     /// random one.
-    pub fn from_sources(file: Option<&Path>, env: Option<std::ffi::OsString>) -> Result<Self, String> {
+    pub fn from_sources(file: Option<&Path>, env: Option<std::ffi::OsString>) -> Result<Self, KeyError> {
         if let Some(path) = file {
             let source = format!("the redaction key file {}", path.display());
             let mut bytes = Vec::new();
             std::fs::File::open(path)
                 .and_then(|f| f.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut bytes))
-                .map_err(|e| format!("cannot read {source}: {e}"))?;
+                .map_err(|e| KeyError::Unreadable { origin: source.clone(), error: e })?;
             if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
-                return Err(format!("{source} is larger than {MAX_KEY_FILE_BYTES} bytes: it should hold only the key"));
+                return Err(KeyError::TooLarge { origin: source });
             }
-            let text = String::from_utf8(bytes)
-                .map_err(|_| format!("{source} is not text: write the key as text (e.g. hex)"))?;
+            let text = String::from_utf8(bytes).map_err(|_| KeyError::NotText { origin: source.clone() })?;
             return Self::given(Secret::new(text), &source);
         }
         match env {
             Some(value) => {
-                let text = value.into_string().map_err(|_| format!("{KEY_ENV} is not valid text"))?;
+                let text = value.into_string().map_err(|_| KeyError::EnvNotText)?;
                 Self::given(Secret::new(text), KEY_ENV)
             }
             None => Ok(Self::random()),
@@ -687,9 +707,9 @@ mod tests {
 
     #[test]
     fn short_or_empty_keys_are_refused_without_showing_them() {
-        let e = RedactKey::given(Secret::new("  \n"), KEY_ENV).unwrap_err();
+        let e = RedactKey::given(Secret::new("  \n"), KEY_ENV).unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
-        let e = RedactKey::given(Secret::new("hunter2hunter2"), KEY_ENV).unwrap_err();
+        let e = RedactKey::given(Secret::new("hunter2hunter2"), KEY_ENV).unwrap_err().to_string();
         assert!(e.contains("too short") && !e.contains("hunter2"), "{e}");
         // Surrounding whitespace (a newline at the end of a file) is not part of the key.
         assert_eq!(key("  0123456789abcdef\n").owner("a"), key("0123456789abcdef").owner("a"));
@@ -710,10 +730,10 @@ mod tests {
         let random = RedactKey::from_sources(None, None).unwrap();
         assert_eq!(random.redaction(), Redaction { comparable_across_runs: false, key_id: None });
         std::fs::write(&file, "short").unwrap();
-        let e = RedactKey::from_sources(Some(&file), None).unwrap_err();
+        let e = RedactKey::from_sources(Some(&file), None).unwrap_err().to_string();
         assert!(e.contains(&file.display().to_string()) && !e.contains("short\""), "{e}");
-        let e = RedactKey::from_sources(Some(&dir.path().join("missing")), None).unwrap_err();
-        assert!(e.starts_with("cannot read the redaction key file"), "{e}");
+        let e = crate::error::chain(&RedactKey::from_sources(Some(&dir.path().join("missing")), None).unwrap_err());
+        assert!(e.starts_with("cannot read the redaction key file") && e.ends_with("(os error 2)"), "{e}");
     }
 
     #[test]

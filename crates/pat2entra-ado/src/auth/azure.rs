@@ -4,6 +4,7 @@ use super::cache::{Acquire, Issued};
 use super::explain::explain;
 use super::plan::Candidate;
 use super::transport::{Bounded, LoopbackAuthority};
+use crate::TokenError;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport, Url};
@@ -32,7 +33,7 @@ pub struct Network {
 }
 
 impl Network {
-    fn client_options(&self) -> Result<ClientOptions, String> {
+    fn client_options(&self) -> Result<ClientOptions, TokenError> {
         let mut options = ClientOptions {
             // Token endpoints answer fast or not at all: a couple of quick retries, never a
             // minute of waiting.
@@ -52,8 +53,7 @@ impl Network {
         // Every token request goes through the bounded transport (no redirects, capped body).
         options.transport = Some(Transport::new(Bounded::default_client()?));
         if let Some(target) = self.authority_loopback {
-            let authority =
-                self.authority_host.clone().ok_or("routing the authority to loopback needs --authority-host")?;
+            let authority = self.authority_host.clone().ok_or(TokenError::NoAuthorityHost)?;
             let routed = Arc::new(LoopbackAuthority::new(&authority, target)?);
             options.transport = Some(Transport::new(Arc::new(Bounded::new(
                 routed,
@@ -66,7 +66,7 @@ impl Network {
 }
 
 /// Builds the credential of `candidate` (never `Pat`).
-fn build(candidate: &Candidate, network: &Network) -> Result<Arc<dyn TokenCredential>, String> {
+fn build(candidate: &Candidate, network: &Network) -> Result<Arc<dyn TokenCredential>, TokenError> {
     let client_options = network.client_options()?;
     let credential: azure_core::Result<Arc<dyn TokenCredential>> = match candidate {
         Candidate::ClientSecret { tenant, client_id, secret, .. } => ClientSecretCredential::new(
@@ -116,9 +116,9 @@ fn build(candidate: &Candidate, network: &Network) -> Result<Arc<dyn TokenCreden
             )
             .map(|c| c as Arc<dyn TokenCredential>)
         }
-        Candidate::Pat(_) => return Err("a personal access token is not an Entra credential".into()),
+        Candidate::Pat(_) => return Err(TokenError::NotEntra),
     };
-    credential.map_err(|e| explain(candidate, &e))
+    credential.map_err(|e| TokenError::Refused { explanation: explain(candidate, &e) })
 }
 
 /// Tokens of one `azure_identity` credential. A fresh token (after a refusal) comes from a new
@@ -131,14 +131,14 @@ pub struct AzureTokens {
 }
 
 impl AzureTokens {
-    pub fn new(candidate: Candidate, network: Network) -> Result<Self, String> {
+    pub fn new(candidate: Candidate, network: Network) -> Result<Self, TokenError> {
         let credential = build(&candidate, &network)?;
         Ok(AzureTokens { candidate, network, credential: Mutex::new(credential) })
     }
 }
 
 impl Acquire for AzureTokens {
-    fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, String>> {
+    fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, TokenError>> {
         Box::pin(async move {
             let credential = {
                 let mut current = self.credential.lock().unwrap_or_else(|p| p.into_inner());
@@ -147,7 +147,10 @@ impl Acquire for AzureTokens {
                 }
                 current.clone()
             };
-            let token = credential.get_token(&[ADO_SCOPE], None).await.map_err(|e| explain(&self.candidate, &e))?;
+            let token = credential
+                .get_token(&[ADO_SCOPE], None)
+                .await
+                .map_err(|e| TokenError::Refused { explanation: explain(&self.candidate, &e) })?;
             Ok(Issued { token: Secret::new(token.token.secret()), expires_at: SystemTime::from(token.expires_on) })
         })
     }

@@ -1,7 +1,7 @@
 //! One token per run: the token is kept until shortly before it expires, then replaced; a token
 //! the service refused is replaced at once. Concurrent requests share one acquisition.
 
-use crate::TokenSource;
+use crate::{TokenError, TokenSource};
 use futures::future::BoxFuture;
 use pat2entra_core::secret::Secret;
 use std::fmt;
@@ -28,7 +28,7 @@ impl fmt::Debug for Issued {
 /// Gets a new token from wherever tokens come from. `fresh`: the last token was refused, so
 /// bypass any cache below this one.
 pub trait Acquire: Send + Sync {
-    fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, String>>;
+    fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, TokenError>>;
 }
 
 struct Held {
@@ -75,7 +75,7 @@ impl CachedTokens {
         self.held.lock().await.as_ref().map(|h| h.issued.expires_at)
     }
 
-    async fn acquire_into(&self, held: &mut Option<Held>, fresh: bool) -> Result<Secret, String> {
+    async fn acquire_into(&self, held: &mut Option<Held>, fresh: bool) -> Result<Secret, TokenError> {
         let issued = self.source.acquire(fresh).await?;
         let now = self.now();
         let lifetime = issued.expires_at.duration_since(now).unwrap_or_default();
@@ -95,7 +95,7 @@ impl CachedTokens {
 }
 
 impl TokenSource for CachedTokens {
-    fn token(&self) -> BoxFuture<'_, Result<Secret, String>> {
+    fn token(&self) -> BoxFuture<'_, Result<Secret, TokenError>> {
         Box::pin(async move {
             let mut held = self.held.lock().await;
             if let Some(h) = held.as_ref()
@@ -129,7 +129,7 @@ impl TokenSource for CachedTokens {
         })
     }
 
-    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, String>> {
+    fn refresh<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret, TokenError>> {
         Box::pin(async move {
             let mut held = self.held.lock().await;
             // Another request already replaced the refused token: use the new one.
@@ -166,7 +166,7 @@ mod tests {
     }
 
     impl Acquire for Counter {
-        fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, String>> {
+        fn acquire(&self, fresh: bool) -> BoxFuture<'_, Result<Issued, TokenError>> {
             Box::pin(async move {
                 // Virtual time (the tests run paused): lets concurrent requests pile up.
                 tokio::time::sleep(self.delay).await;
@@ -252,7 +252,7 @@ mod tests {
     }
 
     impl Acquire for Scripted {
-        fn acquire(&self, _: bool) -> BoxFuture<'_, Result<Issued, String>> {
+        fn acquire(&self, _: bool) -> BoxFuture<'_, Result<Issued, TokenError>> {
             Box::pin(async move {
                 let n = self.calls.fetch_add(1, Ordering::SeqCst);
                 if self.ok.contains(&n) {
@@ -261,7 +261,7 @@ mod tests {
                         expires_at: (self.clock)() + Duration::from_secs(60),
                     })
                 } else {
-                    Err("the Azure CLI is not signed in".to_string())
+                    Err(TokenError::Refused { explanation: "the Azure CLI is not signed in".to_string() })
                 }
             })
         }
@@ -272,7 +272,7 @@ mod tests {
         let clock = virtual_clock();
         let source = Scripted { calls: AtomicUsize::new(0), ok: &[1], clock: clock.clone() };
         let tokens = CachedTokens::with_clock("flaky", Box::new(source), clock);
-        assert_eq!(tokens.token().await.unwrap_err(), "the Azure CLI is not signed in");
+        assert_eq!(tokens.token().await.unwrap_err().to_string(), "the Azure CLI is not signed in");
         assert_eq!(tokens.token().await.unwrap().expose(), "t1");
         assert!(!format!("{tokens:?}").contains("\"t1\""));
     }

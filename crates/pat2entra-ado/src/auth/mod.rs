@@ -97,8 +97,10 @@ impl fmt::Debug for Environment {
     }
 }
 
-/// Sign-in failed: a message that says what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Sign-in failed: a message that says what to do (the reasons of the methods tried, which
+/// are `TokenError`s, are in it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct AuthError {
     /// A usage mistake (an unreadable file) rather than a refused or missing credential.
     pub usage: bool,
@@ -167,7 +169,7 @@ pub async fn sign_in(config: &AuthConfig, env: &Environment) -> Result<SignedIn,
             }
             Err(reason) => {
                 tracing::debug!(method = candidate.label(), %reason, "not usable; trying the next method");
-                passed_over.push(reason.trim_end_matches(", or choose another --auth").to_string());
+                passed_over.push(reason.to_string().trim_end_matches(", or choose another --auth").to_string());
             }
         }
     }

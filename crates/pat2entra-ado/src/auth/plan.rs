@@ -185,7 +185,10 @@ fn client_secret(
         Some(path) => {
             // Bounded: a wrong path (`/dev/zero`) fails at once.
             let text = pat2entra_core::files::read_text_limited(path, pat2entra_core::files::MAX_SECRET, "secret file")
-                .map_err(|reason| AuthError::usage(format!("--client-secret-file {}: {reason}", path.display())))?;
+                .map_err(|reason| {
+                    let reason = pat2entra_core::error::chain(&reason);
+                    AuthError::usage(format!("--client-secret-file {}: {reason}", path.display()))
+                })?;
             if text.trim().is_empty() {
                 return Err(AuthError::usage(format!("--client-secret-file {} is empty", path.display())));
             }

@@ -4,6 +4,7 @@
 //! while `azure_identity` insists on an https authority. In that mode every other destination
 //! that is not loopback is refused, so nothing leaves the machine.
 
+use crate::TokenError;
 use azure_core::error::{Error, ErrorKind};
 use azure_core::http::{AsyncRawResponse, HttpClient, Request, Url};
 use futures::StreamExt;
@@ -35,20 +36,20 @@ impl Bounded {
     }
 
     /// The default: reqwest without redirects, bounded as documented above.
-    pub fn default_client() -> Result<Arc<dyn HttpClient>, String> {
+    pub fn default_client() -> Result<Arc<dyn HttpClient>, TokenError> {
         Ok(Arc::new(Bounded::new(plain_client()?, MAX_TOKEN_RESPONSE_BYTES, TOKEN_REQUEST_TIMEOUT)))
     }
 }
 
 /// A reqwest client for token requests; the same settings as azure_core's own, but with the
 /// redirect policy stated here rather than trusted to a dependency's default.
-fn plain_client() -> Result<Arc<dyn HttpClient>, String> {
+fn plain_client() -> Result<Arc<dyn HttpClient>, TokenError> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .timeout(TOKEN_REQUEST_TIMEOUT)
         .build()
-        .map_err(|e| format!("cannot set up the HTTP client for sign-in: {e}"))?;
+        .map_err(|e| TokenError::HttpClient { detail: e.to_string() })?;
     Ok(Arc::new(client))
 }
 
@@ -133,6 +134,17 @@ fn shown_endpoint(url: &Url) -> String {
     shown.to_string()
 }
 
+/// Why a request of sign-in may not go where it asks, with the authority routed to loopback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum RouteError {
+    #[error("cannot switch the authority to http")]
+    Scheme,
+    #[error("cannot route the authority")]
+    Route,
+    #[error("the authority is routed to loopback, so '{host}' is not contacted")]
+    NotContacted { host: String },
+}
+
 /// Sends requests for `authority_host` to `target` over plain http.
 #[derive(Debug)]
 pub struct LoopbackAuthority {
@@ -143,25 +155,25 @@ pub struct LoopbackAuthority {
 
 impl LoopbackAuthority {
     /// `target` must be a loopback address.
-    pub fn new(authority: &Url, target: SocketAddr) -> Result<Self, String> {
+    pub fn new(authority: &Url, target: SocketAddr) -> Result<Self, TokenError> {
         if !target.ip().is_loopback() {
-            return Err(format!("{target} is not a loopback address; the authority can only be routed to loopback"));
+            return Err(TokenError::NotLoopback { target });
         }
         let authority_host = authority
             .host_str()
-            .ok_or_else(|| format!("the authority '{authority}' has no host"))?
+            .ok_or_else(|| TokenError::NoHost { authority: authority.to_string() })?
             .to_ascii_lowercase();
         Ok(LoopbackAuthority { authority_host, target, inner: plain_client()? })
     }
 
     /// Where a request for `url` goes, or why it may not go anywhere.
-    fn route(&self, url: &Url) -> Result<Url, String> {
+    fn route(&self, url: &Url) -> Result<Url, RouteError> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         if host == self.authority_host {
             let mut routed = url.clone();
-            routed.set_scheme("http").map_err(|_| "cannot switch the authority to http".to_string())?;
-            routed.set_ip_host(self.target.ip()).map_err(|_| "cannot route the authority".to_string())?;
-            routed.set_port(Some(self.target.port())).map_err(|_| "cannot route the authority".to_string())?;
+            routed.set_scheme("http").map_err(|_| RouteError::Scheme)?;
+            routed.set_ip_host(self.target.ip()).map_err(|_| RouteError::Route)?;
+            routed.set_port(Some(self.target.port())).map_err(|_| RouteError::Route)?;
             return Ok(routed);
         }
         let loopback = match url.host() {
@@ -170,18 +182,15 @@ impl LoopbackAuthority {
             Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
             None => false,
         };
-        if loopback {
-            Ok(url.clone())
-        } else {
-            Err(format!("the authority is routed to loopback, so '{host}' is not contacted"))
-        }
+        if loopback { Ok(url.clone()) } else { Err(RouteError::NotContacted { host }) }
     }
 }
 
 #[async_trait::async_trait]
 impl HttpClient for LoopbackAuthority {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let routed = self.route(request.url()).map_err(|m| Error::with_message(ErrorKind::Connection, m))?;
+        let routed =
+            self.route(request.url()).map_err(|e| Error::with_message(ErrorKind::Connection, e.to_string()))?;
         let mut request = request.clone();
         *request.url_mut() = routed;
         self.inner.execute_request(&request).await
@@ -202,7 +211,10 @@ mod tests {
         assert_eq!(t.route(&msi).unwrap(), msi);
         for outside in ["http://169.254.169.254/metadata/identity/oauth2/token", "https://login.microsoftonline.com/t"]
         {
-            assert!(t.route(&Url::parse(outside).unwrap()).unwrap_err().contains("not contacted"), "{outside}");
+            assert!(
+                t.route(&Url::parse(outside).unwrap()).unwrap_err().to_string().contains("not contacted"),
+                "{outside}"
+            );
         }
         assert!(LoopbackAuthority::new(&authority, "10.0.0.1:80".parse().unwrap()).is_err());
     }

@@ -16,7 +16,7 @@
 //! at the path is replaced, not followed.
 
 use chrono::{DateTime, Utc};
-use pat2entra_core::files::{AtomicFile, MAX_CHECKPOINT, read_limited, sha256_hex};
+use pat2entra_core::files::{AtomicFile, InputError, MAX_CHECKPOINT, read_limited, sha256_hex};
 use pat2entra_core::inventory::Token;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -72,6 +72,67 @@ struct Finished {
     tokens: Vec<Token>,
 }
 
+/// A checkpoint that cannot be read, used or written. Each message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Read(#[from] InputError),
+    /// The file is there but this scan may not use it: `checkpoint X was edited: …`.
+    #[error("checkpoint {} {reason}", path.display())]
+    Unusable { path: PathBuf, reason: Unusable },
+    #[error("cannot write checkpoint {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove checkpoint {}", path.display())]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a checkpoint may not be used; completes "checkpoint FILE …" and says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error(
+        "was written by an older pat2entra (checkpoint version {version}, without the scan's parameters or checksums); {START_OVER}"
+    )]
+    Older { version: u32 },
+    #[error("is not a pat2entra checkpoint; choose another --checkpoint file")]
+    NotACheckpoint,
+    #[error("has version {version}, this pat2entra reads version {VERSION}; {START_OVER}")]
+    OtherVersion { version: u32 },
+    #[error("has a damaged header ({detail}); {START_OVER}")]
+    DamagedHeader { detail: String },
+    #[error("was edited: its header does not match its checksum; {START_OVER}")]
+    EditedHeader,
+    #[error("was edited: line {number} does not match its checksum; {START_OVER}")]
+    EditedLine { number: usize },
+    #[error("was edited: line {number} records an owner a second time; {START_OVER}")]
+    OwnerTwice { number: usize },
+    #[error("belongs to organization '{theirs}', not '{ours}'; delete it or choose another --checkpoint file")]
+    OtherOrganization { theirs: String, ours: String },
+    /// `--as-of` differs (each shown as `no --as-of` or `--as-of DATE`).
+    #[error("was started with {theirs}, this scan has {ours}; pass the same --as-of, {OR_DELETE}")]
+    OtherAsOf { theirs: String, ours: String },
+    #[error("was started with other rules ({theirs}; this scan: {ours}); pass the same --rules, {OR_DELETE}")]
+    OtherRules { theirs: String, ours: String },
+    #[error("was written by pat2entra {theirs}, this is {ours}; {OR_DELETE}")]
+    OtherTool { theirs: String, ours: String },
+    #[error(
+        "was started {} ago ({started}), more than --checkpoint-max-age {}: tokens may have been created or \
+         revoked since; delete it to scan afresh, or pass a longer --checkpoint-max-age to use it anyway",
+        show_age(*age), show_age(*max_age)
+    )]
+    TooOld { age: std::time::Duration, started: String, max_age: std::time::Duration },
+}
+
+const START_OVER: &str = "delete it to start the scan over";
+const OR_DELETE: &str = "or delete it to start the scan over";
+
 /// An open checkpoint: the file new owners are appended to, and the end of its chain.
 #[derive(Debug)]
 pub struct Checkpoint {
@@ -89,7 +150,7 @@ struct State {
 }
 
 /// Opens (or creates) the checkpoint; returns it with the owners it holds.
-pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), String> {
+pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), CheckpointError> {
     open_at(settings, Utc::now())
 }
 
@@ -97,19 +158,18 @@ pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String
 fn open_at(
     settings: &CheckpointSettings,
     now: DateTime<Utc>,
-) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), String> {
+) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), CheckpointError> {
     let path = &settings.path;
-    let shown = path.display();
     let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
     let bytes = if existing { read_limited(path, MAX_CHECKPOINT, "checkpoint")? } else { Vec::new() };
     let (header_line, lines, finished) = if existing {
-        read(&bytes, settings, now).map_err(|reason| format!("checkpoint {shown} {reason}"))?
+        read(&bytes, settings, now).map_err(|reason| CheckpointError::Unusable { path: path.clone(), reason })?
     } else {
         let header = Header { format: FORMAT.into(), version: VERSION, params: settings.params.clone(), started: now };
         let json = serde_json::to_string(&header).expect("headers serialize");
         (format!("{} {json}", sha256_hex(json.as_bytes())).into_bytes(), Vec::new(), HashMap::new())
     };
-    let cannot_write = |e: std::io::Error| format!("cannot write checkpoint {shown}: {e}");
+    let cannot_write = |source: std::io::Error| CheckpointError::Write { path: path.clone(), source };
     let mut file = AtomicFile::create(path).map_err(cannot_write)?;
     let mut last = &header_line[..64];
     for line in std::iter::once(header_line.as_slice()).chain(lines.iter().copied()) {
@@ -124,36 +184,32 @@ fn open_at(
 }
 
 /// The header line, the good owner lines (as written) and the owners they hold; or why the
-/// checkpoint cannot be used (completing "checkpoint FILE …").
+/// checkpoint cannot be used.
 #[allow(clippy::type_complexity)]
 fn read<'a>(
     bytes: &'a [u8],
     settings: &CheckpointSettings,
     now: DateTime<Utc>,
-) -> Result<(Vec<u8>, Vec<&'a [u8]>, HashMap<String, Vec<Token>>), String> {
-    const START_OVER: &str = "delete it to start the scan over";
+) -> Result<(Vec<u8>, Vec<&'a [u8]>, HashMap<String, Vec<Token>>), Unusable> {
     let mut lines = bytes.split(|b| *b == b'\n').enumerate();
     let (_, first) = lines.next().unwrap_or((0, b""));
     let Some((sum, json)) = split_line(first) else {
         return Err(match serde_json::from_slice::<AnyHeader>(first) {
-            Ok(h) if h.format == FORMAT => format!(
-                "was written by an older pat2entra (checkpoint version {}, without the scan's parameters or checksums); {START_OVER}",
-                h.version
-            ),
-            _ => "is not a pat2entra checkpoint; choose another --checkpoint file".into(),
+            Ok(h) if h.format == FORMAT => Unusable::Older { version: h.version },
+            _ => Unusable::NotACheckpoint,
         });
     };
     let header = match serde_json::from_slice::<AnyHeader>(json) {
         Ok(h) if h.format == FORMAT && h.version != VERSION => {
-            return Err(format!("has version {}, this pat2entra reads version {VERSION}; {START_OVER}", h.version));
+            return Err(Unusable::OtherVersion { version: h.version });
         }
         Ok(h) if h.format == FORMAT => {
-            serde_json::from_slice::<Header>(json).map_err(|e| format!("has a damaged header ({e}); {START_OVER}"))?
+            serde_json::from_slice::<Header>(json).map_err(|e| Unusable::DamagedHeader { detail: e.to_string() })?
         }
-        _ => return Err("is not a pat2entra checkpoint; choose another --checkpoint file".into()),
+        _ => return Err(Unusable::NotACheckpoint),
     };
     if sum != sha256_hex(json) {
-        return Err(format!("was edited: its header does not match its checksum; {START_OVER}"));
+        return Err(Unusable::EditedHeader);
     }
     check_params(&header, settings, now)?;
 
@@ -169,10 +225,10 @@ fn read<'a>(
         let Ok(done) = serde_json::from_slice::<Finished>(json) else { continue };
         let number = i + 1;
         if sum != chain(&last, json) {
-            return Err(format!("was edited: line {number} does not match its checksum; {START_OVER}"));
+            return Err(Unusable::EditedLine { number });
         }
         if finished.contains_key(&done.owner) {
-            return Err(format!("was edited: line {number} records an owner a second time; {START_OVER}"));
+            return Err(Unusable::OwnerTwice { number });
         }
         last = sum.to_string();
         kept.push(line);
@@ -182,45 +238,28 @@ fn read<'a>(
 }
 
 /// The scan's parameters and age against the checkpoint's.
-fn check_params(header: &Header, settings: &CheckpointSettings, now: DateTime<Utc>) -> Result<(), String> {
+fn check_params(header: &Header, settings: &CheckpointSettings, now: DateTime<Utc>) -> Result<(), Unusable> {
     let (theirs, ours) = (&header.params, &settings.params);
-    let or_delete = "or delete it to start the scan over";
     if !theirs.organization.eq_ignore_ascii_case(&ours.organization) {
-        return Err(format!(
-            "belongs to organization '{}', not '{}'; delete it or choose another --checkpoint file",
-            theirs.organization, ours.organization
-        ));
+        return Err(Unusable::OtherOrganization {
+            theirs: theirs.organization.clone(),
+            ours: ours.organization.clone(),
+        });
     }
     if theirs.as_of != ours.as_of {
         let show =
             |a: &Option<DateTime<Utc>>| a.map_or("no --as-of".to_string(), |d| format!("--as-of {}", d.to_rfc3339()));
-        return Err(format!(
-            "was started with {}, this scan has {}; pass the same --as-of, {or_delete}",
-            show(&theirs.as_of),
-            show(&ours.as_of)
-        ));
+        return Err(Unusable::OtherAsOf { theirs: show(&theirs.as_of), ours: show(&ours.as_of) });
     }
     if theirs.rules != ours.rules {
-        return Err(format!(
-            "was started with other rules ({}; this scan: {}); pass the same --rules, {or_delete}",
-            theirs.rules, ours.rules
-        ));
+        return Err(Unusable::OtherRules { theirs: theirs.rules.clone(), ours: ours.rules.clone() });
     }
     if theirs.tool_version != ours.tool_version {
-        return Err(format!(
-            "was written by pat2entra {}, this is {}; {or_delete}",
-            theirs.tool_version, ours.tool_version
-        ));
+        return Err(Unusable::OtherTool { theirs: theirs.tool_version.clone(), ours: ours.tool_version.clone() });
     }
     let age = (now - header.started).to_std().unwrap_or_default();
     if age > settings.max_age {
-        return Err(format!(
-            "was started {} ago ({}), more than --checkpoint-max-age {}: tokens may have been created or \
-             revoked since; delete it to scan afresh, or pass a longer --checkpoint-max-age to use it anyway",
-            show_age(age),
-            header.started.to_rfc3339(),
-            show_age(settings.max_age)
-        ));
+        return Err(Unusable::TooOld { age, started: header.started.to_rfc3339(), max_age: settings.max_age });
     }
     Ok(())
 }
@@ -257,7 +296,7 @@ fn chain(previous: &str, json: &[u8]) -> String {
 impl Checkpoint {
     /// Records a finished owner (one line, flushed, so a crash loses at most that line). An
     /// owner already recorded is not written again.
-    pub fn record(&self, owner: &str, tokens: &[Token]) -> Result<(), String> {
+    pub fn record(&self, owner: &str, tokens: &[Token]) -> Result<(), CheckpointError> {
         let json = serde_json::to_string(&Finished { owner: owner.to_string(), tokens: tokens.to_vec() })
             .expect("tokens serialize");
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -268,18 +307,18 @@ impl Checkpoint {
         let State { file, .. } = &mut *state;
         writeln!(file, "{sum} {json}")
             .and_then(|_| file.flush())
-            .map_err(|e| format!("cannot write checkpoint {}: {e}", self.path.display()))?;
+            .map_err(|source| CheckpointError::Write { path: self.path.clone(), source })?;
         state.last = sum;
         Ok(())
     }
 }
 
 /// The scan completed and its result is written: the checkpoint is no longer needed.
-pub fn remove(path: &Path) -> Result<(), String> {
+pub fn remove(path: &Path) -> Result<(), CheckpointError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot remove checkpoint {}: {e}", path.display())),
+        Err(source) => Err(CheckpointError::Remove { path: path.to_path_buf(), source }),
     }
 }
 
@@ -343,7 +382,7 @@ mod tests {
         let (cp, done) = open(&settings(&path, "fabrikam")).unwrap();
         assert_eq!(done.len(), 3, "the owner after the cut line is read");
         drop(cp);
-        let e = open(&settings(&path, "contoso")).unwrap_err();
+        let e = open(&settings(&path, "contoso")).unwrap_err().to_string();
         assert!(e.contains("belongs to organization 'fabrikam'"), "{e}");
         // A line cut inside a multi-byte character hides nothing after it.
         append(&path, b"{\"owner\":\"aad.\xc3");
@@ -356,7 +395,7 @@ mod tests {
         assert!(!path.exists());
         remove(&path).unwrap();
         std::fs::write(&path, "hello\n").unwrap();
-        assert!(open(&settings(&path, "fabrikam")).unwrap_err().contains("not a pat2entra checkpoint"));
+        assert!(open(&settings(&path, "fabrikam")).unwrap_err().to_string().contains("not a pat2entra checkpoint"));
     }
 
     #[test]
@@ -371,25 +410,25 @@ mod tests {
 
         // A hand edit that stays valid JSON.
         std::fs::write(&path, good.replace("\"is_valid\":true", "\"is_valid\":false")).unwrap();
-        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err().to_string();
         assert!(e.contains("was edited: line 2 does not match its checksum"), "{e}");
         // The header's parameters edited.
         std::fs::write(&path, good.replace("\"0.1.0\"", "\"0.1.1\"")).unwrap();
-        assert!(open(&settings(&path, "fabrikam")).unwrap_err().contains("its header does not match"));
+        assert!(open(&settings(&path, "fabrikam")).unwrap_err().to_string().contains("its header does not match"));
         // A line removed from the middle breaks the chain.
         let lines: Vec<&str> = good.lines().collect();
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-        assert!(open(&settings(&path, "fabrikam")).unwrap_err().contains("line 2 does not match"));
+        assert!(open(&settings(&path, "fabrikam")).unwrap_err().to_string().contains("line 2 does not match"));
         // A second line for an owner, with a valid checksum: still an edit, not an override.
         let json = lines[1].split_once(' ').unwrap().1;
         let again = format!("{} {json}", chain(&lines[2][..64], json.as_bytes()));
         std::fs::write(&path, format!("{good}{again}\n")).unwrap();
-        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err().to_string();
         assert!(e.contains("line 4 records an owner a second time"), "{e}");
         // The format before parameters and checksums.
         std::fs::write(&path, "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n")
             .unwrap();
-        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err().to_string();
         assert!(e.contains("older pat2entra (checkpoint version 1") && e.contains("delete it"), "{e}");
     }
 
@@ -401,7 +440,7 @@ mod tests {
         let (cp, _) = open_at(&settings(&path, "fabrikam"), start).unwrap();
         cp.record("aad.a", &[token("1")]).unwrap();
         drop(cp);
-        let e = open(&settings(&path, "fabrikam")).unwrap_err();
+        let e = open(&settings(&path, "fabrikam")).unwrap_err().to_string();
         assert!(e.contains("was started 14d ago") && e.contains("--checkpoint-max-age 1d"), "{e}");
         let mut longer = settings(&path, "fabrikam");
         longer.max_age = Duration::from_secs(30 * 24 * 3600);
@@ -410,15 +449,15 @@ mod tests {
 
         let mut other = longer.clone();
         other.params.rules = "sha256:00".into();
-        let e = open(&other).unwrap_err();
+        let e = open(&other).unwrap_err().to_string();
         assert!(e.contains("other rules (built-in default; this scan: sha256:00)"), "{e}");
         let mut other = longer.clone();
         other.params.as_of = Some("2026-11-26T00:00:00Z".parse().unwrap());
-        let e = open(&other).unwrap_err();
+        let e = open(&other).unwrap_err().to_string();
         assert!(e.contains("was started with no --as-of, this scan has --as-of 2026-11-26T00:00:00+00:00"), "{e}");
         let mut other = longer.clone();
         other.params.tool_version = "9.9.9".into();
-        assert!(open(&other).unwrap_err().contains("written by pat2entra 0.1.0, this is 9.9.9"));
+        assert!(open(&other).unwrap_err().to_string().contains("written by pat2entra 0.1.0, this is 9.9.9"));
     }
 
     #[cfg(unix)]

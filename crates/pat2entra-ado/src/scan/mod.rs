@@ -3,7 +3,7 @@
 
 mod checkpoint;
 
-pub use checkpoint::{CheckpointParams, CheckpointSettings, show_age};
+pub use checkpoint::{CheckpointError, CheckpointParams, CheckpointSettings, Unusable, show_age};
 
 use crate::{AdoClient, AdoError};
 use futures::StreamExt;
@@ -26,7 +26,7 @@ impl Default for ScanOptions {
 }
 
 /// Removes the checkpoint of a scan that completed and whose result was written.
-pub fn finish_checkpoint(path: &std::path::Path) -> Result<(), String> {
+pub fn finish_checkpoint(path: &std::path::Path) -> Result<(), CheckpointError> {
     checkpoint::remove(path)
 }
 
@@ -36,8 +36,8 @@ pub enum ScanError {
     /// The service refused or failed in a way that would hit every owner.
     #[error(transparent)]
     Service(#[from] AdoError),
-    #[error("{0}")]
-    Checkpoint(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// Progress of a scan, for a progress display.
@@ -65,7 +65,7 @@ pub async fn scan(
     // The checkpoint first: a wrong file should not cost a long listing of owners.
     let opened = match &options.checkpoint {
         None => None,
-        Some(settings) => Some(checkpoint::open(settings).map_err(ScanError::Checkpoint)?),
+        Some(settings) => Some(checkpoint::open(settings)?),
     };
     // An owner Graph listed twice is scanned once (the version worst for risk is kept).
     let (owners, mut warnings) = resolve_owners(client.list_users().await?);
@@ -101,7 +101,7 @@ pub async fn scan(
             Ok(tokens) => {
                 on_event(ScanEvent::OwnerScanned { tokens: tokens.len() });
                 if let Some(checkpoint) = &checkpoint {
-                    checkpoint.record(&owners[i].descriptor, &tokens).map_err(ScanError::Checkpoint)?;
+                    checkpoint.record(&owners[i].descriptor, &tokens)?;
                 }
                 per_owner[i] = Some(tokens);
             }

@@ -79,12 +79,22 @@ Rules file format (TOML)
 
 A suppressed finding stays in every report, marked with its exception. An expired exception
 is reported (rule exception-expired); one that matches nothing is reported as stale.
-Unknown keys, rule ids or values are errors naming file:line:column.
+Unknown keys, rule ids or values are errors naming file:line:column; all of a file's
+mistakes are reported at once, each with its line quoted and the bad value underlined.
 Check a file without scanning: pat2entra rules check FILE
 ";
 
+/// `explain` of an id that is not a rule's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{id}' is not a rule id{} (see: pat2entra rules explain)", suggestion.map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
+pub struct UnknownRule {
+    pub id: String,
+    /// The rule id it is probably a typo of.
+    pub suggestion: Option<&'static str>,
+}
+
 /// The documentation of one rule, or of the format and every rule.
-pub fn explain(id: Option<&str>) -> Result<String, String> {
+pub fn explain(id: Option<&str>) -> Result<String, UnknownRule> {
     let defaults = super::config::SHIPPED[0].1;
     let describe = |(rule, what, params): &RuleDoc| {
         let mut text = format!("{}\n  Flags {what}\n", rule.as_str());
@@ -109,11 +119,9 @@ pub fn explain(id: Option<&str>) -> Result<String, String> {
             }
             Ok(text)
         }
-        Some(id) => RULES.iter().find(|(r, _, _)| r.as_str() == id).map(describe).ok_or_else(|| {
-            let hint = super::suggest::closest(id, RuleId::ALL.iter().map(|r| r.as_str()))
-                .map(|s| format!("; did you mean '{s}'?"))
-                .unwrap_or_default();
-            format!("'{id}' is not a rule id{hint} (see: pat2entra rules explain)")
+        Some(id) => RULES.iter().find(|(r, _, _)| r.as_str() == id).map(describe).ok_or_else(|| UnknownRule {
+            id: id.to_string(),
+            suggestion: super::suggest::closest(id, RuleId::ALL.iter().map(|r| r.as_str())),
         }),
     }
 }

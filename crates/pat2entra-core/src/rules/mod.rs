@@ -9,7 +9,7 @@ mod glob;
 mod suggest;
 
 pub use checks::RuleId;
-pub use docs::explain;
+pub use docs::{UnknownRule, explain};
 use exceptions::ExceptionIndex;
 pub use exceptions::{Exception, ExceptionReport, ExceptionStatus, Suppression};
 
@@ -36,36 +36,67 @@ pub const UNREADABLE_TOKEN_RATIONALE: &str = "A field of this token could not be
 /// Inventories at least this large are judged on several threads.
 const PARALLEL_FROM: usize = 20_000;
 
-/// A rules file that cannot be used: `file:line:column: message`.
+/// One problem of a rules file: `rules file F:line:column: message`, and the line it is on with
+/// the bad value underlined.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RulesError {
+pub struct Problem {
     pub file: String,
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// The file's line with the bad value underlined, codespan-style; empty when the problem
+    /// is not at one place (`no extends`).
+    pub snippet: String,
 }
 
-impl fmt::Display for RulesError {
+impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "rules file {}", self.file)?;
         if let (Some(line), Some(column)) = (self.line, self.column) {
             write!(f, ":{line}:{column}")?;
         }
-        write!(f, ": {}", self.message.trim_end())
+        write!(f, ": {}", self.message.trim_end())?;
+        if !self.snippet.is_empty() {
+            write!(f, "\n{}", self.snippet)?;
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for RulesError {}
+/// A rules file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// The file could not be read: `rules file X: larger than 4 MiB, …`.
+    #[error("rules file {file}")]
+    Read {
+        file: String,
+        #[source]
+        reason: crate::files::ReadError,
+    },
+    /// `RuleSet::shipped` of a name that is not shipped.
+    #[error("rules file {name}: no such built-in rule set (default, strict)")]
+    NoSuchShipped { name: String },
+    /// The file was read and is wrong: every problem found (not only the first), in file order;
+    /// never empty.
+    #[error("{}", .0.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+impl RulesError {
+    /// Each problem, for showing one by one (`Read`, `NoSuchShipped`: none).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            RulesError::Invalid(problems) => problems,
+            _ => &[],
+        }
+    }
+}
 
 /// Reads a rules file from disk: UTF-8 text of at most `files::MAX_RULES` bytes (a wrong path
 /// such as `/dev/zero` fails at once).
 pub fn read_file(path: &Path) -> Result<String, RulesError> {
-    crate::files::read_text_limited(path, crate::files::MAX_RULES, "rules file").map_err(|message| RulesError {
-        file: path.display().to_string(),
-        line: None,
-        column: None,
-        message,
-    })
+    crate::files::read_text_limited(path, crate::files::MAX_RULES, "rules file")
+        .map_err(|reason| RulesError::Read { file: path.display().to_string(), reason })
 }
 
 /// One enabled rule.
@@ -115,12 +146,10 @@ impl RuleSet {
 
     /// A rule set that ships with pat2entra (`default`, `strict`).
     pub fn shipped(name: &str) -> Result<Self, RulesError> {
-        let (_, text) = config::SHIPPED.iter().find(|(n, _)| *n == name).ok_or_else(|| RulesError {
-            file: name.to_string(),
-            line: None,
-            column: None,
-            message: "no such built-in rule set (default, strict)".into(),
-        })?;
+        let (_, text) = config::SHIPPED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| RulesError::NoSuchShipped { name: name.to_string() })?;
         RuleSet::parse(text, &format!("rules/{name}.toml (built in)"))
     }
 
@@ -130,7 +159,7 @@ impl RuleSet {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Self, RulesError> {
-        config::parse(&config::Source { name: file, text })
+        config::parse(&config::Source::new(file, text))
     }
 
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {

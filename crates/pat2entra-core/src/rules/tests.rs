@@ -287,7 +287,7 @@ fn shipped_sets_parse_and_strict_is_stricter() {
     }
     assert!(explain(None).unwrap().contains("[[exception]]"));
     assert!(explain(Some("long-lived")).unwrap().contains("max_lifetime_days = 90"));
-    assert!(explain(Some("long-lifed")).unwrap_err().contains("did you mean 'long-lived'"));
+    assert!(explain(Some("long-lifed")).unwrap_err().to_string().contains("did you mean 'long-lived'"));
 }
 
 #[test]
@@ -356,7 +356,8 @@ fn extends_strict_builds_on_default_and_keeps_strict_values() {
     assert!(matches!(long.check, Check::LongLived { max_lifetime_days: 14 }), "from the file");
     let err =
         RuleSet::parse("extends = \"strict\"\n[rules.long-lived]\nmax_lifetime_days = 0\n", "mine.toml").unwrap_err();
-    assert!(err.to_string().starts_with("rules file mine.toml:2:"), "{err}");
+    // The problem is at the value.
+    assert!(err.to_string().starts_with("rules file mine.toml:3:21:"), "{err}");
 }
 
 /// Glob metacharacters, multi-byte and control characters, and pieces of scope names.
@@ -534,4 +535,91 @@ fn indexed_exceptions_choose_what_a_full_scan_would() {
     assert!(suppressed > 20, "the test exercises suppression: {suppressed}");
     let total: usize = evaluation.exceptions.iter().map(|e| e.matched_findings).sum();
     assert!(total >= suppressed);
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_file_order() {
+    let text = "extends = \"default\"\n\n[rules.long-lifed]\nseverity = \"high\"\n\n[rules.long-lived]\nmax_lifetime_dayz = 3\nseverity = \"severe\"\n\n[rules.broad-scope]\nmax_scopes = 0\nmax_areas = -1\n\n[[exception]]\nrule = \"full-acess\"\nreason = \"\"\nexpires = 2027-01-01\n\n[[exception]]\nrule = \"full-access\"\nticket = 3\nexpires = \"2027-13-01\"\n\n[[exception]]\nrule = \"full-access\"\nticket = \"T\"\nreason = \"ok\"\nexpires = 2027-01-01\nfoo = 1\n\n[rules.privileged-scope]\ntiers = [\"read\", \"wrte\"]\n";
+    let err = RuleSet::parse(text, "r.toml").unwrap_err();
+    let found: Vec<(usize, usize, &str)> =
+        err.problems().iter().map(|p| (p.line.unwrap(), p.column.unwrap(), p.message.as_str())).collect();
+    let expected: [(usize, usize, &str); 12] = [
+        (3, 8, "unknown rule id `long-lifed`; did you mean `long-lived`?"),
+        (7, 1, "[rules.long-lived] unknown field `max_lifetime_dayz`"),
+        (8, 12, "[rules.long-lived] unknown variant `severe`"),
+        (11, 14, "[rules.broad-scope] max_scopes must be at least 1, not 0"),
+        (12, 13, "[rules.broad-scope] max_areas must be at least 1, not -1"),
+        (14, 1, "[[exception]] #1: needs `ticket` or `approver`"),
+        (15, 8, "[[exception]] #1: rule = \"full-acess\" is not a rule id; did you mean \"full-access\"?"),
+        (16, 10, "[[exception]] #1: `reason` must say why"),
+        (21, 10, "[[exception]] #2: invalid type: integer `3`, expected a string"),
+        (22, 11, "[[exception]] #2: '2027-13-01' is not a date"),
+        (29, 1, "[[exception]] #3: unknown field `foo`"),
+        (32, 18, "[rules.privileged-scope] tiers: 'wrte' is not a tier"),
+    ];
+    assert_eq!(found.len(), expected.len(), "{err}");
+    for ((line, column, message), (want_line, want_column, want)) in found.iter().zip(expected) {
+        assert_eq!((*line, *column), (want_line, want_column), "{message}");
+        assert!(message.starts_with(want), "{message} does not start with {want}");
+    }
+    // Display shows them all, each with its place.
+    let shown = err.to_string();
+    assert_eq!(shown.matches("rules file r.toml:").count(), 12, "{shown}");
+}
+
+#[test]
+fn a_problem_quotes_its_line_and_underlines_the_bad_value() {
+    let text = "extends = \"default\"\n\n[rules.long-lifed]\nseverity = \"high\"\n";
+    let err = RuleSet::parse(text, "rules.toml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "rules file rules.toml:3:8: unknown rule id `long-lifed`; did you mean `long-lived`?\n  \
+         |\n\
+         3 | [rules.long-lifed]\n  \
+         |        ^^^^^^^^^^"
+    );
+    // The gutter grows with the line number; the line is shown sanitized (a tab as a space, a
+    // bidi override defused) with the marks still under the value; wide characters count twice.
+    let text = format!("extends = \"none\"{}\n[rules.revoked]\nseverity =\t\"sé\u{202E}vère\"\n", "\n".repeat(8));
+    let problem = &RuleSet::parse(&text, "r.toml").unwrap_err().problems()[0].clone();
+    assert_eq!((problem.line, problem.column), (Some(11), Some(12)));
+    assert_eq!(problem.snippet, "   |\n11 | severity = \"sé\u{FFFD}vère\"\n   |            ^^^^^^^^^");
+    let text = "extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\nrationale = \"漢字\"\nenabled = \"漢字\"\n";
+    let problem = &RuleSet::parse(text, "r.toml").unwrap_err().problems()[0].clone();
+    assert_eq!(problem.snippet, "  |\n5 | enabled = \"漢字\"\n  |           ^^^^^^");
+    // A file that is not a rules file (a secret file given by mistake) is never quoted, nor a
+    // line holding something that looks like a credential.
+    let secret = "AZURE_DEVOPS_EXT_PAT = \"not-a-rules-file-secret\"\n";
+    let err = RuleSet::parse(secret, "r.toml").unwrap_err();
+    assert!(err.problems().iter().all(|p| p.snippet.is_empty()), "{err}");
+    assert!(!err.to_string().contains("not-a-rules-file-secret"), "{err}");
+    let pat = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst";
+    let err =
+        RuleSet::parse(&format!("extends = \"none\"\n[rules.revoked]\nseverity = \"{pat}\"\n"), "r.toml").unwrap_err();
+    assert_eq!(err.problems()[0].line, Some(3));
+    assert_eq!(err.problems()[0].snippet, "");
+    assert!(!err.to_string().contains(pat), "{err}");
+    // A problem with no place has no snippet.
+    let err = RuleSet::parse("[rules.revoked]\nseverity = \"low\"\n", "r.toml").unwrap_err();
+    assert_eq!(err.problems()[0].snippet, "");
+    assert!(err.problems()[0].message.starts_with("no `extends`"));
+}
+
+#[test]
+fn thousands_of_bad_exceptions_are_each_located() {
+    let bad = "[[exception]]\nrule = \"full-access\"\nreason = \"r\"\nexpires = 2027-01-01\n\n";
+    let text = format!("extends = \"none\"\n\n{}", bad.repeat(3000));
+    let err = RuleSet::parse(&text, "r.toml").unwrap_err();
+    assert_eq!(err.problems().len(), 3000);
+    let last = err.problems().last().unwrap();
+    assert_eq!((last.line, last.column), (Some(3 + 2999 * 5), Some(1)));
+    assert!(last.message.starts_with("[[exception]] #3000: needs `ticket` or `approver`"), "{}", last.message);
+}
+
+#[test]
+fn syntax_errors_alone_are_reported() {
+    // After a syntax error the rest is a guess: no problem is made up from it.
+    let err = RuleSet::parse("extends = \"none\"\n[rules.full-access\nseverity = 3\n", "r.toml").unwrap_err();
+    assert!(!err.problems().is_empty());
+    assert!(err.problems().iter().all(|p| !p.message.contains("severity")), "{err}");
 }
