@@ -128,7 +128,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         (endpoints, org, super::auth::sign_in(&args.auth).await?, None)
     };
     if !args.quiet {
-        eprintln!("auth: {}", signed_in.description);
+        eprintln!("auth: {}", crate::report::terminal_text(&signed_in.description));
     }
     let credential = signed_in.credential;
 
