@@ -150,19 +150,9 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             max_age: args.checkpoint_max_age,
         }),
     };
-    let progress = std::sync::Arc::new(Progress::new(args.quiet, client.pacer()));
-    let ticker = tokio::spawn({
-        let progress = progress.clone();
-        async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                progress.tick();
-            }
-        }
-    });
+    let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();
     let scanned = scan(&client, &options, &|event| progress.event(event)).await;
-    ticker.abort();
     progress.finish(started.elapsed());
     let inventory = scanned.map_err(scan_failure)?;
 
