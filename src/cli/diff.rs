@@ -30,7 +30,12 @@ pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
         ));
     }
     if old.as_of > new.as_of {
-        eprintln!("note: {} is newer than {}; comparing in the order given", args.old.display(), args.new.display());
+        let (old_path, new_path) = (args.old.display().to_string(), args.new.display().to_string());
+        eprintln!(
+            "note: {} is newer than {}; comparing in the order given",
+            report::terminal_text(&old_path),
+            report::terminal_text(&new_path)
+        );
     }
     // Pseudonyms join only under one key: say so when the inputs were redacted with different ones.
     if let (Some(a), Some(b)) = (&old.redaction, &new.redaction)

@@ -127,7 +127,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         (endpoints, org, super::auth::sign_in(&args.auth).await?, None)
     };
     if !args.quiet {
-        eprintln!("auth: {}", signed_in.description);
+        eprintln!("auth: {}", crate::report::terminal_text(&signed_in.description));
     }
     let credential = signed_in.credential;
 
@@ -149,19 +149,9 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             max_age: args.checkpoint_max_age,
         }),
     };
-    let progress = std::sync::Arc::new(Progress::new(args.quiet, client.pacer()));
-    let ticker = tokio::spawn({
-        let progress = progress.clone();
-        async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                progress.tick();
-            }
-        }
-    });
+    let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();
     let scanned = scan(&client, &options, &|event| progress.event(event)).await;
-    ticker.abort();
     progress.finish(started.elapsed());
     let inventory = scanned.map_err(scan_failure)?;
 

@@ -6,6 +6,7 @@ use super::auth::{AuthArgs, sign_in};
 use crate::ado::{AdoClient, AdoError, Caller, ClientOptions, Credential, Endpoints, OrgRef, TokenAdminProbe};
 use crate::auth::{Candidate, TokenClaims, token_claims};
 use crate::exit::Exit;
+use crate::report::terminal_text;
 use clap::Args;
 use std::time::SystemTime;
 
@@ -53,7 +54,7 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
     let client = AdoClient::new(endpoints, org.clone(), signed_in.credential.clone(), options)
         .map_err(|e| Failure::error(Exit::Usage, e))?;
 
-    println!("credential    {}{}", signed_in.description, token_note(claims.as_ref(), signed_in.expires_at));
+    show("credential", &format!("{}{}", signed_in.description, token_note(claims.as_ref(), signed_in.expires_at)));
     let connection = match client.connection_data().await {
         Ok(connection) => connection,
         Err(e @ AdoError::OrganizationNotFound { .. }) => return Err(Failure::new(Exit::Usage, e.to_string())),
@@ -73,11 +74,11 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
         ));
     }
     let instance = connection.instance_id.as_deref().map(|i| format!(", instance {i}")).unwrap_or_default();
-    println!("organization  {} ({org_url}{instance})", org.name());
-    println!("signed in as  {}", describe_caller(caller));
+    show("organization", &format!("{} ({org_url}{instance})", org.name()));
+    show("signed in as", &describe_caller(caller));
 
     let Some(descriptor) = caller.subject_descriptor.as_deref() else {
-        println!("token admin   not checked: the service named no subject descriptor for this identity");
+        show("token admin", "not checked: the service named no subject descriptor for this identity");
         return Err(Failure::new(
             Exit::Auth,
             "could not check the Token Admin permission (no subject descriptor); try a short scan: pat2entra scan --org ... --concurrency 1",
@@ -89,17 +90,24 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
                 TokenAdminProbe::Allowed { .. } => "",
                 TokenAdminProbe::AllowedSubjectUnknown => " (this identity has no PATs of its own)",
             };
-            println!("token admin   allowed: this identity may list every user's PATs{note}");
-            println!("next          pat2entra scan --org {} --auth {}", org.name(), args.auth.method.name());
+            show("token admin", &format!("allowed: this identity may list every user's PATs{note}"));
+            show("next", &format!("pat2entra scan --org {} --auth {}", org.name(), args.auth.method.name()));
             Ok(Exit::Ok)
         }
         Err(AdoError::TokenAdminDenied { status, .. }) => {
-            println!("token admin   DENIED (HTTP {status})");
+            show("token admin", &format!("DENIED (HTTP {status})"));
             Err(Failure::new(Exit::Auth, missing_permission(caller, &signed_in.candidate, org.name())))
         }
         Err(e) if e.is_auth() => Err(Failure::new(Exit::Auth, e.to_string())),
         Err(e) => Err(Failure::new(Exit::Auth, format!("could not check the Token Admin permission: {e}"))),
     }
+}
+
+/// Prints one line of the answer: a label, then text that may come from the service, the token
+/// or the environment (names, descriptors, tenant), [`terminal_text`]ed so that it cannot drive
+/// the terminal.
+fn show(label: &str, text: &str) {
+    println!("{label:<14}{}", terminal_text(text));
 }
 
 /// `, token for tenant T, expires in 59 min`.

@@ -669,3 +669,41 @@ fn a_server_that_echoes_the_credential_puts_it_in_no_output() {
         assert!(!run.record().to_string().contains(secret));
     }
 }
+
+#[test]
+fn whoami_shows_hostile_names_without_escape_sequences_or_bidi_controls() {
+    // connectionData names the caller with a terminal title and screen-clear sequence, a
+    // right-to-left override and a bell: printed, they would rewrite what the reader sees.
+    let server = Hostile::start("127.0.0.1", |seen| {
+        if seen.target.starts_with(&format!("/{ORG}/_apis/connectionData")) {
+            let identity = serde_json::json!({
+                "id": "00000000-0000-0000-0000-00000000000a",
+                "descriptor": "Microsoft.IdentityModel.Claims.ClaimsIdentity;t\\mallory@contoso.com",
+                "subjectDescriptor": "aad.mallory",
+                "providerDisplayName": "Mallory\u{1b}]0;pwned\u{7}\u{1b}[2J",
+                "properties": {"Account": {"$type": "System.String", "$value": "mallory\u{202e}exe.@contoso.com"}},
+            });
+            let body = serde_json::json!({"authenticatedUser": identity, "instanceId": "org\u{1b}[31m-id"});
+            json("200 OK", "", &body.to_string())
+        } else if is_owner(seen, "aad.mallory") {
+            good_page("mallory")
+        } else {
+            json("404 Not Found", "", "{}")
+        }
+    })
+    .unwrap();
+    let r = common::run(
+        &["whoami", "--org", ORG, "--base-url", &server.base(), "--auth", "pat"],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+    }
+    assert!(
+        r.stdout.contains("signed in as  Mallory\u{fffd}]0;pwned\u{fffd}\u{fffd}[2J <mallory\u{fffd}exe.@contoso.com>"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("instance org\u{fffd}[31m-id"), "{}", r.stdout);
+}

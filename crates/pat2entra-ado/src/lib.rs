@@ -1,5 +1,14 @@
-//! The Azure DevOps REST client: the only module that speaks HTTP or knows the service's JSON
-//! field names. Everything it returns is domain data (`pat2entra_core::inventory`).
+//! pat2entra's only code that speaks to Azure DevOps or Microsoft Entra: everything with a
+//! network, an async runtime or the service's JSON field names. It returns domain data
+//! (`pat2entra_core::inventory`) and never formats a report.
+//!
+//! The flow: `auth` signs in (the sign-in chain of `--auth`, `azure_identity` credentials, a
+//! token cache that refreshes) and yields a `Credential` -> `AdoClient` sends every request
+//! (paging, retries, the `Pacer` that honours `Retry-After` and rate-limit headers, response
+//! bounds; failures are `AdoError`s that name the endpoint) and reads the `wire` models, which
+//! never declare a token's secret fields -> `scan` lists every owner, then each owner's tokens
+//! (bounded parallelism, `--checkpoint`), into an `Inventory` whose coverage names what could
+//! not be read. `Connection` (`connectionData`, the Token Admin probe) answers `whoami`.
 
 mod client;
 mod connection;

@@ -4,10 +4,10 @@
 //!
 //! The flow: `inventory` (owners, tokens, coverage) -> `rules` (findings, with the `scopes`
 //! catalog) -> `guidance` (the Entra replacement per use) -> `record` (the canonical, versioned
-//! scan record) -> `report` (table, JSON, CSV, Markdown, HTML), `plan` (the retirement plan per
-//! owner), `diff` (scan to scan), `redact` (keyed pseudonyms for sharing). `files` reads and
-//! writes files safely (size limits, private atomic writes); `secret` holds secrets; `error`
-//! shows an error with its causes.
+//! scan record) -> `report` (table, JSON, CSV, Markdown, HTML from the askama templates in
+//! `report/templates`), `plan` (the retirement plan per owner), `diff` (scan to scan), `redact`
+//! (keyed pseudonyms for sharing). `files` reads and writes files safely (size limits, private
+//! atomic writes); `secret` holds secrets; `error` shows an error with its causes.
 
 pub mod diff;
 pub mod error;

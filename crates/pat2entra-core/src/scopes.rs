@@ -1,18 +1,20 @@
-//! The Azure DevOps PAT / OAuth scope catalog, as data.
+//! The Azure DevOps PAT / OAuth scope catalog, as data, in three parts (named 1a, 1b, 1c in
+//! `CATALOG`):
+//! - 1a: the special full-access values: `app_token` (the PAT UI's "Full access") and
+//!   `user_impersonation`;
+//! - 1b: Microsoft's scope table, in its row order (`docs/integrate/includes/scopes.md` in
+//!   Microsoft's azure-devops-docs repository, ms.date 07/16/2025, rendered at
+//!   <https://learn.microsoft.com/en-us/azure/devops/integrate/get-started/authentication/oauth#scopes>);
+//! - 1c: scope strings seen outside that table.
 //!
-//! Source: the fact sheet `entra-guidance-facts.md`, section 1 — Microsoft's scope table
-//! (`docs/integrate/includes/scopes.md`, ms.date 07/16/2025, rendered at
-//! <https://learn.microsoft.com/en-us/azure/devops/integrate/get-started/authentication/oauth#scopes>),
-//! the special full-access values (1a) and scope strings seen outside the table (1c).
-//!
-//! * `tier` is *our* classification (the fact sheet's "Tier (ours)" column), not a Microsoft field.
+//! * `tier` is *our* classification, not a Microsoft field.
 //! * `high_privilege` is Microsoft's "High-privilege" column, copied as-is (including its
 //!   surprises: `vso.advsec` and `vso.securefiles_read` are flagged, `vso.work_full` is not).
 //! * `includes` is Microsoft's "Inherits from" column, copied as-is (including the read scopes
 //!   `vso.build`, `vso.code` and `vso.work` inheriting `vso.hooks_write`).
-//! * `documented: false` marks strings that are not in Microsoft's table (section 1c: decompiled
-//!   server code, legacy scopes, `vso.governance`). `vso.pats` / `vso.pats_manage` are seen only in
-//!   third-party code and are deliberately absent.
+//! * `documented: false` marks strings that are not in Microsoft's table (1c: decompiled Azure
+//!   DevOps Server code, legacy scopes, `vso.governance`). `vso.pats` / `vso.pats_manage` are seen
+//!   only in third-party code and are deliberately absent.
 
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -53,7 +55,7 @@ pub struct ScopeInfo {
     pub high_privilege: bool,
     /// Scopes this one includes (Microsoft's "Inherits from" column).
     pub includes: &'static [&'static str],
-    /// `false` for scope strings that are not in Microsoft's scope table (fact sheet 1c).
+    /// `false` for scope strings that are not in Microsoft's scope table (1c).
     pub documented: bool,
 }
 
@@ -63,7 +65,7 @@ pub const FULL_ACCESS: &str = "app_token";
 /// Area id of the full-access values (`app_token`, `user_impersonation`).
 const AREA_ALL: &str = "all";
 
-/// A documented scope (Microsoft's table, or fact sheet 1a).
+/// A documented scope (Microsoft's table, or 1a).
 const fn doc(
     scope: &'static str,
     name: &'static str,
@@ -75,7 +77,7 @@ const fn doc(
     ScopeInfo { scope, name, area, tier, high_privilege, includes, documented: true }
 }
 
-/// A scope string seen outside Microsoft's table (fact sheet 1c). Microsoft gives no
+/// A scope string seen outside Microsoft's table (1c). Microsoft gives no
 /// high-privilege marking or inheritance for these, so both are left empty.
 const fn undoc(scope: &'static str, name: &'static str, area: &'static str, tier: Tier) -> ScopeInfo {
     ScopeInfo { scope, name, area, tier, high_privilege: false, includes: &[], documented: false }
@@ -86,12 +88,12 @@ use Tier::{Full, Manage, Read, Write};
 const HP: bool = true; // Microsoft: High-privilege = Yes
 const NO: bool = false;
 
-/// Every scope string in the fact sheet's catalog (section 1a, table 1b, section 1c).
+/// Every scope string we know (1a, 1b, 1c).
 pub static CATALOG: &[ScopeInfo] = &[
     // --- 1a: special / full-access values ---------------------------------------------------
     // `app_token` is not in Microsoft's table, but "Full access" is the documented PAT UI option
-    // and 1a lists it as that option's scope value. Microsoft gives it no high-privilege flag;
-    // we set it because it is a superset of every flagged scope.
+    // and `app_token` its scope value (server code's `AppTokenScope`). Microsoft gives it no
+    // high-privilege flag; we set it because it is a superset of every flagged scope.
     doc(FULL_ACCESS, "Full access", AREA_ALL, Full, HP, &[]),
     // The Entra delegated permission on the Azure DevOps resource; in the official table, flagged.
     doc("user_impersonation", "User impersonation (full access)", AREA_ALL, Full, HP, &[]),
@@ -428,7 +430,7 @@ pub fn default_privileged() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
-    /// Scopes whose suffix disagrees with the fact sheet's tier column, on purpose.
+    /// Scopes whose suffix disagrees with our tier, on purpose.
     /// `vso.threads_full` is "write" in the table: it only reads and writes PR comment threads.
     const SUFFIX_EXCEPTIONS: &[&str] = &["vso.threads_full"];
 

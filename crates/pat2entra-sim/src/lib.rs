@@ -1,9 +1,10 @@
-//! A simulator of the Azure DevOps endpoints pat2entra reads, serving a seeded synthetic
-//! organization over real HTTP on loopback. The scanner never calls into this module: `scan
-//! --demo` and the tests reach it only through HTTP.
+//! A simulator of the Azure DevOps endpoints pat2entra reads (and of the Entra token endpoints
+//! it signs in at, `entra`), serving a seeded synthetic organization over real HTTP on loopback.
+//! The scanner (`pat2entra-ado`) never depends on this crate: `scan --demo`, the tests and the
+//! benches start it as a library and reach it only through HTTP.
 //!
-//! Shapes follow Microsoft's published examples (`Graph/Users/GetAllUsers.json`,
-//! `TokenAdmin/PersonalAccessTokens/GetPersonalAccessTokensForAUserInYourOrganization.json`):
+//! Shapes follow Microsoft's published examples (copied under `tests/fixtures/ado-api/`, e.g.
+//! `graph/7.1/httpExamples/Users/GetAllUsers.json`):
 //! every field present, unset values as explicit `null`, arrays wrapped in `{"count","value"}`,
 //! Graph paging in the `X-MS-ContinuationToken` header, Token Admin paging in the body.
 

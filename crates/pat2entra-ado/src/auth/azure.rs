@@ -1,8 +1,8 @@
 //! Builds the `azure_identity` credential of a candidate and asks it for Azure DevOps tokens.
 
 use super::cache::{Acquire, Issued};
+use super::chain::Candidate;
 use super::explain::explain;
-use super::plan::Candidate;
 use super::transport::{Bounded, LoopbackAuthority};
 use crate::TokenError;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};

@@ -1,7 +1,7 @@
 //! Turns a credential's failure into one line that says what to do. Errors are read through
 //! `Display` only (`azure_core::Error`'s `Debug` carries a backtrace).
 
-use super::plan::Candidate;
+use super::chain::Candidate;
 
 /// The longest piece of a tool's own message that is quoted.
 const MAX_DETAIL: usize = 240;

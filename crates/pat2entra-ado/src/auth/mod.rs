@@ -1,20 +1,20 @@
 //! Signing in to Azure DevOps: Microsoft Entra tokens through `azure_identity` (Azure CLI, Azure
 //! Developer CLI, service principal, workload identity, managed identity, Azure Pipelines), or a
-//! PAT. `--auth auto` tries them in a fixed order without long waits. Tokens are cached for the
-//! run and refreshed before they expire (`cache`); the HTTP client asks for a fresh one when the
-//! service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate`).
+//! PAT. `--auth auto` tries them in a fixed order without long waits (the sign-in chain, `chain`).
+//! Tokens are cached for the run and refreshed before they expire (`cache`); the HTTP client asks
+//! for a fresh one when the service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate`).
 
 mod azure;
 mod cache;
+mod chain;
 mod claims;
 mod explain;
-mod plan;
 mod transport;
 
 pub use azure::{ADO_SCOPE, Network};
 pub use cache::{Acquire, CachedTokens, Issued};
+pub use chain::{Candidate, PAT_ENV, Step, chain};
 pub use claims::{TokenClaims, token_claims};
-pub use plan::{Candidate, PAT_ENV, Step, plan};
 
 use crate::Credential;
 use std::collections::BTreeMap;
@@ -131,7 +131,7 @@ pub struct SignedIn {
 /// Tries the steps of `config` in order and returns the first credential that yields a token.
 /// A decisive step's failure is the answer; others are noted and the next step is tried.
 pub async fn sign_in(config: &AuthConfig, env: &Environment) -> Result<SignedIn, AuthError> {
-    let steps = plan(config, env)?;
+    let steps = chain(config, env)?;
     let mut passed_over = Vec::new();
     for step in steps {
         let candidate = step.candidate;

@@ -71,7 +71,7 @@ pub fn catalog() -> &'static [Guidance] {
     static PARSED: OnceLock<Vec<Guidance>> = OnceLock::new();
     PARSED.get_or_init(|| {
         toml::from_str::<CatalogFile>(CATALOG)
-            .unwrap_or_else(|e| panic!("src/guidance/catalog.toml is invalid: {e}"))
+            .unwrap_or_else(|e| panic!("crates/pat2entra-core/src/guidance/catalog.toml is invalid: {e}"))
             .guidance
     })
 }

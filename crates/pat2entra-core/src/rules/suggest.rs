@@ -4,27 +4,10 @@
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (edit_distance(word, c), c))
+        .map(|c| (strsim::levenshtein(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 /// Adds a suggestion to a serde "unknown field `x`, expected one of `a`, `b`" message.
@@ -50,7 +33,9 @@ mod tests {
 
     #[test]
     fn suggests_near_misses_only() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        // Levenshtein distance: a swap of two letters is two edits.
+        assert_eq!(closest("sveerity", ["severity"]), Some("severity"));
+        assert_eq!(closest("kitten", ["sitting"]), None, "3 edits in 7 letters is not a typo");
         assert_eq!(closest("max_lifetime_dayz", ["severity", "max_lifetime_days"]), Some("max_lifetime_days"));
         assert_eq!(closest("ful-access", ["full-access", "long-lived"]), Some("full-access"));
         assert_eq!(closest("xyz", ["full-access"]), None);

@@ -1,5 +1,5 @@
-//! Which credentials to try, in which order, decided from `--auth`, `--tenant` and the
-//! environment alone: nothing here runs a tool or sends a request, so it is tested directly.
+//! The sign-in chain: which credentials to try, in which order, decided from `--auth`, `--tenant`
+//! and the environment alone. Nothing here runs a tool or sends a request, so it is tested directly.
 
 use super::{AuthConfig, AuthError, AuthMethod, Environment};
 use pat2entra_core::secret::Secret;
@@ -106,8 +106,8 @@ impl Candidate {
     }
 }
 
-/// The steps for `config`, in order.
-pub fn plan(config: &AuthConfig, env: &Environment) -> Result<Vec<Step>, AuthError> {
+/// The chain for `config`: its steps, in order.
+pub fn chain(config: &AuthConfig, env: &Environment) -> Result<Vec<Step>, AuthError> {
     let decisive = |candidate| Step { candidate, decisive: true };
     let explicit = |missing: Vec<&str>, what: &str| {
         AuthError::auth(format!("--auth {}: {what}; missing: {}", config.method.name(), missing.join(", ")))
@@ -300,10 +300,10 @@ mod tests {
 
     #[test]
     fn auto_with_an_empty_environment_tries_the_clis_then_gives_up() {
-        let steps = plan(&config(AuthMethod::Auto), &Environment::default()).unwrap();
+        let steps = chain(&config(AuthMethod::Auto), &Environment::default()).unwrap();
         assert_eq!(labels(&steps), [("Azure CLI", false), ("Azure Developer CLI", false)]);
         let with_pat = Environment::from_pairs(&[(PAT_ENV, "p")]);
-        let steps = plan(&config(AuthMethod::Auto), &with_pat).unwrap();
+        let steps = chain(&config(AuthMethod::Auto), &with_pat).unwrap();
         assert_eq!(labels(&steps).last(), Some(&("personal access token", true)));
     }
 
@@ -318,15 +318,15 @@ mod tests {
             (IDENTITY_HEADER, "h"),
             (PAT_ENV, "p"),
         ]);
-        let steps = plan(&config(AuthMethod::Auto), &sp).unwrap();
+        let steps = chain(&config(AuthMethod::Auto), &sp).unwrap();
         assert_eq!(labels(&steps), [("service principal (client secret)", true)]);
         assert!(steps[0].candidate.describe().contains("client secret from AZURE_CLIENT_SECRET"));
 
         let wi = Environment::from_pairs(&[(CLIENT_ID, "app"), (TENANT_ID, "t"), (FEDERATED_TOKEN_FILE, "/f")]);
-        assert_eq!(labels(&plan(&config(AuthMethod::Auto), &wi).unwrap()), [("workload identity", true)]);
+        assert_eq!(labels(&chain(&config(AuthMethod::Auto), &wi).unwrap()), [("workload identity", true)]);
 
         let mi = Environment::from_pairs(&[(IDENTITY_ENDPOINT, "http://127.0.0.1:1/msi"), (IDENTITY_HEADER, "h")]);
-        let steps = plan(&config(AuthMethod::Auto), &mi).unwrap();
+        let steps = chain(&config(AuthMethod::Auto), &mi).unwrap();
         assert_eq!(labels(&steps), [("managed identity", true)]);
         assert!(matches!(steps[0].candidate, Candidate::ManagedIdentity { instance_metadata: false, .. }));
     }
@@ -341,7 +341,7 @@ mod tests {
             Environment::from_pairs(&[(MSI_ENDPOINT, "http://127.0.0.1:1/msi")]),
             Environment::from_pairs(&[(CLIENT_ID, "app")]),
         ] {
-            let steps = plan(&config(AuthMethod::Auto), &env).unwrap();
+            let steps = chain(&config(AuthMethod::Auto), &env).unwrap();
             assert!(steps.iter().all(|s| !matches!(s.candidate, Candidate::ManagedIdentity { .. })), "{env:?}");
         }
     }
@@ -350,27 +350,27 @@ mod tests {
     fn tenant_flag_wins_and_reaches_the_clis() {
         let env = Environment::from_pairs(&[(CLIENT_ID, "app"), (TENANT_ID, "env-tenant"), (CLIENT_SECRET, "s")]);
         let cfg = AuthConfig { tenant: Some("flag-tenant".into()), ..config(AuthMethod::ClientSecret) };
-        match &plan(&cfg, &env).unwrap()[0].candidate {
+        match &chain(&cfg, &env).unwrap()[0].candidate {
             Candidate::ClientSecret { tenant, .. } => assert_eq!(tenant, "flag-tenant"),
             _ => panic!("a client secret step"),
         }
         let cfg = AuthConfig { tenant: Some("flag-tenant".into()), ..config(AuthMethod::Azcli) };
-        assert!(plan(&cfg, &Environment::default()).unwrap()[0].candidate.describe().contains("tenant flag-tenant"));
+        assert!(chain(&cfg, &Environment::default()).unwrap()[0].candidate.describe().contains("tenant flag-tenant"));
     }
 
     #[test]
     fn explicit_methods_name_what_is_missing() {
-        let err = plan(&config(AuthMethod::ClientSecret), &Environment::from_pairs(&[(CLIENT_ID, "a")])).unwrap_err();
+        let err = chain(&config(AuthMethod::ClientSecret), &Environment::from_pairs(&[(CLIENT_ID, "a")])).unwrap_err();
         assert!(
             err.message.contains("missing: a tenant (--tenant or AZURE_TENANT_ID), AZURE_CLIENT_SECRET"),
             "{}",
             err.message
         );
-        let err = plan(&config(AuthMethod::WorkloadIdentity), &Environment::default()).unwrap_err();
+        let err = chain(&config(AuthMethod::WorkloadIdentity), &Environment::default()).unwrap_err();
         assert!(err.message.contains("AZURE_FEDERATED_TOKEN_FILE"), "{}", err.message);
-        let err = plan(&config(AuthMethod::AzurePipelines), &Environment::default()).unwrap_err();
+        let err = chain(&config(AuthMethod::AzurePipelines), &Environment::default()).unwrap_err();
         assert!(err.message.contains("SYSTEM_ACCESSTOKEN"), "{}", err.message);
-        let err = plan(&config(AuthMethod::Pat), &Environment::default()).unwrap_err();
+        let err = chain(&config(AuthMethod::Pat), &Environment::default()).unwrap_err();
         assert!(err.message.contains(PAT_ENV));
     }
 
@@ -381,7 +381,7 @@ mod tests {
         std::fs::write(&file, "from-the-file\n").unwrap();
         let env = Environment::from_pairs(&[(CLIENT_ID, "app"), (TENANT_ID, "t"), (CLIENT_SECRET, "from-env")]);
         let cfg = AuthConfig { client_secret_file: Some(file.clone()), ..config(AuthMethod::Auto) };
-        match &plan(&cfg, &env).unwrap()[0].candidate {
+        match &chain(&cfg, &env).unwrap()[0].candidate {
             Candidate::ClientSecret { secret, secret_from, .. } => {
                 assert_eq!(secret.expose(), "from-the-file");
                 assert!(secret_from.starts_with("--client-secret-file"));
@@ -389,7 +389,7 @@ mod tests {
             _ => panic!("a client secret step"),
         }
         let cfg = AuthConfig { client_secret_file: Some(dir.path().join("absent")), ..config(AuthMethod::Auto) };
-        let err = plan(&cfg, &env).unwrap_err();
+        let err = chain(&cfg, &env).unwrap_err();
         assert!(
             err.message.starts_with("--client-secret-file") && err.message.contains("cannot read it"),
             "{}",
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn explicit_managed_identity_without_its_variables_means_instance_metadata() {
-        let steps = plan(&config(AuthMethod::ManagedIdentity), &Environment::default()).unwrap();
+        let steps = chain(&config(AuthMethod::ManagedIdentity), &Environment::default()).unwrap();
         assert!(matches!(steps[0].candidate, Candidate::ManagedIdentity { instance_metadata: true, .. }));
         assert!(steps[0].candidate.describe().contains("instance metadata service"));
     }
