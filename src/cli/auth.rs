@@ -21,7 +21,7 @@ Authentication (--auth, default auto):
 #[derive(Debug, Args)]
 pub struct AuthArgs {
     /// How to sign in (see Authentication below).
-    #[arg(long = "auth", value_enum, default_value_t = AuthMethod::Auto, value_name = "METHOD", help_heading = "Authentication")]
+    #[arg(long = "auth", value_parser = auth_method_parser(), ignore_case = true, default_value = "auto", value_name = "METHOD", help_heading = "Authentication")]
     pub method: AuthMethod,
 
     /// Microsoft Entra tenant (id or domain) to sign in to: the tenant the organization is
@@ -81,4 +81,13 @@ pub async fn sign_in(args: &AuthArgs) -> Result<SignedIn, Failure> {
 
 pub fn failure(e: auth::AuthError) -> Failure {
     Failure::new(if e.usage { Exit::Usage } else { Exit::Auth }, e.message)
+}
+
+/// `--auth`'s values: the sign-in crate's methods under their command-line names (the crate
+/// itself knows nothing of clap).
+fn auth_method_parser() -> impl clap::builder::TypedValueParser<Value = AuthMethod> {
+    use clap::builder::TypedValueParser as _;
+    let values = AuthMethod::ALL.map(|m| clap::builder::PossibleValue::new(m.name()).help(m.help()));
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name| AuthMethod::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(&name)).expect("a listed value"))
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 /// `--auth`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMethod {
     /// Service principal, workload identity or managed identity from the environment, then the
     /// Azure CLI, the Azure Developer CLI, then AZURE_DEVOPS_EXT_PAT.
@@ -47,6 +47,38 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// Every way, in the order `--help` lists them.
+    pub const ALL: [AuthMethod; 8] = [
+        AuthMethod::Auto,
+        AuthMethod::Azcli,
+        AuthMethod::Azd,
+        AuthMethod::ManagedIdentity,
+        AuthMethod::ClientSecret,
+        AuthMethod::WorkloadIdentity,
+        AuthMethod::AzurePipelines,
+        AuthMethod::Pat,
+    ];
+
+    /// What `--help` says of it.
+    pub fn help(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => {
+                "Service principal, workload identity or managed identity from the environment, then the Azure CLI, the Azure Developer CLI, then AZURE_DEVOPS_EXT_PAT"
+            }
+            AuthMethod::Azcli => "The Azure CLI's signed-in account (`az login`)",
+            AuthMethod::Azd => "The Azure Developer CLI's signed-in account (`azd auth login`)",
+            AuthMethod::ManagedIdentity => "The managed identity of the Azure resource this runs on",
+            AuthMethod::ClientSecret => {
+                "A service principal: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or --client-secret-file"
+            }
+            AuthMethod::WorkloadIdentity => {
+                "Workload identity federation: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE"
+            }
+            AuthMethod::AzurePipelines => "An Azure Pipelines service connection with workload identity federation",
+            AuthMethod::Pat => "A personal access token from AZURE_DEVOPS_EXT_PAT",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AuthMethod::Auto => "auto",
