@@ -138,18 +138,10 @@ impl AdoClient {
     pub async fn list_users(&self) -> Result<Vec<Owner>, AdoError> {
         let base = self.api_url(&self.endpoints.vssps, &["graph", "users"])?;
         let mut owners = Vec::new();
+        let mut paging = Paging::new(&base, self.options.max_listing_pages, "--max-listing-pages");
         let mut continuation: Option<String> = None;
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut pages: u32 = 0;
         loop {
-            if pages >= self.options.max_listing_pages {
-                return Err(AdoError::TooManyPages {
-                    endpoint: endpoint_name(&base),
-                    pages,
-                    flag: "--max-listing-pages",
-                });
-            }
-            pages += 1;
+            paging.start_page()?;
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
@@ -169,15 +161,9 @@ impl AdoClient {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_string);
-            match next {
-                None => break,
-                Some(next) if !seen.insert(next.clone()) => {
-                    return Err(AdoError::Malformed {
-                        endpoint: endpoint_name(&base),
-                        detail: "a continuation token came back a second time; paging would never end".into(),
-                    });
-                }
-                Some(next) => continuation = Some(next),
+            continuation = paging.follow(next)?;
+            if continuation.is_none() {
+                break;
             }
         }
         Ok(owners)
@@ -187,14 +173,10 @@ impl AdoClient {
     pub async fn list_pats(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
         let base = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor])?;
         let mut tokens = Vec::new();
+        let mut paging = Paging::new(&base, self.options.max_pages_per_owner, "--max-pages");
         let mut continuation: Option<String> = None;
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut pages: u32 = 0;
         loop {
-            if pages >= self.options.max_pages_per_owner {
-                return Err(AdoError::TooManyPages { endpoint: endpoint_name(&base), pages, flag: "--max-pages" });
-            }
-            pages += 1;
+            paging.start_page()?;
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
@@ -208,15 +190,9 @@ impl AdoClient {
             let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
             // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
             tokens.extend(page.value.into_iter().map(|t| t.into_token(owner_descriptor)));
-            match page.continuation_token.filter(|c| !c.trim().is_empty()) {
-                None => break,
-                Some(next) if !seen.insert(next.clone()) => {
-                    return Err(AdoError::Malformed {
-                        endpoint: endpoint_name(&base),
-                        detail: "a continuation token came back a second time; paging would never end".into(),
-                    });
-                }
-                Some(next) => continuation = Some(next),
+            continuation = paging.follow(page.continuation_token.filter(|c| !c.trim().is_empty()))?;
+            if continuation.is_none() {
+                break;
             }
         }
         Ok(tokens)
@@ -582,6 +558,44 @@ impl Retryable {
 }
 
 /// `GET https://host/org/_apis/…` without the query string (names the endpoint in errors).
+/// Where a paged listing stands: a cap on its pages (endless fresh continuation tokens) and the
+/// tokens already followed (a token that comes back would page forever). One rule for the Graph
+/// listing and for every owner's Token Admin pages.
+struct Paging {
+    endpoint: String,
+    max_pages: u32,
+    flag: &'static str,
+    pages: u32,
+    seen: HashSet<String>,
+}
+
+impl Paging {
+    fn new(base: &Url, max_pages: u32, flag: &'static str) -> Self {
+        Paging { endpoint: endpoint_name(base), max_pages, flag, pages: 0, seen: HashSet::new() }
+    }
+
+    /// Counts the page about to be asked for, or refuses it past the cap.
+    fn start_page(&mut self) -> Result<(), AdoError> {
+        if self.pages >= self.max_pages {
+            return Err(AdoError::TooManyPages { endpoint: self.endpoint.clone(), pages: self.pages, flag: self.flag });
+        }
+        self.pages += 1;
+        Ok(())
+    }
+
+    /// The continuation token to send next (`None`: the listing is complete), or an error when
+    /// the service returned one it had returned before.
+    fn follow(&mut self, next: Option<String>) -> Result<Option<String>, AdoError> {
+        match next {
+            Some(next) if !self.seen.insert(next.clone()) => Err(AdoError::Malformed {
+                endpoint: self.endpoint.clone(),
+                detail: "a continuation token came back a second time; paging would never end".into(),
+            }),
+            next => Ok(next),
+        }
+    }
+}
+
 fn endpoint_name(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
