@@ -1,33 +1,19 @@
 //! Rules over data from the other crates: inventories the simulator generates, and tokens
 //! as the Token Admin wire model reads them (pat2entra-core cannot depend on either).
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use crate::common::{as_of as now, owner};
+use chrono::Duration;
 use pat2entra::ado::wire::SessionToken;
 use pat2entra::inventory::{Coverage, Inventory, Owner, Token};
 use pat2entra::rules::RuleSet;
 use pat2entra::sim::SimOrg;
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
-fn owner(descriptor: &str, upn: &str, deleted: bool) -> Owner {
-    Owner {
-        descriptor: descriptor.into(),
-        display_name: upn.split('@').next().unwrap().into(),
-        principal_name: upn.into(),
-        mail: Some(upn.into()),
-        origin: "aad".into(),
-        deleted_in_origin: deleted,
-    }
-}
 
 /// Rules of `rules` (TOML) evaluated over `tokens` of aad.alice: (rule, token id) pairs.
 fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
     let set = RuleSet::parse(rules, "test.toml").unwrap();
     let inventory = Inventory {
         organization: "o".into(),
-        owners: vec![owner("aad.alice", "alice@contoso.com", false)],
+        owners: vec![owner("aad.alice", "alice@contoso.com", "alice")],
         coverage: Coverage::new(1, 1, vec![]),
         tokens,
     };
@@ -80,7 +66,13 @@ proptest::proptest! {
                 tokens.push(token);
             }
         }
-        let owners = org.users().map(|u| owner(&u.descriptor, &u.principal_name, u.deleted_in_origin)).collect();
+        let owners = org
+            .users()
+            .map(|u| Owner {
+                deleted_in_origin: u.deleted_in_origin,
+                ..owner(&u.descriptor, &u.principal_name, &u.display_name)
+            })
+            .collect();
         let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens };
         let a = rules.evaluate(&inv, now());
         let mut shuffled = inv.clone();
