@@ -347,3 +347,22 @@ impl RecordBuilder {
         ScanRecord::judge(inventory, &rules, self.at)
     }
 }
+
+/// The header line of a checkpoint of the demo scan (`--as-of 2026-11-26`, built-in rules)
+/// started two weeks ago, with its checksum: too old for the default `--checkpoint-max-age`.
+/// Returns the start time (as the header writes it) and the file's text.
+pub fn stale_demo_checkpoint() -> (String, String) {
+    let started = (chrono::Utc::now() - chrono::Duration::days(14)).to_rfc3339();
+    let header = serde_json::json!({
+        "format": "pat2entra-checkpoint",
+        "version": 2,
+        "organization": "fabrikam",
+        "as_of": "2026-11-26T00:00:00Z",
+        "rules": "built-in default",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "started": started,
+    })
+    .to_string();
+    let text = format!("{} {header}\n", pat2entra::files::sha256_hex(header.as_bytes()));
+    (started, text)
+}

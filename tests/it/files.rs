@@ -101,19 +101,7 @@ fn checkpoints_that_are_stale_old_or_mismatched_are_refused() {
     };
 
     // A checkpoint of this very scan, started two weeks ago.
-    let started = (chrono::Utc::now() - chrono::Duration::days(14)).to_rfc3339();
-    let header = serde_json::json!({
-        "format": "pat2entra-checkpoint",
-        "version": 2,
-        "organization": "fabrikam",
-        "as_of": "2026-11-26T00:00:00Z",
-        "rules": "built-in default",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "started": started,
-    })
-    .to_string();
-    let line = format!("{} {header}\n", pat2entra::files::sha256_hex(header.as_bytes()));
-    std::fs::write(&checkpoint, &line).unwrap();
+    std::fs::write(&checkpoint, common::stale_demo_checkpoint().1).unwrap();
     let r = demo_with(&[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("was started 14d ago") && r.stderr.contains("--checkpoint-max-age"), "{}", r.stderr);

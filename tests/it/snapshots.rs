@@ -168,18 +168,8 @@ fn user_facing_errors() {
     std::fs::copy(&demo().scan, tmp.join("fabrikam.json")).unwrap();
     write("old.checkpoint", "{\"format\":\"pat2entra-checkpoint\",\"version\":1,\"organization\":\"fabrikam\"}\n");
     // A checkpoint of the demo scan, started two weeks ago.
-    let started = (chrono::Utc::now() - chrono::Duration::days(14)).to_rfc3339();
-    let header = serde_json::json!({
-        "format": "pat2entra-checkpoint",
-        "version": 2,
-        "organization": "fabrikam",
-        "as_of": "2026-11-26T00:00:00Z",
-        "rules": "built-in default",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "started": started,
-    })
-    .to_string();
-    write("stale.checkpoint", &format!("{} {header}\n", pat2entra::files::sha256_hex(header.as_bytes())));
+    let (started, stale) = common::stale_demo_checkpoint();
+    write("stale.checkpoint", &stale);
 
     let demo = ["scan", "--demo", "--seed", "42", "--users", "6", "--quiet"];
     let with_demo = |extra: &[&'static str]| -> Vec<&'static str> {
