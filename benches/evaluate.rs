@@ -26,6 +26,7 @@ fn main() {
             mail: Some(u.mail.clone()),
             origin: u.origin.clone(),
             deleted_in_origin: u.deleted_in_origin,
+            ..Default::default()
         })
         .collect();
     let templates: Vec<(usize, &pat2entra::sim::SimToken)> =
@@ -43,6 +44,7 @@ fn main() {
         coverage: Coverage::new(owners.len(), owners.len(), vec![]),
         owners,
         tokens,
+        evidence: Default::default(),
     };
     let rules = RuleSet::parse(
         "extends = \"default\"\n\n[[exception]]\nrule = \"full-access\"\ndisplay_name = \"terraform*\"\nreason = \"r\"\nticket = \"T-1\"\nexpires = 2027-01-01\n\n[[exception]]\nowner = \"svc-build@bench.com\"\nreason = \"r\"\nticket = \"T-2\"\nexpires = 2026-01-01\n",

@@ -33,6 +33,7 @@ fn main() {
             mail: Some(u.mail.clone()),
             origin: u.origin.clone(),
             deleted_in_origin: u.deleted_in_origin,
+            ..Default::default()
         })
         .collect();
     // Exceptions by token id (most), by owner and by exact name, plus a few globs.
@@ -58,6 +59,7 @@ fn main() {
         coverage: Coverage::new(owners.len(), owners.len(), vec![]),
         owners,
         tokens,
+        evidence: Default::default(),
     };
     let best = |set: &RuleSet| {
         let mut best = f64::MAX;

@@ -207,6 +207,7 @@ impl TokenBuilder {
             valid_to: Some(from + Duration::days(400)),
             is_valid: true,
             unreadable: None,
+            ..Default::default()
         })
     }
 
@@ -274,6 +275,7 @@ pub fn owner(descriptor: &str, principal_name: &str, display_name: &str) -> Owne
         mail: Some(principal_name.into()),
         origin: "aad".into(),
         deleted_in_origin: false,
+        ..Default::default()
     }
 }
 
@@ -294,6 +296,7 @@ impl Default for RecordBuilder {
                 owners: Vec::new(),
                 tokens: Vec::new(),
                 coverage: Coverage::new(0, 0, vec![]),
+                evidence: Default::default(),
             },
             coverage: None,
             rules: None,

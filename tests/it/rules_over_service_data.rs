@@ -16,6 +16,7 @@ fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
         owners: vec![owner("aad.alice", "alice@contoso.com", "alice")],
         coverage: Coverage::new(1, 1, vec![]),
         tokens,
+        evidence: Default::default(),
     };
     let mut out: Vec<(String, String)> = set
         .evaluate(&inventory, now())
@@ -73,7 +74,7 @@ proptest::proptest! {
                 ..owner(&u.descriptor, &u.principal_name, &u.display_name)
             })
             .collect();
-        let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens };
+        let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens, evidence: Default::default(), };
         let a = rules.evaluate(&inv, now());
         let mut shuffled = inv.clone();
         shuffled.tokens.reverse();

@@ -300,6 +300,7 @@ impl GraphUser {
             mail: self.mail_address.filter(|m| !m.is_empty()),
             origin: self.origin.unwrap_or_default(),
             deleted_in_origin: self.is_deleted_in_origin.unwrap_or(false),
+            ..Default::default()
         }
     }
 }
@@ -322,6 +323,7 @@ impl SessionToken {
             // token is judged rather than hidden.
             is_valid: self.is_valid.unwrap_or(true),
             unreadable: self.unreadable,
+            ..Default::default()
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The inventory: owners and their tokens, as plain data. No HTTP, no output format.
 
+use crate::evidence::{AccessLevel, CredentialEvent, CredentialKind, Evidence, LastAccessed, LastSeen};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// A user who may own personal access tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     /// Graph subject descriptor (`aad.…`, `msa.…`): the stable identity of the owner.
     pub descriptor: String,
@@ -17,11 +18,20 @@ pub struct Owner {
     pub origin: String,
     /// The account was deleted in its origin directory (it may still own valid PATs).
     pub deleted_in_origin: bool,
+    /// Last sign-in to the organization (User Entitlements); `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_accessed: Option<LastAccessed>,
+    /// Still a member of the organization (Graph membership state); `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<bool>,
+    /// Access level and license (User Entitlements); `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_level: Option<AccessLevel>,
 }
 
-/// A personal access token, as the Token Admin API describes it. The secret itself is never part
-/// of the inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A personal access token or SSH key (`kind`), as the Token Admin API describes it. The secret
+/// itself is never part of the inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
     /// The id used to revoke the token.
     pub authorization_id: String,
@@ -44,6 +54,16 @@ pub struct Token {
     /// (never the values the rules would call safe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// A PAT or an SSH key (records without it hold PATs only).
+    #[serde(default, skip_serializing_if = "CredentialKind::is_pat")]
+    pub kind: CredentialKind,
+    /// The last audited action taken with this credential; `None` when none was seen (or the
+    /// audit log was not read: see the record's `evidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<LastSeen>,
+    /// What the audit log says happened to it (created, revoked, leaked…), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<CredentialEvent>,
 }
 
 /// Whether a token can still be used at a given moment.
@@ -148,6 +168,8 @@ pub struct Inventory {
     pub owners: Vec<Owner>,
     pub tokens: Vec<Token>,
     pub coverage: Coverage,
+    /// What the evidence sources said, and how much of each was read.
+    pub evidence: Evidence,
 }
 
 impl Inventory {
@@ -331,6 +353,7 @@ mod tests {
             valid_to: Some(Utc.with_ymd_and_hms(2026, 11, valid_to_day, 0, 0, 0).unwrap()),
             is_valid,
             unreadable: None,
+            ..Default::default()
         }
     }
 
@@ -358,6 +381,7 @@ mod tests {
             mail: None,
             origin: "aad".into(),
             deleted_in_origin: deleted,
+            ..Default::default()
         }
     }
 

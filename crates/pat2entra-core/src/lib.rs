@@ -2,7 +2,7 @@
 //! reader gets. No async runtime, no HTTP, no command line: every stage is a function of its
 //! input, testable alone.
 //!
-//! The flow: `inventory` (owners, tokens, coverage) -> `rules` (findings, with the `scopes`
+//! The flow: `inventory` (owners, credentials, coverage, and the `evidence` of use) -> `rules` (findings, with the `scopes`
 //! catalog) -> `guidance` (the Entra replacement per use) -> `record` (the canonical, versioned
 //! scan record) -> `report` (table, JSON, CSV, Markdown, HTML from the askama templates in
 //! `report/templates`), `plan` (the retirement plan per owner), `diff` (scan to scan), `redact`
@@ -11,6 +11,7 @@
 
 pub mod diff;
 pub mod error;
+pub mod evidence;
 pub mod files;
 pub mod finding;
 pub mod guidance;

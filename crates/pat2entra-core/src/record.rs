@@ -21,6 +21,10 @@ pub struct ScanRecord {
     /// The moment the rules judged the tokens against (`--as-of`, or the time of the scan).
     pub as_of: DateTime<Utc>,
     pub coverage: Coverage,
+    /// What the evidence sources said about the organization, and how much of each was read
+    /// (absent from a bare inventory and from records written before evidence existed).
+    #[serde(default, skip_serializing_if = "crate::evidence::Evidence::is_empty")]
+    pub evidence: crate::evidence::Evidence,
     pub summary: Summary,
     pub owners: Vec<Owner>,
     pub tokens: Vec<Token>,
@@ -151,6 +155,7 @@ impl ScanRecord {
             organization: inventory.organization,
             as_of,
             coverage: inventory.coverage,
+            evidence: inventory.evidence,
             summary,
             owners: inventory.owners,
             tokens: inventory.tokens,
@@ -307,6 +312,7 @@ mod lookup_tests {
             valid_to: None,
             is_valid: true,
             unreadable: None,
+            ..Default::default()
         }
     }
 
@@ -317,6 +323,7 @@ mod lookup_tests {
             owners: vec![],
             tokens: vec![token("aad.a", "x", "app_token"), token("aad.b", "x", "vso.code")],
             coverage: Coverage::new(2, 2, vec![]),
+            evidence: Default::default(),
         };
         let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
         let mut record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);

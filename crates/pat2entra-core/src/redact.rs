@@ -573,8 +573,17 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     let scrubber = Scrubber::new(key, identities);
 
     for owner in &mut record.owners {
-        let crate::inventory::Owner { descriptor, display_name, principal_name, mail, origin: _, deleted_in_origin: _ } =
-            owner;
+        let crate::inventory::Owner {
+            descriptor,
+            display_name,
+            principal_name,
+            mail,
+            origin: _,
+            deleted_in_origin: _,
+            last_accessed: _,
+            member: _,
+            access_level: _,
+        } = owner;
         let pseudonym = pseudonym_of(descriptor);
         *mail = mail.as_ref().map(|_| format!("{pseudonym}@{MAIL_DOMAIN}"));
         *display_name = pseudonym.clone();
@@ -593,8 +602,17 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             valid_to: _,
             is_valid: _,
             unreadable,
+            kind: _,
+            last_seen: _,
+            events,
         } = token;
         *owner = pseudonym_of(owner);
+        // An event's actor is a person (or the service): never shown by name.
+        for event in events.iter_mut() {
+            if let Some(actor) = &mut event.actor {
+                *actor = key.pseudonym("person", &actor.to_lowercase());
+            }
+        }
         if let Some(reason) = unreadable {
             scrubber.scrub_in_place(reason);
         }
@@ -785,6 +803,7 @@ mod tests {
             owners: vec![],
             tokens: vec![],
             coverage: crate::inventory::Coverage::new(0, 0, vec![]),
+            evidence: Default::default(),
         };
         let mut record = ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
         redact(&mut record, &key("0123456789abcdef"));

@@ -68,6 +68,7 @@ impl SimToken {
             valid_to: Some(self.valid_to),
             is_valid: self.is_valid,
             unreadable: None,
+            ..Default::default()
         }
     }
 }

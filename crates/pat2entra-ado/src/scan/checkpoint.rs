@@ -340,6 +340,7 @@ mod tests {
             valid_to: None,
             is_valid: true,
             unreadable: None,
+            ..Default::default()
         }
     }
 

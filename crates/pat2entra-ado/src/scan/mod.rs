@@ -129,5 +129,11 @@ pub async fn scan(
     // The checkpoint stays until the caller has written the result (`finish_checkpoint`): a
     // failed write must not throw a long scan away.
     drop(checkpoint);
-    Ok(Inventory { organization: client.organization().to_string(), coverage, owners, tokens })
+    Ok(Inventory {
+        organization: client.organization().to_string(),
+        coverage,
+        owners,
+        tokens,
+        evidence: Default::default(),
+    })
 }

@@ -1363,6 +1363,7 @@ mod tests {
             valid_to: Some(to),
             is_valid: true,
             unreadable: None,
+            ..Default::default()
         }
     }
 
@@ -1374,12 +1375,14 @@ mod tests {
             mail: None,
             origin: "aad".into(),
             deleted_in_origin: false,
+            ..Default::default()
         };
         let inventory = Inventory {
             organization: "contoso".into(),
             owners: vec![owner("aad.a"), owner("aad.b")],
             tokens,
             coverage: Coverage::new(2, 2, vec![]),
+            evidence: Default::default(),
         };
         ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of())
     }

@@ -370,12 +370,14 @@ mod unreadable_tests {
             valid_to: None,
             is_valid: true,
             unreadable: unreadable.map(String::from),
+            ..Default::default()
         };
         let inventory = Inventory {
             organization: "o".into(),
             owners: vec![],
             tokens: vec![token("read", None), token("bad", Some("validTo: '10000-01-01' is not a timestamp"))],
             coverage: Coverage::new(1, 1, vec![]),
+            evidence: Default::default(),
         };
         // An exception for every token of the owner does not accept the unreadable one.
         let rules = RuleSet::parse(

@@ -14,6 +14,7 @@ fn owner(descriptor: &str, upn: &str, deleted: bool) -> Owner {
         mail: Some(upn.into()),
         origin: "aad".into(),
         deleted_in_origin: deleted,
+        ..Default::default()
     }
 }
 
@@ -31,6 +32,7 @@ fn token(id: &str, scopes: &[&str], age: i64, lifetime: i64) -> Token {
         valid_to: Some(from + Duration::days(lifetime)),
         is_valid: true,
         unreadable: None,
+        ..Default::default()
     }
 }
 
@@ -44,6 +46,7 @@ fn inventory(tokens: Vec<Token>) -> Inventory {
         ],
         coverage: Coverage::new(3, 3, vec![]),
         tokens,
+        evidence: Default::default(),
     }
 }
 
