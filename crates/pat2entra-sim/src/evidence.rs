@@ -140,7 +140,8 @@ pub struct SeededEvidence {
     /// Owners removed from the organization (Graph lists them; membership state inactive; not in
     /// User Entitlements).
     pub not_members: BTreeSet<String>,
-    /// Of those, the ones Token Admin answers 404 for (they own no PAT).
+    /// Of those, the ones Token Admin answers 404 for (they own no PAT; empty unless
+    /// `removed_owners_not_found` is set).
     pub token_admin_not_found: BTreeSet<String>,
     /// Subjects that cannot own PATs (`svc` service identities): Token Admin answers 400.
     pub cannot_own_tokens: BTreeSet<String>,
@@ -318,9 +319,10 @@ impl SimOrg {
         self.standing(i).is_some_and(|s| s.member)
     }
 
-    /// Token Admin answers 404 for a removed owner who owns no PAT.
+    /// Token Admin answers 404 for a removed owner who owns no PAT (when
+    /// `removed_owners_not_found` is set).
     pub fn token_admin_not_found(&self, i: usize) -> bool {
-        !self.is_member(i) && self.tokens_of(i).is_empty()
+        self.removed_owners_not_found && !self.is_member(i) && self.tokens_of(i).is_empty()
     }
 
     /// User `i`'s SSH keys (Token Admin `isPublic=true`): about one person in seven has one or

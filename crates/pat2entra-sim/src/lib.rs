@@ -84,6 +84,10 @@ pub struct SimConfig {
     pub entitlements_page_size: usize,
     /// The tenant's PAT policies; `None`: the organization's seeded ones (`default_policies`).
     pub tenant_policies: Option<TenantPolicies>,
+    /// Token Admin answers 404 for an owner removed from the organization who owns no PAT (as
+    /// the service may); off: 200 with no tokens, as before evidence existed. Off by default
+    /// until the scanner reads membership before judging a 404.
+    pub removed_owners_not_found: bool,
 }
 
 /// How the audit endpoint answers when auditing is off (Microsoft documents neither answer).
@@ -144,6 +148,7 @@ impl Default for SimConfig {
             audit_max_batch: 1000,
             entitlements_page_size: 100,
             tenant_policies: None,
+            removed_owners_not_found: false,
         }
     }
 }
@@ -249,6 +254,7 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     if let Some(policies) = &config.tenant_policies {
         org.policies = policies.clone();
     }
+    org.removed_owners_not_found = config.removed_owners_not_found;
     // A 429 leaves after the simulated latency: requests sent before the caller could see it
     // are not violations.
     let limiter = config.rate_limit.clone().map(|mut limit| {

@@ -118,6 +118,8 @@ pub struct SimOrg {
     /// The tenant's PAT policies (`TenantPolicy/Policies`); the simulator's configuration may
     /// replace them.
     pub policies: pat2entra_core::evidence::TenantPolicies,
+    /// Token Admin answers 404 for removed owners who own no PAT (`SimConfig`'s option).
+    pub removed_owners_not_found: bool,
 }
 
 /// Salts that keep the random streams of users, tokens and history independent.
@@ -241,6 +243,7 @@ impl SimOrg {
             bnd_users,
             designated: Default::default(),
             policies: crate::evidence::default_policies(),
+            removed_owners_not_found: false,
         };
         org.designated = org.designate();
         org

@@ -208,7 +208,7 @@ async fn membership_states_tell_removed_owners_from_members() {
 
 #[tokio::test]
 async fn token_admin_answers_for_removed_owners_service_identities_and_ssh_keys() {
-    let sim = start(SimConfig { leak_secret_fields: true, ..config(300) }).await;
+    let sim = start(SimConfig { leak_secret_fields: true, removed_owners_not_found: true, ..config(300) }).await;
     let org = sim.org();
     let truth = org.seeded_evidence();
     let path = |d: &str| format!("/fabrikam/_apis/tokenadmin/personalaccesstokens/{d}");
@@ -501,7 +501,9 @@ async fn faults_reach_the_evidence_endpoints() {
 #[test]
 fn the_seed_holds_every_kind_of_evidence() {
     for users in [20, 60, 300] {
-        let org = pat2entra_sim::SimOrg::generate("fabrikam", 42, users, anchor(), None);
+        let mut org = pat2entra_sim::SimOrg::generate("fabrikam", 42, users, anchor(), None);
+        assert!(org.seeded_evidence().token_admin_not_found.is_empty(), "404s only when asked for");
+        org.removed_owners_not_found = true;
         let t = org.seeded_evidence();
         assert!(t.not_members.len() >= 2, "{users}: removed owners");
         assert!(!t.token_admin_not_found.is_empty(), "{users}: a removed owner Token Admin does not find");
