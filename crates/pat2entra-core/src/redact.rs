@@ -539,7 +539,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         .map(|o| &o.descriptor)
         .chain(record.coverage.owners_failed.iter().map(|f| &f.descriptor))
         .chain(record.tokens.iter().map(|t| &t.owner))
-        .chain(record.findings.iter().map(|f| &f.owner))
+        .chain(record.findings.iter().filter(|f| !f.is_organization()).map(|f| &f.owner))
     {
         if !pseudonyms.contains_key(descriptor) {
             pseudonyms.insert(descriptor.clone(), key.owner(descriptor));
@@ -629,8 +629,12 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             message,
             suppressed,
             guidance: _,
+            scope,
         } = finding;
-        *owner = pseudonym_of(owner);
+        // An organization's finding names no owner: nothing to replace.
+        if scope.is_credential() {
+            *owner = pseudonym_of(owner);
+        }
         scrubber.scrub_in_place(message);
         if let Some(s) = suppressed.as_deref_mut() {
             let crate::rules::Suppression { exception: _, reason, ticket, approver, expires: _ } = s;
