@@ -128,7 +128,7 @@ fn validate(schema: &Value, root: &Value, value: &Value, path: &str, errors: &mu
     }
 }
 
-fn schema_errors(record: &Value) -> Vec<String> {
+pub(crate) fn schema_errors(record: &Value) -> Vec<String> {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/pat2entra-core/src/record.schema.json"))
             .unwrap();

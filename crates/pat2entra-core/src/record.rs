@@ -504,13 +504,15 @@ mod load_tests {
 
     #[test]
     fn schema_version_of_the_wrong_type_or_value_is_named() {
-        let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": \"1\"", 1);
-        assert_ne!(text, sample(), "the sample starts with a schema_version");
+        let sample = sample();
+        let current = format!("\"schema_version\": {SCHEMA_VERSION}");
+        let text = sample.replacen(&current, "\"schema_version\": \"1\"", 1);
+        assert_ne!(text, sample, "the sample starts with a schema_version");
         let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
-        assert_eq!(e, "scan.json: schema_version 1 expected, found string \"1\"");
-        let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+        assert_eq!(e, "scan.json: schema_version 2 (or 1) expected, found string \"1\"");
+        let text = sample.replacen(&current, "\"schema_version\": 7", 1);
         let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
-        assert!(e.contains("has schema_version 7; this pat2entra reads version 1"), "{e}");
+        assert!(e.contains("has schema_version 7; this pat2entra reads versions 1 to 2"), "{e}");
         let e = ScanRecord::from_json(b"[1, 2]", "scan.json").unwrap_err().to_string();
         assert!(e.contains("not a pat2entra scan"), "{e}");
         let e = ScanRecord::from_json(b"{\"a\": 1}", "scan.json").unwrap_err().to_string();

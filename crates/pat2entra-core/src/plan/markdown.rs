@@ -27,12 +27,12 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
     writeln!(out)?;
     writeln!(out, "## Evidence")?;
     writeln!(out)?;
-    for line in &plan.evidence {
-        writeln!(out, "- {}", esc(line))?;
+    for line in &plan.evidence_markdown {
+        writeln!(out, "- {line}")?;
     }
     if let Some(caveat) = plan.audit_caveat {
         writeln!(out)?;
-        writeln!(out, "_{}_", esc(caveat))?;
+        writeln!(out, "_{caveat}_")?;
     }
     if !plan.organization_findings.is_empty() {
         writeln!(out)?;
@@ -109,8 +109,9 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
             };
             let kind = if item.kind.is_pat() { String::new() } else { format!(", {}", item.kind.as_str()) };
             let seen = item.last_seen_text().map(|s| esc(&s)).unwrap_or_else(|| "—".to_string());
+            // The revoke-now reasons are pat2entra's own words.
             let action = match &item.revoke_now {
-                Some(why) => esc(why),
+                Some(why) => why.clone(),
                 None => prose(&item.action, true),
             };
             writeln!(

@@ -128,6 +128,9 @@ pub struct Plan {
     pub coverage_warnings: Vec<String>,
     /// Each evidence source's coverage, as lines (`evidence.audit: unavailable (…)`).
     pub evidence: Vec<String>,
+    /// The same lines for Markdown (the reasons escaped).
+    #[serde(skip)]
+    pub evidence_markdown: Vec<String>,
     /// The audit log's limits, when it was asked for (`evidence::AUDIT_CAVEAT`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_caveat: Option<&'static str>,
@@ -282,6 +285,7 @@ pub fn build(record: &ScanRecord) -> Plan {
             .map(|w| format!("{}: {}", w.kind.as_str(), w.message))
             .collect(),
         evidence: record.evidence.lines(),
+        evidence_markdown: crate::report::evidence_lines_markdown(&record.evidence),
         audit_caveat: record.evidence.shows_audit().then_some(crate::evidence::AUDIT_CAVEAT),
         organization_findings: record
             .organization_findings()

@@ -70,6 +70,22 @@ struct DiffPage<'a> {
     audit_caveat: Option<&'a str>,
 }
 
+/// An evidence line of a saved diff in Markdown: pat2entra's `evidence.SOURCE: status` as it
+/// is, what follows (a reason from the service) escaped. The caveat is plain words.
+fn evidence_markdown(line: &str) -> String {
+    let (head, rest) = match line.find(" (") {
+        Some(i) => line.split_at(i),
+        None => (line, ""),
+    };
+    let safe = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || " .:,;_-".contains(c));
+    let head = if safe(head) { head.to_string() } else { md(head) };
+    match rest.strip_prefix(" (").and_then(|r| r.strip_suffix(')')) {
+        Some(reason) => format!("{head} ({})", md(reason)),
+        None if rest.is_empty() => head,
+        None => format!("{head}{}", md(rest)),
+    }
+}
+
 /// `name`, with ` (ssh)` for an SSH key.
 fn credential_name(t: &TokenChange) -> String {
     let name = if t.token_name.is_empty() { "(no name)" } else { &t.token_name };
@@ -251,12 +267,12 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
     if !diff.evidence.is_empty() {
         writeln!(out)?;
         for e in &diff.evidence {
-            writeln!(out, "- {} scan: {}", e.scan, md(&e.line))?;
+            writeln!(out, "- {} scan: {}", e.scan, evidence_markdown(&e.line))?;
         }
     }
     if let Some(caveat) = &diff.audit_caveat {
         writeln!(out)?;
-        writeln!(out, "_{}_", md(caveat))?;
+        writeln!(out, "_{}_", evidence_markdown(caveat))?;
     }
     writeln!(out)?;
     writeln!(out, "| | old | new | change |")?;

@@ -46,17 +46,16 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         .collect();
     writeln!(out, "| Findings | {} |", counts.join(", "))?;
     writeln!(out, "| Accepted by exceptions | {} |", s.suppressed_findings)?;
-    writeln!(out, "| Evidence | {} |", md(&record.evidence.lines().join("; ")))?;
 
     writeln!(out)?;
     writeln!(out, "## Evidence")?;
     writeln!(out)?;
-    for line in record.evidence.lines() {
-        writeln!(out, "- {}", md(&line))?;
+    for line in super::evidence_lines_markdown(&record.evidence) {
+        writeln!(out, "- {line}")?;
     }
     if record.evidence.shows_audit() {
         writeln!(out)?;
-        writeln!(out, "_{}_", md(crate::evidence::AUDIT_CAVEAT))?;
+        writeln!(out, "_{}_", crate::evidence::AUDIT_CAVEAT)?;
     }
 
     if !c.owners_failed.is_empty() {

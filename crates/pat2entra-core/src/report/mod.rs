@@ -49,6 +49,22 @@ pub fn owner_activity(owner: &Owner) -> Option<String> {
     }
 }
 
+/// `Evidence::lines` in Markdown: pat2entra's own words as they are, the reason a source could
+/// not be read (from the service, so as hostile as any name) escaped.
+pub fn evidence_lines_markdown(evidence: &crate::evidence::Evidence) -> Vec<String> {
+    if evidence.sources.is_empty() {
+        return evidence.lines();
+    }
+    evidence
+        .sources
+        .iter()
+        .map(|(s, c)| match &c.reason {
+            Some(reason) => format!("evidence.{s}: {} ({})", c.status.as_str(), markdown_escape(reason)),
+            None => format!("evidence.{s}: {}", c.status.as_str()),
+        })
+        .collect()
+}
+
 /// `text` cut into lines of at most `width` characters at spaces (a word longer than the width
 /// stays whole), for notes under the table's 80-column layout.
 pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {

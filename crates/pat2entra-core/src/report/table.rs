@@ -280,7 +280,12 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
         };
         let expires = if row.expires.is_empty() { String::new() } else { format!("\nexpires {}", row.expires) };
         // Stacked layouts: the last audited use under the expiry (`seen 2026-11-20`).
-        let seen = if row.seen.is_empty() { String::new() } else { format!("\nseen {}", row.seen) };
+        let seen = match row.seen.as_str() {
+            "" => String::new(),
+            "none seen" => "\nnone seen".to_string(),
+            date if date.starts_with(|c: char| c.is_ascii_digit()) => format!("\nseen {date}"),
+            other => format!("\nuse {other}"),
+        };
         let action = if row.action.is_empty() { String::new() } else { format!("\n→ {}", row.action) };
         let cells = if width >= WIDE_FROM {
             let mut cells = vec![severity, Cell::new(row.owner), Cell::new(row.token), Cell::new(row.expires)];

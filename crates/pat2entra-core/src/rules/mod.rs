@@ -424,6 +424,9 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
 mod tests;
 
 #[cfg(test)]
+mod evidence_tests;
+
+#[cfg(test)]
 mod unreadable_tests {
     use super::*;
     use crate::inventory::{Coverage, Token};
