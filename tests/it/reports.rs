@@ -258,7 +258,8 @@ fn report_renders_every_format_from_a_saved_scan_and_redacts_everywhere() {
         assert!(r.stdout.contains("user-"), "{format}: pseudonyms present");
     }
     let r = run(&["report", scan.to_str().unwrap(), "-o", "csv", "--csv-kind", "tokens", "--redact"], &[]);
-    assert_eq!(r.stdout.lines().count(), record.tokens.len() + 1);
+    // The header, one row per token, one row per evidence line.
+    assert_eq!(r.stdout.lines().count(), record.tokens.len() + 1 + record.evidence.lines().len());
     assert_eq!(leaked(&r.stdout), None, "token CSV --redact leaks a name");
 }
 

@@ -149,9 +149,7 @@ impl Evidence {
     /// single `evidence: none read` line for a bare inventory or a record from before evidence.
     pub fn lines(&self) -> Vec<String> {
         if self.sources.is_empty() {
-            return vec![
-                "evidence: none read (no evidence sources asked for, or a record from before evidence)".into(),
-            ];
+            return vec!["evidence: none read (none asked for, or an older record)".into()];
         }
         self.sources.iter().map(|(s, c)| format!("evidence.{s}: {}", c.describe())).collect()
     }

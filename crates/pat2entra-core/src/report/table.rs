@@ -59,6 +59,8 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
     // Each evidence source's coverage, then the audit log's limits, under the same labels.
     for (i, line) in record.evidence.lines().iter().enumerate() {
         let label = if i == 0 { "Evidence:" } else { "" };
+        // `Evidence: none read (…)`, not `Evidence: evidence: none read (…)`.
+        let line = line.strip_prefix("evidence: ").unwrap_or(line);
         writeln!(out, "{label:<10}{}", terminal_text(line))?;
     }
     if record.evidence.shows_audit() {
