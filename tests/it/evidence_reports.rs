@@ -237,7 +237,7 @@ fn a_version_1_record_still_loads_and_reports_no_evidence() {
         assert!(record.evidence.sources.is_empty());
         assert!(record.tokens.iter().all(|t| t.kind.is_pat() && t.last_seen.is_none()));
         let table = render(&record, Format::Table, RenderOptions::default());
-        assert!(table.contains("evidence: none read"), "{table}");
+        assert!(table.contains("Evidence: none read"), "{table}");
         assert!(!table.contains("Audit:"), "no caveat without the audit log");
         // Saved again, it is a valid version-2 record.
         let value = serde_json::to_value(&record).unwrap();
