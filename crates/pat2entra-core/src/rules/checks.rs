@@ -376,8 +376,9 @@ impl Check {
                 if t.valid_from.is_some_and(|from| from > window_start) {
                     return None;
                 }
-                // The audit log may cover less than the window (retention, the scan's window).
-                let read_from = s.evidence.audit_window.map_or(window_start, |w| w.start.max(window_start));
+                // The audit log may cover less than the window (retention, the scan's window);
+                // without a known window, nothing is claimed.
+                let read_from = s.evidence.audit_window?.start.max(window_start);
                 let read_days = (s.as_of - read_from).num_days();
                 match &t.last_seen {
                     Some(seen) if seen.at >= read_from => None,

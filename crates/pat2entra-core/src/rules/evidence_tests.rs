@@ -177,6 +177,11 @@ fn a_source_not_read_never_fires_nor_claims_absence() {
         let got = evidence_findings(&inventory(evidence), &rules);
         assert!(got.iter().all(|(rule, _)| rule != "unused"), "{got:?}");
     }
+    // Read in full, but over no known window: no claim either.
+    let mut evidence = all_read(all_off());
+    evidence.audit_window = None;
+    let got = evidence_findings(&inventory(evidence), &rules);
+    assert!(got.iter().all(|(rule, _)| rule != "unused"), "{got:?}");
     // Policies asked for but not read, or one policy unreadable: no finding for them.
     let mut evidence = all_read(all_off());
     evidence.sources.insert(Source::Policies, SourceCoverage::unavailable("not Entra-backed"));
