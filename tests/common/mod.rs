@@ -254,6 +254,33 @@ impl TokenBuilder {
         self
     }
 
+    /// An SSH key instead of a PAT.
+    pub fn ssh(mut self) -> Self {
+        self.0.kind = pat2entra::evidence::CredentialKind::Ssh;
+        self
+    }
+
+    /// Last audited use `days` before `as_of()`, by `action`.
+    pub fn seen_days_ago(mut self, days: i64, action: &str) -> Self {
+        self.0.last_seen = Some(pat2entra::evidence::LastSeen {
+            at: as_of() - Duration::days(days),
+            action: action.into(),
+            source: pat2entra::evidence::Source::Audit,
+        });
+        self
+    }
+
+    /// A leak event (`Token.PatPublicDiscoveryEvent`) `days` before `as_of()`.
+    pub fn leaked_days_ago(mut self, days: i64) -> Self {
+        self.0.events.push(pat2entra::evidence::CredentialEvent {
+            kind: pat2entra::evidence::EventKind::Leaked,
+            at: as_of() - Duration::days(days),
+            actor: None,
+            action: "Token.PatPublicDiscoveryEvent".into(),
+        });
+        self
+    }
+
     pub fn build(self) -> Token {
         self.0
     }
@@ -276,6 +303,43 @@ pub fn owner(descriptor: &str, principal_name: &str, display_name: &str) -> Owne
         origin: "aad".into(),
         deleted_in_origin: false,
         ..Default::default()
+    }
+}
+
+/// What the evidence sources say of an owner (`owner(...).member(false)`).
+pub trait OwnerEvidence {
+    /// Graph membership state: still a member or not.
+    fn member(self, member: bool) -> Self;
+    /// User Entitlements: last access `days` before `as_of()`.
+    fn accessed_days_ago(self, days: i64) -> Self;
+    /// User Entitlements: never accessed the organization.
+    fn never_accessed(self) -> Self;
+}
+
+impl OwnerEvidence for Owner {
+    fn member(mut self, member: bool) -> Self {
+        self.member = Some(member);
+        self
+    }
+    fn accessed_days_ago(mut self, days: i64) -> Self {
+        self.last_accessed = Some(pat2entra::evidence::LastAccessed::At(as_of() - Duration::days(days)));
+        self
+    }
+    fn never_accessed(mut self) -> Self {
+        self.last_accessed = Some(pat2entra::evidence::LastAccessed::Never);
+        self
+    }
+}
+
+/// Every evidence source read in full, the audit log over the 90 days before `as_of()`, and
+/// the tenant policies given.
+pub fn evidence_read(policies: Option<pat2entra::evidence::TenantPolicies>) -> pat2entra::evidence::Evidence {
+    use pat2entra::evidence::{AuditWindow, Evidence, Source, SourceCoverage};
+    let sources = if policies.is_some() { &Source::ALL[..] } else { &Source::DEFAULT[..] };
+    Evidence {
+        sources: sources.iter().map(|s| (*s, SourceCoverage::complete())).collect(),
+        audit_window: Some(AuditWindow { start: as_of() - Duration::days(90), end: as_of() }),
+        policies,
     }
 }
 
@@ -328,6 +392,12 @@ impl RecordBuilder {
     /// `listed` owners, of which `scanned` were read, and the owners that could not be.
     pub fn coverage(mut self, listed: usize, scanned: usize, failed: Vec<OwnerFailure>) -> Self {
         self.coverage = Some(Coverage::new(listed, scanned, failed));
+        self
+    }
+
+    /// What the evidence sources said (default: nothing asked for).
+    pub fn evidence(mut self, evidence: pat2entra::evidence::Evidence) -> Self {
+        self.inventory.evidence = evidence;
         self
     }
 

@@ -128,7 +128,7 @@ fn validate(schema: &Value, root: &Value, value: &Value, path: &str, errors: &mu
     }
 }
 
-fn schema_errors(record: &Value) -> Vec<String> {
+pub(crate) fn schema_errors(record: &Value) -> Vec<String> {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/pat2entra-core/src/record.schema.json"))
             .unwrap();
@@ -258,7 +258,8 @@ fn report_renders_every_format_from_a_saved_scan_and_redacts_everywhere() {
         assert!(r.stdout.contains("user-"), "{format}: pseudonyms present");
     }
     let r = run(&["report", scan.to_str().unwrap(), "-o", "csv", "--csv-kind", "tokens", "--redact"], &[]);
-    assert_eq!(r.stdout.lines().count(), record.tokens.len() + 1);
+    // The header, one row per token, one row per evidence line.
+    assert_eq!(r.stdout.lines().count(), record.tokens.len() + 1 + record.evidence.lines().len());
     assert_eq!(leaked(&r.stdout), None, "token CSV --redact leaks a name");
 }
 

@@ -17,7 +17,7 @@ fn a_scan_finds_every_token_once_with_the_required_record_fields() {
     let (run, record) = scan_json(&sim, &[], PAT);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     assert_eq!(record_ids(&record), expected_ids(sim.sim()));
-    assert_eq!(record["schema_version"], 1);
+    assert_eq!(record["schema_version"], pat2entra::record::SCHEMA_VERSION);
     assert_eq!(record["organization"], "fabrikam");
     assert_eq!(record["as_of"], "2026-11-26T00:00:00Z");
     let coverage = &record["coverage"];
