@@ -49,13 +49,15 @@ fn describe(file: &str, set: &RuleSet) -> String {
         rules::RuleId::ALL.len(),
         set.exceptions.len()
     );
+    // As wide as the longest rule id, so every row lines up whatever ids a release adds.
+    let width = set.rules.iter().map(|r| r.id.as_str().len()).max().unwrap_or(0);
     for rule in &set.rules {
         let from = match (&set.extends, rule.from_file) {
             (_, true) => "this file".to_string(),
             (Some(name), false) => format!("built in ({name})"),
             (None, false) => "built in".to_string(),
         };
-        text.push_str(&format!("  {:<18} {:<9} {from}\n", rule.id.as_str(), rule.severity.as_str()));
+        text.push_str(&format!("  {:<width$} {:<9} {from}\n", rule.id.as_str(), rule.severity.as_str()));
     }
     let off: Vec<&str> =
         rules::RuleId::ALL.iter().filter(|id| set.rule(**id).is_none()).map(|id| id.as_str()).collect();
@@ -79,8 +81,8 @@ mod tests {
         let text = describe("mine.toml", &set);
         assert!(text.starts_with("mine.toml: valid; extends \"default\"; "), "{text}");
         assert!(text.contains(", 1 exceptions"), "{text}");
-        assert!(text.contains("  long-lived         high      this file\n"), "{text}");
-        assert!(text.contains("  full-access        high      built in (default)\n"), "{text}");
+        assert!(text.contains("  long-lived             high      this file\n"), "{text}");
+        assert!(text.contains("  full-access            high      built in (default)\n"), "{text}");
         assert!(text.contains("off: ") && text.contains("revoked"), "{text}");
 
         let alone = RuleSet::parse("extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\n", "a.toml").unwrap();
