@@ -49,8 +49,8 @@ fn describe(file: &str, set: &RuleSet) -> String {
         rules::RuleId::ALL.len(),
         set.exceptions.len()
     );
-    // As wide as the longest rule id, so every row lines up whatever ids a release adds.
-    let width = set.rules.iter().map(|r| r.id.as_str().len()).max().unwrap_or(0);
+    // As wide as the longest rule id, so rows line up in every file and whatever ids a release adds.
+    let width = rules::RuleId::ALL.iter().map(|id| id.as_str().len()).max().unwrap_or(0);
     for rule in &set.rules {
         let from = match (&set.extends, rule.from_file) {
             (_, true) => "this file".to_string(),
@@ -62,7 +62,19 @@ fn describe(file: &str, set: &RuleSet) -> String {
     let off: Vec<&str> =
         rules::RuleId::ALL.iter().filter(|id| set.rule(**id).is_none()).map(|id| id.as_str()).collect();
     if !off.is_empty() {
-        text.push_str(&format!("  off: {}\n", off.join(", ")));
+        // Wrapped at 80 columns, continuation lines under the first id.
+        let mut line = String::from("  off:");
+        for (i, id) in off.iter().enumerate() {
+            let item = if i + 1 < off.len() { format!(" {id},") } else { format!(" {id}") };
+            if line.len() + item.len() > 80 {
+                text.push_str(line.trim_end());
+                text.push('\n');
+                line = String::from("      ");
+            }
+            line.push_str(&item);
+        }
+        text.push_str(&line);
+        text.push('\n');
     }
     text
 }
@@ -89,7 +101,7 @@ mod tests {
         let text = describe("a.toml", &alone);
         let enabled = format!("1 of {} rules enabled", rules::RuleId::ALL.len());
         assert!(text.contains("stands alone") && text.contains(&enabled), "{text}");
-        assert!(text.contains("  revoked            low       this file\n"), "{text}");
+        assert!(text.contains("  revoked                low       this file\n"), "{text}");
         assert!(text.contains("full-access"), "a turned-off rule is listed: {text}");
     }
 }
