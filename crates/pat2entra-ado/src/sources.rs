@@ -309,3 +309,186 @@ pub const POLICY_NAMES: [&str; 4] = [
     "RestrictPersonalAccessTokenLifespan",
     "EnableLeakedPersonalAccessTokenAutoRevocation",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientOptions;
+    use crate::client::tests::{client_for, http, serve};
+    use std::sync::{Arc, Mutex};
+
+    /// The query of a request head (`GET /path?query HTTP/1.1`), decoded.
+    fn query(head: &str) -> HashMap<String, String> {
+        let target = head.split_whitespace().nth(1).unwrap_or_default();
+        let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    }
+    use std::collections::HashMap;
+
+    #[tokio::test]
+    async fn entitlements_follow_the_body_token_sent_back_encoded() {
+        let raw = "a+b/c=d:e#f g";
+        let (base, count) = serve(move |n, head| {
+            let body = match n {
+                0 => format!(
+                    r#"{{"items":[{{"user":{{"descriptor":"aad.a"}},"lastAccessedDate":"2026-11-01T00:00:00Z","accessLevel":{{"status":"active"}}}}],"continuationToken":"{raw}","totalCount":2}}"#
+                ),
+                // The token must come back percent-encoded: a raw `+`, `#` or space would change it.
+                _ if head.contains("continuationToken=a%2Bb%2Fc%3Dd%3Ae%23f+g") && query(head)["continuationToken"] == raw => {
+                    r#"{"items":[{"user":{"descriptor":"aad.b"},"lastAccessedDate":"0001-01-01T00:00:00"}],"continuationToken":null}"#.into()
+                }
+                _ => return Some(http("400 Bad Request", "", r#"{"message":"bad token"}"#)),
+            };
+            Some(http("200 OK", "", &body))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions::default());
+        let read = client.list_user_entitlements().await;
+        assert!(read.error.is_none(), "{:?}", read.error);
+        assert_eq!(read.pages, 2);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let names: Vec<_> = read.entries.iter().map(|e| (e.descriptor.as_str(), e.last_accessed)).collect();
+        assert_eq!(names[1], ("aad.b", Some(pat2entra_core::evidence::LastAccessed::Never)));
+    }
+
+    #[tokio::test]
+    async fn ssh_keys_end_at_an_all_zero_token_and_a_denial_names_the_scope() {
+        let (base, _) = serve(|n, head| {
+            assert!(head.contains("isPublic=true"), "{head}");
+            let token = if n == 0 { "\"11111111-0000-0000-0000-000000000000\"" } else { "\"00000000-0000-0000-0000-000000000000\"" };
+            Some(http(
+                "200 OK",
+                "",
+                &format!(r#"{{"value":[{{"authorizationId":"k{n}","publicData":"ssh-rsa AAAA","validTo":"9999-12-31T23:59:59"}}],"continuationToken":{token}}}"#),
+            ))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions::default());
+        let keys = client.list_ssh_keys("aad.a", 20).await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|k| k.kind == pat2entra_core::evidence::CredentialKind::Ssh && k.valid_to.is_none()));
+        assert!(!format!("{keys:?}").contains("AAAA"), "the key text is not kept");
+
+        let (base, _) = serve(|_, _| Some(http("403 Forbidden", "", "{}"))).await;
+        let err = client_for(&base, ClientOptions::default()).list_ssh_keys("aad.a", 20).await.unwrap_err();
+        assert!(matches!(err, AdoError::SourceDenied { needs: NEEDS_SSH, .. }), "{err}");
+        assert!(!err.is_fatal());
+    }
+
+    /// An audit service holding `events` (timestamps), refusing windows wider than `widest`,
+    /// answering `batchSize` entries per page (the continuation token is the offset), both ends
+    /// of a window inclusive (so an entry on a slice boundary comes back twice), every other
+    /// page nested under `value`. Records each accepted window.
+    fn audit_service(
+        events: Vec<DateTime<Utc>>,
+        widest: Duration,
+        windows: Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>>,
+    ) -> impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static {
+        move |n, head| {
+            let q = query(head);
+            let start: DateTime<Utc> = q["startTime"].parse().unwrap();
+            let end: DateTime<Utc> = q["endTime"].parse().unwrap();
+            if end - start > widest {
+                return Some(http("400 Bad Request", "", r#"{"message":"The time range is too large."}"#));
+            }
+            windows.lock().unwrap().push((start, end));
+            let batch: usize = q["batchSize"].parse().unwrap();
+            let from: usize = q.get("continuationToken").map_or(0, |c| c.trim_start_matches("off:").parse().unwrap());
+            let inside: Vec<(usize, &DateTime<Utc>)> =
+                events.iter().enumerate().filter(|(_, t)| **t >= start && **t <= end).collect();
+            let page: Vec<String> = inside
+                .iter()
+                .skip(from)
+                .take(batch)
+                .map(|(i, t)| {
+                    format!(
+                        r#"{{"id":"e{i}","actionId":"Git.RefUpdate","timestamp":"{}","authenticationMechanism":"PAT_Unscoped authorizationId:0f6f4b6c-1234-4c1d-9a3e-{i:012}"}}"#,
+                        t.to_rfc3339()
+                    )
+                })
+                .collect();
+            let more = from + batch < inside.len();
+            let result = format!(
+                r#"{{"decoratedAuditLogEntries":[{}],"continuationToken":"off:{}","hasMore":{more}}}"#,
+                page.join(","),
+                from + batch
+            );
+            let body = if n % 2 == 0 { result } else { format!(r#"{{"value":{result}}}"#) };
+            Some(http("200 OK", "", &body))
+        }
+    }
+
+    #[tokio::test]
+    async fn audit_slices_and_batches_find_every_event_exactly_once() {
+        let end: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
+        let start = end - Duration::days(90);
+        // Events spread over the window, one exactly on the boundary of the accepted slice width
+        // (42h = 7d halved twice), one on the window's first and last instant.
+        let mut events: Vec<DateTime<Utc>> = (0..23).map(|k| start + Duration::hours(1 + 93 * k)).collect();
+        events.extend([start + Duration::hours(42), start, end]);
+        for batch_size in [1, 2] {
+            let windows = Arc::new(Mutex::new(Vec::new()));
+            let (base, _) = serve(audit_service(events.clone(), Duration::days(2), windows.clone())).await;
+            let client = client_for(&base, ClientOptions::default());
+            let read = client.read_audit_log(AuditQuery { start, end, slice: Duration::days(7), batch_size }).await;
+            assert!(read.gaps.is_empty(), "{:?}", read.gaps);
+            assert_eq!(read.slice, Duration::hours(42), "7d and 3.5d were refused");
+            let mut keys: Vec<&str> = read.records.iter().map(|r| r.key.as_str()).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), events.len(), "batch {batch_size}: every event once");
+            assert_eq!(read.records.len(), events.len());
+            assert!(read.duplicates >= 1, "the boundary event came back in two slices and was counted once");
+            assert!(read.records.iter().all(|r| r.pat_used.is_some()));
+            let windows = windows.lock().unwrap();
+            assert!(windows.iter().all(|(s, e)| *e - *s <= Duration::days(2)));
+            assert_eq!(windows.first().unwrap().0, start);
+            assert_eq!(windows.iter().map(|w| w.1).max(), Some(end));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_audit_denial_stops_at_once_and_names_the_scope() {
+        let (base, count) = serve(|_, _| Some(http("401 Unauthorized", "", r#"{"message":"no"}"#))).await;
+        let client = client_for(&base, ClientOptions::default());
+        let end: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
+        let read = client
+            .read_audit_log(AuditQuery {
+                start: end - Duration::days(90),
+                end,
+                slice: Duration::days(7),
+                batch_size: 2,
+            })
+            .await;
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "not asked again for every slice");
+        assert_eq!(read.gaps.len(), 1);
+        let err = &read.gaps[0].2;
+        assert!(err.to_string().contains("permission missing (vso.auditlog)"), "{err}");
+        assert!(!err.is_fatal() && !err.is_auth());
+    }
+
+    #[tokio::test]
+    async fn tenant_policies_are_read_one_by_one() {
+        let (base, _) = serve(|_, head| {
+            let body = if head.contains("TenantPolicy.RestrictPersonalAccessTokenLifespan") {
+                r#"{"name":"TenantPolicy.RestrictPersonalAccessTokenLifespan","value":true,"properties":{"MaxPatLifespanInDays":"30"}}"#
+            } else if head.contains("TenantPolicy.RestrictGlobalPersonalAccessToken") {
+                r#"{"name":"TenantPolicy.RestrictGlobalPersonalAccessToken","value":false,"properties":{"AllowedUsersAndGroupObjectIds":"[]"}}"#
+            } else if head.contains("EnableLeaked") {
+                return Some(http("500 Internal Server Error", "", "{}"));
+            } else {
+                r#"{"value":true}"#
+            };
+            Some(http("200 OK", "", body))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions { max_retries: 0, ..ClientOptions::default() });
+        let (policies, errors) = client.tenant_policies().await;
+        assert_eq!(policies.restrict_global_pat, Some(false));
+        assert_eq!(policies.restrict_full_scope_pat, Some(true));
+        assert_eq!((policies.restrict_pat_lifespan, policies.max_pat_lifespan_days), (Some(true), Some(30)));
+        assert_eq!(policies.leaked_pat_auto_revocation, None);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "EnableLeakedPersonalAccessTokenAutoRevocation");
+    }
+}

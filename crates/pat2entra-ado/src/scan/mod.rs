@@ -290,3 +290,230 @@ async fn read_owner(
     };
     OwnerRead { pats, member, ssh }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientOptions;
+    use crate::client::tests::{client_for, http, serve};
+    use pat2entra_core::evidence::{CredentialKind, EventKind, LastAccessed, Status};
+    use std::sync::{Arc, Mutex};
+
+    const ALICE_PAT: &str = "0f6f4b6c-1234-4c1d-9a3e-000000000001";
+    const BOB_PAT: &str = "0f6f4b6c-1234-4c1d-9a3e-000000000002";
+
+    /// A small organization: alice (member, a PAT and an SSH key), bob (an MSA member, a PAT),
+    /// gone (removed from the organization: Token Admin answers 404), pending (`bnd`, invited,
+    /// never signed in: Token Admin answers 404). `audit` answers the audit log.
+    async fn organization(audit: fn(&str) -> Vec<u8>, log: Arc<Mutex<Vec<String>>>) -> String {
+        let (base, _) = serve(move |_, head| {
+            let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+            log.lock().unwrap().push(target.clone());
+            let path = target.split('?').next().unwrap_or_default();
+            let ok = |body: String| Some(http("200 OK", "", &body));
+            let not_found = || Some(http("404 Not Found", "", r#"{"message":"not found"}"#));
+            if path.ends_with("/graph/users") {
+                let users: Vec<String> = ["aad.alice", "msa.bob", "aad.gone", "bnd.pending"]
+                    .iter()
+                    .map(|d| format!(r#"{{"descriptor":"{d}","principalName":"{}@contoso.com"}}"#, &d[4..]))
+                    .collect();
+                return ok(format!(r#"{{"count":4,"value":[{}]}}"#, users.join(",")));
+            }
+            if let Some(d) = path.split("/membershipstates/").nth(1) {
+                return ok(format!(r#"{{"active":{}}}"#, d != "aad.gone"));
+            }
+            if let Some(d) = path.split("/personalaccesstokens/").nth(1) {
+                let ssh = target.contains("isPublic=true");
+                return match (d, ssh) {
+                    ("aad.gone" | "bnd.pending", _) => not_found(),
+                    ("aad.alice", false) => ok(format!(
+                        r#"{{"value":[{{"authorizationId":"{ALICE_PAT}","displayName":"ci","scope":"vso.code","validFrom":"0001-01-01T00:00:00","validTo":"9999-12-31T23:59:59.997","isValid":true}}],"continuationToken":null}}"#
+                    )),
+                    ("aad.alice", true) => ok(
+                        r#"{"value":[{"authorizationId":"key-1","displayName":"laptop","isPublic":true,"publicData":"ssh-rsa AAAA"}]}"#.into(),
+                    ),
+                    ("msa.bob", false) => ok(format!(
+                        r#"{{"value":[{{"authorizationId":"{BOB_PAT}","displayName":"old","scope":"app_token"}}]}}"#
+                    )),
+                    _ => ok(r#"{"value":[]}"#.into()),
+                };
+            }
+            if path.ends_with("/userentitlements") {
+                return ok(r#"{"items":[
+                    {"user":{"descriptor":"aad.alice"},"accessLevel":{"status":"active","licenseDisplayName":"Basic"},"lastAccessedDate":"2026-11-01T08:00:00Z"},
+                    {"user":{"descriptor":"msa.bob"},"accessLevel":{"status":"active"},"lastAccessedDate":"0001-01-01T00:00:00Z"}
+                ]}"#.into());
+            }
+            if path.ends_with("/audit/auditlog") {
+                return Some(audit(&target));
+            }
+            not_found()
+        })
+        .await;
+        base
+    }
+
+    fn audit_denied(_: &str) -> Vec<u8> {
+        http("401 Unauthorized", "", r#"{"message":"TF400813"}"#)
+    }
+
+    fn audit_events(_: &str) -> Vec<u8> {
+        let body = format!(
+            r#"{{"value":{{"decoratedAuditLogEntries":[
+                {{"id":"1","actionId":"Git.RefUpdate","timestamp":"2026-11-20T10:00:00Z","authenticationMechanism":"PAT_Unscoped authorizationId:{ALICE_PAT}","actorUPN":"alice@contoso.com"}},
+                {{"id":"2","actionId":"Token.PatPublicDiscoveryEvent","timestamp":"2026-11-02T10:00:00Z","actorUserId":"00000002-0000-8888-8000-000000000000","data":{{"AuthorizationId":"{BOB_PAT}","DisplayName":"old"}}}},
+                {{"id":"3","actionId":"Token.SshCreateEvent","timestamp":"2026-11-03T10:00:00Z","actorUPN":"alice@contoso.com","data":{{"DisplayName":"laptop"}}}}
+            ],"continuationToken":"x","hasMore":false}}}}"#
+        );
+        http("200 OK", "", &body)
+    }
+
+    fn options(sources: &[Source]) -> ScanOptions {
+        ScanOptions {
+            concurrency: 2,
+            evidence: EvidenceOptions {
+                sources: sources.iter().copied().collect(),
+                audit_end: "2026-12-01T00:00:00Z".parse().unwrap(),
+                ..EvidenceOptions::default()
+            },
+            ..ScanOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn without_vso_auditlog_the_scan_completes_and_says_so() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let base = organization(audit_denied, log.clone()).await;
+        let client = client_for(&base, ClientOptions::default());
+        let inventory = scan(&client, &options(&Source::DEFAULT), &|_| {}).await.unwrap();
+        // Removed and invited owners hold no tokens: answers, not gaps.
+        assert!(inventory.coverage.complete, "{:?}", inventory.coverage.owners_failed);
+        let audit = inventory.evidence.source(Source::Audit).unwrap();
+        assert_eq!(audit.describe(), "unavailable (vso.auditlog missing (HTTP 401))");
+        for source in [Source::Entitlements, Source::Membership, Source::Ssh] {
+            assert_eq!(inventory.evidence.source(source).unwrap().status, Status::Complete, "{source}");
+        }
+        let window = inventory.evidence.audit_window.unwrap();
+        assert_eq!((window.end - window.start).num_days(), 90);
+        let owner = |d: &str| inventory.owner(d).unwrap();
+        assert_eq!(owner("aad.gone").member, Some(false));
+        assert_eq!(owner("aad.alice").member, Some(true));
+        assert_eq!(owner("msa.bob").last_accessed, Some(LastAccessed::Never));
+        assert_eq!(owner("aad.alice").access_level.as_ref().unwrap().license.as_deref(), Some("Basic"));
+        assert_eq!(owner("aad.gone").last_accessed, None);
+        // Tokens are all there; the sentinel dates are unset.
+        let kinds: Vec<(&str, CredentialKind)> =
+            inventory.tokens.iter().map(|t| (t.authorization_id.as_str(), t.kind)).collect();
+        assert_eq!(
+            kinds,
+            [(ALICE_PAT, CredentialKind::Pat), ("key-1", CredentialKind::Ssh), (BOB_PAT, CredentialKind::Pat)]
+        );
+        assert_eq!((inventory.tokens[0].valid_from, inventory.tokens[0].valid_to), (None, None));
+        // At most one membership request per owner, and the audit log asked once.
+        let log = log.lock().unwrap();
+        assert_eq!(log.iter().filter(|t| t.contains("/membershipstates/")).count(), 4);
+        assert_eq!(log.iter().filter(|t| t.contains("/audit/auditlog")).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn audit_events_and_use_reach_their_tokens() {
+        let base = organization(audit_events, Default::default()).await;
+        let client = client_for(&base, ClientOptions::default());
+        let inventory = scan(&client, &options(&[Source::Audit, Source::Ssh]), &|_| {}).await.unwrap();
+        assert_eq!(inventory.evidence.source(Source::Audit).unwrap().status, Status::Complete);
+        let token = |id: &str| inventory.tokens.iter().find(|t| t.authorization_id == id).unwrap();
+        let seen = token(ALICE_PAT).last_seen.as_ref().unwrap();
+        assert_eq!((seen.action.as_str(), seen.source), ("Git.RefUpdate", Source::Audit));
+        let leaked = &token(BOB_PAT).events[0];
+        assert_eq!((leaked.kind, leaked.actor.as_deref()), (EventKind::Leaked, None));
+        assert_eq!(token("key-1").events[0].kind, EventKind::Created);
+        // Membership was not asked for: nothing is said about it.
+        assert!(inventory.evidence.source(Source::Membership).is_none());
+        assert!(inventory.owners.iter().all(|o| o.member.is_none()));
+    }
+
+    #[tokio::test]
+    async fn per_owner_evidence_survives_a_resume_or_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = CheckpointSettings {
+            path: dir.path().join("scan.checkpoint"),
+            params: CheckpointParams {
+                organization: "contoso".into(),
+                as_of: None,
+                rules: "built-in default".into(),
+                tool_version: "test".into(),
+            },
+            max_age: std::time::Duration::from_secs(3600),
+        };
+        let with_checkpoint =
+            |sources: &[Source]| ScanOptions { checkpoint: Some(settings.clone()), ..options(sources) };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let base = organization(audit_denied, log.clone()).await;
+        let client = client_for(&base, ClientOptions::default());
+        let count =
+            |log: &Mutex<Vec<String>>, what: &str| log.lock().unwrap().iter().filter(|t| t.contains(what)).count();
+
+        // A bare inventory first; then with membership and SSH keys: only those are asked.
+        let bare = scan(&client, &with_checkpoint(&[]), &|_| {}).await.unwrap();
+        assert_eq!(bare.tokens.len(), 2);
+        // Without membership, a Token Admin 404 is not understood: a gap, asked again on resume.
+        let failed: Vec<&str> = bare.coverage.owners_failed.iter().map(|f| f.descriptor.as_str()).collect();
+        assert_eq!(failed, ["aad.gone"]);
+        log.lock().unwrap().clear();
+        let resumed = scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
+        assert_eq!(count(&log, "isPublic=false"), 1, "PATs come from the checkpoint, but for the gap");
+        assert!(resumed.coverage.complete, "the removed owner is understood now");
+        assert_eq!(count(&log, "/membershipstates/"), 4);
+        assert_eq!(resumed.tokens.len(), 3, "the SSH key read again joins the resumed tokens");
+        assert_eq!(resumed.owner("aad.gone").unwrap().member, Some(false));
+        assert_eq!(resumed.evidence.source(Source::Membership).unwrap().status, Status::Complete);
+
+        // A scan recorded with its evidence resumes with it: nothing per owner is asked again.
+        std::fs::remove_file(&settings.path).unwrap();
+        scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
+        log.lock().unwrap().clear();
+        let again = scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
+        assert_eq!(
+            count(&log, "/personalaccesstokens/") + count(&log, "/membershipstates/"),
+            0,
+            "{:?}",
+            log.lock().unwrap()
+        );
+        assert_eq!(again.tokens, resumed.tokens);
+        assert_eq!(again.owners, resumed.owners);
+        assert_eq!(again.evidence.sources, resumed.evidence.sources);
+    }
+
+    #[tokio::test]
+    async fn a_401_after_token_admin_answered_says_the_credential_stopped_working() {
+        let (base, _) = serve(|_, head| {
+            let target = head.split_whitespace().nth(1).unwrap_or_default();
+            Some(if target.contains("/graph/users") {
+                http("200 OK", "", r#"{"value":[{"descriptor":"aad.a"},{"descriptor":"aad.b"}]}"#)
+            } else if target.contains("/aad.a") {
+                http("200 OK", "", r#"{"value":[]}"#)
+            } else {
+                http("401 Unauthorized", "", "{}")
+            })
+        })
+        .await;
+        let client = client_for(&base, ClientOptions::default());
+        let err = scan(&client, &ScanOptions { concurrency: 1, ..ScanOptions::default() }, &|_| {}).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("the credential stopped working during the scan"), "{text}");
+        assert!(!text.contains("may not list other users' tokens"), "{text}");
+
+        // The very first Token Admin request refused: the identity is no token administrator.
+        let (base, _) = serve(|_, head| {
+            Some(if head.contains("/graph/users") {
+                http("200 OK", "", r#"{"value":[{"descriptor":"aad.a"}]}"#)
+            } else {
+                http("401 Unauthorized", "", "{}")
+            })
+        })
+        .await;
+        let err =
+            scan(&client_for(&base, ClientOptions::default()), &ScanOptions::default(), &|_| {}).await.unwrap_err();
+        assert!(err.to_string().contains("may not list other users' tokens"), "{err}");
+    }
+}
