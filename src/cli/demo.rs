@@ -31,6 +31,14 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DATE", value_parser = parse_as_of, requires = "demo", help_heading = "Demo")]
     pub demo_epoch: Option<DateTime<Utc>>,
 
+    /// Demo: evidence sources the simulator answers with 401 (missing permission), e.g. audit.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = super::simulate::parse_source, requires = "demo", help_heading = "Demo")]
+    pub demo_deny: Vec<sim::Source>,
+
+    /// Demo: auditing is off in the simulated organization (the audit log answers 403).
+    #[arg(long, requires = "demo", help_heading = "Demo")]
+    pub demo_no_audit: bool,
+
     /// Demo: latency the simulator adds to every response, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0, requires = "demo", help_heading = "Demo")]
     pub latency_ms: u64,
@@ -50,6 +58,8 @@ pub async fn start(
         epoch: args.demo_epoch,
         latency: std::time::Duration::from_millis(args.latency_ms),
         entra: SimEntra { client_secret: Some(demo_secret.clone()), ..SimEntra::default() },
+        deny: args.demo_deny.iter().copied().collect(),
+        audit_off: args.demo_no_audit.then_some(sim::AuditOff::Refuse),
         ..SimConfig::default()
     };
     let org = OrgRef::parse(&config.organization).map_err(|e| Failure::error(Exit::Usage, e))?;

@@ -2,7 +2,7 @@
 
 use super::{Failure, parse_as_of};
 use crate::exit::Exit;
-use crate::sim::{self, Faults, RateLimit, SimConfig};
+use crate::sim::{self, AuditOff, Faults, RateLimit, SimConfig, Source};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -68,6 +68,45 @@ pub struct SimulateArgs {
     /// Share of responses whose body arrives slowly (half, a pause of a second, the rest).
     #[arg(long, default_value_t = 0.0, help_heading = "Faults")]
     pub slow_body_rate: f64,
+
+    /// Answer these evidence sources with 401, as for a caller without the permission or PAT
+    /// scope: comma-separated entitlements, membership, audit, ssh, policies.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_source, help_heading = "Evidence")]
+    pub deny: Vec<Source>,
+
+    /// Auditing is off: the audit log answers 403 "Auditing is not enabled" (refuse, the
+    /// default) or 200 with no entries (empty).
+    #[arg(long, value_name = "HOW", num_args = 0..=1, default_missing_value = "refuse", value_parser = parse_audit_off, help_heading = "Evidence")]
+    pub no_audit: Option<AuditOff>,
+
+    /// Longest audit query window in days (endTime - startTime); longer ones get 400.
+    #[arg(long, value_name = "DAYS", default_value_t = 31, value_parser = clap::value_parser!(u64).range(1..=3650), help_heading = "Evidence")]
+    pub audit_max_window_days: u64,
+
+    /// Largest audit page, whatever batchSize asks for.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000), help_heading = "Evidence")]
+    pub audit_max_batch_size: u64,
+
+    /// Token Admin answers 404 for owners removed from the organization who own no PAT.
+    #[arg(long, help_heading = "Evidence")]
+    pub removed_owners_not_found: bool,
+}
+
+/// One name of `--deny audit,entitlements`: an evidence source.
+pub(super) fn parse_source(text: &str) -> Result<Source, String> {
+    Source::parse(text.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+        format!("'{}' is not an evidence source (one of {})", text.trim(), names.join(", "))
+    })
+}
+
+/// `--no-audit[=refuse|empty]`.
+pub(super) fn parse_audit_off(text: &str) -> Result<AuditOff, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "refuse" => Ok(AuditOff::Refuse),
+        "empty" => Ok(AuditOff::Empty),
+        other => Err(format!("'{other}' is not a way to answer with auditing off (refuse or empty)")),
+    }
 }
 
 /// `200/5s`: a request budget per window.
@@ -114,6 +153,11 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
             slow_body: std::time::Duration::from_secs(1),
             ..Faults::default()
         },
+        deny: args.deny.into_iter().collect(),
+        audit_off: args.no_audit,
+        audit_max_window: std::time::Duration::from_secs(args.audit_max_window_days * 86_400),
+        audit_max_batch: usize::try_from(args.audit_max_batch_size).unwrap_or(usize::MAX),
+        removed_owners_not_found: args.removed_owners_not_found,
         ..SimConfig::default()
     };
     let handle = sim::start(config, args.port)
@@ -128,6 +172,20 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
         args.seed,
         handle.base_url()
     );
+    let served = handle.config();
+    if !served.deny.is_empty() || served.audit_off.is_some() {
+        let mut denied: Vec<&str> = served.deny.iter().map(|s| s.as_str()).collect();
+        denied.sort_unstable();
+        println!(
+            "evidence: denied (401): {}; auditing: {}",
+            if denied.is_empty() { "none".to_string() } else { denied.join(", ") },
+            match served.audit_off {
+                None => "on",
+                Some(AuditOff::Refuse) => "off (403)",
+                Some(AuditOff::Empty) => "off (empty log)",
+            }
+        );
+    }
     println!("scan it with:");
     println!(
         "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {} --base-url {} --auth pat",

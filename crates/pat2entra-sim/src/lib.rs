@@ -9,13 +9,19 @@
 //! Graph paging in the `X-MS-ContinuationToken` header, Token Admin paging in the body.
 
 mod entra;
+mod evidence;
+mod evidence_api;
 mod http;
 mod org;
 mod rng;
 mod throttle;
 
 pub use entra::{Principal, SimEntra, SimPipelines};
+pub use evidence::{
+    AUDIT_RETENTION_DAYS, SeededEvidence, SimAuditEntry, SimEntitlement, SimStanding, default_policies,
+};
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
+pub use pat2entra_core::evidence::{Source, TenantPolicies};
 pub use throttle::RateLimit;
 
 use base64::Engine as _;
@@ -65,6 +71,32 @@ pub struct SimConfig {
     /// Fill the `token`/`alternateToken` fields with (fake) secrets, to prove they never leak.
     pub leak_secret_fields: bool,
     pub faults: Faults,
+    /// Evidence sources whose endpoint answers 401, as for a caller without the permission or
+    /// PAT scope (`ssh`: Token Admin with `isPublic=true`).
+    pub deny: HashSet<Source>,
+    /// Auditing switched off in the organization: how the audit endpoint answers.
+    pub audit_off: Option<AuditOff>,
+    /// Longest audit query window (`endTime - startTime`); longer ones get 400.
+    pub audit_max_window: Duration,
+    /// Largest audit page, whatever `batchSize` asks for.
+    pub audit_max_batch: usize,
+    /// Entries per User Entitlements page (the service's tokens hint at 100).
+    pub entitlements_page_size: usize,
+    /// The tenant's PAT policies; `None`: the organization's seeded ones (`default_policies`).
+    pub tenant_policies: Option<TenantPolicies>,
+    /// Token Admin answers 404 for an owner removed from the organization who owns no PAT (as
+    /// the service may); off: 200 with no tokens, as before evidence existed. Off by default
+    /// until the scanner reads membership before judging a 404.
+    pub removed_owners_not_found: bool,
+}
+
+/// How the audit endpoint answers when auditing is off (Microsoft documents neither answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOff {
+    /// 403 `AuditLogNotEnabledException`: "Auditing is not enabled for this organization…".
+    Refuse,
+    /// 200 with no entries, as an organization with nothing logged.
+    Empty,
 }
 
 /// Faults injected into responses.
@@ -110,6 +142,13 @@ impl Default for SimConfig {
             sign_in_page_on_bad_credential: false,
             leak_secret_fields: false,
             faults: Faults::default(),
+            deny: HashSet::new(),
+            audit_off: None,
+            audit_max_window: Duration::from_secs(31 * 86_400),
+            audit_max_batch: 1000,
+            entitlements_page_size: 100,
+            tenant_policies: None,
+            removed_owners_not_found: false,
         }
     }
 }
@@ -126,6 +165,10 @@ pub struct SimStats {
     pub tokens_issued: AtomicU64,
     /// Requests refused because their Bearer token had expired.
     pub expired_tokens_refused: AtomicU64,
+    pub entitlement_pages: AtomicU64,
+    pub membership_requests: AtomicU64,
+    pub audit_pages: AtomicU64,
+    pub policy_requests: AtomicU64,
 }
 
 struct SimState {
@@ -134,6 +177,10 @@ struct SimState {
     stats: SimStats,
     tokens: entra::TokenStore,
     limiter: Option<throttle::Limiter>,
+    /// The audit log, generated on first query.
+    audit: std::sync::OnceLock<Vec<SimAuditEntry>>,
+    /// User Entitlements' `totalCount`, counted on first query.
+    members: std::sync::OnceLock<usize>,
 }
 
 /// A running simulator. Dropping it shuts the server down gracefully: it stops accepting
@@ -203,15 +250,26 @@ impl SimHandle {
 pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
-    let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
+    let mut org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
+    if let Some(policies) = &config.tenant_policies {
+        org.policies = policies.clone();
+    }
+    org.removed_owners_not_found = config.removed_owners_not_found;
     // A 429 leaves after the simulated latency: requests sent before the caller could see it
     // are not violations.
     let limiter = config.rate_limit.clone().map(|mut limit| {
         limit.grace += config.latency + config.latency_jitter;
         throttle::Limiter::new(limit)
     });
-    let state =
-        Arc::new(SimState { config, org, stats: SimStats::default(), tokens: entra::TokenStore::default(), limiter });
+    let state = Arc::new(SimState {
+        config,
+        org,
+        stats: SimStats::default(),
+        tokens: entra::TokenStore::default(),
+        limiter,
+        audit: Default::default(),
+        members: Default::default(),
+    });
     let (shutdown, shutdown_signal) = tokio::sync::watch::channel(());
     let served = state.clone();
     tokio::spawn(http::serve(
@@ -330,6 +388,45 @@ impl SimState {
                     return fault;
                 }
                 self.personal_access_tokens(&request, descriptor)
+            }
+            // Evidence sources (`evidence_api`): vsaex, vssps and auditservice share the base URL.
+            [u] if is(u, "userentitlements") && request.method == "GET" => {
+                if self.denies(Source::Entitlements) {
+                    return evidence_api::denied();
+                }
+                if let Some(fault) = self.random_fault(n, None) {
+                    return fault;
+                }
+                self.user_entitlements(&request)
+            }
+            [g, m, descriptor] if is(g, "graph") && is(m, "membershipstates") && request.method == "GET" => {
+                self.stats.membership_requests.fetch_add(1, Ordering::Relaxed);
+                if self.denies(Source::Membership) {
+                    return evidence_api::denied();
+                }
+                if let Some(fault) = self.random_fault(n, Some(descriptor)) {
+                    return fault;
+                }
+                self.membership_state(descriptor)
+            }
+            [a, l] if is(a, "audit") && is(l, "auditlog") && request.method == "GET" => {
+                if self.denies(Source::Audit) {
+                    return evidence_api::denied();
+                }
+                if let Some(fault) = self.random_fault(n, None) {
+                    return fault;
+                }
+                self.audit_log(&request)
+            }
+            [t, p, name] if is(t, "TenantPolicy") && is(p, "Policies") && request.method == "GET" => {
+                self.stats.policy_requests.fetch_add(1, Ordering::Relaxed);
+                if self.denies(Source::Policies) {
+                    return evidence_api::denied();
+                }
+                if let Some(fault) = self.random_fault(n, None) {
+                    return fault;
+                }
+                self.tenant_policy(name)
             }
             _ => Reply::Response(error(404, "The resource cannot be found.", "NotFoundException")),
         }
@@ -564,9 +661,28 @@ impl SimState {
             return Reply::Response(error(404, "The user could not be found.", "UserNotFoundException"));
         };
         let user = &user;
-        // SSH keys (isPublic=true) are not simulated.
+        // Service identities cannot own PATs; an owner removed from the organization who owns
+        // none is not found (spec: 400 for an invalid subject descriptor, 404 user not found).
+        if user.subject_type() == "svc" {
+            return Reply::Response(error(
+                400,
+                &format!("The subject descriptor '{descriptor}' is not of a user type that can own tokens."),
+                "InvalidSubjectTypeException",
+            ));
+        }
+        if self.org.token_admin_not_found(index) {
+            return Reply::Response(error(
+                404,
+                &format!("The user '{descriptor}' could not be found."),
+                "UserNotFoundException",
+            ));
+        }
+        // isPublic=true lists SSH keys, else PATs.
         let tokens: Vec<SimToken> = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            Vec::new()
+            if self.denies(Source::Ssh) {
+                return evidence_api::denied();
+            }
+            self.org.ssh_keys_of(index)
         } else {
             self.org.tokens_of(index)
         };
@@ -609,11 +725,11 @@ impl SimState {
             "displayName": t.display_name,
             "scope": t.scope,
             "targetAccounts": t.target_accounts,
-            "token": leak.then(|| t.secret.clone()),
-            "alternateToken": leak.then(|| format!("alt-{}", t.secret)),
+            "token": (leak && t.public_data.is_none()).then(|| t.secret.clone()),
+            "alternateToken": (leak && t.public_data.is_none()).then(|| format!("alt-{}", t.secret)),
             "isValid": t.is_valid,
-            "isPublic": false,
-            "publicData": null,
+            "isPublic": t.public_data.is_some(),
+            "publicData": t.public_data,
             "source": null,
         })
     }

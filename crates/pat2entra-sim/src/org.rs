@@ -43,6 +43,8 @@ pub struct SimToken {
     pub is_valid: bool,
     /// A fake secret, served in `token` only when the simulator is told to leak it.
     pub secret: String,
+    /// An SSH key's public key text (`publicData`); `None` for a PAT.
+    pub public_data: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,11 @@ impl SimToken {
             valid_to: Some(self.valid_to),
             is_valid: self.is_valid,
             unreadable: None,
+            kind: if self.public_data.is_some() {
+                pat2entra_core::evidence::CredentialKind::Ssh
+            } else {
+                pat2entra_core::evidence::CredentialKind::Pat
+            },
             ..Default::default()
         }
     }
@@ -103,6 +110,16 @@ pub struct SimOrg {
     /// When set, tokens are generated as of this date and the organization then moves on to
     /// `anchor`: tokens revoked and created in between.
     epoch: Option<DateTime<Utc>>,
+    /// Users of the Graph subject kinds `csp` and `bnd`, after the service identities.
+    pub(crate) csp_users: usize,
+    pub(crate) bnd_users: usize,
+    /// Users given an evidence state on purpose, so that every state exists (see `evidence`).
+    pub(crate) designated: crate::evidence::Designated,
+    /// The tenant's PAT policies (`TenantPolicy/Policies`); the simulator's configuration may
+    /// replace them.
+    pub policies: pat2entra_core::evidence::TenantPolicies,
+    /// Token Admin answers 404 for removed owners who own no PAT (`SimConfig`'s option).
+    pub removed_owners_not_found: bool,
 }
 
 /// Salts that keep the random streams of users, tokens and history independent.
@@ -209,7 +226,10 @@ impl SimOrg {
         let mut rng = Rng::new(seed);
         let id = rng.guid();
         let tenant_id = rng.guid();
-        SimOrg {
+        // Organizations of 50 people or more have a few `csp` and `bnd` users (kept out of
+        // smaller ones, whose tests count owners).
+        let (csp_users, bnd_users) = if users >= 50 { ((users / 150).max(1), (users / 300).max(1)) } else { (0, 0) };
+        let mut org = SimOrg {
             name: name.to_string(),
             id,
             tenant_id,
@@ -219,12 +239,35 @@ impl SimOrg {
             seed,
             anchor,
             epoch: epoch.filter(|e| *e < anchor),
-        }
+            csp_users,
+            bnd_users,
+            designated: Default::default(),
+            policies: crate::evidence::default_policies(),
+            removed_owners_not_found: false,
+        };
+        org.designated = org.designate();
+        org
     }
 
-    /// Users, service identities included.
+    /// Users, service identities and `csp`/`bnd` users included.
     pub fn user_count(&self) -> usize {
-        self.people + SERVICE_IDENTITIES.len()
+        self.people + SERVICE_IDENTITIES.len() + self.csp_users + self.bnd_users
+    }
+
+    pub(crate) fn people(&self) -> usize {
+        self.people
+    }
+
+    pub(crate) fn service_accounts(&self) -> usize {
+        self.service_accounts
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub(crate) fn anchor(&self) -> DateTime<Utc> {
+        self.anchor
     }
 
     /// User `i` (people first, then the service identities that the Graph filter
@@ -234,6 +277,22 @@ impl SimOrg {
             return None;
         }
         let domain = &self.domain;
+        let extras = self.people + SERVICE_IDENTITIES.len();
+        if i >= extras {
+            // Partner (`csp`) and `bnd` users: Entra users of subject kinds Microsoft's TokenAdmin
+            // sample also scans.
+            let kind = if i - extras < self.csp_users { "csp" } else { "bnd" };
+            let mut rng = Rng::new(mix(self.seed ^ 0xC5B, i as u64));
+            let first = rng.pick(FIRST);
+            let last = rng.pick(LAST);
+            let alias = format!("{}.{}{}", first.to_ascii_lowercase(), last.to_ascii_lowercase(), i);
+            let upn = if kind == "csp" { format!("{alias}@partner-{domain}") } else { format!("{alias}@{domain}") };
+            let mut user = self.make_user(i, &mut rng, kind, format!("{first} {last}"), upn, false);
+            user.origin = "aad".into();
+            user.domain = self.tenant_id.clone();
+            user.meta_type = Some("member".into());
+            return Some(user);
+        }
         if i >= self.people {
             let name = SERVICE_IDENTITIES[i - self.people];
             let mut rng = Rng::new(mix(self.seed ^ 0x5FC, i as u64));
@@ -292,6 +351,9 @@ impl SimOrg {
         let mut rng = Rng::new(mix(self.seed ^ TOKENS, i as u64));
         let count = if i < self.service_accounts {
             3 + rng.below(6)
+        } else if i >= self.people + SERVICE_IDENTITIES.len() {
+            // `csp` and `bnd` users own PATs.
+            1 + rng.below(3)
         } else {
             *rng.weighted(&[(30, 0u64), (30, 1), (20, 2), (10, 3), (6, 4), (3, 5), (1, 6)])
         };
@@ -377,6 +439,7 @@ impl SimOrg {
             time_format: if rng.chance(0.5) { TimeFormat::ZoneLess } else { TimeFormat::Utc },
             is_valid: !rng.chance(0.06),
             secret,
+            public_data: None,
         }
     }
 
