@@ -90,7 +90,8 @@ fn audit_log_examples_parse() {
         let body = example_body(&format!("audit/{v}/httpExamples/auditLog/GET__AuditLog_QueryLog_by_date.json"));
         // The example nests the result under `value`; the same result at the top level reads alike.
         for body in [body.clone(), body["value"].clone()] {
-            let page = serde_json::from_value::<AuditLogPage>(body).expect("QueryLog parses").normalized();
+            let page =
+                serde_json::from_value::<AuditLogPage>(body).expect("QueryLog parses").normalized().expect("entries");
             assert_eq!(page.has_more, Some(false));
             assert!(page.continuation_token.as_deref().is_some_and(|c| c.contains(';')));
             let records: Vec<AuditRecord> = page

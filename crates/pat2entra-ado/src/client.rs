@@ -494,7 +494,8 @@ impl AdoClient {
             }
             401 | 403 if matches!(api, Api::Evidence { .. }) => {
                 let Api::Evidence { needs } = api else { unreachable!() };
-                Err(AdoError::SourceDenied { endpoint, status, needs })
+                let detail = self.credential.scrub(error_message(body).trim_start_matches(": "));
+                Err(AdoError::SourceDenied { endpoint, status, needs, detail })
             }
             401 if api == Api::TokenAdmin && self.token_admin_accepted.load(Ordering::Relaxed) => {
                 Err(AdoError::NotAuthenticated {

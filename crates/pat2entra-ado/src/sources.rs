@@ -115,6 +115,16 @@ impl AdoClient {
                         return read;
                     }
                 };
+            // A page with neither `items` nor `members` is not an empty page: the listing would
+            // end there silently.
+            if page.items.is_none() && page.members.is_none() {
+                read.error = Some(AdoError::Malformed {
+                    endpoint: endpoint_name(&base),
+                    detail: "a page without items (not retried: the JSON is well-formed but not of the expected shape)"
+                        .into(),
+                });
+                return read;
+            }
             read.pages += 1;
             let next = page.continuation_token.clone().filter(|c| !c.trim().is_empty());
             let entries = page.entries();
@@ -142,7 +152,7 @@ impl AdoClient {
         url.query_pairs_mut().append_pair("api-version", MEMBERSHIP_API_VERSION);
         let (state, _): (MembershipState, HeaderMap) =
             self.get_json(Api::Evidence { needs: NEEDS_MEMBERSHIP }, &url).await?;
-        Ok(state.active.ok())
+        Ok(Some(state.active))
     }
 
     /// One owner's SSH keys: Token Admin with `isPublic=true` ("Set to false for PAT tokens and
@@ -198,7 +208,10 @@ impl AdoClient {
             q.append_pair("api-version", AUDIT_API_VERSION);
         }
         let (page, _): (AuditLogPage, HeaderMap) = self.get_json(Api::Evidence { needs: NEEDS_AUDIT }, &url).await?;
-        Ok(page.normalized())
+        page.normalized().map_err(|detail| AdoError::Malformed {
+            endpoint: endpoint_name(&url),
+            detail: format!("{detail} (not retried: the JSON is well-formed but not of the expected shape)"),
+        })
     }
 
     /// The audit log over `query`'s window, in slices oldest first, each paged while `hasMore`.
@@ -277,6 +290,13 @@ impl AdoClient {
         url.query_pairs_mut().append_pair("api-version", TENANT_POLICY_API_VERSION);
         let (policy, _): (TenantPolicy, HeaderMap) =
             self.get_json(Api::Evidence { needs: NEEDS_POLICIES }, &url).await?;
+        // A policy whose `value` is not a boolean says nothing: not read as "off".
+        if policy.enabled().is_none() {
+            return Err(AdoError::Malformed {
+                endpoint: endpoint_name(&url),
+                detail: "no boolean value (not retried: the JSON is well-formed but not of the expected shape)".into(),
+            });
+        }
         Ok(policy)
     }
 

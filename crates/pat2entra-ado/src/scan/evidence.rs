@@ -129,12 +129,22 @@ fn plural(n: usize, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
-/// `vso.auditlog missing (HTTP 401)` for a denied source; `None` for other errors.
+/// `vso.auditlog missing (HTTP 401)` for a denied source; `None` for other errors. A refusal
+/// whose message says auditing is off (the service answers 403 `AuditLogNotEnabledException`
+/// when "Log Audit Events" is off) says that instead.
 fn denial(e: &AdoError) -> Option<String> {
     match e {
+        AdoError::SourceDenied { status, detail, .. } if says_auditing_off(detail) => {
+            Some(format!("auditing is off in this organization (HTTP {status})"))
+        }
         AdoError::SourceDenied { status, needs, .. } => Some(format!("{needs} missing (HTTP {status})")),
         _ => None,
     }
+}
+
+fn says_auditing_off(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("audit") && (lower.contains("not enabled") || lower.contains("disabled") || lower.contains("turned off"))
 }
 
 /// One line for an organization-wide source that failed: the permission it needs, auditing
@@ -146,7 +156,7 @@ fn reason(source: Source, e: &AdoError) -> String {
     if let AdoError::Status { status, detail, .. } = e {
         let lower = detail.to_ascii_lowercase();
         if source == Source::Audit {
-            if lower.contains("not enabled") || lower.contains("disabled") || lower.contains("turned off") {
+            if says_auditing_off(&lower) {
                 return format!("auditing is off in this organization (HTTP {status})");
             }
             if lower.contains("azure active directory") || lower.contains("entra") || lower.contains("aad") {
@@ -471,7 +481,7 @@ mod tests {
         let mut tally = Tally::default();
         tally.count::<()>(&gate, &Ok(()));
         let denied: Result<(), AdoError> =
-            Err(AdoError::SourceDenied { endpoint: "GET x".into(), status: 403, needs: "vso.graph" });
+            Err(AdoError::SourceDenied { endpoint: "GET x".into(), status: 403, needs: "vso.graph", detail: String::new() });
         tally.count(&gate, &denied);
         assert!(!gate.open());
         assert_eq!(

@@ -128,10 +128,11 @@ impl UserEntitlement {
 
 /// `GET https://vssps.dev.azure.com/{org}/_apis/graph/membershipstates/{descriptor}`
 /// (`GraphMembershipState` in `specification/graph/7.1/graph.json`): `{"active": bool}`.
+/// `active` is required: an answer without it is not a membership state (and is not read as
+/// "unknown" silently).
 #[derive(Debug, Deserialize)]
 pub struct MembershipState {
-    #[serde(default)]
-    pub active: Lenient<bool>,
+    pub active: bool,
 }
 
 /// `GET https://auditservice.dev.azure.com/{org}/_apis/audit/auditlog` (`AuditLogQueryResult`
@@ -147,16 +148,24 @@ pub struct AuditLogPage {
     pub continuation_token: Option<String>,
     #[serde(default)]
     pub has_more: Option<bool>,
+    /// Read as any JSON first, so a body cut short fails as cut short (and is retried), not as
+    /// a body of the wrong shape.
     #[serde(default)]
-    pub value: Option<Box<AuditLogPage>>,
+    pub value: Option<Value>,
 }
 
 impl AuditLogPage {
-    /// The result wherever it was put (`value` or the top level).
-    pub fn normalized(self) -> AuditLogPage {
+    /// The result wherever it was put (`value` or the top level); `Err` when neither holds
+    /// `decoratedAuditLogEntries` (a page without entries is not an empty page).
+    pub fn normalized(self) -> Result<AuditLogPage, String> {
+        if self.decorated_audit_log_entries.is_some() {
+            return Ok(AuditLogPage { value: None, ..self });
+        }
         match self.value {
-            Some(inner) if self.decorated_audit_log_entries.is_none() => inner.normalized(),
-            _ => AuditLogPage { value: None, ..self },
+            Some(inner @ Value::Object(_)) => serde_json::from_value::<AuditLogPage>(inner)
+                .map_err(|e| format!("value: {e}"))?
+                .normalized(),
+            _ => Err("no decoratedAuditLogEntries, at the top level or under value".into()),
         }
     }
 }
@@ -401,7 +410,7 @@ mod tests {
             format!(r#"{{"decoratedAuditLogEntries":[{entry}],"continuationToken":"c","hasMore":true}}"#),
             format!(r#"{{"value":{{"decoratedAuditLogEntries":[{entry}],"continuationToken":"c","hasMore":true}}}}"#),
         ] {
-            let page = serde_json::from_str::<AuditLogPage>(&body).unwrap().normalized();
+            let page = serde_json::from_str::<AuditLogPage>(&body).unwrap().normalized().unwrap();
             assert_eq!(page.has_more, Some(true));
             assert_eq!(page.continuation_token.as_deref(), Some("c"));
             let record = page.decorated_audit_log_entries.unwrap().pop().unwrap().into_record().unwrap();
@@ -419,6 +428,13 @@ mod tests {
             page.decorated_audit_log_entries.unwrap().into_iter().map(AuditEntry::into_record).collect();
         assert!(records[0].is_err());
         assert_eq!(records[1].as_ref().unwrap().action, "A.B");
+        // A body without entries anywhere is not an empty page.
+        for body in [r#"{"value":"not a list"}"#, r#"{"value":{}}"#, r#"{"hasMore":false}"#] {
+            assert!(serde_json::from_str::<AuditLogPage>(body).unwrap().normalized().is_err(), "{body}");
+        }
+        // A body cut short fails as cut short (retried), not as the wrong shape.
+        let cut = serde_json::from_str::<AuditLogPage>(r#"{"value": [{"authorizationId": "#).unwrap_err();
+        assert!(cut.is_eof(), "{cut}");
     }
 
     #[test]
