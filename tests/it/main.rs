@@ -9,6 +9,7 @@ mod auth;
 mod auth_secrets;
 mod contract;
 mod duplicates;
+mod evidence;
 mod files;
 mod guidance_and_plan;
 mod hostile;

@@ -144,7 +144,8 @@ fn denial(e: &AdoError) -> Option<String> {
 
 fn says_auditing_off(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
-    lower.contains("audit") && (lower.contains("not enabled") || lower.contains("disabled") || lower.contains("turned off"))
+    lower.contains("audit")
+        && (lower.contains("not enabled") || lower.contains("disabled") || lower.contains("turned off"))
 }
 
 /// One line for an organization-wide source that failed: the permission it needs, auditing
@@ -480,8 +481,12 @@ mod tests {
         let gate = Gate::default();
         let mut tally = Tally::default();
         tally.count::<()>(&gate, &Ok(()));
-        let denied: Result<(), AdoError> =
-            Err(AdoError::SourceDenied { endpoint: "GET x".into(), status: 403, needs: "vso.graph", detail: String::new() });
+        let denied: Result<(), AdoError> = Err(AdoError::SourceDenied {
+            endpoint: "GET x".into(),
+            status: 403,
+            needs: "vso.graph",
+            detail: String::new(),
+        });
         tally.count(&gate, &denied);
         assert!(!gate.open());
         assert_eq!(

@@ -162,9 +162,9 @@ impl AuditLogPage {
             return Ok(AuditLogPage { value: None, ..self });
         }
         match self.value {
-            Some(inner @ Value::Object(_)) => serde_json::from_value::<AuditLogPage>(inner)
-                .map_err(|e| format!("value: {e}"))?
-                .normalized(),
+            Some(inner @ Value::Object(_)) => {
+                serde_json::from_value::<AuditLogPage>(inner).map_err(|e| format!("value: {e}"))?.normalized()
+            }
             _ => Err("no decoratedAuditLogEntries, at the top level or under value".into()),
         }
     }
