@@ -79,15 +79,36 @@ pub struct SimEntitlement {
     pub date_created: DateTime<Utc>,
     /// `accessLevel.status`.
     pub status: &'static str,
-    /// `accessLevel.accountLicenseType`, `licenseDisplayName`, `licensingSource`, `msdnLicenseType`.
-    pub license: (&'static str, &'static str, &'static str, &'static str),
+    pub license: SimLicense,
 }
 
-const LICENSES: &[(u32, (&str, &str, &str, &str))] = &[
-    (60, ("express", "Basic", "account", "none")),
-    (20, ("stakeholder", "Stakeholder", "account", "none")),
-    (5, ("advanced", "Basic + Test Plans", "account", "none")),
-    (15, ("none", "Visual Studio Enterprise subscription", "msdn", "enterprise")),
+/// An access level's license fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimLicense {
+    /// `accessLevel.accountLicenseType`
+    pub account_license_type: &'static str,
+    /// `accessLevel.licenseDisplayName`
+    pub display_name: &'static str,
+    /// `accessLevel.licensingSource`
+    pub licensing_source: &'static str,
+    /// `accessLevel.msdnLicenseType`
+    pub msdn_license_type: &'static str,
+}
+
+const fn license(
+    account_license_type: &'static str,
+    display_name: &'static str,
+    licensing_source: &'static str,
+    msdn_license_type: &'static str,
+) -> SimLicense {
+    SimLicense { account_license_type, display_name, licensing_source, msdn_license_type }
+}
+
+const LICENSES: &[(u32, SimLicense)] = &[
+    (60, license("express", "Basic", "account", "none")),
+    (20, license("stakeholder", "Stakeholder", "account", "none")),
+    (5, license("advanced", "Basic + Test Plans", "account", "none")),
+    (15, license("none", "Visual Studio Enterprise subscription", "msdn", "enterprise")),
 ];
 
 /// One audit log entry.
@@ -386,6 +407,7 @@ impl SimOrg {
         let mut log = Vec::new();
         let mut leaked_any = false;
         let mut first_valid: Option<(usize, SimToken)> = None;
+        let administrator_id = self.user(0).map(|u| u.id).unwrap_or_default();
         for i in 0..self.user_count() {
             let Some(user) = self.user(i) else { continue };
             if user.subject_type() == "svc" {
@@ -394,8 +416,13 @@ impl SimOrg {
             let automation = i < self.service_accounts();
             let member = self.is_member(i);
             let mut rng = Rng::new(mix(self.seed() ^ USE, i as u64));
+            // The actor is the owner `i`, the administrator (user 0) or the service (`None`).
             let entry = |rng: &mut Rng, at: DateTime<Utc>, action_id: &'static str, actor: Option<usize>| {
-                let actor_id = actor.and_then(|a| self.user(a)).map_or(SERVICE_ACTOR.to_string(), |u| u.id);
+                let actor_id = match actor {
+                    None => SERVICE_ACTOR,
+                    Some(0) => administrator_id.as_str(),
+                    Some(_) => user.id.as_str(),
+                };
                 let correlation_id = rng.guid();
                 SimAuditEntry {
                     id: format!("{};{actor_id};{correlation_id}", reversed_ticks(at)),
@@ -619,8 +646,10 @@ impl SimOrg {
             }
             if let Some(ent) = &standing.entitlement {
                 e.last_accessed.insert(d.clone(), ent.last_accessed.map_or(LastAccessed::Never, LastAccessed::At));
-                e.access_level
-                    .insert(d.clone(), AccessLevel { status: ent.status.into(), license: Some(ent.license.1.into()) });
+                e.access_level.insert(
+                    d.clone(),
+                    AccessLevel { status: ent.status.into(), license: Some(ent.license.display_name.into()) },
+                );
             }
             for t in self.tokens_of(i) {
                 e.owner_of.insert(t.authorization_id, d.clone());

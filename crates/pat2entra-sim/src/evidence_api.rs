@@ -22,6 +22,11 @@ pub(crate) fn denied() -> Reply {
 }
 
 impl SimState {
+    /// Users with an entitlement (User Entitlements' `totalCount`).
+    pub(crate) fn member_count(&self) -> usize {
+        (0..self.org.user_count()).filter(|&i| self.org.standing(i).is_some_and(|s| s.entitlement.is_some())).count()
+    }
+
     pub(crate) fn denies(&self, source: Source) -> bool {
         self.config.deny.contains(&source)
     }
@@ -55,15 +60,15 @@ impl SimState {
             if let (Some(user), Some(standing)) = (self.org.user(next), self.org.standing(next))
                 && let Some(e) = standing.entitlement
             {
-                let (license_type, display, source, msdn) = e.license;
+                let l = e.license;
                 items.push(json!({
                     "id": user.id,
                     "user": self.graph_user_json(&user),
                     "accessLevel": {
-                        "licensingSource": source,
-                        "accountLicenseType": license_type,
-                        "msdnLicenseType": msdn,
-                        "licenseDisplayName": display,
+                        "licensingSource": l.licensing_source,
+                        "accountLicenseType": l.account_license_type,
+                        "msdnLicenseType": l.msdn_license_type,
+                        "licenseDisplayName": l.display_name,
                         "status": e.status,
                         "statusMessage": "",
                         "assignmentSource": "unknown",
@@ -81,9 +86,7 @@ impl SimState {
             next += 1;
         }
         let more = (next..count).any(|i| self.org.standing(i).is_some_and(|s| s.entitlement.is_some()));
-        let total = *self.members.get_or_init(|| {
-            (0..count).filter(|&i| self.org.standing(i).is_some_and(|s| s.entitlement.is_some())).count()
-        });
+        let total = *self.members.get_or_init(|| self.member_count());
         let continuation = more.then(|| encode_entitlements_continuation(next, items.len()));
         Reply::Response(Response::json(
             200,

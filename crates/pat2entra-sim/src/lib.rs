@@ -18,7 +18,7 @@ mod throttle;
 
 pub use entra::{Principal, SimEntra, SimPipelines};
 pub use evidence::{
-    AUDIT_RETENTION_DAYS, SeededEvidence, SimAuditEntry, SimEntitlement, SimStanding, default_policies,
+    AUDIT_RETENTION_DAYS, SeededEvidence, SimAuditEntry, SimEntitlement, SimLicense, SimStanding, default_policies,
 };
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
 pub use pat2entra_core::evidence::{Source, TenantPolicies};
@@ -237,6 +237,14 @@ impl SimHandle {
     /// Every access token issued so far.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state.tokens.all()
+    }
+
+    /// Generates now what the evidence endpoints otherwise generate on their first request (the
+    /// audit log, the member count), so that a benchmark does not time the simulator.
+    pub fn warm_up(&self) {
+        let state = &self.state;
+        state.audit.get_or_init(|| state.org.audit_log());
+        state.members.get_or_init(|| state.member_count());
     }
 
     /// The user `connectionData` reports for a PAT or a user's token: the organization's first
