@@ -395,6 +395,9 @@ mod tests {
         assert!(!err.is_fatal());
     }
 
+    /// The windows an audit service accepted.
+    type Windows = Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>>;
+
     /// An audit service holding `events` (timestamps), refusing windows wider than `widest`,
     /// answering `batchSize` entries per page (the continuation token is the offset), both ends
     /// of a window inclusive (so an entry on a slice boundary comes back twice), every other
@@ -402,7 +405,7 @@ mod tests {
     fn audit_service(
         events: Vec<DateTime<Utc>>,
         widest: Duration,
-        windows: Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>>,
+        windows: Windows,
     ) -> impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static {
         move |n, head| {
             let q = query(head);
