@@ -500,4 +500,44 @@ mod tests {
         let gate = Gate::default();
         assert_eq!(Tally { read: 3, ..Default::default() }.coverage(&gate, 3).describe(), "complete");
     }
+
+    #[test]
+    fn the_deadline_and_failures_make_a_source_partial_and_say_which() {
+        let gate = Gate::default();
+        let mut tally = Tally::default();
+        tally.count::<()>(&gate, &Ok(()));
+        tally.count::<()>(&gate, &Err(AdoError::DeadlineReached { endpoint: "GET x".into(), detail: String::new() }));
+        tally.count::<()>(
+            &gate,
+            &Err(AdoError::Status { endpoint: "GET y".into(), status: 500, detail: "boom".into() }),
+        );
+        assert!(gate.open(), "only a denial closes the gate");
+        assert_eq!(
+            tally.coverage(&gate, 4).describe(),
+            "partial (3 of 4 owners not read (deadline reached (--deadline) for 1 owner; 1 owner failed, first: \
+             GET y answered HTTP 500: boom))"
+        );
+        let read = AuditRead {
+            pages: 3,
+            gaps: vec![(
+                "2026-11-01T00:00:00Z".parse().unwrap(),
+                "2026-11-26T00:00:00Z".parse().unwrap(),
+                AdoError::DeadlineReached { endpoint: "GET a".into(), detail: String::new() },
+            )],
+            ..AuditRead::default()
+        };
+        assert_eq!(
+            audit_coverage(&read).describe(),
+            "partial (not read: 2026-11-01 00:00 to 2026-11-26 00:00: deadline reached (--deadline))"
+        );
+        let off = AdoError::SourceDenied {
+            endpoint: "GET a".into(),
+            status: 403,
+            needs: "vso.auditlog",
+            detail: "Auditing is not enabled for this organization.".into(),
+        };
+        assert_eq!(reason(Source::Audit, &off), "auditing is off in this organization (HTTP 403)");
+        let gone = AdoError::Status { endpoint: "GET a".into(), status: 404, detail: String::new() };
+        assert!(reason(Source::Audit, &gone).contains("not Entra-backed"));
+    }
 }
