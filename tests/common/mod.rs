@@ -154,25 +154,35 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     }
 }
 
-/// Authorization ids the simulator holds for the owners a scan of `aad,msa` users sees.
+/// The Graph subject kinds a scan lists (every kind of user that can own a PAT).
+pub const SCANNED_KINDS: [&str; 5] = ["aad", "msa", "csp", "bnd", "svc"];
+
+/// Authorization ids of the PATs the simulator holds for the owners a scan sees.
 pub fn expected_ids(sim: &SimHandle) -> Vec<String> {
     let org = sim.org();
     let mut ids: Vec<String> = org
         .users()
         .zip(org.all_tokens())
-        .filter(|(u, _)| matches!(u.subject_type(), "aad" | "msa"))
+        .filter(|(u, _)| SCANNED_KINDS.contains(&u.subject_type()))
         .flat_map(|(_, tokens)| tokens.into_iter().map(|t| t.authorization_id))
         .collect();
     ids.sort();
     ids
 }
 
-/// Authorization ids of a record, sorted, duplicates kept.
+/// Authorization ids of a record's PATs (SSH keys, `kind: ssh`, left out), sorted, duplicates kept.
 pub fn record_ids(record: &serde_json::Value) -> Vec<String> {
+    record_ids_of_kind(record, "pat")
+}
+
+/// Authorization ids of a record's credentials of `kind` (`pat`: no `kind` field), sorted,
+/// duplicates kept.
+pub fn record_ids_of_kind(record: &serde_json::Value, kind: &str) -> Vec<String> {
     let mut ids: Vec<String> = record["tokens"]
         .as_array()
         .expect("tokens array")
         .iter()
+        .filter(|t| t["kind"].as_str().unwrap_or("pat") == kind)
         .map(|t| t["authorization_id"].as_str().unwrap().to_string())
         .collect();
     ids.sort();

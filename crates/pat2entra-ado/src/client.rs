@@ -20,6 +20,15 @@ use url::Url;
 const GRAPH_API_VERSION: &str = "7.1-preview.1";
 const TOKEN_ADMIN_API_VERSION: &str = "7.1";
 const CONTINUATION_HEADER: &str = "x-ms-continuationtoken";
+/// The Graph subject kinds of users that can hold PATs: Entra (`aad`), Microsoft accounts
+/// (`msa`), CSP partners (`csp`), users invited but not yet signed in (`bnd`) and service
+/// identities (`svc`). Microsoft's TokenAdmin C# sample (azure-devops-dotnet-samples,
+/// `TokenAdminSample.cs`) scans every descriptor for which `IsUserType()` holds, not only `aad`
+/// and `msa`; the kinds are the `SubjectType` constants of the Graph client library. A kind
+/// that turns out to own none (Token Admin answers 400/404) is "not applicable", not a gap.
+pub(crate) const USER_SUBJECT_TYPES: &str = "aad,msa,csp,bnd,svc";
+/// Kinds whose Token Admin 400/404 is an answer ("this subject holds no PATs"), not a failure.
+pub(crate) const KINDS_WITHOUT_PATS: [&str; 2] = ["bnd", "svc"];
 /// Times one request may be told to wait (429/503 with Retry-After) before it is given up.
 const MAX_THROTTLED_ATTEMPTS: u32 = 100;
 
@@ -79,10 +88,15 @@ const MAX_TIMED_OUT_ATTEMPTS: u32 = 2;
 
 /// Which API a request goes to; decides how statuses are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Api {
+pub(crate) enum Api {
     GraphUsers,
     TokenAdmin,
     ConnectionData,
+    /// An evidence source: a 401/403 means this source's permission is missing (`needs`), not
+    /// that the scan cannot go on.
+    Evidence {
+        needs: &'static str,
+    },
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -93,6 +107,9 @@ pub struct AdoClient {
     credential: Credential,
     options: ClientOptions,
     pacer: Arc<Pacer>,
+    /// Token Admin answered at least once: a later 401 means the credential stopped working,
+    /// not that the identity is no token administrator.
+    token_admin_accepted: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for AdoClient {
@@ -106,6 +123,14 @@ impl fmt::Debug for AdoClient {
 }
 
 impl AdoClient {
+    pub(crate) fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
     pub fn new(
         endpoints: Endpoints,
         org: OrgRef,
@@ -122,7 +147,7 @@ impl AdoClient {
             .build()
             .map_err(|e| AdoError::Setup { detail: e.to_string() })?;
         let pacer = Arc::new(Pacer::new(options.retry_budget, options.max_wait));
-        Ok(AdoClient { http, endpoints, org, credential, options, pacer })
+        Ok(AdoClient { http, endpoints, org, credential, options, pacer, token_admin_accepted: Default::default() })
     }
 
     /// What the client did so far (requests, retries, throttling), shared with progress displays.
@@ -134,7 +159,8 @@ impl AdoClient {
         self.org.name()
     }
 
-    /// Every user (`aad` and `msa`) of the organization, following `X-MS-ContinuationToken`.
+    /// Every user of the organization of a kind that can own a PAT (`USER_SUBJECT_TYPES`),
+    /// following `X-MS-ContinuationToken`.
     pub async fn list_users(&self) -> Result<Vec<Owner>, AdoError> {
         let base = self.api_url(&self.endpoints.vssps, &["graph", "users"])?;
         let mut owners = Vec::new();
@@ -145,7 +171,7 @@ impl AdoClient {
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
-                q.append_pair("subjectTypes", "aad,msa");
+                q.append_pair("subjectTypes", USER_SUBJECT_TYPES);
                 if let Some(c) = &continuation {
                     q.append_pair("continuationToken", c);
                 }
@@ -226,7 +252,7 @@ impl AdoClient {
     /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded. A segment that is empty,
     /// `.` or `..` would silently address another resource (the URL parser resolves dots), so
     /// it is refused: an owner with such a descriptor becomes a coverage gap.
-    fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
+    pub(crate) fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
             return Err(AdoError::InvalidSegment { what: "an owner descriptor", segment: bad.to_string() });
         }
@@ -252,7 +278,7 @@ impl AdoClient {
     /// `MAX_TIMED_OUT_ATTEMPTS` time out (each after `request_timeout`), with backoffs of at
     /// most `max_backoff` between them; plus at most `MAX_THROTTLED_ATTEMPTS` pauses the
     /// service asked for, each at most `max_wait`; all of it cut short by the deadline.
-    async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
         let endpoint = endpoint_name(url);
         let deadline = self.options.deadline;
         let mut attempt: u32 = 0;
@@ -460,7 +486,26 @@ impl AdoClient {
                 endpoint,
                 detail: format!("HTTP {status} with an HTML sign-in page instead of JSON"),
             }),
-            200..=299 => Ok(()),
+            200..=299 => {
+                if api == Api::TokenAdmin {
+                    self.token_admin_accepted.store(true, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            401 | 403 if matches!(api, Api::Evidence { .. }) => {
+                let Api::Evidence { needs } = api else { unreachable!() };
+                let detail = self.credential.scrub(error_message(body).trim_start_matches(": "));
+                Err(AdoError::SourceDenied { endpoint, status, needs, detail })
+            }
+            401 if api == Api::TokenAdmin && self.token_admin_accepted.load(Ordering::Relaxed) => {
+                Err(AdoError::NotAuthenticated {
+                    endpoint,
+                    detail: format!(
+                        "HTTP 401 after Token Admin had answered earlier requests: the credential stopped working during the scan (expired, revoked, or its sign-in ended){}",
+                        self.credential.scrub(&error_message(body))
+                    ),
+                })
+            }
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
             401 => Err(AdoError::NotAuthenticated {
                 endpoint,
@@ -561,7 +606,7 @@ impl Retryable {
 /// Where a paged listing stands: a cap on its pages (endless fresh continuation tokens) and the
 /// tokens already followed (a token that comes back would page forever). One rule for the Graph
 /// listing and for every owner's Token Admin pages.
-struct Paging {
+pub(crate) struct Paging {
     endpoint: String,
     max_pages: u32,
     flag: &'static str,
@@ -570,12 +615,12 @@ struct Paging {
 }
 
 impl Paging {
-    fn new(base: &Url, max_pages: u32, flag: &'static str) -> Self {
+    pub(crate) fn new(base: &Url, max_pages: u32, flag: &'static str) -> Self {
         Paging { endpoint: endpoint_name(base), max_pages, flag, pages: 0, seen: HashSet::new() }
     }
 
     /// Counts the page about to be asked for, or refuses it past the cap.
-    fn start_page(&mut self) -> Result<(), AdoError> {
+    pub(crate) fn start_page(&mut self) -> Result<(), AdoError> {
         if self.pages >= self.max_pages {
             return Err(AdoError::TooManyPages { endpoint: self.endpoint.clone(), pages: self.pages, flag: self.flag });
         }
@@ -585,7 +630,7 @@ impl Paging {
 
     /// The continuation token to send next (`None`: the listing is complete), or an error when
     /// the service returned one it had returned before.
-    fn follow(&mut self, next: Option<String>) -> Result<Option<String>, AdoError> {
+    pub(crate) fn follow(&mut self, next: Option<String>) -> Result<Option<String>, AdoError> {
         match next {
             Some(next) if !self.seen.insert(next.clone()) => Err(AdoError::Malformed {
                 endpoint: self.endpoint.clone(),
@@ -596,7 +641,7 @@ impl Paging {
     }
 }
 
-fn endpoint_name(url: &Url) -> String {
+pub(crate) fn endpoint_name(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     format!("GET {shown}")
@@ -660,7 +705,7 @@ fn jitter_fraction() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pat2entra_core::secret::Secret;
 
@@ -708,7 +753,7 @@ mod tests {
 
     /// A loopback server answering each request with `answer(n, request head)` (n counts from
     /// 0); `None` keeps the connection open without answering.
-    async fn serve(
+    pub(crate) async fn serve(
         answer: impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static,
     ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -745,7 +790,7 @@ mod tests {
         (base, count)
     }
 
-    fn http(status: &str, headers: &str, body: &str) -> Vec<u8> {
+    pub(crate) fn http(status: &str, headers: &str, body: &str) -> Vec<u8> {
         format!(
             "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -753,7 +798,7 @@ mod tests {
         .into_bytes()
     }
 
-    fn client_for(base: &str, options: ClientOptions) -> AdoClient {
+    pub(crate) fn client_for(base: &str, options: ClientOptions) -> AdoClient {
         AdoClient::new(
             Endpoints::single_base(base).unwrap(),
             OrgRef::parse("contoso").unwrap(),
