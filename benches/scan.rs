@@ -53,9 +53,8 @@ fn main() {
                 .output()
                 .unwrap();
             print!("{}", String::from_utf8_lossy(&out.stdout));
-            if !out.status.success() {
-                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-            }
+            // PAT2ENTRA_BENCH_DEBUG's figures, or why the run failed.
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
         }
     }
 }
