@@ -103,7 +103,17 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         .unwrap();
         let options = ScanOptions { concurrency, ..ScanOptions::default() };
         let start = Instant::now();
-        let inventory = scan(&client, &options, &|_| {}).await.unwrap();
+        let debug = std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some();
+        if debug {
+            eprintln!("peak RSS with the client built {:.0} MB", peak_rss_mb());
+        }
+        let inventory = scan(&client, &options, &|event| {
+            if debug && matches!(event, pat2entra::scan::ScanEvent::OwnersListed(_)) {
+                eprintln!("peak RSS with the owners listed {:.0} MB", peak_rss_mb());
+            }
+        })
+        .await
+        .unwrap();
         let wall = start.elapsed().as_secs_f64();
         assert!(inventory.coverage.complete);
         let tokens = inventory.tokens.len();

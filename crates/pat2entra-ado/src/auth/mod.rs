@@ -2,7 +2,8 @@
 //! Developer CLI, service principal, workload identity, managed identity, Azure Pipelines), or a
 //! PAT. `--auth auto` tries them in a fixed order without long waits (the sign-in chain, `chain`).
 //! Tokens are cached for the run and refreshed before they expire (`cache`); the HTTP client asks
-//! for a fresh one when the service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate`).
+//! for a fresh one when the service refuses a token. Nothing here speaks to Azure DevOps itself
+//! (the client, `crate::AdoClient`, does); sign-in speaks only to Entra and the tools.
 
 mod azure;
 mod cache;
