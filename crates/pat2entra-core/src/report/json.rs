@@ -27,7 +27,7 @@ impl Formatter for Escaping<'_> {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut rest = fragment;
         while let Some(at) = rest.find(super::escape::is_replaced) {
-            writer.write_all(rest[..at].as_bytes())?;
+            writer.write_all(&rest.as_bytes()[..at])?;
             let c = rest[at..].chars().next().expect("found a character");
             // Every such character is in the Basic Multilingual Plane: one escape.
             write!(writer, "\\u{:04x}", c as u32)?;
