@@ -68,7 +68,7 @@ fn as_of() -> chrono::DateTime<Utc> {
 }
 
 /// The simulator's process: prints its base URL, serves until its standard input closes, then
-/// prints how many requests it answered.
+/// prints how many requests it answered, its peak RSS (MB) and its CPU time (s).
 fn serve(users: usize, latency_ms: u64) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -77,7 +77,7 @@ fn serve(users: usize, latency_ms: u64) {
         std::io::stdout().flush().unwrap();
         tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
         let requests = handle.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
-        println!("{requests} {:.0}", peak_rss_mb());
+        println!("{requests} {:.0} {:.1}", peak_rss_mb(), cpu_seconds());
     });
 }
 
@@ -103,6 +103,7 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         .unwrap();
         let options = ScanOptions { concurrency, ..ScanOptions::default() };
         let start = Instant::now();
+        let cpu_before = cpu_seconds();
         let debug = std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some();
         if debug {
             eprintln!("peak RSS with the client built {:.0} MB", peak_rss_mb());
@@ -115,6 +116,7 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         .await
         .unwrap();
         let wall = start.elapsed().as_secs_f64();
+        let scan_cpu = cpu_seconds() - cpu_before;
         assert!(inventory.coverage.complete);
         let tokens = inventory.tokens.len();
         let after_scan = peak_rss_mb();
@@ -122,12 +124,14 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         // Closing its input stops the simulator, which answers with its request count.
         drop(simulator.stdin.take());
         let last = answers.next().unwrap().unwrap();
-        let (requests, simulator_rss) = last.split_once(' ').unwrap();
+        let [requests, simulator_rss, simulator_cpu] = last.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("the simulator answered {last:?}")
+        };
         let requests: u64 = requests.parse().unwrap();
         simulator.wait().unwrap();
         if std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some() {
             eprintln!(
-                "peak RSS after the scan {after_scan:.0} MB, after judging {:.0} MB; the simulator's process {simulator_rss} MB",
+                "peak RSS after the scan {after_scan:.0} MB, after judging {:.0} MB; the simulator's process {simulator_rss} MB; CPU (user + system) {scan_cpu:.1} s for the scan, {simulator_cpu} s for the simulator",
                 peak_rss_mb()
             );
         }
@@ -140,6 +144,21 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
             peak_rss_mb()
         );
     });
+}
+
+/// CPU time (user + system) this process used so far, in seconds (/proc/self/stat, in clock
+/// ticks of 1/100 s on Linux): unlike the wall time, hardly changed by other jobs on the machine.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses and may hold spaces.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.
