@@ -45,6 +45,7 @@ fn main() {
         owners,
         tokens,
         evidence: Default::default(),
+        service: Default::default(),
     };
     let rules = RuleSet::parse(
         "extends = \"default\"\n\n[[exception]]\nrule = \"full-access\"\ndisplay_name = \"terraform*\"\nreason = \"r\"\nticket = \"T-1\"\nexpires = 2027-01-01\n\n[[exception]]\nowner = \"svc-build@bench.com\"\nreason = \"r\"\nticket = \"T-2\"\nexpires = 2026-01-01\n",

@@ -60,6 +60,7 @@ fn main() {
         owners,
         tokens,
         evidence: Default::default(),
+        service: Default::default(),
     };
     let best = |set: &RuleSet| {
         let mut best = f64::MAX;

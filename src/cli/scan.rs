@@ -70,6 +70,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = super::parse_age)]
     pub checkpoint_max_age: std::time::Duration,
 
+    /// Read how the service behaves from FILE, written by `pat2entra whoami --probe
+    /// --save-profile FILE` (does Token Admin fill targetAccounts, list revoked/expired PATs…).
+    /// Without it, what the scan's data does not show stays unknown and is reported as such.
+    #[arg(long, value_name = "FILE")]
+    pub service_profile: Option<PathBuf>,
+
     /// No progress display, nor the sign-in line, on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -113,6 +119,29 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     // A bad --redact key fails now, not after the scan.
     args.output.redaction_key()?;
+    let service = match &args.service_profile {
+        None => Default::default(),
+        Some(path) => {
+            let profile = pat2entra_core::service::ServiceProfile::load(path)
+                .map_err(|e| Failure::new(Exit::Usage, pat2entra_core::error::chain(&e)))?;
+            if let Some(org) = &args.org
+                && let Ok(org) = OrgRef::parse(org)
+                && !org.name().eq_ignore_ascii_case(&profile.organization)
+            {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "--service-profile {}: probed organization '{}', not '{}'; probe this one: pat2entra whoami --org {} --probe --save-profile FILE",
+                        path.display(),
+                        profile.organization,
+                        org.name(),
+                        org.name()
+                    ),
+                ));
+            }
+            profile.behaviour
+        }
+    };
 
     // The simulator lives as long as the scan; the scanner reaches it only over HTTP.
     let (endpoints, org, signed_in, _simulator) = if let Some(demo) = demo_target(&args, as_of).await? {
@@ -148,6 +177,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             },
             max_age: args.checkpoint_max_age,
         }),
+        service,
     };
     let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();

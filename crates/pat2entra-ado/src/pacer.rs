@@ -1,6 +1,13 @@
 //! Politeness: one place that decides when the next request may go. A `Retry-After` (on 429,
 //! 503, or as a slow-down hint on a 200) pauses every request of the client, not just the one
 //! that got it; `X-RateLimit-*` headers slow the client before the service has to block it.
+//!
+//! The rate-limit headers (Microsoft's docs/integrate/concepts/rate-limits.md): `Limit` is the
+//! budget before delays start, `Remaining` what is left of it ("0 if already delayed or
+//! blocked"), `Reset` the Unix time when usage is back to 0, and `Delay` how long the service
+//! already held *this* request. So: once `Remaining` falls under half of `Limit`, requests are
+//! spaced so that what remains lasts until `Reset` (before any 429); `Delay` is never added on
+//! top, since the service has already imposed it.
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::sync::Mutex;
@@ -28,6 +35,8 @@ pub struct ClientStats {
     pub oversized: AtomicU64,
     /// Requests not sent because `--deadline` had passed.
     pub deadline_refused: AtomicU64,
+    /// Requests held back to space them out as `X-RateLimit-Remaining` ran low.
+    pub paced: AtomicU64,
 }
 
 impl ClientStats {
@@ -50,9 +59,27 @@ pub enum WaitRefused {
     Deadline,
 }
 
+/// Requests spaced out while the rate-limit budget runs low: each takes the next slot.
+#[derive(Debug, Default)]
+struct Spacing {
+    /// Time between two requests; zero while the budget is ample.
+    interval: Duration,
+    /// The next free slot.
+    next: Option<Instant>,
+}
+
+/// Spacing starts once `X-RateLimit-Remaining` falls under this share of `X-RateLimit-Limit`.
+const SLOW_FROM: f64 = 0.5;
+/// The budget taken for granted when the service sends `Remaining` without `Limit` (Microsoft
+/// documents 200 TSTUs per five minutes).
+const DEFAULT_LIMIT: f64 = 200.0;
+/// The time to `Reset` assumed when the header is missing or already past.
+const DEFAULT_RESET: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 pub struct Pacer {
     pause_until: Mutex<Option<Instant>>,
+    spacing: Mutex<Spacing>,
     /// The longest pause a request waits through; longer ones end the request instead.
     max_wait: Duration,
     /// Retries left for the whole run: a service that keeps failing ends in coverage gaps
@@ -70,6 +97,7 @@ impl Pacer {
     pub fn new(retry_budget: u32, max_wait: Duration) -> Self {
         Pacer {
             pause_until: Mutex::new(None),
+            spacing: Mutex::new(Spacing::default()),
             max_wait,
             retry_budget: AtomicI64::new(i64::from(retry_budget)),
             stats: ClientStats::default(),
@@ -103,8 +131,55 @@ impl Pacer {
                 _ => break,
             }
         }
+        // While the budget runs low, each request takes the next slot of the spacing.
+        let slot = {
+            let mut spacing = self.spacing.lock().unwrap_or_else(|p| p.into_inner());
+            if spacing.interval.is_zero() {
+                None
+            } else {
+                let now = Instant::now();
+                let slot = spacing.next.map_or(now, |n| n.max(now));
+                spacing.next = Some(slot + spacing.interval);
+                (slot > now).then_some(slot)
+            }
+        };
+        if let Some(slot) = slot {
+            if deadline.is_some_and(|d| d < slot) {
+                self.stats.waits_refused.fetch_add(1, Ordering::Relaxed);
+                return Err(WaitRefused::Deadline);
+            }
+            self.stats.paced.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep_until(slot).await;
+        }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The spacing between requests in force (zero: none).
+    pub fn spacing(&self) -> Duration {
+        self.spacing.lock().unwrap_or_else(|p| p.into_inner()).interval
+    }
+
+    /// Spaces requests so that `remaining` units last until `reset_in`, once `remaining` is under
+    /// `SLOW_FROM` of `limit`; lifts the spacing when the budget is ample again. One unit per
+    /// request is assumed (a request costs at most about one TSTU), so the spacing errs slow.
+    fn set_spacing(&self, remaining: f64, limit: Option<f64>, reset_in: Option<Duration>) {
+        let limit = limit.filter(|l| *l > 0.0).unwrap_or(DEFAULT_LIMIT);
+        let interval = if remaining >= limit * SLOW_FROM {
+            Duration::ZERO
+        } else {
+            let reset_in = reset_in.filter(|r| !r.is_zero()).unwrap_or(DEFAULT_RESET);
+            reset_in.div_f64(remaining.max(0.0) + 1.0).min(self.max_wait)
+        };
+        let mut spacing = self.spacing.lock().unwrap_or_else(|p| p.into_inner());
+        if interval.is_zero() {
+            *spacing = Spacing::default();
+        } else {
+            if spacing.interval.is_zero() {
+                tracing::debug!(interval = %format_duration(interval), remaining, "rate-limit budget running low; spacing requests");
+            }
+            spacing.interval = interval;
+        }
     }
 
     /// The ceiling of a pause a request waits through (`--max-wait`).
@@ -142,10 +217,18 @@ impl Pacer {
         }
     }
 
-    /// Reads the politeness headers of any response: `Retry-After` pauses everyone; a
-    /// rate-limit delay (`X-RateLimit-Remaining: 0` with `X-RateLimit-Delay`) slows everyone
-    /// down by the delay the service applied.
+    /// Reads the politeness headers of any response: `Retry-After` pauses everyone;
+    /// `X-RateLimit-Remaining` running low spaces requests out (see `set_spacing`). A
+    /// `X-RateLimit-Delay` is counted as a throttle but not waited again: the service already
+    /// held this request that long, and the spacing slows the ones that follow.
     pub fn observe(&self, status: u16, headers: &HeaderMap) {
+        if let Some(remaining) = header_f64(headers, "x-ratelimit-remaining").filter(|r| r.is_finite()) {
+            let reset_in = header_f64(headers, "x-ratelimit-reset").filter(|r| r.is_finite()).and_then(|epoch| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+                (epoch > now).then(|| Duration::from_secs_f64((epoch - now).min(MAX_PAUSE.as_secs_f64())))
+            });
+            self.set_spacing(remaining, header_f64(headers, "x-ratelimit-limit"), reset_in);
+        }
         if let Some(wait) = retry_after(headers) {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             self.pause(wait);
@@ -155,13 +238,8 @@ impl Pacer {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let remaining = header_f64(headers, "x-ratelimit-remaining");
-        if let (Some(remaining), Some(delay)) = (remaining, header_f64(headers, "x-ratelimit-delay"))
-            && remaining <= 0.0
-            && delay > 0.0
-        {
+        if header_f64(headers, "x-ratelimit-delay").is_some_and(|d| d > 0.0) {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-            self.pause(Duration::from_secs_f64(delay.min(MAX_PAUSE.as_secs_f64())));
         }
     }
 
@@ -234,16 +312,36 @@ mod tests {
         assert_eq!(pacer.stats.throttled.load(Ordering::Relaxed), 1);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn rate_limit_delay_slows_down_and_the_budget_runs_out() {
-        let pacer = Pacer::new(2, Duration::from_secs(300));
+    fn rate_headers(remaining: &str, limit: &str, reset_in_secs: Option<u64>, delay: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
-        h.insert("x-ratelimit-delay", HeaderValue::from_static("0.250"));
-        pacer.observe(200, &h);
+        h.insert("x-ratelimit-remaining", HeaderValue::from_str(remaining).unwrap());
+        h.insert("x-ratelimit-limit", HeaderValue::from_str(limit).unwrap());
+        if let Some(secs) = reset_in_secs {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            h.insert("x-ratelimit-reset", HeaderValue::from_str(&(now + secs).to_string()).unwrap());
+        }
+        if let Some(delay) = delay {
+            h.insert("x-ratelimit-delay", HeaderValue::from_str(delay).unwrap());
+        }
+        h
+    }
+
+    /// Time `n` requests take to be let through.
+    async fn time_for(pacer: &Pacer, n: usize) -> Duration {
         let start = Instant::now();
-        pacer.wait_turn(None).await.unwrap();
-        assert!(start.elapsed() >= Duration::from_millis(250));
+        for _ in 0..n {
+            pacer.wait_turn(None).await.unwrap();
+        }
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delay_the_service_already_imposed_is_not_added_again() {
+        let pacer = Pacer::new(2, Duration::from_secs(300));
+        // Ample budget left, but this one request was held 0.25 s by the service.
+        pacer.observe(200, &rate_headers("150", "200", Some(60), Some("0.250")));
+        assert_eq!(time_for(&pacer, 3).await, Duration::ZERO, "no pause on top of the service's delay");
+        assert_eq!(pacer.stats.throttled.load(Ordering::Relaxed), 1, "still counted as a throttle");
         assert!(pacer.take_retry() && pacer.take_retry());
         assert!(!pacer.take_retry(), "the budget is spent");
         let mut h = HeaderMap::new();
@@ -252,6 +350,38 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_slow_down_as_the_remaining_budget_approaches_zero() {
+        let pacer = Pacer::new(10, Duration::from_secs(300));
+        // Above half of the limit: no spacing.
+        pacer.observe(200, &rate_headers("120", "200", Some(10), None));
+        assert_eq!(time_for(&pacer, 10).await, Duration::ZERO);
+        // 49 left, 10 s to the reset: about one request per 0.2 s.
+        pacer.observe(200, &rate_headers("49", "200", Some(10), None));
+        let at_49 = pacer.spacing();
+        assert!(at_49 > Duration::from_millis(150) && at_49 <= Duration::from_millis(200), "{at_49:?}");
+        let spaced = time_for(&pacer, 5).await;
+        assert!(spaced >= at_49 * 4, "{spaced:?}");
+        // Fewer left: slower still; none left (already delayed): one request per reset period.
+        pacer.observe(200, &rate_headers("4", "200", Some(10), None));
+        let at_4 = pacer.spacing();
+        assert!(at_4 > at_49 * 5, "{at_4:?} vs {at_49:?}");
+        pacer.observe(200, &rate_headers("0", "200", Some(10), Some("0.5")));
+        assert!(pacer.spacing() > at_4 * 4);
+        assert!(pacer.spacing() <= Duration::from_secs(10));
+        assert!(pacer.stats.paced.load(Ordering::Relaxed) > 0);
+        // The window clears: the budget is ample again and requests go at once.
+        pacer.observe(200, &rate_headers("200", "200", Some(10), None));
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(time_for(&pacer, 10).await, Duration::ZERO);
+        // The spacing never exceeds the ceiling of a wait, and a missing Reset is read as 1 s.
+        let pacer = Pacer::new(10, Duration::from_secs(2));
+        pacer.observe(200, &rate_headers("0", "200", Some(3600), None));
+        assert_eq!(pacer.spacing(), Duration::from_secs(2));
+        pacer.observe(200, &rate_headers("9", "200", None, None));
+        assert_eq!(pacer.spacing(), Duration::from_millis(100));
     }
 
     #[tokio::test(start_paused = true)]

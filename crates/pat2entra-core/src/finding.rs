@@ -52,6 +52,32 @@ impl FromStr for Severity {
     }
 }
 
+/// How sure a finding is. Most rules judge facts the service stated; a few rest on a reading of
+/// the service that could not be confirmed (`all-organizations` when Token Admin left
+/// `targetAccounts` empty and nothing showed that it ever fills the field).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Rests on an assumption about the service (see the record's `service`).
+    Low,
+    /// Rests on what the service stated.
+    #[default]
+    High,
+}
+
+impl Confidence {
+    pub fn is_high(&self) -> bool {
+        *self == Confidence::High
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// One rule's verdict on one token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -71,6 +97,10 @@ pub struct Finding {
     /// Id of the guidance that says what to do (`pat2entra explain ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<String>,
+    /// `low` when the finding rests on an unconfirmed reading of the service (records without
+    /// it hold findings of high confidence only).
+    #[serde(default, skip_serializing_if = "Confidence::is_high")]
+    pub confidence: Confidence,
 }
 
 impl Finding {

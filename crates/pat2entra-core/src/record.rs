@@ -25,6 +25,10 @@ pub struct ScanRecord {
     /// (absent from a bare inventory and from records written before evidence existed).
     #[serde(default, skip_serializing_if = "crate::evidence::Evidence::is_empty")]
     pub evidence: crate::evidence::Evidence,
+    /// What the scan assumed about the service where Microsoft's documents leave it open, and
+    /// where each reading came from (absent from records written before it existed).
+    #[serde(default, skip_serializing_if = "crate::service::ServiceBehaviour::is_empty")]
+    pub service: crate::service::ServiceBehaviour,
     pub summary: Summary,
     pub owners: Vec<Owner>,
     pub tokens: Vec<Token>,
@@ -156,6 +160,7 @@ impl ScanRecord {
             as_of,
             coverage: inventory.coverage,
             evidence: inventory.evidence,
+            service: inventory.service,
             summary,
             owners: inventory.owners,
             tokens: inventory.tokens,
@@ -324,6 +329,7 @@ mod lookup_tests {
             tokens: vec![token("aad.a", "x", "app_token"), token("aad.b", "x", "vso.code")],
             coverage: Coverage::new(2, 2, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
         let mut record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);

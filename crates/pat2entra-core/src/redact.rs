@@ -629,6 +629,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             message,
             suppressed,
             guidance: _,
+            confidence: _,
         } = finding;
         *owner = pseudonym_of(owner);
         scrubber.scrub_in_place(message);
@@ -804,6 +805,7 @@ mod tests {
             tokens: vec![],
             coverage: crate::inventory::Coverage::new(0, 0, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         let mut record = ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
         redact(&mut record, &key("0123456789abcdef"));

@@ -204,7 +204,7 @@ impl RuleSet {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
-                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, index, as_of)))
+                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, index, &inventory.service, as_of)))
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
@@ -246,6 +246,7 @@ impl RuleSet {
         tokens: &[crate::inventory::Token],
         owners: &HashMap<&str, (&Owner, Option<&str>)>,
         index: &ExceptionIndex,
+        service: &crate::service::ServiceBehaviour,
         as_of: DateTime<Utc>,
     ) -> (Vec<Finding>, Vec<usize>) {
         let (mut token_candidates, mut candidates) = (Vec::new(), Vec::new());
@@ -266,12 +267,19 @@ impl RuleSet {
                     ),
                     suppressed: None,
                     guidance: None,
+                    confidence: Default::default(),
                 });
                 continue;
             }
             let (owner, service_pattern) = owners.get(token.owner.as_str()).copied().unzip();
-            let subject =
-                Subject { token, owner, service_pattern: service_pattern.flatten(), state: token.state(as_of), as_of };
+            let subject = Subject {
+                token,
+                owner,
+                service_pattern: service_pattern.flatten(),
+                state: token.state(as_of),
+                as_of,
+                service,
+            };
             expired_noted.clear();
             if !self.exceptions.is_empty() {
                 index.for_token(token, subject.owner, &mut token_candidates);
@@ -288,6 +296,7 @@ impl RuleSet {
                     message,
                     suppressed: None,
                     guidance: None,
+                    confidence: rule.check.confidence(&subject),
                 };
                 // An exception still in force wins over one that has expired.
                 if !self.exceptions.is_empty() {
@@ -321,6 +330,7 @@ impl RuleSet {
                             ),
                             suppressed: None,
                             guidance: None,
+                            confidence: Default::default(),
                         });
                     }
                 }
@@ -378,6 +388,7 @@ mod unreadable_tests {
             tokens: vec![token("read", None), token("bad", Some("validTo: '10000-01-01' is not a timestamp"))],
             coverage: Coverage::new(1, 1, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         // An exception for every token of the owner does not accept the unreadable one.
         let rules = RuleSet::parse(
