@@ -8,12 +8,14 @@
 //! every field present, unset values as explicit `null`, arrays wrapped in `{"count","value"}`,
 //! Graph paging in the `X-MS-ContinuationToken` header, Token Admin paging in the body.
 
+mod behaviour;
 mod entra;
 mod http;
 mod org;
 mod rng;
 mod throttle;
 
+pub use behaviour::{BadBehaviour, Behaviour, PagingEnd as SimPagingEnd};
 pub use entra::{Principal, SimEntra, SimPipelines};
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
 pub use throttle::RateLimit;
@@ -65,6 +67,8 @@ pub struct SimConfig {
     /// Fill the `token`/`alternateToken` fields with (fake) secrets, to prove they never leak.
     pub leak_secret_fields: bool,
     pub faults: Faults,
+    /// How Token Admin answers where Microsoft's documents leave it open (`--behaviour`).
+    pub behaviour: Behaviour,
 }
 
 /// Faults injected into responses.
@@ -110,6 +114,7 @@ impl Default for SimConfig {
             sign_in_page_on_bad_credential: false,
             leak_secret_fields: false,
             faults: Faults::default(),
+            behaviour: Behaviour::default(),
         }
     }
 }
@@ -312,6 +317,16 @@ impl SimState {
         let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
         match rest {
             [c] if is(c, "connectionData") && request.method == "GET" => self.connection_data(&principal),
+            [t, p] if is(t, "tokens") && is(p, "pats") && request.method == "GET" => {
+                let user_bearer = matches!(principal, Principal::Administrator)
+                    && request.header("authorization").is_some_and(|a| a.starts_with("Bearer "));
+                let own = self
+                    .administrator()
+                    .and_then(|admin| self.org.user_index(&admin.descriptor))
+                    .map(|i| self.org.tokens_of(i))
+                    .unwrap_or_default();
+                behaviour::lifecycle_list(&request, &own, self.config.anchor, user_bearer)
+            }
             [g, u] if is(g, "graph") && is(u, "users") && request.method == "GET" => {
                 if let Some(fault) = self.random_fault(n, None) {
                     return fault;
@@ -568,10 +583,18 @@ impl SimState {
         let tokens: Vec<SimToken> = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             Vec::new()
         } else {
-            self.org.tokens_of(index)
+            let b = &self.config.behaviour;
+            self.org.tokens_of(index).into_iter().filter(|t| b.lists(t, self.config.anchor)).collect()
         };
         let page_size = match request.query("pageSize").map(str::parse::<usize>) {
             None => 20,
+            Some(Ok(n)) if self.config.behaviour.refuses_page_size(n) => {
+                return Reply::Response(error(
+                    400,
+                    "The page size is larger than the maximum allowed.",
+                    "ArgumentOutOfRangeException",
+                ));
+            }
             Some(Ok(n)) if n > 0 => n.min(self.config.max_token_page_size),
             Some(_) => {
                 return Reply::Response(error(400, "The page size is not valid.", "ArgumentException"));
@@ -592,12 +615,16 @@ impl SimState {
         };
         let end = (start + page_size).min(tokens.len());
         let value: Vec<Value> = tokens[start..end].iter().map(|t| self.session_token_json(user, t)).collect();
-        let continuation = (end < tokens.len()).then(|| encode_token_continuation(end, descriptor));
+        let continuation = match end < tokens.len() {
+            true => json!(encode_token_continuation(end, descriptor)),
+            false => self.config.behaviour.end_value(),
+        };
         Reply::Response(Response::json(200, &json!({"value": value, "continuationToken": continuation})))
     }
 
     fn session_token_json(&self, user: &SimUser, t: &SimToken) -> Value {
         let leak = self.config.leak_secret_fields;
+        let (target_accounts, is_valid) = self.config.behaviour.shown(t, self.config.anchor);
         json!({
             "clientId": "00000000-0000-0000-0000-000000000000",
             "accessId": "00000000-0000-0000-0000-000000000000",
@@ -608,10 +635,10 @@ impl SimState {
             "validTo": t.time_format.format(t.valid_to),
             "displayName": t.display_name,
             "scope": t.scope,
-            "targetAccounts": t.target_accounts,
+            "targetAccounts": target_accounts,
             "token": leak.then(|| t.secret.clone()),
             "alternateToken": leak.then(|| format!("alt-{}", t.secret)),
-            "isValid": t.is_valid,
+            "isValid": is_valid,
             "isPublic": false,
             "publicData": null,
             "source": null,
