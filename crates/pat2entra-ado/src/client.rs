@@ -81,10 +81,13 @@ const MAX_TIMED_OUT_ATTEMPTS: u32 = 2;
 
 /// Which API a request goes to; decides how statuses are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Api {
+pub(crate) enum Api {
     GraphUsers,
     TokenAdmin,
     ConnectionData,
+    /// The lifecycle API (`_apis/tokens/pats`): a refusal there says which credentials it
+    /// takes, not that the credential is bad.
+    Lifecycle,
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -137,6 +140,10 @@ impl AdoClient {
 
     pub fn organization(&self) -> &str {
         self.org.name()
+    }
+
+    pub(crate) fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
     }
 
     /// How the Token Admin listings so far ended, with how many ended each way.
@@ -234,7 +241,7 @@ impl AdoClient {
     /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded. A segment that is empty,
     /// `.` or `..` would silently address another resource (the URL parser resolves dots), so
     /// it is refused: an owner with such a descriptor becomes a coverage gap.
-    fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
+    pub(crate) fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
             return Err(AdoError::InvalidSegment { what: "an owner descriptor", segment: bad.to_string() });
         }
@@ -260,7 +267,7 @@ impl AdoClient {
     /// `MAX_TIMED_OUT_ATTEMPTS` time out (each after `request_timeout`), with backoffs of at
     /// most `max_backoff` between them; plus at most `MAX_THROTTLED_ATTEMPTS` pauses the
     /// service asked for, each at most `max_wait`; all of it cut short by the deadline.
-    async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
         let endpoint = endpoint_name(url);
         let deadline = self.options.deadline;
         let mut attempt: u32 = 0;
@@ -470,6 +477,11 @@ impl AdoClient {
             }),
             200..=299 => Ok(()),
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            401 | 403 if api == Api::Lifecycle => Err(AdoError::Status {
+                endpoint,
+                status,
+                detail: self.credential.scrub(error_message(body).trim_start_matches(": ")),
+            }),
             401 => Err(AdoError::NotAuthenticated {
                 endpoint,
                 detail: format!("HTTP 401{}", self.credential.scrub(&error_message(body))),
