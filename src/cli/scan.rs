@@ -164,9 +164,20 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
     let client =
         AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::error(Exit::Usage, e))?;
+    // A profile that found a smaller page-size limit wins over --page-size (the service answers
+    // 400 above it, which would cost every owner).
+    let page_size = match service.max_page_size.get() {
+        Some(limit) if limit < args.page_size => {
+            if !args.quiet {
+                eprintln!("page size: {limit} (the largest the service accepted when probed; --page-size {} is above it)", args.page_size);
+            }
+            limit
+        }
+        _ => args.page_size,
+    };
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
-        page_size: args.page_size,
+        page_size,
         checkpoint: args.checkpoint.clone().map(|path| CheckpointSettings {
             path,
             params: CheckpointParams {
@@ -178,6 +189,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             max_age: args.checkpoint_max_age,
         }),
         service,
+        now: Some(as_of),
     };
     let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();

@@ -32,7 +32,7 @@ pub struct WhoamiArgs {
     /// about 15 requests): (1) GET vssps/{org}/_apis/tokens/pats?displayFilterOption=all, then
     /// =revoked (the lifecycle API: your own PATs, targetAccounts filled; a user's Entra token
     /// only); (2) Token Admin for your own descriptor with pageSize 1000, 500, 200, 100, 50, 20
-    /// until one is accepted, then halving the gap (at most 10 calls): the largest accepted
+    /// until one is accepted, then halving the gap (at most 12 calls): the largest accepted
     /// pageSize; (3) Token Admin for your own descriptor, paged: compared with (1), does it fill
     /// targetAccounts, list revoked and expired PATs and how it marks them, and the last page's
     /// continuationToken; (4) Token Admin for a user and an application descriptor that exist
@@ -142,7 +142,7 @@ async fn probe_service(
     let report = crate::ado::probe::probe(client, connection, user_token).await;
     println!("service behaviour (whoami --probe):");
     for (label, text) in &report.lines {
-        show(&format!("  {label}"), text);
+        println!("  {label:<18}{}", terminal_text(text));
     }
     let Some(path) = save else {
         return Ok(());

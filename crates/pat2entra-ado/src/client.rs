@@ -304,6 +304,7 @@ impl AdoClient {
             if let Ok((status, headers, _)) = &sent {
                 self.pacer.observe(*status, headers);
             }
+            self.pacer.done();
             let failure = match sent {
                 Err(SendError::TooLarge) => {
                     self.pacer.stats.oversized.fetch_add(1, Ordering::Relaxed);

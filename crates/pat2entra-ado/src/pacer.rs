@@ -80,6 +80,9 @@ const DEFAULT_RESET: Duration = Duration::from_secs(1);
 pub struct Pacer {
     pause_until: Mutex<Option<Instant>>,
     spacing: Mutex<Spacing>,
+    /// Requests sent and not answered yet: they spend the budget before any response says so,
+    /// so the spacing counts them as spent.
+    in_flight: AtomicI64,
     /// The longest pause a request waits through; longer ones end the request instead.
     max_wait: Duration,
     /// Retries left for the whole run: a service that keeps failing ends in coverage gaps
@@ -98,6 +101,7 @@ impl Pacer {
         Pacer {
             pause_until: Mutex::new(None),
             spacing: Mutex::new(Spacing::default()),
+            in_flight: AtomicI64::new(0),
             max_wait,
             retry_budget: AtomicI64::new(i64::from(retry_budget)),
             stats: ClientStats::default(),
@@ -152,7 +156,13 @@ impl Pacer {
             tokio::time::sleep_until(slot).await;
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The request let through by `wait_turn` ended (answered or not).
+    pub fn done(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The spacing between requests in force (zero: none).
@@ -160,11 +170,14 @@ impl Pacer {
         self.spacing.lock().unwrap_or_else(|p| p.into_inner()).interval
     }
 
-    /// Spaces requests so that `remaining` units last until `reset_in`, once `remaining` is under
-    /// `SLOW_FROM` of `limit`; lifts the spacing when the budget is ample again. One unit per
+    /// Spaces requests so that `remaining` units (less the requests still in flight) last until
+    /// `reset_in`, once that is under `SLOW_FROM` of `limit`; lifts the spacing when the budget is ample again. One unit per
     /// request is assumed (a request costs at most about one TSTU), so the spacing errs slow.
     fn set_spacing(&self, remaining: f64, limit: Option<f64>, reset_in: Option<Duration>) {
         let limit = limit.filter(|l| *l > 0.0).unwrap_or(DEFAULT_LIMIT);
+        // This response's own request is answered; the others in flight will spend the budget.
+        let others = (self.in_flight.load(Ordering::Relaxed) - 1).max(0) as f64;
+        let remaining = remaining - others;
         let interval = if remaining >= limit * SLOW_FROM {
             Duration::ZERO
         } else {
@@ -331,6 +344,7 @@ mod tests {
         let start = Instant::now();
         for _ in 0..n {
             pacer.wait_turn(None).await.unwrap();
+            pacer.done();
         }
         start.elapsed()
     }
@@ -382,6 +396,13 @@ mod tests {
         assert_eq!(pacer.spacing(), Duration::from_secs(2));
         pacer.observe(200, &rate_headers("9", "200", None, None));
         assert_eq!(pacer.spacing(), Duration::from_millis(100));
+        // Requests in flight spend the budget before any answer says so: 9 left with 4 others
+        // on their way is 5 left.
+        for _ in 0..5 {
+            pacer.wait_turn(None).await.unwrap();
+        }
+        pacer.observe(200, &rate_headers("9", "200", None, None));
+        assert_eq!(pacer.spacing(), Duration::from_secs(1).div_f64(6.0));
     }
 
     #[tokio::test(start_paused = true)]

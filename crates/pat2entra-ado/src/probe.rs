@@ -13,7 +13,7 @@
 //!    httpExamples/Pats/ListPats.json. A user's Entra token only.
 //! 2. `GET vssps/{org}/_apis/tokenadmin/personalaccesstokens/{own descriptor}?pageSize=N&isPublic=false`
 //!    with N = 1000, 500, 200, 100, 50, 20 until one is accepted, then halving the gap to the
-//!    smallest refused (400): at most `MAX_PAGE_SIZE_CALLS` calls (specs/tokenAdmin/7.1/tokenAdmin.json
+//!    smallest refused (400): at most `MAX_PAGE_SIZE_CALLS` (12) calls (specs/tokenAdmin/7.1/tokenAdmin.json
 //!    documents 400 for an invalid page size).
 //! 3. The same, paged with the largest accepted size (at most 100), to compare and to see the
 //!    last page's `continuationToken`.
@@ -33,7 +33,7 @@ const LIFECYCLE_API_VERSION: &str = "7.1-preview.1";
 /// Lifecycle pages read at most (100 PATs each, the API's largest `$top`).
 const MAX_LIFECYCLE_PAGES: u32 = 50;
 /// Calls the `pageSize` search may make.
-pub const MAX_PAGE_SIZE_CALLS: usize = 10;
+pub const MAX_PAGE_SIZE_CALLS: usize = 12;
 /// `pageSize` values tried first, largest first.
 const PAGE_SIZE_STEPS: [u32; 6] = [1000, 500, 200, 100, 50, 20];
 
@@ -266,12 +266,19 @@ fn compare(
         }
     }
 
-    // Revoked PATs: listed or hidden, and how they are marked.
-    let revoked_pats: Vec<&PatToken> =
-        all.iter().filter(|p| revoked_ids.contains(&p.authorization_id.to_ascii_lowercase())).collect();
+    // Revoked PATs not yet past their expiry (one past it could be hidden for expiring):
+    // listed or hidden, and how they are marked.
+    let past = |p: &PatToken| {
+        p.valid_to.as_deref().and_then(|v| crate::timestamp::parse_timestamp(v).ok()).is_some_and(|to| to <= now)
+    };
+    let revoked_pats: Vec<&PatToken> = all
+        .iter()
+        .filter(|p| revoked_ids.contains(&p.authorization_id.to_ascii_lowercase()))
+        .filter(|p| !past(p))
+        .collect();
     let revoked_listed: Vec<&Token> = revoked_pats.iter().filter_map(|p| listed(p)).collect();
     let text = match (revoked_pats.len(), revoked_listed.len()) {
-        (0, _) => "unknown: you have no revoked PATs to compare".to_string(),
+        (0, _) => "unknown: you have no revoked PATs (before their expiry) to compare".to_string(),
         (n, 0) => {
             b.lists_revoked = Reading::known(false, Basis::Profile);
             format!("hidden: none of your {n} revoked PATs is listed by Token Admin")
@@ -285,9 +292,6 @@ fn compare(
     report.lines.push(("revoked PATs".into(), text));
 
     // Expired PATs (not revoked): listed or hidden, and whether isValid is cleared.
-    let past = |p: &PatToken| {
-        p.valid_to.as_deref().and_then(|v| crate::timestamp::parse_timestamp(v).ok()).is_some_and(|to| to <= now)
-    };
     let expired: Vec<&PatToken> =
         all.iter().filter(|p| past(p) && !revoked_ids.contains(&p.authorization_id.to_ascii_lowercase())).collect();
     let expired_listed: Vec<&Token> = expired.iter().filter_map(|p| listed(p)).collect();

@@ -23,11 +23,13 @@ pub struct ScanOptions {
     /// What is known about the service before the scan (`--service-profile`); readings left
     /// unknown are inferred from the scan's data where it shows them.
     pub service: ServiceBehaviour,
+    /// The service's "now", for reading which listed tokens had expired (default: the clock).
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None, service: ServiceBehaviour::default() }
+        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None, service: ServiceBehaviour::default(), now: None }
     }
 }
 
@@ -163,7 +165,7 @@ async fn read_service(
     warnings: &mut Vec<CoverageWarning>,
 ) -> ServiceBehaviour {
     let mut service = options.service.clone();
-    let as_of = chrono::Utc::now();
+    let as_of = options.now.unwrap_or_else(chrono::Utc::now);
     let past = |t: &Token| t.valid_to.is_some_and(|to| to <= as_of);
     let seen = Observations {
         filled_target_accounts: tokens.iter().filter(|t| !t.target_accounts.is_empty()).count(),
