@@ -139,6 +139,11 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
                     ),
                 ));
             }
+            if !args.quiet {
+                for (label, text) in profile.behaviour.describe() {
+                    eprintln!("service: {label}: {}", crate::report::terminal_text(&text));
+                }
+            }
             profile.behaviour
         }
     };
