@@ -336,6 +336,101 @@ mod tests {
     }
 
     #[test]
+    fn a_global_pat_is_confirmed_only_when_the_service_fills_target_accounts() {
+        use crate::finding::Confidence;
+        use crate::inventory::{Coverage, Inventory, Token};
+        let token = |id: &str, targets: &[&str]| Token {
+            authorization_id: id.into(),
+            owner: "aad.o".into(),
+            scopes: vec!["vso.code".into()],
+            all_organizations: targets.is_empty(),
+            target_accounts: targets.iter().map(|t| t.to_string()).collect(),
+            is_valid: true,
+            ..Token::default()
+        };
+        let judge = |service: ServiceBehaviour| {
+            let inventory = Inventory {
+                organization: "o".into(),
+                owners: vec![],
+                tokens: vec![token("empty", &[]), token("scoped", &["org-id"])],
+                coverage: Coverage::new(1, 1, vec![]),
+                evidence: Default::default(),
+                service,
+            };
+            let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
+            crate::rules::RuleSet::default_rules()
+                .evaluate(&inventory, as_of)
+                .findings
+                .into_iter()
+                .filter(|f| f.rule == "all-organizations")
+                .collect::<Vec<_>>()
+        };
+        let unknown = judge(ServiceBehaviour::default());
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].authorization_id, "empty");
+        assert_eq!(unknown[0].confidence, Confidence::Low);
+        assert!(unknown[0].message.ends_with("(not confirmed: Token Admin left targetAccounts empty)"), "{}", unknown[0].message);
+        let leaves = judge(ServiceBehaviour {
+            fills_target_accounts: Reading::known(false, Basis::Profile),
+            ..ServiceBehaviour::default()
+        });
+        assert_eq!(leaves[0].confidence, Confidence::Low);
+        assert!(leaves[0].message.contains("known to leave it empty"), "{}", leaves[0].message);
+        let fills = judge(ServiceBehaviour {
+            fills_target_accounts: Reading::known(true, Basis::Inferred),
+            ..ServiceBehaviour::default()
+        });
+        assert_eq!(fills[0].confidence, Confidence::High);
+        assert!(!fills[0].message.contains("not confirmed"));
+        let json = serde_json::to_value(&fills[0]).unwrap();
+        assert!(json.get("confidence").is_none(), "high confidence is not written: older readers see no change");
+    }
+
+    #[test]
+    fn audit_events_tell_an_expired_pat_from_a_revoked_one() {
+        use crate::evidence::{CredentialEvent, EventKind};
+        use crate::inventory::{Token, TokenState};
+        let at: DateTime<Utc> = "2026-10-01T00:00:00Z".parse().unwrap();
+        let event = |kind| CredentialEvent { kind, at, actor: None, action: "Token.Pat".into() };
+        let mut t = Token { is_valid: false, valid_to: Some(at), ..Token::default() };
+        assert_eq!(t.state(at), TokenState::Revoked, "without events isValid false reads as revoked");
+        t.events = vec![event(EventKind::Expired)];
+        assert_eq!(t.state(at), TokenState::Expired);
+        t.events.push(event(EventKind::Revoked));
+        assert_eq!(t.state(at), TokenState::Revoked);
+    }
+
+    #[test]
+    fn a_profile_round_trips_and_a_wrong_one_is_refused_with_one_line() {
+        let dir = std::env::temp_dir().join(format!("pat2entra-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.json");
+        let profile = ServiceProfile {
+            version: PROFILE_VERSION,
+            organization: "fabrikam".into(),
+            probed_at: "2026-11-26T00:00:00Z".parse().unwrap(),
+            behaviour: ServiceBehaviour {
+                fills_target_accounts: Reading::known(false, Basis::Inferred),
+                paging_end: Reading::known(PagingEnd::ZeroGuid, Basis::Inferred),
+                ..ServiceBehaviour::default()
+            },
+            notes: vec!["x".into()],
+        };
+        std::fs::write(&path, profile.to_json()).unwrap();
+        let loaded = ServiceProfile::load(&path).unwrap();
+        assert_eq!(loaded.behaviour.fills_target_accounts, Reading::known(false, Basis::Profile));
+        assert_eq!(loaded.behaviour.paging_end.get(), Some(PagingEnd::ZeroGuid));
+        assert_eq!(loaded.behaviour.lists_revoked, Reading::default(), "what the probe did not settle stays unknown");
+        assert!(loaded.behaviour.profile.as_deref().unwrap().contains("p.json (probed 2026-11-26 00:00 UTC)"));
+        std::fs::write(&path, profile.to_json().replace("\"version\": 1", "\"version\": 9")).unwrap();
+        let e = ServiceProfile::load(&path).unwrap_err().to_string();
+        assert!(e.contains("version 9 is not supported") && e.contains("whoami --probe"), "{e}");
+        std::fs::write(&path, "{}").unwrap();
+        assert!(ServiceProfile::load(&path).unwrap_err().to_string().contains("not a pat2entra service profile"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn older_records_without_the_section_load() {
         let b: ServiceBehaviour = serde_json::from_str("{}").unwrap();
         assert!(b.is_empty());
