@@ -174,7 +174,10 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let page_size = match service.max_page_size.get() {
         Some(limit) if limit < args.page_size => {
             if !args.quiet {
-                eprintln!("page size: {limit} (the largest the service accepted when probed; --page-size {} is above it)", args.page_size);
+                eprintln!(
+                    "page size: {limit} (the largest the service accepted when probed; --page-size {} is above it)",
+                    args.page_size
+                );
             }
             limit
         }

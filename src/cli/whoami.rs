@@ -58,9 +58,8 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
     };
     let org_url = endpoints.dev.join(org.name()).map(|u| u.to_string()).unwrap_or_default();
     if let Some(path) = &args.save_profile {
-        crate::files::check_writable(path).map_err(|e| {
-            Failure::new(Exit::Usage, format!("--save-profile: {}", pat2entra_core::error::chain(&e)))
-        })?;
+        crate::files::check_writable(path)
+            .map_err(|e| Failure::new(Exit::Usage, format!("--save-profile: {}", pat2entra_core::error::chain(&e))))?;
     }
     let signed_in = sign_in(&args.auth).await?;
     let claims = match &signed_in.credential {

@@ -587,7 +587,10 @@ fn dot_segments_never_leave_the_path() {
     // Besides the listing and the good owner, only connectionData (this organization's id, read
     // because a token came with targetAccounts).
     assert!(
-        server.seen().iter().all(|s| is_listing(s) || is_owner(s, "aad.good") || s.target.contains("/_apis/connectionData")),
+        server
+            .seen()
+            .iter()
+            .all(|s| is_listing(s) || is_owner(s, "aad.good") || s.target.contains("/_apis/connectionData")),
         "{:?}",
         server.seen()
     );

@@ -81,8 +81,12 @@ fn for_every_variant_the_scan_judges_what_the_seed_holds() {
 
         // Exactly the tokens the variant lists: none lost at a zero GUID or an empty end.
         let expected = ids(seed.iter().map(|(_, t)| t).filter(|t| listed(b, t, now)));
-        let got: BTreeSet<String> =
-            record["tokens"].as_array().unwrap().iter().map(|t| t["authorization_id"].as_str().unwrap().into()).collect();
+        let got: BTreeSet<String> = record["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["authorization_id"].as_str().unwrap().into())
+            .collect();
         assert_eq!(got, expected, "{variant}");
 
         // Global PATs: confirmed exactly when Token Admin fills the field; never confirmed when
@@ -105,7 +109,11 @@ fn for_every_variant_the_scan_judges_what_the_seed_holds() {
 
         // What the data shows about listing and the end of paging.
         let revoked_seen = seed.iter().any(|(_, t)| !t.is_valid && listed(b, t, now));
-        assert_eq!(service["lists_revoked"]["value"], if revoked_seen { Value::Bool(true) } else { Value::Null }, "{variant}");
+        assert_eq!(
+            service["lists_revoked"]["value"],
+            if revoked_seen { Value::Bool(true) } else { Value::Null },
+            "{variant}"
+        );
         let end = match b.paging_end {
             pat2entra::sim::SimPagingEnd::Null => "null",
             pat2entra::sim::SimPagingEnd::Empty => "empty",
@@ -152,7 +160,12 @@ fn probe(sim: &TestSim, dir: &std::path::Path) -> (common::Run, std::path::PathB
 #[test]
 fn whoami_probe_reports_each_variant_exactly_and_a_scan_given_the_profile_follows_it() {
     let seed = probe_seed();
-    for variant in ["", "target-accounts=empty,end=zero-guid", "revoked=hidden,expired=invalid,page-size-limit=73", "expired=hidden,end=empty"] {
+    for variant in [
+        "",
+        "target-accounts=empty,end=zero-guid",
+        "revoked=hidden,expired=invalid,page-size-limit=73",
+        "expired=hidden,end=empty",
+    ] {
         let sim = sim(SimConfig { seed, ..sim_config() }, variant);
         let b = sim.sim().config().behaviour.clone();
         let dir = tempfile::tempdir().unwrap();
@@ -214,7 +227,9 @@ fn whoami_probe_reports_each_variant_exactly_and_a_scan_given_the_profile_follow
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|f| f["rule"] == "revoked" && f["message"].as_str().unwrap().contains("expired, revoked or both"))
+                .filter(|f| {
+                    f["rule"] == "revoked" && f["message"].as_str().unwrap().contains("expired, revoked or both")
+                })
                 .map(|f| f["authorization_id"].as_str().unwrap().to_string())
                 .collect::<BTreeSet<_>>();
             assert!(!expired_as_invalid.is_empty());
@@ -230,7 +245,18 @@ fn a_pat_or_a_service_principal_cannot_use_the_lifecycle_api_and_is_told_so() {
     let profile = dir.path().join("p.json");
     let base = sim.base_url();
     let r = run(
-        &["whoami", "--org", "fabrikam", "--base-url", &base, "--auth", "pat", "--probe", "--save-profile", profile.to_str().unwrap()],
+        &[
+            "whoami",
+            "--org",
+            "fabrikam",
+            "--base-url",
+            &base,
+            "--auth",
+            "pat",
+            "--probe",
+            "--save-profile",
+            profile.to_str().unwrap(),
+        ],
         &[("AZURE_DEVOPS_EXT_PAT", PAT)],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -7,13 +7,13 @@ use super::error::AdoError;
 use super::pacer::{Pacer, WaitRefused, format_duration, retry_after};
 use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
 use pat2entra_core::inventory::{Owner, Token};
+use pat2entra_core::service::PagingEnd;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LOCATION};
 use serde::de::DeserializeOwned;
-use pat2entra_core::service::PagingEnd;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -861,8 +861,16 @@ mod tests {
     #[tokio::test]
     async fn a_zero_guid_ends_paging_like_null_and_the_end_marker_is_kept() {
         let (base, count) = serve(|n, _| {
-            let next = if n == 0 { "\"5f0c1d2e-0000-4000-8000-000000000001\"" } else { "\"00000000-0000-0000-0000-000000000000\"" };
-            Some(http("200 OK", "", &format!(r#"{{"value": [{{"authorizationId": "t{n}"}}], "continuationToken": {next}}}"#)))
+            let next = if n == 0 {
+                "\"5f0c1d2e-0000-4000-8000-000000000001\""
+            } else {
+                "\"00000000-0000-0000-0000-000000000000\""
+            };
+            Some(http(
+                "200 OK",
+                "",
+                &format!(r#"{{"value": [{{"authorizationId": "t{n}"}}], "continuationToken": {next}}}"#),
+            ))
         })
         .await;
         let client = client_for(&base, ClientOptions::default());

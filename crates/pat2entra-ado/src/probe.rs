@@ -128,7 +128,10 @@ pub async fn probe(client: &AdoClient, connection: &Connection, user_token: bool
     let now = Utc::now();
     let org_id = connection.instance_id.clone().filter(|i| !i.trim().is_empty());
     report.behaviour.organization_id = org_id.clone();
-    report.say("organization id", org_id.clone().unwrap_or_else(|| "unknown (connectionData named no instanceId)".into()));
+    report.say(
+        "organization id",
+        org_id.clone().unwrap_or_else(|| "unknown (connectionData named no instanceId)".into()),
+    );
     let caller = &connection.caller;
     let descriptor = caller.subject_descriptor.clone();
 
@@ -148,10 +151,7 @@ pub async fn probe(client: &AdoClient, connection: &Connection, user_token: bool
     } else {
         match (client.list_own_pats("all").await, client.list_own_pats("revoked").await) {
             (Ok(all), Ok(revoked)) => {
-                report.say(
-                    "lifecycle API",
-                    format!("{} PATs of yours ({} revoked)", all.len(), revoked.len()),
-                );
+                report.say("lifecycle API", format!("{} PATs of yours ({} revoked)", all.len(), revoked.len()));
                 Some((all, revoked))
             }
             (Err(e), _) | (_, Err(e)) => {
@@ -307,7 +307,11 @@ fn compare(
             b.expired_marked_invalid = Reading::known(invalid > 0, Basis::Profile);
             format!(
                 "listed ({k} of {n}); marked {}",
-                if invalid > 0 { "isValid: false, like revoked ones" } else { "isValid: true (only the date says expired)" }
+                if invalid > 0 {
+                    "isValid: false, like revoked ones"
+                } else {
+                    "isValid: true (only the date says expired)"
+                }
             )
         }
     };

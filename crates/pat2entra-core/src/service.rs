@@ -242,9 +242,13 @@ pub enum ProfileError {
         #[source]
         reason: crate::files::ReadError,
     },
-    #[error("service profile {file}: not a pat2entra service profile ({detail}); write one with: pat2entra whoami --probe --save-profile FILE")]
+    #[error(
+        "service profile {file}: not a pat2entra service profile ({detail}); write one with: pat2entra whoami --probe --save-profile FILE"
+    )]
     Parse { file: String, detail: String },
-    #[error("service profile {file}: version {found} is not supported (this pat2entra reads version {PROFILE_VERSION}); probe again with: pat2entra whoami --probe --save-profile FILE")]
+    #[error(
+        "service profile {file}: version {found} is not supported (this pat2entra reads version {PROFILE_VERSION}); probe again with: pat2entra whoami --probe --save-profile FILE"
+    )]
     Version { file: String, found: u32 },
 }
 
@@ -369,7 +373,11 @@ mod tests {
         assert_eq!(unknown.len(), 1);
         assert_eq!(unknown[0].authorization_id, "empty");
         assert_eq!(unknown[0].confidence, Confidence::Low);
-        assert!(unknown[0].message.ends_with("(not confirmed: Token Admin left targetAccounts empty)"), "{}", unknown[0].message);
+        assert!(
+            unknown[0].message.ends_with("(not confirmed: Token Admin left targetAccounts empty)"),
+            "{}",
+            unknown[0].message
+        );
         let leaves = judge(ServiceBehaviour {
             fills_target_accounts: Reading::known(false, Basis::Profile),
             ..ServiceBehaviour::default()

@@ -149,13 +149,14 @@ impl Behaviour {
 /// `expired` or `all` (default `active`); `$top` at most 100. Only a user's Entra token may call
 /// it ("users must provide a Microsoft Entra access token"; "you can't use service principals"):
 /// `caller_is_user_bearer` is false for a PAT or an application.
-pub fn lifecycle_list(request: &Request, tokens: &[SimToken], now: DateTime<Utc>, caller_is_user_bearer: bool) -> Reply {
+pub fn lifecycle_list(
+    request: &Request,
+    tokens: &[SimToken],
+    now: DateTime<Utc>,
+    caller_is_user_bearer: bool,
+) -> Reply {
     if !caller_is_user_bearer {
-        return Reply::Response(super::error(
-            401,
-            "The requested operation is not allowed.",
-            "InvalidAccessException",
-        ));
+        return Reply::Response(super::error(401, "The requested operation is not allowed.", "InvalidAccessException"));
     }
     let filter = request.query("displayFilterOption").unwrap_or("active").to_ascii_lowercase();
     let keep = |t: &SimToken| match filter.as_str() {
@@ -177,7 +178,9 @@ pub fn lifecycle_list(request: &Request, tokens: &[SimToken], now: DateTime<Utc>
         None => 0,
         Some(c) => match c.strip_prefix("pats;").and_then(|n| n.parse::<usize>().ok()) {
             Some(n) if n < listed.len() => n,
-            _ => return Reply::Response(super::error(400, "The continuation token is not valid.", "ArgumentException")),
+            _ => {
+                return Reply::Response(super::error(400, "The continuation token is not valid.", "ArgumentException"));
+            }
         },
     };
     let end = (start + top).min(listed.len());
@@ -205,9 +208,8 @@ mod tests {
 
     #[test]
     fn behaviours_read_and_show_the_same() {
-        let b: Behaviour = "target-accounts=empty, revoked=hidden,expired=invalid,end=zero-guid,page-size-limit=50"
-            .parse()
-            .unwrap();
+        let b: Behaviour =
+            "target-accounts=empty, revoked=hidden,expired=invalid,end=zero-guid,page-size-limit=50".parse().unwrap();
         assert!(!b.fills_target_accounts && !b.lists_revoked && b.lists_expired && b.expired_marked_invalid);
         assert_eq!(b.paging_end, PagingEnd::ZeroGuid);
         assert_eq!(b.to_string().parse::<Behaviour>().unwrap(), b);

@@ -29,7 +29,13 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None, service: ServiceBehaviour::default(), now: None }
+        ScanOptions {
+            concurrency: 8,
+            page_size: 100,
+            checkpoint: None,
+            service: ServiceBehaviour::default(),
+            now: None,
+        }
     }
 }
 
