@@ -265,6 +265,31 @@ fn a_pat_or_a_service_principal_cannot_use_the_lifecycle_api_and_is_told_so() {
     assert_eq!(saved["behaviour"]["fills_target_accounts"]["value"], Value::Null, "unknown, not guessed");
     assert_eq!(saved["behaviour"]["paging_end"]["value"], "null", "what Token Admin alone shows is still read");
 
+    // A service principal: told the same, and nothing of its own to compare.
+    let sp = TestSim::start(SimConfig {
+        entra: pat2entra::sim::SimEntra { client_secret: Some("probe-secret".into()), ..Default::default() },
+        ..sim_config()
+    });
+    let tenant = sp.sim().tenant_id().to_string();
+    let client_id = sp.sim().config().entra.client_id.clone();
+    let mut args = vec![
+        "whoami".to_string(),
+        "--org".into(),
+        "fabrikam".into(),
+        "--base-url".into(),
+        sp.base_url(),
+        "--probe".into(),
+    ];
+    args.extend(common::authority_args(&sp));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(
+        &args,
+        &[("AZURE_CLIENT_ID", &client_id), ("AZURE_TENANT_ID", &tenant), ("AZURE_CLIENT_SECRET", "probe-secret")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("a service principal or managed identity cannot list PATs through it"), "{}", r.stdout);
+    assert!(!r.stdout.contains("probe-secret") && !r.stderr.contains("probe-secret"));
+
     // --save-profile without --probe is refused by the parser.
     let r = run(&["whoami", "--org", "fabrikam", "--save-profile", "x.json"], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
