@@ -59,12 +59,12 @@ pub enum WaitRefused {
     Deadline,
 }
 
-/// Requests spaced out while the rate-limit budget runs low: each takes the next slot.
+/// Requests spaced out while the rate-limit budget runs low: one per interval.
 #[derive(Debug, Default)]
 struct Spacing {
     /// Time between two requests; zero while the budget is ample.
     interval: Duration,
-    /// The next free slot.
+    /// When the next request may go.
     next: Option<Instant>,
 }
 
@@ -135,25 +135,33 @@ impl Pacer {
                 _ => break,
             }
         }
-        // While the budget runs low, each request takes the next slot of the spacing.
-        let slot = {
-            let mut spacing = self.spacing.lock().unwrap_or_else(|p| p.into_inner());
-            if spacing.interval.is_zero() {
-                None
-            } else {
+        // While the budget runs low, one request goes per interval: a request waits for the
+        // next free moment and claims it only when it comes, so a spacing that is lifted or
+        // changed holds no one back longer than one interval (no queue of far-off slots).
+        let mut waited = false;
+        loop {
+            let wait_until = {
+                let mut spacing = self.spacing.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
-                let slot = spacing.next.map_or(now, |n| n.max(now));
-                spacing.next = Some(slot + spacing.interval);
-                (slot > now).then_some(slot)
-            }
-        };
-        if let Some(slot) = slot {
-            if deadline.is_some_and(|d| d < slot) {
+                match spacing.next {
+                    _ if spacing.interval.is_zero() => None,
+                    Some(next) if next > now => Some(next),
+                    _ => {
+                        spacing.next = Some(now + spacing.interval);
+                        None
+                    }
+                }
+            };
+            let Some(until) = wait_until else { break };
+            if deadline.is_some_and(|d| d < until) {
                 self.stats.waits_refused.fetch_add(1, Ordering::Relaxed);
                 return Err(WaitRefused::Deadline);
             }
-            self.stats.paced.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep_until(slot).await;
+            if !waited {
+                waited = true;
+                self.stats.paced.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::time::sleep_until(until).await;
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -306,6 +314,7 @@ fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+    use std::sync::Arc;
 
     #[tokio::test(start_paused = true)]
     async fn a_retry_after_pauses_every_request() {
@@ -403,6 +412,32 @@ mod tests {
         }
         pacer.observe(200, &rate_headers("9", "200", None, None));
         assert_eq!(pacer.spacing(), Duration::from_secs(1).div_f64(6.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_waiting_requests_are_released_within_one_interval_when_the_budget_recovers() {
+        let pacer = Arc::new(Pacer::new(10, Duration::from_secs(300)));
+        pacer.observe(200, &rate_headers("0", "200", None, None));
+        assert_eq!(pacer.spacing(), Duration::from_secs(1));
+        let start = Instant::now();
+        let waiting: Vec<_> = (0..64)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer.wait_turn(None).await.unwrap();
+                    pacer.done();
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        pacer.observe(200, &rate_headers("150", "200", None, None));
+        let mut last = start;
+        for w in waiting {
+            last = last.max(w.await.unwrap());
+        }
+        // Three went at 0 s, 1 s and 2 s; the other 61 at 3 s, not 63 s.
+        assert_eq!(last - start, Duration::from_secs(3));
     }
 
     #[tokio::test(start_paused = true)]
