@@ -98,11 +98,26 @@ impl AdoClient {
             pats.extend(page.pat_tokens);
             // The example ends with "" rather than null: both end the list.
             match page.continuation_token.filter(|c| !c.trim().is_empty()) {
+                None => return Ok(pats),
                 Some(c) if seen.insert(c.clone()) => continuation = Some(c),
-                _ => return Ok(pats),
+                Some(_) => {
+                    let mut endpoint = base.clone();
+                    endpoint.set_query(None);
+                    return Err(AdoError::Malformed {
+                        endpoint: format!("GET {endpoint}"),
+                        detail: "a continuation token came back a second time; paging would never end".into(),
+                    });
+                }
             }
         }
-        Ok(pats)
+        // More PATs than any person keeps: say so rather than compare a part.
+        let mut endpoint = base.clone();
+        endpoint.set_query(None);
+        Err(AdoError::TooManyPages {
+            endpoint: format!("GET {endpoint}"),
+            pages: MAX_LIFECYCLE_PAGES,
+            flag: "the probe's limit",
+        })
     }
 
     /// The status of one Token Admin call for `descriptor` with `pageSize` (200 when it answered
