@@ -327,3 +327,60 @@ fn under_sustained_rate_limit_decline_a_scan_at_concurrency_64_gets_no_429() {
     let served = sim.sim().stats().requests.load(std::sync::atomic::Ordering::Relaxed);
     assert!(served > 400, "sustained load: {served} requests");
 }
+
+/// Microsoft's example of the lifecycle API parses into the probe's wire model, and the
+/// simulator answers with the same fields and JSON types.
+#[test]
+fn the_lifecycle_api_example_parses_and_the_simulator_answers_in_its_shape() {
+    use pat2entra::ado::probe::PagedPatTokens;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ado-api/tokens");
+    for v in ["7.1", "7.2"] {
+        let path = format!("{fixtures}/{v}/httpExamples/Pats/ListPats.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).unwrap();
+        let body = &example["responses"]["200"]["body"];
+        let page: PagedPatTokens = serde_json::from_value(body.clone()).expect("ListPats parses");
+        assert_eq!(page.pat_tokens.len(), 4);
+        assert_eq!(page.continuation_token.as_deref(), Some(""), "the example ends with an empty string");
+        assert!(page.pat_tokens[0].target_accounts.is_none(), "a global PAT: null");
+        assert_eq!(page.pat_tokens[1].target_accounts.as_deref().unwrap().len(), 1);
+
+        // The simulator's answer: same keys, same JSON types.
+        let sim = TestSim::start(sim_config());
+        let tenant = sim.sim().tenant_id().to_string();
+        let (token, _) = sim.sim().issue_token(&tenant, Principal::Administrator, Duration::from_secs(600));
+        let url =
+            format!("{}/fabrikam/_apis/tokens/pats?displayFilterOption=all&api-version=7.1-preview.1", sim.base_url());
+        let answer: Value = sim.block_on(async {
+            reqwest::Client::new().get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap()
+        });
+        let kinds = |v: &Value| -> std::collections::BTreeMap<String, &'static str> {
+            v.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| {
+                    let kind = match v {
+                        Value::Null => "null",
+                        Value::String(_) => "string",
+                        Value::Array(_) => "array",
+                        Value::Bool(_) => "bool",
+                        Value::Number(_) => "number",
+                        Value::Object(_) => "object",
+                    };
+                    (k.clone(), kind)
+                })
+                .collect()
+        };
+        assert_eq!(kinds(&answer), kinds(body));
+        let pats = answer["patTokens"].as_array().unwrap();
+        assert!(!pats.is_empty());
+        let scoped = body["patTokens"][1].clone();
+        let ours = pats.iter().find(|p| p["targetAccounts"].is_array()).expect("an organization-scoped PAT");
+        assert_eq!(kinds(ours), kinds(&scoped));
+        // A PAT is refused: the lifecycle API takes a user's Entra token only.
+        let status = sim.block_on(async {
+            reqwest::Client::new().get(&url).basic_auth("", Some("any")).send().await.unwrap().status().as_u16()
+        });
+        assert_eq!(status, 401);
+    }
+}
