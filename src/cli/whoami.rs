@@ -29,7 +29,7 @@ pub struct WhoamiArgs {
     pub request_timeout: std::time::Duration,
 
     /// Also settle how the service behaves where Microsoft's documents leave it open (read-only,
-    /// about 15 requests): (1) GET vssps/{org}/_apis/tokens/pats?displayFilterOption=all, then
+    /// at most about 20 requests): (1) GET vssps/{org}/_apis/tokens/pats?displayFilterOption=all, then
     /// =revoked (the lifecycle API: your own PATs, targetAccounts filled; a user's Entra token
     /// only); (2) Token Admin for your own descriptor with pageSize 1000, 500, 200, 100, 50, 20
     /// until one is accepted, then halving the gap (at most 12 calls): the largest accepted
