@@ -22,6 +22,7 @@ mod rules_over_service_data;
 mod sample_reports;
 mod scan;
 mod secrets;
+mod service;
 mod snapshots;
 mod text_and_rules;
 mod whoami;

@@ -24,3 +24,4 @@ pub mod report;
 pub mod rules;
 pub mod scopes;
 pub mod secret;
+pub mod service;

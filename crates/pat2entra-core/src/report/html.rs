@@ -1487,6 +1487,7 @@ mod tests {
             tokens,
             coverage: Coverage::new(2, 2, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of())
     }
