@@ -11,6 +11,7 @@ mod contract;
 mod duplicates;
 mod evidence;
 mod evidence_reports;
+mod evidence_rules;
 mod files;
 mod guidance_and_plan;
 mod hostile;
