@@ -60,10 +60,9 @@ pub struct ScanArgs {
     /// Evidence of use to read besides the tokens: a comma-separated list of entitlements
     /// (owners' last access), membership (still a member?), audit (token events, last use),
     /// ssh (SSH keys), policies (the tenant's PAT policies; undocumented API, opt-in).
-    /// Default: entitlements,membership,audit,ssh. `none`: a bare inventory; `+policies`: the
-    /// default plus policies; a plain list replaces the default. A source that cannot be read
-    /// is reported as such and never fails the scan.
-    #[arg(long, value_name = "LIST", default_value = "default", value_parser = parse_evidence, help_heading = "Evidence")]
+    /// `none`: a bare inventory; `+policies`: the default plus policies; a plain list replaces
+    /// the default. A source that cannot be read is reported as such and never fails the scan.
+    #[arg(long, value_name = "LIST", default_value = "entitlements,membership,audit,ssh", value_parser = parse_evidence, help_heading = "Evidence")]
     pub evidence: EvidenceList,
 
     /// Days of audit log to read, ending at --as-of (or now). The audit log keeps 90 days.
