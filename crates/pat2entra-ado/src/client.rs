@@ -79,10 +79,13 @@ const MAX_TIMED_OUT_ATTEMPTS: u32 = 2;
 
 /// Which API a request goes to; decides how statuses are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Api {
+pub(crate) enum Api {
     GraphUsers,
     TokenAdmin,
     ConnectionData,
+    /// `POST _apis/tokenadmin/revocations`: a 401 there means the credential stopped working
+    /// (the run may have revoked it), since the owners' listings had just been allowed.
+    Revocations,
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -106,6 +109,14 @@ impl fmt::Debug for AdoClient {
 }
 
 impl AdoClient {
+    pub(crate) fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
     pub fn new(
         endpoints: Endpoints,
         org: OrgRef,
@@ -226,7 +237,7 @@ impl AdoClient {
     /// `{host}/{org}/_apis/{segments…}`, each segment percent-encoded. A segment that is empty,
     /// `.` or `..` would silently address another resource (the URL parser resolves dots), so
     /// it is refused: an owner with such a descriptor becomes a coverage gap.
-    fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
+    pub(crate) fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
             return Err(AdoError::InvalidSegment { what: "an owner descriptor", segment: bad.to_string() });
         }
@@ -252,8 +263,19 @@ impl AdoClient {
     /// `MAX_TIMED_OUT_ATTEMPTS` time out (each after `request_timeout`), with backoffs of at
     /// most `max_backoff` between them; plus at most `MAX_THROTTLED_ATTEMPTS` pauses the
     /// service asked for, each at most `max_wait`; all of it cut short by the deadline.
-    async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
-        let endpoint = endpoint_name(url);
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
+        self.exchange(api, url, None).await
+    }
+
+    /// `get_json`, or with `post` a POST of that JSON body: the same retries, pacing, bounds and
+    /// refresh. A 204 (no content) reads as JSON `null`, so `T = ()` takes it.
+    pub(crate) async fn exchange<T: DeserializeOwned>(
+        &self,
+        api: Api,
+        url: &Url,
+        post: Option<&[u8]>,
+    ) -> Result<(T, HeaderMap), AdoError> {
+        let endpoint = if post.is_some() { post_endpoint_name(url) } else { endpoint_name(url) };
         let deadline = self.options.deadline;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
@@ -285,7 +307,7 @@ impl AdoClient {
                     detail: " (the service asked to wait past it)".into(),
                 },
             })?;
-            let sent = self.send(url, &authorization).await;
+            let sent = self.send(url, post, &authorization).await;
             if let Ok((status, headers, _)) = &sent {
                 self.pacer.observe(*status, headers);
             }
@@ -342,7 +364,8 @@ impl AdoClient {
                 }
                 Ok((status, headers, body)) => {
                     self.check_status(api, &endpoint, status, &headers, &body)?;
-                    match serde_json::from_slice::<T>(&body) {
+                    let body: &[u8] = if status == 204 { b"null" } else { &body };
+                    match serde_json::from_slice::<T>(body) {
                         Ok(value) => return Ok((value, headers)),
                         // Well-formed JSON of the wrong shape: the same bytes would come back.
                         Err(e) if e.classify() == serde_json::error::Category::Data => {
@@ -398,13 +421,18 @@ impl AdoClient {
     /// stream and dropped as soon as it passes `max_response_bytes` (counted after
     /// decompression: reqwest decodes gzip in the stream), so no answer can exhaust memory. A
     /// redirect's body is not read.
-    async fn send(&self, url: &Url, authorization: &Authorization) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
+    async fn send(
+        &self,
+        url: &Url,
+        post: Option<&[u8]>,
+        authorization: &Authorization,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
         let timeout_at = Instant::now() + self.options.request_timeout;
         let (until, by_deadline) = match self.options.deadline {
             Some(d) if d < timeout_at => (d, true),
             _ => (timeout_at, false),
         };
-        match tokio::time::timeout_at(until, self.send_unbounded(url, authorization)).await {
+        match tokio::time::timeout_at(until, self.send_unbounded(url, post, authorization)).await {
             Ok(result) => result,
             Err(_) if by_deadline => Err(SendError::Deadline),
             Err(_) => Err(SendError::Transport { detail: "request timed out".into(), timeout: true }),
@@ -414,11 +442,14 @@ impl AdoClient {
     async fn send_unbounded(
         &self,
         url: &Url,
+        post: Option<&[u8]>,
         authorization: &Authorization,
     ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
-        let mut response = self
-            .http
-            .get(url.clone())
+        let request = match post {
+            Some(body) => self.http.post(url.clone()).header(CONTENT_TYPE, "application/json").body(body.to_vec()),
+            None => self.http.get(url.clone()),
+        };
+        let mut response = request
             .header(AUTHORIZATION, authorization.header.clone())
             .header(ACCEPT, "application/json")
             // Ask for 401 instead of a 203 sign-in page, as Microsoft's own clients do.
@@ -462,6 +493,14 @@ impl AdoClient {
             }),
             200..=299 => Ok(()),
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            401 if api == Api::Revocations => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: format!(
+                    "HTTP 401 on a revocation after the owners' listings were allowed: the credential pat2entra signs in with stopped working (expired, or revoked, possibly by this run){}",
+                    self.credential.scrub(&error_message(body))
+                ),
+            }),
+            403 if api == Api::Revocations => Err(AdoError::TokenAdminDenied { endpoint, status }),
             401 => Err(AdoError::NotAuthenticated {
                 endpoint,
                 detail: format!("HTTP 401{}", self.credential.scrub(&error_message(body))),
@@ -561,7 +600,7 @@ impl Retryable {
 /// Where a paged listing stands: a cap on its pages (endless fresh continuation tokens) and the
 /// tokens already followed (a token that comes back would page forever). One rule for the Graph
 /// listing and for every owner's Token Admin pages.
-struct Paging {
+pub(crate) struct Paging {
     endpoint: String,
     max_pages: u32,
     flag: &'static str,
@@ -570,12 +609,12 @@ struct Paging {
 }
 
 impl Paging {
-    fn new(base: &Url, max_pages: u32, flag: &'static str) -> Self {
+    pub(crate) fn new(base: &Url, max_pages: u32, flag: &'static str) -> Self {
         Paging { endpoint: endpoint_name(base), max_pages, flag, pages: 0, seen: HashSet::new() }
     }
 
     /// Counts the page about to be asked for, or refuses it past the cap.
-    fn start_page(&mut self) -> Result<(), AdoError> {
+    pub(crate) fn start_page(&mut self) -> Result<(), AdoError> {
         if self.pages >= self.max_pages {
             return Err(AdoError::TooManyPages { endpoint: self.endpoint.clone(), pages: self.pages, flag: self.flag });
         }
@@ -585,7 +624,7 @@ impl Paging {
 
     /// The continuation token to send next (`None`: the listing is complete), or an error when
     /// the service returned one it had returned before.
-    fn follow(&mut self, next: Option<String>) -> Result<Option<String>, AdoError> {
+    pub(crate) fn follow(&mut self, next: Option<String>) -> Result<Option<String>, AdoError> {
         match next {
             Some(next) if !self.seen.insert(next.clone()) => Err(AdoError::Malformed {
                 endpoint: self.endpoint.clone(),
@@ -596,10 +635,17 @@ impl Paging {
     }
 }
 
-fn endpoint_name(url: &Url) -> String {
+pub(crate) fn endpoint_name(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     format!("GET {shown}")
+}
+
+/// `POST https://host/org/_apis/…`, without the query string.
+fn post_endpoint_name(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    format!("POST {shown}")
 }
 
 /// Where a redirect pointed, for the error: resolved against the request, without user

@@ -16,6 +16,7 @@ mod credential;
 mod endpoints;
 mod error;
 mod pacer;
+mod revoke;
 mod timestamp;
 pub mod wire;
 
@@ -28,6 +29,7 @@ pub use credential::{Credential, TokenError, TokenSource};
 pub use endpoints::{EndpointError, Endpoints, OrgRef};
 pub use error::AdoError;
 pub use pacer::{ClientStats, Pacer, format_duration};
+pub use revoke::{TokenAdminRevocation, revocation_body};
 pub use timestamp::{TimestampError, parse_timestamp};
 
 pub mod auth;
