@@ -268,7 +268,8 @@ impl AdoClient {
     }
 
     /// `get_json`, or with `post` a POST of that JSON body: the same retries, pacing, bounds and
-    /// refresh. A 204 (no content) reads as JSON `null`, so `T = ()` takes it.
+    /// refresh. A 204 (no content), and any 2xx of a revocation, reads as JSON `null`, so
+    /// `T = ()` takes it.
     pub(crate) async fn exchange<T: DeserializeOwned>(
         &self,
         api: Api,
@@ -364,7 +365,8 @@ impl AdoClient {
                 }
                 Ok((status, headers, body)) => {
                     self.check_status(api, &endpoint, status, &headers, &body)?;
-                    let body: &[u8] = if status == 204 { b"null" } else { &body };
+                    // A revocation is done on any 2xx: its body, if any, says nothing more.
+                    let body: &[u8] = if status == 204 || api == Api::Revocations { b"null" } else { &body };
                     match serde_json::from_slice::<T>(body) {
                         Ok(value) => return Ok((value, headers)),
                         // Well-formed JSON of the wrong shape: the same bytes would come back.
