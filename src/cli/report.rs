@@ -1,4 +1,5 @@
-//! `pat2entra report SCAN.json`: any output format from a saved scan, without network.
+//! `pat2entra report SCAN.json`: any output format from a saved scan, without network; or with
+//! `--journal FILE`, the journal of a `revoke` run.
 
 use super::Failure;
 use super::output::OutputArgs;
@@ -10,14 +11,39 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A saved scan (`pat2entra scan -o json --out SCAN.json`).
-    pub scan: PathBuf,
+    #[arg(required_unless_present = "journal")]
+    pub scan: Option<PathBuf>,
+
+    /// Render a revoke journal instead (`SCAN.revoke-journal.jsonl`): each credential's last
+    /// outcome and why (table, Markdown, HTML), or every line (CSV, JSON).
+    #[arg(long, value_name = "FILE", conflicts_with = "scan")]
+    pub journal: Option<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
-    let record = ScanRecord::load(&args.scan).map_err(|e| Failure::error(Exit::Usage, e))?;
+    if let Some(path) = &args.journal {
+        return journal(path, &args.output);
+    }
+    let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
+    let record = ScanRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
     let record = args.output.write(record)?;
     Ok(args.output.gate(&record))
+}
+
+/// `report --journal FILE`: the journal in the chosen format (no redaction, no gate: a journal
+/// holds no findings).
+fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure> {
+    if output.redact {
+        return Err(Failure::new(Exit::Usage, "--redact does not apply to --journal (it redacts scans)"));
+    }
+    let text = crate::files::read_text_limited(path, crate::journal::MAX_JOURNAL, "journal").map_err(|e| {
+        Failure::new(Exit::Usage, format!("journal {}: {}", path.display(), pat2entra_core::error::chain(&e)))
+    })?;
+    let journal = crate::journal::Journal::parse(&text)
+        .map_err(|e| Failure::new(Exit::Usage, format!("journal {} {e}", path.display())))?;
+    super::write_to(output.out.as_deref(), |w| crate::report::render_journal(&journal, output.output.into(), w))?;
+    Ok(Exit::Ok)
 }

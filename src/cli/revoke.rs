@@ -7,7 +7,6 @@
 use super::auth::{AUTH_HELP, AuthArgs};
 use super::{Failure, parse_severity};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
-use pat2entra_core::evidence::CredentialKind;
 use crate::exit::Exit;
 use crate::finding::Severity;
 use crate::inventory::Token;
@@ -18,6 +17,7 @@ use crate::selection::{Chosen, Selectors, select};
 use chrono::Utc;
 use clap::Args;
 use futures::StreamExt;
+use pat2entra_core::evidence::CredentialKind;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -213,7 +213,8 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     if !args.quiet {
         eprintln!("auth: {}", terminal_text(&signed_in.description));
     }
-    let options = args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
+    let options =
+        args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
     let client = AdoClient::new(endpoints, org.clone(), signed_in.credential, options)
         .map_err(|e| Failure::error(Exit::Usage, e))?;
 
@@ -269,7 +270,10 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
             && e.is_fatal()
         {
             let exit = if e.is_auth() { Exit::Auth } else { Exit::Usage };
-            return Err(Failure::new(exit, format!("{e}\n  nothing was revoked; the journal {} is intact", journal_path.display())));
+            return Err(Failure::new(
+                exit,
+                format!("{e}\n  nothing was revoked; the journal {} is intact", journal_path.display()),
+            ));
         }
         listings.insert(key, listed);
     }
@@ -410,8 +414,9 @@ fn read_journal(path: &Path, organization: &str, binding: &ScanBinding) -> Resul
     if !path.exists() {
         return Ok(None);
     }
-    let text = crate::files::read_text_limited(path, journal::MAX_JOURNAL, "journal")
-        .map_err(|e| Failure::new(Exit::Usage, format!("journal {}: {}", path.display(), pat2entra_core::error::chain(&e))))?;
+    let text = crate::files::read_text_limited(path, journal::MAX_JOURNAL, "journal").map_err(|e| {
+        Failure::new(Exit::Usage, format!("journal {}: {}", path.display(), pat2entra_core::error::chain(&e)))
+    })?;
     let journal = Journal::parse(&text).map_err(|e| journal_problem(path, e))?;
     journal.check(Action::Revoke, organization, binding).map_err(|e| journal_problem(path, e))?;
     if journal.torn_at.is_some() {
@@ -455,7 +460,11 @@ fn show_choice(
     )?;
     if !to_do.is_empty() {
         writeln!(out)?;
-        writeln!(out, "{:<36} {:<4} {:<28} {:<32} {:<10} AUTHORIZATION ID", "OWNER", "KIND", "NAME", "RULES", "EXPIRES")?;
+        writeln!(
+            out,
+            "{:<36} {:<4} {:<28} {:<32} {:<10} AUTHORIZATION ID",
+            "OWNER", "KIND", "NAME", "RULES", "EXPIRES"
+        )?;
         for c in to_do {
             let rules = if c.rules.is_empty() { "-".to_string() } else { c.rules.join(",") };
             writeln!(
@@ -511,7 +520,10 @@ fn confirm(args: &RevokeArgs, org: &str, count: usize) -> Result<(), Failure> {
     eprint!("Revoke {count} credentials in organization {org}? This cannot be undone. Type {count} to confirm: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Failure::new(Exit::Usage, format!("no confirmation: {e}")))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::new(Exit::Usage, format!("no confirmation: {e}")))?;
     if answer.trim() != count.to_string() {
         return Err(Failure::new(Exit::Usage, format!("not confirmed (expected {count}); nothing was revoked")));
     }
@@ -529,7 +541,10 @@ fn recheck(
         Some(Err(e)) => {
             return Err((
                 Outcome::Failed,
-                format!("could not list the owner's credentials again, so not revoked: {}", e.to_string().lines().next().unwrap_or_default()),
+                format!(
+                    "could not list the owner's credentials again, so not revoked: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
             ));
         }
         None => return Err((Outcome::Failed, "the owner's credentials were not listed again".into())),
@@ -600,7 +615,12 @@ struct JournalWriter {
 }
 
 impl JournalWriter {
-    fn open(path: &Path, existing: Option<&Journal>, record: &ScanRecord, binding: &ScanBinding) -> std::io::Result<Self> {
+    fn open(
+        path: &Path,
+        existing: Option<&Journal>,
+        record: &ScanRecord,
+        binding: &ScanBinding,
+    ) -> std::io::Result<Self> {
         match existing {
             Some(journal) => {
                 let file = std::fs::OpenOptions::new().append(true).open(path)?;

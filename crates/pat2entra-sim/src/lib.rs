@@ -192,6 +192,9 @@ struct SimState {
     changes: std::sync::RwLock<revocations::Changes>,
     /// Revocations recorded before the service starts failing (`SimHandle::allow_revocations`).
     revocations_allowed: AtomicU64,
+    /// The authorization id of `accepted_pat` (`SimHandle::bind_pat`): once it is revoked, the
+    /// PAT stops working.
+    pat_authorization_id: std::sync::Mutex<Option<String>>,
 }
 
 /// A running simulator. Dropping it shuts the server down gracefully: it stops accepting
@@ -290,6 +293,7 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
         members: Default::default(),
         changes: Default::default(),
         revocations_allowed: AtomicU64::new(u64::MAX),
+        pat_authorization_id: Default::default(),
     });
     let (shutdown, shutdown_signal) = tokio::sync::watch::channel(());
     let served = state.clone();
@@ -420,8 +424,9 @@ impl SimState {
                     ));
                 }
                 // A 204 has no body to cut short or garble: throttling, 503 and resets only.
-                if let Some(fault) =
-                    self.random_fault(n, None).filter(|r| matches!(r, Reply::Drop) || matches!(r, Reply::Response(r) if r.status != 200))
+                if let Some(fault) = self
+                    .random_fault(n, None)
+                    .filter(|r| matches!(r, Reply::Drop) || matches!(r, Reply::Response(r) if r.status != 200))
                 {
                     return fault;
                 }
@@ -521,7 +526,7 @@ impl SimState {
                     .and_then(|userpass| userpass.split_once(':').map(|(_, p)| p == pat))
                     .unwrap_or(false),
             };
-            if accepted {
+            if accepted && !self.pat_revoked() {
                 return Ok(Principal::Administrator);
             }
             "TF400813: The user '' is not authorized to access this resource.".to_string()

@@ -96,6 +96,14 @@ impl SimState {
         tokens
     }
 
+    /// The accepted PAT was revoked (`SimHandle::bind_pat`).
+    pub(crate) fn pat_revoked(&self) -> bool {
+        let bound = self.pat_authorization_id.lock().unwrap_or_else(|p| p.into_inner());
+        bound.as_ref().is_some_and(|id| {
+            self.changes.read().unwrap_or_else(|p| p.into_inner()).revoked.contains(&(false, id.clone()))
+        })
+    }
+
     /// The credential with this id and its owner's position (generates every owner's: tests only).
     fn find(&self, id: &str) -> Option<SimToken> {
         (0..self.org.user_count())
@@ -114,6 +122,12 @@ impl SimHandle {
     /// fails with 500 and revokes nothing (`None`: no limit): a service failing midway.
     pub fn allow_revocations(&self, total: Option<u64>) {
         self.state.revocations_allowed.store(total.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// Makes `accepted_pat` the PAT with this authorization id: once it is revoked, requests
+    /// signed with it are refused (401), as a PAT that revoked itself.
+    pub fn bind_pat(&self, id: &str) {
+        *self.state.pat_authorization_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
     }
 
     /// Replaces a credential as its owner would: the old one is deleted, a new one (another id,

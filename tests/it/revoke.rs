@@ -1,0 +1,434 @@
+//! `pat2entra revoke` end to end against the simulator: the dry run sends nothing, `--execute`
+//! revokes exactly the chosen set (a later scan shows it), an interrupted run and its rerun revoke
+//! each credential exactly once, changed credentials are skipped and journaled, the credential
+//! in use revoking itself stops the run cleanly, and no secret reaches any output. Expected sets
+//! come from the simulator's seed (the scan only says which owners it listed).
+
+use crate::common::{self, Run, TestSim, as_of, run, sim_config};
+use pat2entra::journal::{Journal, Outcome};
+use pat2entra::sim::{SimConfig, SimToken};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+const PAT: &str = "revoke-test-pat-5d1c0a9e7b3f71c2";
+
+fn start() -> TestSim {
+    TestSim::start(SimConfig { accepted_pat: Some(PAT.into()), ..sim_config() })
+}
+
+/// Scans the simulator into `dir/NAME` and returns its path and record.
+fn scan(sim: &TestSim, dir: &Path, name: &str) -> (PathBuf, serde_json::Value) {
+    let out = dir.join(name);
+    let base = sim.base_url();
+    let r = run(
+        &[
+            "scan",
+            "--org",
+            "fabrikam",
+            "--base-url",
+            &base,
+            "--as-of",
+            "2026-11-26",
+            "-q",
+            "-o",
+            "json",
+            "--out",
+            s(&out),
+        ],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let record = common::read_json(&out);
+    (out, record)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn revoke(sim: &TestSim, scan: &Path, extra: &[&str]) -> Run {
+    let base = sim.base_url();
+    let mut args = vec!["revoke", s(scan), "--org", "fabrikam", "--base-url", &base, "--max-retries", "0"];
+    args.extend_from_slice(extra);
+    run(&args, &[("AZURE_DEVOPS_EXT_PAT", PAT)])
+}
+
+/// Every simulated credential of the owners the scan listed, by id, with its owner.
+fn seeded(sim: &TestSim, record: &serde_json::Value) -> Vec<(String, SimToken)> {
+    let listed: BTreeSet<&str> =
+        record["owners"].as_array().unwrap().iter().map(|o| o["descriptor"].as_str().unwrap()).collect();
+    let org = sim.sim().org();
+    org.users()
+        .zip(org.all_tokens())
+        .filter(|(u, _)| listed.contains(u.descriptor.as_str()))
+        .flat_map(|(u, tokens)| tokens.into_iter().map(move |t| (u.descriptor.clone(), t)))
+        .collect()
+}
+
+/// Active as of the scan: what a selection may choose.
+fn active(t: &SimToken) -> bool {
+    t.is_valid && t.valid_to > as_of()
+}
+
+/// Of `chosen`, the ids still valid now (the simulator's tokens are dated around the scan's
+/// `--as-of`; the ones expired since then are skipped, not revoked).
+fn unexpired(sim: &TestSim, record: &serde_json::Value, chosen: &BTreeSet<String>) -> BTreeSet<String> {
+    let now = chrono::Utc::now();
+    seeded(sim, record)
+        .into_iter()
+        .filter(|(_, t)| chosen.contains(&t.authorization_id) && t.valid_to > now)
+        .map(|(_, t)| t.authorization_id)
+        .collect()
+}
+
+/// The ids `--rule full-access` chooses: active PATs with the scope `app_token`.
+fn full_access(sim: &TestSim, record: &serde_json::Value) -> BTreeSet<String> {
+    seeded(sim, record)
+        .into_iter()
+        .filter(|(_, t)| active(t) && t.public_data.is_none() && t.scope.split_whitespace().any(|s| s == "app_token"))
+        .map(|(_, t)| t.authorization_id)
+        .collect()
+}
+
+/// The ids `--kind pat` chooses: every active PAT.
+fn pats(sim: &TestSim, record: &serde_json::Value) -> BTreeSet<String> {
+    seeded(sim, record)
+        .into_iter()
+        .filter(|(_, t)| active(t) && t.public_data.is_none())
+        .map(|(_, t)| t.authorization_id)
+        .collect()
+}
+
+fn journal(path: &Path) -> Journal {
+    Journal::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Each target's last outcome in the journal, by id.
+fn outcomes(journal: &Journal) -> BTreeMap<String, (Outcome, Option<String>)> {
+    journal.entries.iter().map(|e| (e.target.id.clone(), (e.outcome, e.reason.clone()))).collect()
+}
+
+fn is_valid(record: &serde_json::Value) -> BTreeMap<String, bool> {
+    record["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["authorization_id"].as_str().unwrap().to_string(), t["is_valid"].as_bool().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_dry_run_lists_the_choice_and_sends_nothing() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    let expected = full_access(&sim, &record);
+    assert!(expected.len() >= 3, "the seed has full-access PATs: {expected:?}");
+    let r = revoke(&sim, &path, &["--rule", "full-access"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("{} credentials to revoke", expected.len())), "{}", r.stdout);
+    for id in &expected {
+        assert!(r.stdout.contains(id.as_str()), "{id} not listed:\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("Dry run: nothing was sent"), "{}", r.stdout);
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), 0);
+    assert!(!dir.path().join("scan.revoke-journal.jsonl").exists(), "a dry run writes no journal");
+    // Offline: no credential needed.
+    let r = run(&["revoke", s(&path), "--org", "fabrikam", "--rule", "full-access"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn execute_revokes_exactly_the_choice_and_a_later_scan_shows_it() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, before) = scan(&sim, dir.path(), "scan.json");
+    let chosen = full_access(&sim, &before);
+    let expected = unexpired(&sim, &before, &chosen);
+    let expired = chosen.len() - expected.len();
+    let r = revoke(&sim, &path, &["--rule", "full-access", "--execute", "--yes", "--batch-size", "2"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("revoked {}, skipped {expired}, failed 0", expected.len())), "{}", r.stdout);
+    let counts = sim.sim().revocations_by_id();
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), expected.len().div_ceil(2) as u64);
+
+    let journal = journal(&dir.path().join("scan.revoke-journal.jsonl"));
+    assert_eq!(journal.header.organization, "fabrikam");
+    assert_eq!(journal.runs.len(), 1);
+    assert!(journal.runs[0].actor.is_some(), "the acting identity is journaled");
+    assert!(journal.entries.iter().all(|e| e.actor == journal.runs[0].actor && e.organization == "fabrikam"));
+    let last = outcomes(&journal);
+    assert_eq!(last.keys().cloned().collect::<BTreeSet<_>>(), chosen);
+    for (id, (outcome, why)) in &last {
+        if expected.contains(id) {
+            assert_eq!(*outcome, Outcome::Done, "{id}");
+        } else {
+            assert_eq!((*outcome, why.as_deref()), (Outcome::Skipped, Some("expired since the scan")), "{id}");
+        }
+    }
+    // Planned before, done after: two lines per revoked credential, one per skipped one.
+    assert_eq!(journal.entries.len(), 2 * expected.len() + expired);
+
+    let (_, after) = scan(&sim, dir.path(), "after.json");
+    let (was, now) = (is_valid(&before), is_valid(&after));
+    for (id, valid) in &now {
+        let want = if expected.contains(id) { false } else { was[id] };
+        assert_eq!(*valid, want, "{id}");
+    }
+    // The same command again: nothing left.
+    let r = revoke(&sim, &path, &["--rule", "full-access", "--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Nothing left to revoke"), "{}", r.stdout);
+    assert_eq!(sim.sim().revocations_by_id(), counts);
+}
+
+#[test]
+fn a_run_failing_midway_and_its_rerun_revoke_each_credential_once() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    let expected = unexpired(&sim, &record, &pats(&sim, &record));
+    assert!(expected.len() > 12, "{}", expected.len());
+    let journal_path = dir.path().join("j.jsonl");
+    let args = ["--kind", "pat", "--execute", "--yes", "--batch-size", "4", "--journal", s(&journal_path)];
+    // The service fails once 8 credentials are revoked.
+    sim.sim().allow_revocations(Some(8));
+    let r = revoke(&sim, &path, &args);
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("revoked 8,"), "{}", r.stdout);
+    let first = outcomes(&journal(&journal_path));
+    assert_eq!(first.values().filter(|(o, _)| *o == Outcome::Done).count(), 8);
+    assert!(
+        first.values().filter(|(o, _)| *o == Outcome::Failed).all(|(_, why)| why.as_deref().unwrap().contains("500"))
+    );
+
+    sim.sim().allow_revocations(None);
+    let r = revoke(&sim, &path, &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("per the journal") && r.stdout.contains("(8 revoked,"), "{}", r.stdout);
+    let counts = sim.sim().revocations_by_id();
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    let journal = journal(&journal_path);
+    assert_eq!(journal.runs.len(), 2);
+    let last = outcomes(&journal);
+    assert!(expected.iter().all(|id| last[id].0 == Outcome::Done), "{last:?}");
+}
+
+#[test]
+fn a_killed_run_and_its_rerun_revoke_each_credential_once() {
+    use std::io::BufRead;
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    let expected = unexpired(&sim, &record, &pats(&sim, &record));
+    let base = sim.base_url();
+    let args = ["revoke", s(&path), "--org", "fabrikam", "--base-url", &base, "--kind", "pat", "--execute", "--yes"];
+    // From the fourth credential on, the service fails (and is retried with backoff), so the
+    // kill lands while the fourth is planned but not answered.
+    sim.sim().allow_revocations(Some(3));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+    cmd.args(args).args(["--batch-size", "1"]).env("PATH", common::path_without_clis(None));
+    for name in common::SIGN_IN_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.env("AZURE_DEVOPS_EXT_PAT", PAT)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Killed once the fourth request is being retried: a point in the run, not a time.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.unwrap().contains("retrying after") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(sim.sim().revocations_by_id().len(), 3);
+    let killed = journal(&dir.path().join("scan.revoke-journal.jsonl"));
+    assert_eq!(outcomes(&killed).values().filter(|(o, _)| *o == Outcome::Planned).count(), 1, "one in doubt");
+    sim.sim().allow_revocations(None);
+
+    let r = revoke(&sim, &path, &["--kind", "pat", "--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let counts = sim.sim().revocations_by_id();
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+#[test]
+fn credentials_changed_since_the_scan_are_skipped_and_journaled() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    // Three active PATs of three owners: one replaced, one moved to the third's owner.
+    let mut picks: Vec<(String, SimToken)> = Vec::new();
+    for (owner, t) in seeded(&sim, &record) {
+        if active(&t) && t.public_data.is_none() && !picks.iter().any(|(o, _)| *o == owner) {
+            picks.push((owner, t));
+        }
+        if picks.len() == 3 {
+            break;
+        }
+    }
+    let [(_, replaced), (_, moved), (kept_owner, kept)] = &picks[..] else { panic!("three owners with PATs") };
+    let new_id = sim.sim().replace_token(&replaced.authorization_id).unwrap();
+    assert!(sim.sim().move_token(&moved.authorization_id, kept_owner));
+    let ids = [&replaced.authorization_id, &moved.authorization_id, &kept.authorization_id];
+    let ids_file = dir.path().join("ids.txt");
+    std::fs::write(&ids_file, format!("# chosen by hand\n{}\n{}\n\n{}\n", ids[0], ids[1], ids[2])).unwrap();
+    let r = revoke(&sim, &path, &["--ids-file", s(&ids_file), "--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("revoked 1, skipped 2, failed 0"), "{}", r.stdout);
+    assert_eq!(sim.sim().revocations_by_id().keys().collect::<Vec<_>>(), [&kept.authorization_id]);
+    assert!(!sim.sim().revocations_by_id().contains_key(&new_id), "the replacement is not touched");
+    let last = outcomes(&journal(&dir.path().join("scan.revoke-journal.jsonl")));
+    let (outcome, why) = &last[&replaced.authorization_id];
+    assert_eq!(*outcome, Outcome::Skipped);
+    assert!(why.as_deref().unwrap().contains("no longer listed under its owner"), "{why:?}");
+    let (outcome, why) = &last[&moved.authorization_id];
+    assert_eq!(*outcome, Outcome::Skipped);
+    assert!(why.as_deref().unwrap().contains(&format!("now listed under another owner ({kept_owner})")), "{why:?}");
+    assert_eq!(last[&kept.authorization_id].0, Outcome::Done);
+    assert!(r.stderr.contains("skipped"), "{}", r.stderr);
+}
+
+#[test]
+fn a_credential_that_revokes_itself_stops_the_run_with_the_journal_intact() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    let expected = unexpired(&sim, &record, &pats(&sim, &record));
+    // The PAT in use is the second credential revoked: the order the dry run shows, except that
+    // the signed-in identity's own credentials go last.
+    let admin = sim.sim().administrator().unwrap().descriptor;
+    let own: BTreeSet<String> =
+        seeded(&sim, &record).into_iter().filter(|(o, _)| *o == admin).map(|(_, t)| t.authorization_id).collect();
+    let chosen_order: Vec<String> = {
+        let r = revoke(&sim, &path, &["--kind", "pat"]);
+        r.stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().last().filter(|w| expected.contains(*w) && !own.contains(*w)))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(chosen_order.len() >= 3, "{chosen_order:?}");
+    sim.sim().bind_pat(&chosen_order[1]);
+    let r = revoke(&sim, &path, &["--kind", "pat", "--execute", "--yes", "--batch-size", "1"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("stopped working"), "{}", r.stderr);
+    assert!(r.stderr.contains("stopped after batch 3 of"), "{}", r.stderr);
+    let journal = journal(&dir.path().join("scan.revoke-journal.jsonl"));
+    let sent: BTreeMap<String, (Outcome, Option<String>)> =
+        outcomes(&journal).into_iter().filter(|(_, (o, _))| *o != Outcome::Skipped).collect();
+    assert_eq!(sent[&chosen_order[0]].0, Outcome::Done);
+    assert_eq!(sent[&chosen_order[1]].0, Outcome::Done);
+    assert_eq!(sent[&chosen_order[2]].0, Outcome::Failed);
+    assert!(sent.len() == 3, "nothing after the stop is journaled: {sent:?}");
+    assert_eq!(sim.sim().revocations_by_id().len(), 2);
+}
+
+#[test]
+fn bad_choices_are_refused_before_anything_is_sent() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = scan(&sim, dir.path(), "scan.json");
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "no selector given"),
+        (&["--id", "00000000-dead-beef-0000-000000000000"], "is not in the scan"),
+        (&["--owner", "nobody@fabrikam.com"], "no owner 'nobody@fabrikam.com'"),
+        (&["--rule", "ful-access"], "rule 'ful-access' is not among the scan's rules"),
+        (&["--wave", "someday"], "wave 'someday' is not a wave of the retirement plan"),
+        (&["--rule", "full-access", "--execute"], "--execute without a terminal needs --yes"),
+    ];
+    for (extra, message) in cases {
+        let r = revoke(&sim, &path, extra);
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{extra:?}: {}", r.stderr);
+    }
+    let base = sim.base_url();
+    let r = run(
+        &["revoke", s(&path), "--org", "contoso", "--base-url", &base, "--rule", "full-access"],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is of organization 'fabrikam'"), "{}", r.stderr);
+    // A journal of another scan.
+    let (other, _) = scan(&sim, dir.path(), "other.json");
+    let mut text = std::fs::read_to_string(&other).unwrap();
+    text = text.replacen('{', "{\n", 1);
+    std::fs::write(&other, text).unwrap();
+    let journal_path = dir.path().join("j.jsonl");
+    let ok = revoke(&sim, &path, &["--rule", "full-access", "--execute", "--yes", "--journal", s(&journal_path)]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let r = revoke(&sim, &other, &["--rule", "full-access", "--journal", s(&journal_path)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("belongs to another scan"), "{}", r.stderr);
+    let posts = sim.sim().stats().revocation_posts.load(Ordering::SeqCst);
+    assert!(posts > 0);
+}
+
+#[test]
+fn no_secret_reaches_stdout_stderr_the_journal_or_trace_logs() {
+    let sim = TestSim::start(SimConfig { accepted_pat: Some(PAT.into()), leak_secret_fields: true, ..sim_config() });
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    use base64::Engine as _;
+    let mut secrets = vec![PAT.to_string(), base64::engine::general_purpose::STANDARD.encode(format!(":{PAT}"))];
+    secrets.extend(seeded(&sim, &record).into_iter().map(|(_, t)| t.secret));
+    let base = sim.base_url();
+    let env = [("AZURE_DEVOPS_EXT_PAT", PAT), ("RUST_LOG", "trace")];
+    let args = ["revoke", s(&path), "--org", "fabrikam", "--base-url", &base, "--rule", "full-access"];
+    let mut runs = vec![run(&args, &env)];
+    let mut execute = args.to_vec();
+    execute.extend(["--execute", "--yes", "--batch-size", "2"]);
+    runs.push(run(&execute, &env));
+    // A refused credential.
+    runs.push(run(
+        &[&args[..], &["--id", "x"]].concat(),
+        &[("AZURE_DEVOPS_EXT_PAT", "wrong-pat-3141592653"), ("RUST_LOG", "trace")],
+    ));
+    let mut wrong = execute.clone();
+    wrong.retain(|a| *a != "--rule" && *a != "full-access");
+    wrong.extend(["--min-severity", "critical"]);
+    let refused = run(&wrong, &[("AZURE_DEVOPS_EXT_PAT", "wrong-pat-3141592653"), ("RUST_LOG", "trace")]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(!refused.stderr.contains("wrong-pat-3141592653"));
+    runs.push(refused);
+    assert_eq!(runs[1].code, 0, "{}", runs[1].stderr);
+    let journal = std::fs::read_to_string(dir.path().join("scan.revoke-journal.jsonl")).unwrap();
+    for secret in &secrets {
+        for (i, r) in runs.iter().enumerate() {
+            assert!(!r.stdout.contains(secret.as_str()), "run {i}: stdout holds a secret");
+            assert!(!r.stderr.contains(secret.as_str()), "run {i}: stderr holds a secret");
+        }
+        assert!(!journal.contains(secret.as_str()), "the journal holds a secret");
+    }
+    assert!(runs[1].stderr.contains("TRACE") || runs[1].stderr.contains("DEBUG"), "trace logs were written");
+    // The journal's report in every format.
+    for format in ["table", "csv", "markdown", "html", "json"] {
+        let r = run(&["report", "--journal", s(&dir.path().join("scan.revoke-journal.jsonl")), "-o", format], &[]);
+        assert_eq!(r.code, 0, "{format}: {}", r.stderr);
+        for secret in &secrets {
+            assert!(!r.stdout.contains(secret.as_str()), "{format} report holds a secret");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_journal_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = scan(&sim, dir.path(), "scan.json");
+    let r = revoke(&sim, &path, &["--rule", "full-access", "--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mode = std::fs::metadata(dir.path().join("scan.revoke-journal.jsonl")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
