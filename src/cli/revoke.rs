@@ -21,6 +21,7 @@ use pat2entra_core::evidence::CredentialKind;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// `revoke --help`'s closing text.
 pub fn after_help() -> String {
@@ -34,13 +35,16 @@ credentials are chosen, and a finding suppressed by an exception never chooses o
 Examples:
   pat2entra revoke scan.json --org contoso --wave revoke-now                # dry run: what would go
   pat2entra revoke scan.json --org contoso --wave revoke-now --execute      # asks for the count
-  pat2entra revoke scan.json --org contoso --rule all-organizations --min-severity critical --execute --yes
+  pat2entra revoke scan.json --org contoso --rule all-organizations --execute --yes   # in a job
   pat2entra revoke scan.json --org contoso --owner ana@contoso.com --kind pat
   pat2entra report --journal scan.revoke-journal.jsonl -o markdown          # what was done
 
 Rerun the same command after an interruption: the journal (default SCAN.revoke-journal.jsonl next
 to the scan) says what is done, and only the rest is revoked. Revocation may take up to an hour
 to reach every Azure DevOps service.
+
+Permission: the identity must be a Project Collection Administrator; a PAT needs the scope
+vso.tokenadministration (Token Administration, Read & manage).
 
 Exit codes: 0 done (or dry run), 2 bad arguments, scan or journal, 3 sign-in failed or the
 credential stopped working mid-run, 5 some revocations failed (see the journal; rerun to retry).";
@@ -137,8 +141,23 @@ pub struct RevokeArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    #[command(flatten)]
-    pub limits: super::limits::LimitArgs,
+    /// Time allowed for one request, body included; a request that times out is tried once more.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::limits::parse_duration, help_heading = "Limits")]
+    pub request_timeout: Duration,
+
+    /// Longest pause the service may ask for (Retry-After); a batch told to wait longer fails
+    /// (journaled; a rerun tries it again).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::limits::parse_duration, help_heading = "Limits")]
+    pub max_wait: Duration,
+
+    /// Send nothing this long after the start (e.g. 30m): what is left is journaled as failed
+    /// ("deadline reached") for a rerun. Default: none.
+    #[arg(long, value_name = "DURATION", value_parser = super::limits::parse_duration, help_heading = "Limits")]
+    pub deadline: Option<Duration>,
+
+    /// Largest response body read, in MiB, counted after decompression (an owner's listing).
+    #[arg(long, value_name = "N", default_value_t = crate::ado::DEFAULT_MAX_RESPONSE_MB, value_parser = clap::value_parser!(u64).range(1..=4096), help_heading = "Limits")]
+    pub max_response_mb: u64,
 
     #[command(flatten)]
     pub auth: AuthArgs,
@@ -178,6 +197,17 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     let journal_path = args.journal.clone().unwrap_or_else(|| default_journal(&args.scan));
     let existing = read_journal(&journal_path, &record.organization, &binding)?;
     let finished = existing.as_ref().map(Journal::finished).unwrap_or_default();
+    // Sent by a run that stopped before it could record the answer.
+    let in_doubt: std::collections::HashSet<(String, String)> = existing
+        .as_ref()
+        .map(|j| {
+            j.last_outcomes()
+                .into_iter()
+                .filter(|(_, e)| e.outcome == Outcome::Planned)
+                .map(|((owner, id), _)| (owner.to_string(), id.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
     let (done, mut to_do): (Vec<Chosen>, Vec<Chosen>) = selection
         .chosen
         .into_iter()
@@ -213,8 +243,14 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     if !args.quiet {
         eprintln!("auth: {}", terminal_text(&signed_in.description));
     }
-    let options =
-        args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
+    let options = ClientOptions {
+        max_retries: args.max_retries,
+        request_timeout: args.request_timeout,
+        max_wait: args.max_wait,
+        deadline: args.deadline.map(|d| started_at + d),
+        max_response_bytes: args.max_response_mb * 1024 * 1024,
+        ..ClientOptions::default()
+    };
     let client = AdoClient::new(endpoints, org.clone(), signed_in.credential, options)
         .map_err(|e| Failure::error(Exit::Usage, e))?;
 
@@ -285,7 +321,15 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     for chosen in &to_do {
         match recheck(chosen, &listings, now) {
             Ok(()) => ready.push(chosen),
-            Err((outcome, reason)) => checked.push(log.entry(chosen, outcome, Some(reason), None)),
+            Err((outcome, mut reason)) => {
+                if outcome == Outcome::Skipped
+                    && reason.starts_with("already revoked")
+                    && in_doubt.contains(&(chosen.owner.clone(), chosen.authorization_id.clone()))
+                {
+                    reason.push_str("; an earlier run sent its revocation and stopped before recording the answer");
+                }
+                checked.push(log.entry(chosen, outcome, Some(reason), None))
+            }
         }
     }
     log.write(&checked)?;

@@ -432,3 +432,89 @@ fn the_journal_is_private() {
     let mode = std::fs::metadata(dir.path().join("scan.revoke-journal.jsonl")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");
 }
+
+#[test]
+fn selectors_combine_and_suppressed_findings_never_choose() {
+    use common::{RecordBuilder, TokenBuilder, owner};
+    use pat2entra::rules::RuleSet;
+    use pat2entra::selection::{SelectError, Selectors, select};
+    let rules = RuleSet::parse(
+        "extends = \"default\"\n[[exception]]\nrule = \"full-access\"\nauthorization_id = \"t2\"\nreason = \"accepted\"\nticket = \"SEC-1\"\nexpires = 2099-01-01\n",
+        "r.toml",
+    )
+    .unwrap();
+    let record = RecordBuilder::new()
+        .owners(vec![owner("aad.a", "a@contoso.com", "A"), owner("aad.b", "b@contoso.com", "B")])
+        .tokens(vec![
+            TokenBuilder::new("t1", "aad.a").scopes(&["app_token"]).build(),
+            TokenBuilder::new("t2", "aad.a").scopes(&["app_token"]).build(),
+            TokenBuilder::new("t3", "aad.b").scopes(&["app_token"]).build(),
+            TokenBuilder::new("t4", "aad.b").scopes(&["vso.code"]).build(),
+            TokenBuilder::new("t5", "aad.b").scopes(&["app_token"]).revoked().build(),
+        ])
+        .rules(rules)
+        .build();
+    let chosen = |selectors: Selectors| -> Vec<String> {
+        select(&record, &selectors).unwrap().chosen.into_iter().map(|c| c.authorization_id).collect()
+    };
+    let rule = || vec!["full-access".to_string()];
+    assert_eq!(chosen(Selectors { rules: rule(), ..Default::default() }), ["t1", "t3"], "t2's is suppressed");
+    assert_eq!(
+        chosen(Selectors { min_severity: Some(pat2entra::finding::Severity::High), ..Default::default() }),
+        ["t1", "t3"]
+    );
+    assert_eq!(chosen(Selectors { waves: vec!["next".into()], ..Default::default() }), ["t1", "t3"]);
+    assert_eq!(
+        chosen(Selectors { rules: rule(), owners: vec!["B@contoso.com".into()], ..Default::default() }),
+        ["t3"],
+        "selectors combine"
+    );
+    assert_eq!(chosen(Selectors { owners: vec!["aad.b".into()], ..Default::default() }), ["t3", "t4"], "t5 is revoked");
+    assert_eq!(chosen(Selectors { ids: vec!["T2".into(), "t4".into()], ..Default::default() }), ["t2", "t4"]);
+    assert!(
+        chosen(Selectors { kind: Some(pat2entra_core::evidence::CredentialKind::Ssh), ..Default::default() })
+            .is_empty()
+    );
+    let revoked = select(&record, &Selectors { ids: vec!["t5".into()], ..Default::default() }).unwrap();
+    assert!(revoked.chosen.is_empty());
+    assert!(revoked.notes[0].contains("already revoked in the scan"), "{:?}", revoked.notes);
+    assert_eq!(select(&record, &Selectors::default()).unwrap_err(), SelectError::NoSelector);
+}
+
+#[test]
+fn ssh_keys_are_revoked_with_is_public_true() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut record) = scan(&sim, dir.path(), "scan.json");
+    // The scan as one that read SSH keys too (`scan --evidence ssh`) would have it.
+    let org = sim.sim().org();
+    let mut keys = Vec::new();
+    for owner in record["owners"].as_array().unwrap().clone() {
+        let descriptor = owner["descriptor"].as_str().unwrap();
+        let i = org.user_index(descriptor).unwrap();
+        for key in org.ssh_keys_of(i).into_iter().filter(|k| k.is_valid && k.valid_to > chrono::Utc::now()) {
+            record["tokens"].as_array_mut().unwrap().push(serde_json::to_value(key.to_inventory(descriptor)).unwrap());
+            keys.push((descriptor.to_string(), key.authorization_id));
+        }
+    }
+    assert!(!keys.is_empty(), "the seed has SSH keys");
+    std::fs::write(&path, serde_json::to_string(&record).unwrap()).unwrap();
+    let r = revoke(&sim, &path, &["--kind", "ssh", "--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let ids: BTreeSet<String> = keys.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(sim.sim().revocations_by_id().keys().cloned().collect::<BTreeSet<_>>(), ids);
+    // Listed again as SSH keys: revoked.
+    use pat2entra::ado::{AdoClient, ClientOptions, Credential, Endpoints, OrgRef};
+    let client = AdoClient::new(
+        Endpoints::single_base(&sim.base_url()).unwrap(),
+        OrgRef::parse("fabrikam").unwrap(),
+        Credential::Pat(pat2entra::secret::Secret::new(PAT)),
+        ClientOptions::default(),
+    )
+    .unwrap();
+    for (owner, id) in &keys {
+        let listed =
+            sim.block_on(client.list_credentials(owner, pat2entra_core::evidence::CredentialKind::Ssh, 100)).unwrap();
+        assert!(listed.iter().any(|k| k.authorization_id == *id && !k.is_valid), "{id}");
+    }
+}
