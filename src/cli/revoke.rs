@@ -295,7 +295,7 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     }
     let client_ref = &client;
     let mut listings: HashMap<(String, CredentialKind), Result<Vec<Token>, AdoError>> = HashMap::new();
-    let mut stream = futures::stream::iter(groups.into_iter())
+    let mut stream = futures::stream::iter(groups)
         .map(|(owner, kind)| async move {
             let listed = client_ref.list_credentials(&owner, kind, 100).await;
             ((owner, kind), listed)
