@@ -60,6 +60,9 @@ pub async fn start(
         entra: SimEntra { client_secret: Some(demo_secret.clone()), ..SimEntra::default() },
         deny: args.demo_deny.iter().copied().collect(),
         audit_off: args.demo_no_audit.then_some(sim::AuditOff::Refuse),
+        // As the service may: Token Admin does not know a removed owner who owns no PAT. The
+        // scan tells this from a gap by reading membership.
+        removed_owners_not_found: true,
         ..SimConfig::default()
     };
     let org = OrgRef::parse(&config.organization).map_err(|e| Failure::error(Exit::Usage, e))?;

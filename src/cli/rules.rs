@@ -49,18 +49,32 @@ fn describe(file: &str, set: &RuleSet) -> String {
         rules::RuleId::ALL.len(),
         set.exceptions.len()
     );
+    // As wide as the longest rule id, so rows line up in every file and whatever ids a release adds.
+    let width = rules::RuleId::ALL.iter().map(|id| id.as_str().len()).max().unwrap_or(0);
     for rule in &set.rules {
         let from = match (&set.extends, rule.from_file) {
             (_, true) => "this file".to_string(),
             (Some(name), false) => format!("built in ({name})"),
             (None, false) => "built in".to_string(),
         };
-        text.push_str(&format!("  {:<18} {:<9} {from}\n", rule.id.as_str(), rule.severity.as_str()));
+        text.push_str(&format!("  {:<width$} {:<9} {from}\n", rule.id.as_str(), rule.severity.as_str()));
     }
     let off: Vec<&str> =
         rules::RuleId::ALL.iter().filter(|id| set.rule(**id).is_none()).map(|id| id.as_str()).collect();
     if !off.is_empty() {
-        text.push_str(&format!("  off: {}\n", off.join(", ")));
+        // Wrapped at 80 columns, continuation lines under the first id.
+        let mut line = String::from("  off:");
+        for (i, id) in off.iter().enumerate() {
+            let item = if i + 1 < off.len() { format!(" {id},") } else { format!(" {id}") };
+            if line.len() + item.len() > 80 {
+                text.push_str(line.trim_end());
+                text.push('\n');
+                line = String::from("      ");
+            }
+            line.push_str(&item);
+        }
+        text.push_str(&line);
+        text.push('\n');
     }
     text
 }
@@ -79,14 +93,15 @@ mod tests {
         let text = describe("mine.toml", &set);
         assert!(text.starts_with("mine.toml: valid; extends \"default\"; "), "{text}");
         assert!(text.contains(", 1 exceptions"), "{text}");
-        assert!(text.contains("  long-lived         high      this file\n"), "{text}");
-        assert!(text.contains("  full-access        high      built in (default)\n"), "{text}");
+        assert!(text.contains("  long-lived             high      this file\n"), "{text}");
+        assert!(text.contains("  full-access            high      built in (default)\n"), "{text}");
         assert!(text.contains("off: ") && text.contains("revoked"), "{text}");
 
         let alone = RuleSet::parse("extends = \"none\"\n[rules.revoked]\nseverity = \"low\"\n", "a.toml").unwrap();
         let text = describe("a.toml", &alone);
-        assert!(text.contains("stands alone") && text.contains("1 of 13 rules enabled"), "{text}");
-        assert!(text.contains("  revoked            low       this file\n"), "{text}");
+        let enabled = format!("1 of {} rules enabled", rules::RuleId::ALL.len());
+        assert!(text.contains("stands alone") && text.contains(&enabled), "{text}");
+        assert!(text.contains("  revoked                low       this file\n"), "{text}");
         assert!(text.contains("full-access"), "a turned-off rule is listed: {text}");
     }
 }

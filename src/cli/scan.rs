@@ -9,9 +9,11 @@ use crate::auth::SignedIn;
 use crate::exit::Exit;
 use crate::record::ScanRecord;
 use crate::rules::RuleSet;
-use crate::scan::{CheckpointParams, CheckpointSettings, ScanError, ScanOptions, scan};
+use crate::scan::{CheckpointParams, CheckpointSettings, EvidenceOptions, ScanError, ScanOptions, scan};
 use chrono::{DateTime, Utc};
 use clap::Args;
+use pat2entra_core::evidence::Source;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// `scan --help`'s closing text: authentication, then examples.
@@ -51,9 +53,31 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
-    /// Tokens asked for per Token Admin page.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Tokens asked for per Token Admin page (at most 100).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = parse_page_size)]
     pub page_size: u32,
+
+    /// Evidence of use to read besides the tokens: a comma-separated list of entitlements
+    /// (owners' last access), membership (still a member?), audit (token events, last use),
+    /// ssh (SSH keys), policies (the tenant's PAT policies; undocumented API, opt-in).
+    /// Default: entitlements,membership,audit,ssh. `none`: a bare inventory; `+policies`: the
+    /// default plus policies; a plain list replaces the default. A source that cannot be read
+    /// is reported as such and never fails the scan.
+    #[arg(long, value_name = "LIST", default_value = "default", value_parser = parse_evidence, help_heading = "Evidence")]
+    pub evidence: EvidenceList,
+
+    /// Days of audit log to read, ending at --as-of (or now). The audit log keeps 90 days.
+    #[arg(long, value_name = "DAYS", default_value_t = pat2entra_ado::scan::DEFAULT_AUDIT_DAYS, value_parser = clap::value_parser!(u32).range(1..=90), help_heading = "Evidence")]
+    pub audit_days: u32,
+
+    /// The window of one audit request (e.g. 7d, 24h); a window the service refuses is halved,
+    /// down to an hour.
+    #[arg(long, value_name = "AGE", default_value = "7d", value_parser = super::parse_age, help_heading = "Evidence")]
+    pub audit_slice: std::time::Duration,
+
+    /// Audit entries asked for per page.
+    #[arg(long, value_name = "N", default_value_t = pat2entra_ado::scan::DEFAULT_AUDIT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Evidence")]
+    pub audit_batch_size: u32,
 
     /// Attempts after the first for a request that was throttled, failed with a server error,
     /// lost its connection or returned a malformed body.
@@ -138,6 +162,14 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
         page_size: args.page_size,
+        evidence: EvidenceOptions {
+            sources: args.evidence.0.clone(),
+            audit_end: as_of,
+            audit_days: args.audit_days,
+            audit_slice: chrono::Duration::from_std(args.audit_slice)
+                .unwrap_or(chrono::Duration::days(pat2entra_ado::scan::DEFAULT_AUDIT_SLICE_DAYS)),
+            audit_batch_size: args.audit_batch_size,
+        },
         checkpoint: args.checkpoint.clone().map(|path| CheckpointSettings {
             path,
             params: CheckpointParams {
@@ -183,6 +215,63 @@ async fn demo_target(_: &ScanArgs, _: DateTime<Utc>) -> Result<Option<DemoTarget
     Ok(None)
 }
 
+/// The most tokens Token Admin is asked for per page. Microsoft's TokenAdmin sample leaves the
+/// page size to the server ("you will receive an error if you pass too high a value") and its
+/// PowerShell sample asks for 20; 100 is the PAT lifecycle API's documented maximum.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A `--page-size` that does not fit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageSizeError {
+    #[error("'{0}' is not a whole number")]
+    NotANumber(String),
+    #[error("{0} is out of range: 1 to {MAX_PAGE_SIZE} (the service refuses larger pages)")]
+    OutOfRange(u64),
+}
+
+fn parse_page_size(s: &str) -> Result<u32, PageSizeError> {
+    let n: u64 = s.trim().parse().map_err(|_| PageSizeError::NotANumber(s.to_string()))?;
+    match u32::try_from(n) {
+        Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        _ => Err(PageSizeError::OutOfRange(n)),
+    }
+}
+
+/// The evidence sources `--evidence` chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceList(pub BTreeSet<Source>);
+
+/// An `--evidence` list that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error(
+        "unknown evidence source '{0}'; valid: entitlements, membership, audit, ssh, policies, none \
+         (+NAME adds to the default)"
+    )]
+    Unknown(String),
+    #[error("'none' cannot be combined with other sources")]
+    NoneWithOthers,
+}
+
+/// `default`, `none`, `a,b` (replaces the default), `+a,+b` (added to the default).
+pub fn parse_evidence(s: &str) -> Result<EvidenceList, EvidenceError> {
+    let items: Vec<&str> = s.split(',').map(str::trim).filter(|i| !i.is_empty()).collect();
+    if items.iter().any(|i| i.eq_ignore_ascii_case("none")) {
+        return if items.len() == 1 { Ok(EvidenceList(BTreeSet::new())) } else { Err(EvidenceError::NoneWithOthers) };
+    }
+    let adds_only = items.iter().all(|i| i.starts_with('+') || i.eq_ignore_ascii_case("default"));
+    let mut sources: BTreeSet<Source> = if adds_only { Source::DEFAULT.into_iter().collect() } else { BTreeSet::new() };
+    for item in items {
+        if item.eq_ignore_ascii_case("default") {
+            sources.extend(Source::DEFAULT);
+            continue;
+        }
+        let name = item.trim_start_matches('+').trim();
+        sources.insert(Source::parse(name).ok_or_else(|| EvidenceError::Unknown(name.to_string()))?);
+    }
+    Ok(EvidenceList(sources))
+}
+
 fn scan_failure(e: ScanError) -> Failure {
     let e = match e {
         ScanError::Checkpoint(e) => return Failure::error(Exit::Usage, e),
@@ -197,4 +286,36 @@ fn scan_failure(e: ScanError) -> Failure {
         Exit::Incomplete
     };
     Failure::new(exit, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(s: &str) -> Vec<&'static str> {
+        parse_evidence(s).unwrap().0.into_iter().map(Source::as_str).collect()
+    }
+
+    #[test]
+    fn evidence_lists() {
+        assert_eq!(names("default"), ["entitlements", "membership", "audit", "ssh"]);
+        assert_eq!(names("+policies"), ["entitlements", "membership", "audit", "ssh", "policies"]);
+        assert_eq!(names("audit, ssh"), ["audit", "ssh"]);
+        assert_eq!(names("Audit,+policies"), ["audit", "policies"]);
+        assert!(names("none").is_empty());
+        let e = parse_evidence("audit,logs").unwrap_err().to_string();
+        assert!(e.contains("unknown evidence source 'logs'") && e.contains("entitlements, membership"), "{e}");
+        assert!(parse_evidence("none,audit").is_err());
+    }
+
+    #[test]
+    fn page_size_is_capped_with_a_reason() {
+        assert_eq!(parse_page_size("20"), Ok(20));
+        assert_eq!(parse_page_size("100"), Ok(100));
+        for bad in ["0", "101", "99999999999"] {
+            let e = parse_page_size(bad).unwrap_err().to_string();
+            assert!(e.contains("1 to 100 (the service refuses larger pages)"), "{e}");
+        }
+        assert!(parse_page_size("ten").is_err());
+    }
 }

@@ -154,25 +154,35 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     }
 }
 
-/// Authorization ids the simulator holds for the owners a scan of `aad,msa` users sees.
+/// The Graph subject kinds a scan lists (every kind of user that can own a PAT).
+pub const SCANNED_KINDS: [&str; 5] = ["aad", "msa", "csp", "bnd", "svc"];
+
+/// Authorization ids of the PATs the simulator holds for the owners a scan sees.
 pub fn expected_ids(sim: &SimHandle) -> Vec<String> {
     let org = sim.org();
     let mut ids: Vec<String> = org
         .users()
         .zip(org.all_tokens())
-        .filter(|(u, _)| matches!(u.subject_type(), "aad" | "msa"))
+        .filter(|(u, _)| SCANNED_KINDS.contains(&u.subject_type()))
         .flat_map(|(_, tokens)| tokens.into_iter().map(|t| t.authorization_id))
         .collect();
     ids.sort();
     ids
 }
 
-/// Authorization ids of a record, sorted, duplicates kept.
+/// Authorization ids of a record's PATs (SSH keys, `kind: ssh`, left out), sorted, duplicates kept.
 pub fn record_ids(record: &serde_json::Value) -> Vec<String> {
+    record_ids_of_kind(record, "pat")
+}
+
+/// Authorization ids of a record's credentials of `kind` (`pat`: no `kind` field), sorted,
+/// duplicates kept.
+pub fn record_ids_of_kind(record: &serde_json::Value, kind: &str) -> Vec<String> {
     let mut ids: Vec<String> = record["tokens"]
         .as_array()
         .expect("tokens array")
         .iter()
+        .filter(|t| t["kind"].as_str().unwrap_or("pat") == kind)
         .map(|t| t["authorization_id"].as_str().unwrap().to_string())
         .collect();
     ids.sort();
@@ -254,6 +264,33 @@ impl TokenBuilder {
         self
     }
 
+    /// An SSH key instead of a PAT.
+    pub fn ssh(mut self) -> Self {
+        self.0.kind = pat2entra::evidence::CredentialKind::Ssh;
+        self
+    }
+
+    /// Last audited use `days` before `as_of()`, by `action`.
+    pub fn seen_days_ago(mut self, days: i64, action: &str) -> Self {
+        self.0.last_seen = Some(pat2entra::evidence::LastSeen {
+            at: as_of() - Duration::days(days),
+            action: action.into(),
+            source: pat2entra::evidence::Source::Audit,
+        });
+        self
+    }
+
+    /// A leak event (`Token.PatPublicDiscoveryEvent`) `days` before `as_of()`.
+    pub fn leaked_days_ago(mut self, days: i64) -> Self {
+        self.0.events.push(pat2entra::evidence::CredentialEvent {
+            kind: pat2entra::evidence::EventKind::Leaked,
+            at: as_of() - Duration::days(days),
+            actor: None,
+            action: "Token.PatPublicDiscoveryEvent".into(),
+        });
+        self
+    }
+
     pub fn build(self) -> Token {
         self.0
     }
@@ -276,6 +313,43 @@ pub fn owner(descriptor: &str, principal_name: &str, display_name: &str) -> Owne
         origin: "aad".into(),
         deleted_in_origin: false,
         ..Default::default()
+    }
+}
+
+/// What the evidence sources say of an owner (`owner(...).member(false)`).
+pub trait OwnerEvidence {
+    /// Graph membership state: still a member or not.
+    fn member(self, member: bool) -> Self;
+    /// User Entitlements: last access `days` before `as_of()`.
+    fn accessed_days_ago(self, days: i64) -> Self;
+    /// User Entitlements: never accessed the organization.
+    fn never_accessed(self) -> Self;
+}
+
+impl OwnerEvidence for Owner {
+    fn member(mut self, member: bool) -> Self {
+        self.member = Some(member);
+        self
+    }
+    fn accessed_days_ago(mut self, days: i64) -> Self {
+        self.last_accessed = Some(pat2entra::evidence::LastAccessed::At(as_of() - Duration::days(days)));
+        self
+    }
+    fn never_accessed(mut self) -> Self {
+        self.last_accessed = Some(pat2entra::evidence::LastAccessed::Never);
+        self
+    }
+}
+
+/// Every evidence source read in full, the audit log over the 90 days before `as_of()`, and
+/// the tenant policies given.
+pub fn evidence_read(policies: Option<pat2entra::evidence::TenantPolicies>) -> pat2entra::evidence::Evidence {
+    use pat2entra::evidence::{AuditWindow, Evidence, Source, SourceCoverage};
+    let sources = if policies.is_some() { &Source::ALL[..] } else { &Source::DEFAULT[..] };
+    Evidence {
+        sources: sources.iter().map(|s| (*s, SourceCoverage::complete())).collect(),
+        audit_window: Some(AuditWindow { start: as_of() - Duration::days(90), end: as_of() }),
+        policies,
     }
 }
 
@@ -328,6 +402,12 @@ impl RecordBuilder {
     /// `listed` owners, of which `scanned` were read, and the owners that could not be.
     pub fn coverage(mut self, listed: usize, scanned: usize, failed: Vec<OwnerFailure>) -> Self {
         self.coverage = Some(Coverage::new(listed, scanned, failed));
+        self
+    }
+
+    /// What the evidence sources said (default: nothing asked for).
+    pub fn evidence(mut self, evidence: pat2entra::evidence::Evidence) -> Self {
+        self.inventory.evidence = evidence;
         self
     }
 

@@ -4,7 +4,11 @@
 use crate::common;
 
 use common::{TestSim, sim_config};
-use pat2entra::ado::wire::{Collection, GraphUser, SessionToken, TokenAdminPage};
+use pat2entra::ado::wire::{
+    AuditLogPage, AuditRecord, Collection, GraphUser, SessionToken, TokenAdminPage, UserEntitlement,
+    UserEntitlementsPage,
+};
+use pat2entra_core::evidence::{CredentialKind, LastAccessed};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -77,6 +81,74 @@ fn pat_list_examples_parse_as_session_tokens() {
         assert_eq!(work.target_accounts, ["38aaa865-2c70-4bf7-a308-0c6539c38c1a"]);
         // Seven fractional digits.
         assert_eq!(all_access.valid_to.unwrap().to_rfc3339(), "2020-11-23T04:04:38.523333300+00:00");
+    }
+}
+
+#[test]
+fn audit_log_examples_parse() {
+    for v in VERSIONS {
+        let body = example_body(&format!("audit/{v}/httpExamples/auditLog/GET__AuditLog_QueryLog_by_date.json"));
+        // The example nests the result under `value`; the same result at the top level reads alike.
+        for body in [body.clone(), body["value"].clone()] {
+            let page =
+                serde_json::from_value::<AuditLogPage>(body).expect("QueryLog parses").normalized().expect("entries");
+            assert_eq!(page.has_more, Some(false));
+            assert!(page.continuation_token.as_deref().is_some_and(|c| c.contains(';')));
+            let records: Vec<AuditRecord> = page
+                .decorated_audit_log_entries
+                .expect("entries")
+                .into_iter()
+                .map(|e| e.into_record().expect("every example entry reads"))
+                .collect();
+            assert_eq!(records.len(), 2);
+            assert_eq!(records[0].action, "AuditLog.AccessLog");
+            assert_eq!(records[0].at.to_rfc3339(), "2019-03-05T14:05:02.146083800+00:00");
+            assert_eq!(records[0].actor.as_deref(), Some("Norman Paulk"));
+            // FedAuth and an empty mechanism name no PAT.
+            assert!(records.iter().all(|r| r.pat_used.is_none()));
+            // "Azure DevOps Service" is the service itself: no actor.
+            assert_eq!(records[1].action, "Project.CreateCompleted");
+            assert_eq!(records[1].actor, None);
+            assert_ne!(records[0].key, records[1].key, "entries are told apart by their id");
+        }
+    }
+}
+
+#[test]
+fn user_entitlement_examples_parse() {
+    for v in VERSIONS {
+        let body = example_body(&format!(
+            "memberEntitlementManagement/{v}/httpExamples/UserEntitlements/GET__memberEntitlementManagement_UserEntitlementById.json"
+        ));
+        let activity = serde_json::from_value::<UserEntitlement>(body.clone())
+            .expect("UserEntitlement parses")
+            .into_activity()
+            .expect("it names its user");
+        assert!(activity.descriptor.starts_with("aad."));
+        // `0001-01-01T00:00:00Z` is "never signed in".
+        assert_eq!(activity.last_accessed, Some(LastAccessed::Never));
+        let level = activity.access_level.expect("accessLevel");
+        assert_eq!((level.status.as_str(), level.license.as_deref()), ("active", Some("Stakeholder")));
+        // The listing (`PagedGraphMemberList`) carries such entries under `items`.
+        let page: UserEntitlementsPage = serde_json::from_value(serde_json::json!({
+            "items": [body], "continuationToken": "a+b/c=", "totalCount": 1
+        }))
+        .expect("the listing parses");
+        assert_eq!(page.continuation_token.as_deref(), Some("a+b/c="));
+        assert_eq!(page.entries().len(), 1);
+    }
+}
+
+#[test]
+fn token_admin_examples_parse_as_ssh_keys() {
+    for v in VERSIONS {
+        let body = example_body(&format!(
+            "tokenAdmin/{v}/httpExamples/personalAccessTokens/GetPersonalAccessTokensForAUserInYourOrganization.json"
+        ));
+        let page: TokenAdminPage = serde_json::from_value(body).expect("Token Admin page parses");
+        let keys: Vec<_> = page.value.into_iter().map(|t| t.into_ssh_key("aad.owner")).collect();
+        assert_eq!(keys.len(), 3);
+        assert!(keys.iter().all(|k| k.kind == CredentialKind::Ssh && k.owner == "aad.owner"));
     }
 }
 

@@ -191,6 +191,9 @@ fn scan() -> Scanned {
         &server.base,
         "--as-of",
         "2026-11-26",
+        // This server answers the inventory's endpoints only.
+        "--evidence",
+        "none",
         "-o",
         "json",
         "--out",

@@ -161,10 +161,10 @@ fn saved_scans_accept_a_bom_and_errors_say_where() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap(), original);
 
     let version = dir.path().join("version.json");
-    std::fs::write(&version, text.replacen("\"schema_version\": 1", "\"schema_version\": \"1\"", 1)).unwrap();
+    std::fs::write(&version, text.replacen("\"schema_version\": 2", "\"schema_version\": \"1\"", 1)).unwrap();
     let r = run(&["report", s(&version)], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("version.json: schema_version 1 expected, found string \"1\""), "{}", r.stderr);
+    assert!(r.stderr.contains("version.json: schema_version 2 (or 1) expected, found string \"1\""), "{}", r.stderr);
 
     let typed = dir.path().join("typed.json");
     let at = text.find("\"deleted_in_origin\": false").expect("the sample has owners");

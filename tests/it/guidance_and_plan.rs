@@ -149,6 +149,6 @@ fn json_findings_carry_the_guidance_id_and_csv_the_action() {
     );
     assert_eq!(r.code, 0);
     let csv = std::fs::read_to_string(out).unwrap();
-    assert!(csv.lines().next().unwrap().ends_with(",guidance,action"));
+    assert!(csv.lines().next().unwrap().contains(",guidance,action,"));
     assert!(csv.lines().nth(1).unwrap().contains("Microsoft Entra") || csv.contains("git-credential-manager-oauth"));
 }

@@ -9,6 +9,8 @@ mod auth;
 mod auth_secrets;
 mod contract;
 mod duplicates;
+mod evidence;
+mod evidence_reports;
 mod files;
 mod guidance_and_plan;
 mod hostile;

@@ -139,6 +139,34 @@ fn a_dry_run_lists_the_choice_and_sends_nothing() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// `--wave revoke-now` chooses what the plan puts in that wave (leaked credentials and unused
+/// ones of idle or departed owners, seeded by the simulator).
+#[test]
+fn the_revoke_now_wave_chooses_what_the_plan_puts_there() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = scan(&sim, dir.path(), "scan.json");
+    let plan = run(&["plan", s(&path), "-o", "csv"], &[]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let mut rows = csv::Reader::from_reader(plan.stdout.as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (wave, id) = (column("wave"), column("authorization_id"));
+    let planned: BTreeSet<String> =
+        rows.records().map(|r| r.unwrap()).filter(|r| &r[wave] == "revoke-now").map(|r| r[id].to_string()).collect();
+    assert!(!planned.is_empty(), "the seed has credentials to revoke now");
+    let r = revoke(&sim, &path, &["--wave", "revoke-now"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let listed: BTreeSet<String> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|w| w.len() == 36 && w.matches('-').count() == 4)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed, planned);
+}
+
 #[test]
 fn execute_revokes_exactly_the_choice_and_a_later_scan_shows_it() {
     let sim = start();
@@ -485,36 +513,32 @@ fn selectors_combine_and_suppressed_findings_never_choose() {
 fn ssh_keys_are_revoked_with_is_public_true() {
     let sim = start();
     let dir = tempfile::tempdir().unwrap();
-    let (path, mut record) = scan(&sim, dir.path(), "scan.json");
-    // The scan as one that read SSH keys too (`scan --evidence ssh`) would have it.
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    // The seed's SSH keys of the owners listed, as the scan reads them (`--evidence` reads ssh).
     let org = sim.sim().org();
-    let mut keys = Vec::new();
-    for owner in record["owners"].as_array().unwrap().clone() {
+    let now = chrono::Utc::now();
+    let mut keys = BTreeSet::new();
+    for owner in record["owners"].as_array().unwrap() {
         let descriptor = owner["descriptor"].as_str().unwrap();
         let i = org.user_index(descriptor).unwrap();
-        for key in org.ssh_keys_of(i).into_iter().filter(|k| k.is_valid && k.valid_to > chrono::Utc::now()) {
-            record["tokens"].as_array_mut().unwrap().push(serde_json::to_value(key.to_inventory(descriptor)).unwrap());
-            keys.push((descriptor.to_string(), key.authorization_id));
-        }
+        keys.extend(
+            org.ssh_keys_of(i)
+                .into_iter()
+                .filter(|k| k.is_valid && k.valid_to > as_of() && k.valid_to > now)
+                .map(|k| k.authorization_id),
+        );
     }
     assert!(!keys.is_empty(), "the seed has SSH keys");
-    std::fs::write(&path, serde_json::to_string(&record).unwrap()).unwrap();
+    let in_scan = record["tokens"].as_array().unwrap().iter().filter(|t| t["kind"] == "ssh").count();
+    assert!(in_scan >= keys.len(), "the scan read the SSH keys");
     let r = revoke(&sim, &path, &["--kind", "ssh", "--execute", "--yes"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let ids: BTreeSet<String> = keys.iter().map(|(_, id)| id.clone()).collect();
-    assert_eq!(sim.sim().revocations_by_id().keys().cloned().collect::<BTreeSet<_>>(), ids);
-    // Listed again as SSH keys: revoked.
-    use pat2entra::ado::{AdoClient, ClientOptions, Credential, Endpoints, OrgRef};
-    let client = AdoClient::new(
-        Endpoints::single_base(&sim.base_url()).unwrap(),
-        OrgRef::parse("fabrikam").unwrap(),
-        Credential::Pat(pat2entra::secret::Secret::new(PAT)),
-        ClientOptions::default(),
-    )
-    .unwrap();
-    for (owner, id) in &keys {
-        let listed =
-            sim.block_on(client.list_credentials(owner, pat2entra_core::evidence::CredentialKind::Ssh, 100)).unwrap();
-        assert!(listed.iter().any(|k| k.authorization_id == *id && !k.is_valid), "{id}");
+    assert_eq!(sim.sim().revocations_by_id().keys().cloned().collect::<BTreeSet<_>>(), keys);
+    // A later scan lists them as revoked; no PAT was touched.
+    let (_, after) = scan(&sim, dir.path(), "after.json");
+    let (was, now) = (is_valid(&record), is_valid(&after));
+    for (id, valid) in &now {
+        let want = if keys.contains(id) { false } else { was[id] };
+        assert_eq!(*valid, want, "{id}");
     }
 }

@@ -20,6 +20,15 @@ use url::Url;
 const GRAPH_API_VERSION: &str = "7.1-preview.1";
 const TOKEN_ADMIN_API_VERSION: &str = "7.1";
 const CONTINUATION_HEADER: &str = "x-ms-continuationtoken";
+/// The Graph subject kinds of users that can hold PATs: Entra (`aad`), Microsoft accounts
+/// (`msa`), CSP partners (`csp`), users invited but not yet signed in (`bnd`) and service
+/// identities (`svc`). Microsoft's TokenAdmin C# sample (azure-devops-dotnet-samples,
+/// `TokenAdminSample.cs`) scans every descriptor for which `IsUserType()` holds, not only `aad`
+/// and `msa`; the kinds are the `SubjectType` constants of the Graph client library. A kind
+/// that turns out to own none (Token Admin answers 400/404) is "not applicable", not a gap.
+pub(crate) const USER_SUBJECT_TYPES: &str = "aad,msa,csp,bnd,svc";
+/// Kinds whose Token Admin 400/404 is an answer ("this subject holds no PATs"), not a failure.
+pub(crate) const KINDS_WITHOUT_PATS: [&str; 2] = ["bnd", "svc"];
 /// Times one request may be told to wait (429/503 with Retry-After) before it is given up.
 const MAX_THROTTLED_ATTEMPTS: u32 = 100;
 
@@ -83,6 +92,11 @@ pub(crate) enum Api {
     GraphUsers,
     TokenAdmin,
     ConnectionData,
+    /// An evidence source: a 401/403 means this source's permission is missing (`needs`), not
+    /// that the scan cannot go on.
+    Evidence {
+        needs: &'static str,
+    },
     /// `POST _apis/tokenadmin/revocations`: a 401 there means the credential stopped working
     /// (the run may have revoked it), since the owners' listings had just been allowed.
     Revocations,
@@ -96,6 +110,9 @@ pub struct AdoClient {
     credential: Credential,
     options: ClientOptions,
     pacer: Arc<Pacer>,
+    /// Token Admin answered at least once: a later 401 means the credential stopped working,
+    /// not that the identity is no token administrator.
+    token_admin_accepted: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for AdoClient {
@@ -133,7 +150,7 @@ impl AdoClient {
             .build()
             .map_err(|e| AdoError::Setup { detail: e.to_string() })?;
         let pacer = Arc::new(Pacer::new(options.retry_budget, options.max_wait));
-        Ok(AdoClient { http, endpoints, org, credential, options, pacer })
+        Ok(AdoClient { http, endpoints, org, credential, options, pacer, token_admin_accepted: Default::default() })
     }
 
     /// What the client did so far (requests, retries, throttling), shared with progress displays.
@@ -145,7 +162,8 @@ impl AdoClient {
         self.org.name()
     }
 
-    /// Every user (`aad` and `msa`) of the organization, following `X-MS-ContinuationToken`.
+    /// Every user of the organization of a kind that can own a PAT (`USER_SUBJECT_TYPES`),
+    /// following `X-MS-ContinuationToken`.
     pub async fn list_users(&self) -> Result<Vec<Owner>, AdoError> {
         let base = self.api_url(&self.endpoints.vssps, &["graph", "users"])?;
         let mut owners = Vec::new();
@@ -156,7 +174,7 @@ impl AdoClient {
             let mut url = base.clone();
             {
                 let mut q = url.query_pairs_mut();
-                q.append_pair("subjectTypes", "aad,msa");
+                q.append_pair("subjectTypes", USER_SUBJECT_TYPES);
                 if let Some(c) = &continuation {
                     q.append_pair("continuationToken", c);
                 }
@@ -493,7 +511,26 @@ impl AdoClient {
                 endpoint,
                 detail: format!("HTTP {status} with an HTML sign-in page instead of JSON"),
             }),
-            200..=299 => Ok(()),
+            200..=299 => {
+                if api == Api::TokenAdmin {
+                    self.token_admin_accepted.store(true, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            401 | 403 if matches!(api, Api::Evidence { .. }) => {
+                let Api::Evidence { needs } = api else { unreachable!() };
+                let detail = self.credential.scrub(error_message(body).trim_start_matches(": "));
+                Err(AdoError::SourceDenied { endpoint, status, needs, detail })
+            }
+            401 if api == Api::TokenAdmin && self.token_admin_accepted.load(Ordering::Relaxed) => {
+                Err(AdoError::NotAuthenticated {
+                    endpoint,
+                    detail: format!(
+                        "HTTP 401 after Token Admin had answered earlier requests: the credential stopped working during the scan (expired, revoked, or its sign-in ended){}",
+                        self.credential.scrub(&error_message(body))
+                    ),
+                })
+            }
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
             401 if api == Api::Revocations => Err(AdoError::NotAuthenticated {
                 endpoint,
@@ -708,7 +745,7 @@ fn jitter_fraction() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pat2entra_core::secret::Secret;
 
@@ -756,7 +793,7 @@ mod tests {
 
     /// A loopback server answering each request with `answer(n, request head)` (n counts from
     /// 0); `None` keeps the connection open without answering.
-    async fn serve(
+    pub(crate) async fn serve(
         answer: impl Fn(usize, &str) -> Option<Vec<u8>> + Send + Sync + 'static,
     ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -793,7 +830,7 @@ mod tests {
         (base, count)
     }
 
-    fn http(status: &str, headers: &str, body: &str) -> Vec<u8> {
+    pub(crate) fn http(status: &str, headers: &str, body: &str) -> Vec<u8> {
         format!(
             "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -801,7 +838,7 @@ mod tests {
         .into_bytes()
     }
 
-    fn client_for(base: &str, options: ClientOptions) -> AdoClient {
+    pub(crate) fn client_for(base: &str, options: ClientOptions) -> AdoClient {
         AdoClient::new(
             Endpoints::single_base(base).unwrap(),
             OrgRef::parse("contoso").unwrap(),

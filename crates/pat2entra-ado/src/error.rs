@@ -70,6 +70,17 @@ pub enum AdoError {
     #[error("'{segment}' cannot be used in a request path ({what}); it would address another resource")]
     InvalidSegment { what: &'static str, segment: String },
 
+    /// An evidence source refused the credential (401/403): that source's permission is missing.
+    /// Never fatal: the scan goes on without that source and says so.
+    #[error("{endpoint} answered HTTP {status}: permission missing ({needs})")]
+    SourceDenied {
+        endpoint: String,
+        status: u16,
+        needs: &'static str,
+        /// The service's message (e.g. "Auditing is not enabled…": a 403 that is no permission problem).
+        detail: String,
+    },
+
     /// The HTTP client could not be built (TLS setup); reqwest's message, no secret in it.
     #[error("cannot set up the HTTP client: {detail}")]
     Setup { detail: String },

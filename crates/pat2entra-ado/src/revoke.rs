@@ -11,8 +11,7 @@
 //! `PowerShell/TokenAdmin/Revoke-VSTSPATsJWTs.ps1`) sends 990 ids per call; no limit is
 //! documented, so the batch size is the caller's (`--batch-size`, default 100).
 
-use crate::client::{Api, Paging};
-use crate::wire::TokenAdminPage;
+use crate::client::Api;
 use crate::{AdoClient, AdoError};
 use pat2entra_core::evidence::CredentialKind;
 use pat2entra_core::inventory::Token;
@@ -59,43 +58,16 @@ impl AdoClient {
     }
 
     /// Every credential of `kind` of one owner, as Token Admin lists it now: PATs as the scan
-    /// reads them, SSH keys with `isPublic=true` (the key text is not read).
+    /// reads them, SSH keys with `isPublic=true` (`list_ssh_keys`; the key text is not read).
     pub async fn list_credentials(
         &self,
         owner_descriptor: &str,
         kind: CredentialKind,
         page_size: u32,
     ) -> Result<Vec<Token>, AdoError> {
-        if kind == CredentialKind::Pat {
-            return self.list_pats(owner_descriptor, page_size).await;
-        }
-        let base = self.api_url(&self.endpoints().vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor])?;
-        let mut keys = Vec::new();
-        let mut paging = Paging::new(&base, self.options().max_pages_per_owner, "--max-pages");
-        let mut continuation: Option<String> = None;
-        loop {
-            paging.start_page()?;
-            let mut url = base.clone();
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("pageSize", &page_size.to_string());
-                q.append_pair("isPublic", "true");
-                if let Some(c) = &continuation {
-                    q.append_pair("continuationToken", c);
-                }
-                q.append_pair("api-version", TOKEN_ADMIN_API_VERSION);
-            }
-            let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
-            keys.extend(
-                page.value.into_iter().map(|t| Token { kind: CredentialKind::Ssh, ..t.into_token(owner_descriptor) }),
-            );
-            // Microsoft's C# sample also ends paging at an all-zero GUID.
-            let next =
-                page.continuation_token.filter(|c| !c.trim().is_empty() && !c.chars().all(|ch| ch == '0' || ch == '-'));
-            continuation = paging.follow(next)?;
-            if continuation.is_none() {
-                return Ok(keys);
-            }
+        match kind {
+            CredentialKind::Pat => self.list_pats(owner_descriptor, page_size).await,
+            CredentialKind::Ssh => self.list_ssh_keys(owner_descriptor, page_size).await,
         }
     }
 }

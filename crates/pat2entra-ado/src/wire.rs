@@ -7,6 +7,13 @@ use chrono::{DateTime, Utc};
 use pat2entra_core::inventory::{Owner, Token};
 use serde::Deserialize;
 
+mod evidence;
+pub use evidence::{
+    AuditData, AuditEntry, AuditLogPage, AuditRecord, EntitlementAccessLevel, EntitlementUser, Lenient,
+    MembershipState, OwnerActivity, TenantPolicy, UserEntitlement, UserEntitlementsPage, is_sentinel,
+    pat_authorization_id,
+};
+
 /// `{"count": N, "value": [...]}`: how the service wraps arrays.
 #[derive(Debug, Deserialize)]
 pub struct Collection<T> {
@@ -194,9 +201,11 @@ impl SessionToken {
         let valid_from = string("validFrom", &mut problems);
         let valid_to = string("validTo", &mut problems);
         let timestamp = |name: &str, value: Option<String>, problems: &mut Vec<String>| match value {
-            Some(s) if !s.trim().is_empty() => {
-                super::timestamp::parse_timestamp(&s).map_err(|e| problems.push(format!("{name}: {e}"))).ok()
-            }
+            // `0001-01-01` and `9999-12-31` are Microsoft's "unset" and "no expiry": not dates.
+            Some(s) if !s.trim().is_empty() => super::timestamp::parse_timestamp(&s)
+                .map_err(|e| problems.push(format!("{name}: {e}")))
+                .ok()
+                .filter(|t| !is_sentinel(t)),
             _ => None,
         };
         let valid_from = timestamp("validFrom", valid_from, &mut problems);
@@ -306,6 +315,11 @@ impl GraphUser {
 }
 
 impl SessionToken {
+    /// An SSH key from `isPublic=true` (its `publicData`, the key, is not even read).
+    pub fn into_ssh_key(self, owner: &str) -> Token {
+        Token { kind: pat2entra_core::evidence::CredentialKind::Ssh, ..self.into_token(owner) }
+    }
+
     pub fn into_token(self, owner: &str) -> Token {
         let target_accounts = self.target_accounts.unwrap_or_default();
         Token {

@@ -1,6 +1,7 @@
 //! Scan-to-scan comparison: which findings are new, resolved or unchanged, which tokens were
 //! created, revoked or expired in between, and the headline numbers of both scans. Pure.
 
+use crate::evidence::{CredentialKind, EventKind};
 use crate::finding::{Finding, Severity};
 use crate::inventory::TokenState;
 use crate::record::ScanRecord;
@@ -11,8 +12,12 @@ use std::collections::{BTreeMap, HashMap};
 /// The note of a new finding whose owner the old scan could not read.
 pub const NOT_READ_BEFORE: &str = "owner not read in the old scan";
 
-/// Version of the diff's JSON shape.
-pub const DIFF_SCHEMA_VERSION: u32 = 1;
+/// Version of the diff's JSON shape (2: credential `kind`, `leaked` and `owner-not-member`
+/// token changes, each scan's `evidence`).
+pub const DIFF_SCHEMA_VERSION: u32 = 2;
+
+/// The owner label of an organization's finding (a tenant policy).
+pub const ORGANIZATION_LABEL: &str = "(organization)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,8 +51,21 @@ pub struct TokenChange {
     pub owner_label: String,
     pub token_name: String,
     /// created, revoked, expired, missing (in the old scan, not in the new one), first-read (its
-    /// owner was not read by the old scan) or not-read (its owner was not read by the new one).
+    /// owner was not read by the old scan), not-read (its owner was not read by the new one),
+    /// leaked (a leak event the old scan did not have) or owner-not-member (its owner left the
+    /// organization in between; active credentials only).
     pub change: String,
+    /// A PAT or an SSH key.
+    #[serde(default)]
+    pub kind: CredentialKind,
+}
+
+/// One evidence source's coverage in one scan (`evidence.audit: unavailable (…)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceNote {
+    /// `old` or `new`.
+    pub scan: String,
+    pub line: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +95,13 @@ pub struct ScanDiff {
     pub tokens: Vec<TokenChange>,
     /// Owners either scan could not read: their findings may show as resolved or new.
     pub coverage_gaps: Vec<GapNote>,
+    /// Each scan's evidence coverage: a finding of a source one scan did not read may show as
+    /// new or resolved.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceNote>,
+    /// The audit log's limits, when either scan asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_caveat: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +151,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         severity: f.severity,
         authorization_id: f.authorization_id.clone(),
         owner: f.owner.clone(),
-        owner_label: record.owner_label(&f.owner),
+        owner_label: if f.is_organization() { ORGANIZATION_LABEL.to_string() } else { record.owner_label(&f.owner) },
         token_name: token_name(record, &f.owner, &f.authorization_id),
         message: f.message.clone(),
         note,
@@ -153,6 +178,8 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             continue;
         }
         let note = match new.token(&f.owner, &f.authorization_id) {
+            None if f.is_organization() => (!new.evidence.has(crate::evidence::Source::Policies))
+                .then(|| "policies not read in the new scan".to_string()),
             None if new.coverage.owners_failed.iter().any(|g| g.descriptor == f.owner) => {
                 Some("owner not read in the new scan (coverage gap)".to_string())
             }
@@ -179,6 +206,28 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
     let mut tokens = Vec::new();
     let old_tokens: HashMap<(&str, &str), _> =
         old.tokens.iter().map(|t| ((t.owner.as_str(), t.authorization_id.as_str()), t)).collect();
+    let leaked = |t: &crate::inventory::Token| t.events.iter().any(|e| e.kind == EventKind::Leaked);
+    let left = |r: &ScanRecord, owner: &str| r.owner(owner).is_some_and(|o| o.member == Some(false));
+    // What the evidence says changed about credentials both scans list.
+    for t in &new.tokens {
+        let Some(o) = old_tokens.get(&(t.owner.as_str(), t.authorization_id.as_str())) else {
+            continue;
+        };
+        let change = if leaked(t) && !leaked(o) {
+            "leaked"
+        } else if t.state(new.as_of) == TokenState::Active && left(new, &t.owner) && !left(old, &t.owner) {
+            "owner-not-member"
+        } else {
+            continue;
+        };
+        tokens.push(TokenChange {
+            authorization_id: t.authorization_id.clone(),
+            owner_label: new.owner_label(&t.owner),
+            token_name: t.display_name.clone(),
+            change: change.to_string(),
+            kind: t.kind,
+        });
+    }
     for t in &new.tokens {
         let now = t.state(new.as_of);
         let change = match old_tokens.get(&(t.owner.as_str(), t.authorization_id.as_str())) {
@@ -197,6 +246,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             owner_label: new.owner_label(&t.owner),
             token_name: t.display_name.clone(),
             change: change.to_string(),
+            kind: t.kind,
         });
     }
     let new_ids: HashMap<(&str, &str), ()> =
@@ -210,6 +260,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
                 owner_label: old.owner_label(&t.owner),
                 token_name: t.display_name.clone(),
                 change: if unread_in_new.contains(t.owner.as_str()) { "not-read" } else { "missing" }.to_string(),
+                kind: t.kind,
             });
         }
     }
@@ -248,8 +299,15 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             })
         })
         .collect();
+    let evidence = [("old", old), ("new", new)]
+        .into_iter()
+        .flat_map(|(scan, r)| r.evidence.lines().into_iter().map(move |line| EvidenceNote { scan: scan.into(), line }))
+        .collect();
     ScanDiff {
         coverage_gaps,
+        evidence,
+        audit_caveat: (old.evidence.shows_audit() || new.evidence.shows_audit())
+            .then(|| crate::evidence::AUDIT_CAVEAT.to_string()),
         schema_version: DIFF_SCHEMA_VERSION,
         organization: new.organization.clone(),
         old_as_of: old.as_of,

@@ -140,6 +140,23 @@ impl Evidence {
     pub fn has(&self, source: Source) -> bool {
         self.source(source).is_some_and(SourceCoverage::was_read)
     }
+    /// Whether the source was asked for and read in full (what a claim of absence needs: "no
+    /// audited use" only holds when every audit page was read).
+    pub fn complete(&self, source: Source) -> bool {
+        self.source(source).is_some_and(|c| c.status == Status::Complete)
+    }
+    /// One line per source asked for, `evidence.audit: unavailable (vso.auditlog missing)`; a
+    /// single `evidence: none read` line for a bare inventory or a record from before evidence.
+    pub fn lines(&self) -> Vec<String> {
+        if self.sources.is_empty() {
+            return vec!["evidence: none read (none asked for, or an older record)".into()];
+        }
+        self.sources.iter().map(|(s, c)| format!("evidence.{s}: {}", c.describe())).collect()
+    }
+    /// Whether the audit caveat belongs beside the data (the audit log was asked for).
+    pub fn shows_audit(&self) -> bool {
+        self.sources.contains_key(&Source::Audit)
+    }
     /// Sources asked for but not read in full, for the coverage lines of every report.
     pub fn gaps(&self) -> impl Iterator<Item = (Source, &SourceCoverage)> {
         self.sources.iter().filter(|(_, c)| c.status != Status::Complete).map(|(s, c)| (*s, c))

@@ -52,7 +52,26 @@ impl FromStr for Severity {
     }
 }
 
-/// One rule's verdict on one token.
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingScope {
+    /// One credential: `owner` and `authorization_id` name it.
+    #[default]
+    Credential,
+    /// The organization as a whole (a tenant policy that is off): `owner` and
+    /// `authorization_id` are empty. Counted by summaries and `--fail-on` like any finding;
+    /// an exception accepts it by its rule id alone.
+    Organization,
+}
+
+impl FindingScope {
+    pub fn is_credential(&self) -> bool {
+        *self == FindingScope::Credential
+    }
+}
+
+/// One rule's verdict on one token (or, for a tenant policy, on the organization: `scope`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule id, e.g. `full-access`.
@@ -71,11 +90,19 @@ pub struct Finding {
     /// Id of the guidance that says what to do (`pat2entra explain ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<String>,
+    /// A credential's finding (not written) or the organization's (`"scope": "organization"`).
+    #[serde(default, skip_serializing_if = "FindingScope::is_credential")]
+    pub scope: FindingScope,
 }
 
 impl Finding {
     pub fn is_suppressed(&self) -> bool {
         self.suppressed.is_some()
+    }
+
+    /// About the organization as a whole, not one credential.
+    pub fn is_organization(&self) -> bool {
+        self.scope == FindingScope::Organization
     }
 }
 

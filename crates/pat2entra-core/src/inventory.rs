@@ -18,14 +18,15 @@ pub struct Owner {
     pub origin: String,
     /// The account was deleted in its origin directory (it may still own valid PATs).
     pub deleted_in_origin: bool,
-    /// Last sign-in to the organization (User Entitlements); `None` when not read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Last sign-in to the organization (User Entitlements); `None` (written `null`) when not
+    /// read for this owner. Always written, so a reader tells "not read" (null) from "never".
+    #[serde(default)]
     pub last_accessed: Option<LastAccessed>,
-    /// Still a member of the organization (Graph membership state); `None` when not read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Still a member of the organization (Graph membership state); `None` (`null`) when not read.
+    #[serde(default)]
     pub member: Option<bool>,
-    /// Access level and license (User Entitlements); `None` when not read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Access level and license (User Entitlements); `None` (`null`) when not read.
+    #[serde(default)]
     pub access_level: Option<AccessLevel>,
 }
 
@@ -54,15 +55,16 @@ pub struct Token {
     /// (never the values the rules would call safe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
-    /// A PAT or an SSH key (records without it hold PATs only).
-    #[serde(default, skip_serializing_if = "CredentialKind::is_pat")]
+    /// A PAT or an SSH key (records of schema version 1 hold PATs only). Always written.
+    #[serde(default)]
     pub kind: CredentialKind,
-    /// The last audited action taken with this credential; `None` when none was seen (or the
-    /// audit log was not read: see the record's `evidence`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The last audited action taken with this credential. Always written: `null` means "none
+    /// seen" when the record's `evidence.sources.audit` was read, and "not known" otherwise.
+    #[serde(default)]
     pub last_seen: Option<LastSeen>,
-    /// What the audit log says happened to it (created, revoked, leaked…), oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// What the audit log says happened to it (created, revoked, leaked…), oldest first. Always
+    /// written; empty means nothing seen only when the audit log was read.
+    #[serde(default)]
     pub events: Vec<CredentialEvent>,
 }
 

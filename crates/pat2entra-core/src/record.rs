@@ -11,7 +11,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 /// Version of the record's shape. Bump on any change a reader could notice.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: evidence of use (`evidence`; owners' `last_accessed`, `member`, `access_level`;
+/// credentials' `kind`, `last_seen`, `events`, always written) and organization findings
+/// (`scope`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest version still read. A version-1 record has no evidence: it loads with none (every
+/// credential a PAT, nothing read), so no evidence rule fires on it, and is written back as the
+/// current version.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
+
+fn readable(version: u64) -> bool {
+    (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&version)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanRecord {
@@ -21,14 +32,15 @@ pub struct ScanRecord {
     /// The moment the rules judged the tokens against (`--as-of`, or the time of the scan).
     pub as_of: DateTime<Utc>,
     pub coverage: Coverage,
-    /// What the evidence sources said about the organization, and how much of each was read
-    /// (absent from a bare inventory and from records written before evidence existed).
-    #[serde(default, skip_serializing_if = "crate::evidence::Evidence::is_empty")]
+    /// What the evidence sources said about the organization, and how much of each was read.
+    /// Always written (`sources` empty: no evidence was asked for, or a version-1 record).
+    #[serde(default)]
     pub evidence: crate::evidence::Evidence,
     pub summary: Summary,
     pub owners: Vec<Owner>,
     pub tokens: Vec<Token>,
-    /// Every finding, suppressed ones included (marked `suppressed`).
+    /// Every finding, suppressed ones included (marked `suppressed`); organization findings
+    /// (`scope: organization`, tenant policies) name no owner or token.
     pub findings: Vec<Finding>,
     /// The rules that judged the tokens.
     pub rules: Vec<RuleInfo>,
@@ -101,6 +113,10 @@ pub struct Summary {
     pub findings_by_severity: BTreeMap<Severity, usize>,
     /// Findings accepted by an exception (kept in `findings`, not counted above).
     pub suppressed_findings: usize,
+    /// Unsuppressed findings about the organization as a whole (tenant policies); counted in
+    /// `findings_by_severity` too, never in `flagged_tokens`.
+    #[serde(default)]
+    pub organization_findings: usize,
 }
 
 impl ScanRecord {
@@ -132,7 +148,8 @@ impl ScanRecord {
         let count = |state| inventory.tokens.iter().filter(|t| t.state(as_of) == state).count();
         let open = || findings.iter().filter(|f| !f.is_suppressed());
         // A token is (owner, id): two owners sharing an id are two flagged tokens.
-        let mut flagged: Vec<(&str, &str)> = open().map(|f| (f.owner.as_str(), f.authorization_id.as_str())).collect();
+        let mut flagged: Vec<(&str, &str)> =
+            open().filter(|f| !f.is_organization()).map(|f| (f.owner.as_str(), f.authorization_id.as_str())).collect();
         flagged.sort_unstable();
         flagged.dedup();
         let mut by_severity: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
@@ -148,6 +165,7 @@ impl ScanRecord {
             flagged_tokens: flagged.len(),
             findings_by_severity: by_severity,
             suppressed_findings: findings.len() - open().count(),
+            organization_findings: open().filter(|f| f.is_organization()).count(),
         };
         ScanRecord {
             schema_version: SCHEMA_VERSION,
@@ -234,7 +252,7 @@ impl ScanRecord {
             return diagnose();
         };
         match serde_json::from_reader::<_, ScanRecord>(reader) {
-            Ok(record) if record.schema_version == SCHEMA_VERSION => Ok(record),
+            Ok(record) if readable(u64::from(record.schema_version)) => Ok(record.upgraded()),
             Ok(record) => Err(LoadError::Version { name, found: record.schema_version.to_string() }),
             // The same bytes, now in memory, for a message that locates the problem.
             Err(e) => match diagnose() {
@@ -262,7 +280,7 @@ impl ScanRecord {
             _ => located(e, "not JSON: "),
         })?;
         match probe.schema_version {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            Some(serde_json::Value::Number(n)) if n.as_u64().is_some_and(readable) => {}
             Some(serde_json::Value::Number(n)) => {
                 return Err(LoadError::Version { name: name.to_string(), found: n.to_string() });
             }
@@ -275,7 +293,19 @@ impl ScanRecord {
             }
             None => return Err(LoadError::NoSchemaVersion { name: name.to_string() }),
         }
-        serde_json::from_slice(bytes).map_err(|e| located(e, ""))
+        serde_json::from_slice::<ScanRecord>(bytes).map(ScanRecord::upgraded).map_err(|e| located(e, ""))
+    }
+
+    /// A record of an older readable version, as the current version: the fields it lacks
+    /// already read as "nothing known" (no evidence sources, every credential a PAT).
+    fn upgraded(mut self) -> Self {
+        self.schema_version = SCHEMA_VERSION;
+        self
+    }
+
+    /// The organization's findings (tenant policies), suppressed ones included.
+    pub fn organization_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.is_organization())
     }
 
     pub fn owner(&self, descriptor: &str) -> Option<&Owner> {
@@ -365,10 +395,10 @@ pub enum LoadError {
     #[error("{name} is not a pat2entra scan (no schema_version); create one with `pat2entra scan -o json --out FILE`")]
     NoSchemaVersion { name: String },
     #[error(
-        "{name} has schema_version {found}; this pat2entra reads version {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
+        "{name} has schema_version {found}; this pat2entra reads versions {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}: rescan, or use the matching pat2entra"
     )]
     Version { name: String, found: String },
-    #[error("{name}: schema_version {SCHEMA_VERSION} expected, found {kind} {found}")]
+    #[error("{name}: schema_version {SCHEMA_VERSION} (or {OLDEST_SCHEMA_VERSION}) expected, found {kind} {found}")]
     VersionType { name: String, kind: &'static str, found: String },
     /// Not JSON, or JSON of the wrong shape: `scan.json:12:7: tokens[3].is_valid: invalid type: …`
     /// (`line` 0: no position known). `path` ends with `: ` when there is one; `message` is
@@ -474,13 +504,15 @@ mod load_tests {
 
     #[test]
     fn schema_version_of_the_wrong_type_or_value_is_named() {
-        let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": \"1\"", 1);
-        assert_ne!(text, sample(), "the sample starts with a schema_version");
+        let sample = sample();
+        let current = format!("\"schema_version\": {SCHEMA_VERSION}");
+        let text = sample.replacen(&current, "\"schema_version\": \"1\"", 1);
+        assert_ne!(text, sample, "the sample starts with a schema_version");
         let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
-        assert_eq!(e, "scan.json: schema_version 1 expected, found string \"1\"");
-        let text = sample().replacen("\"schema_version\": 1", "\"schema_version\": 7", 1);
+        assert_eq!(e, "scan.json: schema_version 2 (or 1) expected, found string \"1\"");
+        let text = sample.replacen(&current, "\"schema_version\": 7", 1);
         let e = ScanRecord::from_json(text.as_bytes(), "scan.json").unwrap_err().to_string();
-        assert!(e.contains("has schema_version 7; this pat2entra reads version 1"), "{e}");
+        assert!(e.contains("has schema_version 7; this pat2entra reads versions 1 to 2"), "{e}");
         let e = ScanRecord::from_json(b"[1, 2]", "scan.json").unwrap_err().to_string();
         assert!(e.contains("not a pat2entra scan"), "{e}");
         let e = ScanRecord::from_json(b"{\"a\": 1}", "scan.json").unwrap_err().to_string();

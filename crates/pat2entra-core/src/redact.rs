@@ -539,7 +539,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         .map(|o| &o.descriptor)
         .chain(record.coverage.owners_failed.iter().map(|f| &f.descriptor))
         .chain(record.tokens.iter().map(|t| &t.owner))
-        .chain(record.findings.iter().map(|f| &f.owner))
+        .chain(record.findings.iter().filter(|f| !f.is_organization()).map(|f| &f.owner))
     {
         if !pseudonyms.contains_key(descriptor) {
             pseudonyms.insert(descriptor.clone(), key.owner(descriptor));
@@ -603,15 +603,23 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             is_valid: _,
             unreadable,
             kind: _,
-            last_seen: _,
+            last_seen,
             events,
         } = token;
         *owner = pseudonym_of(owner);
         // An event's actor is a person (or the service): never shown by name.
         for event in events.iter_mut() {
-            if let Some(actor) = &mut event.actor {
+            let crate::evidence::CredentialEvent { kind: _, at: _, actor, action } = event;
+            if let Some(actor) = actor {
                 *actor = key.pseudonym("person", &actor.to_lowercase());
             }
+            // An audit action id (`Token.PatRevokeEvent`) names no one; scrubbed in case a
+            // service ever puts a name there.
+            scrubber.scrub_in_place(action);
+        }
+        if let Some(seen) = last_seen {
+            let crate::evidence::LastSeen { at: _, action, source: _ } = seen;
+            scrubber.scrub_in_place(action);
         }
         if let Some(reason) = unreadable {
             scrubber.scrub_in_place(reason);
@@ -629,8 +637,12 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             message,
             suppressed,
             guidance: _,
+            scope,
         } = finding;
-        *owner = pseudonym_of(owner);
+        // An organization's finding names no owner: nothing to replace.
+        if scope.is_credential() {
+            *owner = pseudonym_of(owner);
+        }
         scrubber.scrub_in_place(message);
         if let Some(s) = suppressed.as_deref_mut() {
             let crate::rules::Suppression { exception: _, reason, ticket, approver, expires: _ } = s;
@@ -663,6 +675,15 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         let crate::inventory::OwnerFailure { descriptor, error } = gap;
         *descriptor = pseudonym_of(descriptor);
         scrubber.scrub_in_place(error);
+    }
+    // Evidence: why a source could not be read is free text (an error may name the signed-in
+    // account); the window and the policies are dates and switches.
+    let crate::evidence::Evidence { sources, audit_window: _, policies: _ } = &mut record.evidence;
+    for coverage in sources.values_mut() {
+        let crate::evidence::SourceCoverage { status: _, reason } = coverage;
+        if let Some(reason) = reason {
+            scrubber.scrub_in_place(reason);
+        }
     }
     for e in &mut record.exceptions {
         let crate::rules::ExceptionReport {
@@ -815,6 +836,7 @@ mod tests {
             "organization",   // kept
             "as_of",          // date
             "coverage",       // destructured in `redact`
+            "evidence",       // destructured
             "summary",        // counts
             "owners",         // destructured
             "tokens",         // destructured

@@ -16,6 +16,7 @@
 //! at the path is replaced, not followed.
 
 use chrono::{DateTime, Utc};
+use pat2entra_core::evidence::Source;
 use pat2entra_core::files::{AtomicFile, InputError, MAX_CHECKPOINT, read_limited, sha256_hex};
 use pat2entra_core::inventory::Token;
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,23 @@ struct AnyHeader {
 struct Finished {
     owner: String,
     tokens: Vec<Token>,
+    /// Graph membership state, when read (lines written before evidence have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    member: Option<bool>,
+    /// The per-owner evidence sources read for this owner (`membership`, `ssh`; SSH keys are
+    /// among `tokens`). A source asked for but missing here is read again on resume, so lines
+    /// written before evidence (or with other `--evidence`) stay usable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    evidence: Vec<Source>,
+}
+
+/// What a checkpoint holds for one finished owner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishedOwner {
+    /// PATs, and SSH keys when `evidence` has `ssh`.
+    pub tokens: Vec<Token>,
+    pub member: Option<bool>,
+    pub evidence: Vec<Source>,
 }
 
 /// A checkpoint that cannot be read, used or written. Each message names the file.
@@ -150,7 +168,7 @@ struct State {
 }
 
 /// Opens (or creates) the checkpoint; returns it with the owners it holds.
-pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), CheckpointError> {
+pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String, FinishedOwner>), CheckpointError> {
     open_at(settings, Utc::now())
 }
 
@@ -158,7 +176,7 @@ pub fn open(settings: &CheckpointSettings) -> Result<(Checkpoint, HashMap<String
 fn open_at(
     settings: &CheckpointSettings,
     now: DateTime<Utc>,
-) -> Result<(Checkpoint, HashMap<String, Vec<Token>>), CheckpointError> {
+) -> Result<(Checkpoint, HashMap<String, FinishedOwner>), CheckpointError> {
     let path = &settings.path;
     let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
     let bytes = if existing { read_limited(path, MAX_CHECKPOINT, "checkpoint")? } else { Vec::new() };
@@ -190,7 +208,7 @@ fn read<'a>(
     bytes: &'a [u8],
     settings: &CheckpointSettings,
     now: DateTime<Utc>,
-) -> Result<(Vec<u8>, Vec<&'a [u8]>, HashMap<String, Vec<Token>>), Unusable> {
+) -> Result<(Vec<u8>, Vec<&'a [u8]>, HashMap<String, FinishedOwner>), Unusable> {
     let mut lines = bytes.split(|b| *b == b'\n').enumerate();
     let (_, first) = lines.next().unwrap_or((0, b""));
     let Some((sum, json)) = split_line(first) else {
@@ -215,7 +233,7 @@ fn read<'a>(
 
     let mut last = sum.to_string();
     let mut kept = Vec::new();
-    let mut finished: HashMap<String, Vec<Token>> = HashMap::new();
+    let mut finished: HashMap<String, FinishedOwner> = HashMap::new();
     for (i, line) in lines {
         if line.is_empty() {
             continue;
@@ -232,7 +250,8 @@ fn read<'a>(
         }
         last = sum.to_string();
         kept.push(line);
-        finished.insert(done.owner, done.tokens);
+        finished
+            .insert(done.owner, FinishedOwner { tokens: done.tokens, member: done.member, evidence: done.evidence });
     }
     Ok((first.to_vec(), kept, finished))
 }
@@ -296,9 +315,20 @@ fn chain(previous: &str, json: &[u8]) -> String {
 impl Checkpoint {
     /// Records a finished owner (one line, flushed, so a crash loses at most that line). An
     /// owner already recorded is not written again.
+    #[cfg(test)]
     pub fn record(&self, owner: &str, tokens: &[Token]) -> Result<(), CheckpointError> {
-        let json = serde_json::to_string(&Finished { owner: owner.to_string(), tokens: tokens.to_vec() })
-            .expect("tokens serialize");
+        self.record_owner(owner, &FinishedOwner { tokens: tokens.to_vec(), ..FinishedOwner::default() })
+    }
+
+    /// Records a finished owner with the per-owner evidence read for it.
+    pub fn record_owner(&self, owner: &str, done: &FinishedOwner) -> Result<(), CheckpointError> {
+        let json = serde_json::to_string(&Finished {
+            owner: owner.to_string(),
+            tokens: done.tokens.clone(),
+            member: done.member,
+            evidence: done.evidence.clone(),
+        })
+        .expect("tokens serialize");
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if !state.owners.insert(owner.to_string()) {
             return Ok(());
@@ -377,7 +407,7 @@ mod tests {
         append(&path, b"0123456789012345678901234567890123456789012345678901234567890123 {\"owner\":\"aad.c\",\"tok");
         let (cp, done) = open(&settings(&path, "Fabrikam")).unwrap();
         assert_eq!(done.len(), 2);
-        assert_eq!(done["aad.a"].len(), 2);
+        assert_eq!(done["aad.a"].tokens.len(), 2);
         cp.record("aad.c", &[token("3")]).unwrap();
         drop(cp);
         let (cp, done) = open(&settings(&path, "fabrikam")).unwrap();

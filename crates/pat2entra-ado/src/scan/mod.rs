@@ -2,12 +2,18 @@
 //! inventory that says exactly what it could not read.
 
 mod checkpoint;
+mod evidence;
 
-pub use checkpoint::{CheckpointError, CheckpointParams, CheckpointSettings, Unusable, show_age};
+pub use checkpoint::{CheckpointError, CheckpointParams, CheckpointSettings, FinishedOwner, Unusable, show_age};
+pub use evidence::{
+    DEFAULT_AUDIT_BATCH_SIZE, DEFAULT_AUDIT_DAYS, DEFAULT_AUDIT_SLICE_DAYS, EvidenceOptions, token_event,
+};
 
+use crate::client::KINDS_WITHOUT_PATS;
 use crate::{AdoClient, AdoError};
-use futures::StreamExt;
-use pat2entra_core::inventory::{Coverage, Inventory, OwnerFailure, Token, resolve_owners, resolve_tokens};
+use futures::{FutureExt, StreamExt};
+use pat2entra_core::evidence::{Evidence, Source};
+use pat2entra_core::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token, resolve_owners, resolve_tokens};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -17,11 +23,13 @@ pub struct ScanOptions {
     pub page_size: u32,
     /// Record finished owners here, and skip those an earlier run finished.
     pub checkpoint: Option<CheckpointSettings>,
+    /// The evidence sources to read (`scan --evidence`); none by default.
+    pub evidence: EvidenceOptions,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None }
+        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None, evidence: EvidenceOptions::default() }
     }
 }
 
@@ -57,6 +65,10 @@ pub enum ScanEvent {
 
 /// Scans the organization. An owner whose tokens cannot be read after retries becomes a
 /// coverage gap; errors that would hit every owner (authentication, permission) stop the scan.
+/// The evidence sources asked for (`options.evidence`) are read beside the owners: per owner
+/// (membership, then SSH keys, at most one membership request per owner) and organization-wide
+/// (entitlements, audit log, policies). A source that cannot be read is a coverage line of
+/// `Inventory::evidence`; it never stops the scan, hides a token or makes it incomplete.
 pub async fn scan(
     client: &AdoClient,
     options: &ScanOptions,
@@ -68,18 +80,26 @@ pub async fn scan(
         Some(settings) => Some(checkpoint::open(settings)?),
     };
     // An owner Graph listed twice is scanned once (the version worst for risk is kept).
-    let (owners, mut warnings) = resolve_owners(client.list_users().await?);
+    let (mut owners, mut warnings) = resolve_owners(client.list_users().await?);
     on_event(ScanEvent::OwnersListed(owners.len()));
 
+    let ev = &options.evidence;
+    let want_membership = ev.wants(Source::Membership);
+    let want_ssh = ev.wants(Source::Ssh);
     let mut per_owner: Vec<Option<Vec<Token>>> = vec![None; owners.len()];
+    let mut members: Vec<Option<bool>> = vec![None; owners.len()];
+    // Per-owner evidence a resumed owner already has (from its checkpoint line).
+    let mut had: Vec<Vec<Source>> = vec![Vec::new(); owners.len()];
     let checkpoint = match opened {
         None => None,
         Some((checkpoint, mut finished)) => {
             let mut resumed_tokens = 0;
             for (i, owner) in owners.iter().enumerate() {
-                if let Some(tokens) = finished.remove(&owner.descriptor) {
-                    resumed_tokens += tokens.len();
-                    per_owner[i] = Some(tokens);
+                if let Some(done) = finished.remove(&owner.descriptor) {
+                    resumed_tokens += done.tokens.len();
+                    per_owner[i] = Some(done.tokens);
+                    members[i] = done.member;
+                    had[i] = done.evidence;
                 }
             }
             let resumed = per_owner.iter().filter(|t| t.is_some()).count();
@@ -89,30 +109,88 @@ pub async fn scan(
             Some(checkpoint)
         }
     };
-    let to_scan: Vec<usize> = (0..owners.len()).filter(|i| per_owner[*i].is_none()).collect();
+    // Each owner's work: its PATs unless resumed, and the per-owner evidence it lacks (a
+    // resumed owner's missing evidence is read again, not left out).
+    let work: Vec<Work> = (0..owners.len())
+        .map(|i| Work {
+            owner: i,
+            pats: per_owner[i].is_none(),
+            membership: want_membership && !had[i].contains(&Source::Membership),
+            ssh: want_ssh && !had[i].contains(&Source::Ssh),
+        })
+        .filter(|w| w.pats || w.membership || w.ssh)
+        .collect();
+    // Resumed owners that already had a source count as read for it.
+    let mut membership_tally = evidence::Tally {
+        read: (0..owners.len()).filter(|i| want_membership && had[*i].contains(&Source::Membership)).count(),
+        ..Default::default()
+    };
+    let mut ssh_tally = evidence::Tally {
+        read: (0..owners.len()).filter(|i| want_ssh && had[*i].contains(&Source::Ssh)).count(),
+        ..Default::default()
+    };
+    let membership_gate = evidence::Gate::default();
+    let ssh_gate = evidence::Gate::default();
 
     let mut failures = Vec::new();
     let owner_list = &owners;
-    let mut results = futures::stream::iter(to_scan)
-        .map(|i| async move { (i, client.list_pats(&owner_list[i].descriptor, options.page_size).await) })
-        .buffer_unordered(options.concurrency.max(1));
-    while let Some((i, result)) = results.next().await {
-        match result {
-            Ok(tokens) => {
-                on_event(ScanEvent::OwnerScanned { tokens: tokens.len() });
-                if let Some(checkpoint) = &checkpoint {
-                    checkpoint.record(&owners[i].descriptor, &tokens)?;
+    let gates = (&membership_gate, &ssh_gate);
+    let owners_done = async {
+        let mut results = futures::stream::iter(work)
+            .map(|w| async move { (w, read_owner(client, &owner_list[w.owner], w, options.page_size, gates).await) })
+            .buffer_unordered(options.concurrency.max(1));
+        while let Some((w, read)) = results.next().await {
+            let i = w.owner;
+            if let Some(member) = &read.member {
+                membership_tally.count(&membership_gate, member);
+                if let Ok(Some(active)) = member {
+                    members[i] = Some(*active);
                 }
-                per_owner[i] = Some(tokens);
             }
-            Err(e) if e.is_fatal() => return Err(e.into()),
-            Err(e) => {
-                on_event(ScanEvent::OwnerFailed);
-                failures.push((i, e.to_string()));
+            let ssh_keys = match read.ssh {
+                Some(result) => {
+                    ssh_tally.count(&ssh_gate, &result);
+                    result.ok()
+                }
+                None => None,
+            };
+            match read.pats {
+                None => {
+                    // A resumed owner: only its missing evidence was read.
+                    if let (Some(keys), Some(tokens)) = (ssh_keys, per_owner[i].as_mut()) {
+                        tokens.extend(keys);
+                    }
+                }
+                Some(Ok(mut tokens)) => {
+                    on_event(ScanEvent::OwnerScanned { tokens: tokens.len() });
+                    let mut read_sources = Vec::new();
+                    if matches!(read.member, Some(Ok(_))) {
+                        read_sources.push(Source::Membership);
+                    }
+                    if let Some(keys) = ssh_keys {
+                        tokens.extend(keys);
+                        read_sources.push(Source::Ssh);
+                    }
+                    if let Some(checkpoint) = &checkpoint {
+                        let done = FinishedOwner { tokens, member: members[i], evidence: read_sources };
+                        checkpoint.record_owner(&owner_list[i].descriptor, &done)?;
+                        per_owner[i] = Some(done.tokens);
+                    } else {
+                        per_owner[i] = Some(tokens);
+                    }
+                }
+                Some(Err(e)) if e.is_fatal() => return Err(ScanError::from(e)),
+                Some(Err(e)) => {
+                    on_event(ScanEvent::OwnerFailed);
+                    failures.push((i, e.to_string()));
+                }
             }
         }
-    }
-    drop(results);
+        Ok::<(), ScanError>(())
+    };
+    // The organization-wide evidence is read beside the owners; a fatal owner error drops it.
+    let org_evidence = evidence::read_org_evidence(client, ev).map(Ok);
+    let ((), org) = futures::future::try_join(owners_done, org_evidence).await?;
 
     failures.sort_by_key(|(i, _)| *i);
     let owners_failed = failures
@@ -120,20 +198,322 @@ pub async fn scan(
         .map(|(i, error)| OwnerFailure { descriptor: owners[i].descriptor.clone(), error })
         .collect();
     let owners_scanned = per_owner.iter().filter(|t| t.is_some()).count();
+    for (owner, member) in owners.iter_mut().zip(members) {
+        owner.member = member;
+    }
     // Tokens in the order of their owners, as listed: the same organization gives the same record.
     // One rule for duplicates and unreadable tokens (see `resolve_tokens`), resumed ones included.
-    let (tokens, token_warnings) = resolve_tokens(per_owner.into_iter().flatten().flatten().collect());
+    let (mut tokens, token_warnings) = resolve_tokens(per_owner.into_iter().flatten().flatten().collect());
     warnings.extend(token_warnings);
     let mut coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
     coverage.warnings = warnings;
+
+    let mut evidence = Evidence::default();
+    if want_membership {
+        evidence.sources.insert(Source::Membership, membership_tally.coverage(&membership_gate, owners.len()));
+    }
+    if want_ssh {
+        evidence.sources.insert(Source::Ssh, ssh_tally.coverage(&ssh_gate, owners.len()));
+    }
+    evidence::apply_activity(&mut owners, org.activity);
+    for (source, source_coverage) in org.coverage {
+        evidence.sources.insert(source, source_coverage);
+    }
+    if ev.wants(Source::Audit) {
+        evidence.audit_window = Some(ev.audit_window());
+    }
+    if let Some(audit) = org.audit {
+        let unmatched = evidence::apply_audit(&mut tokens, &owners, audit.records);
+        if let Some(c) = evidence.sources.get_mut(&Source::Audit) {
+            evidence::note_unmatched(c, unmatched);
+        }
+    }
+    evidence.policies = org.policies;
     // The checkpoint stays until the caller has written the result (`finish_checkpoint`): a
     // failed write must not throw a long scan away.
     drop(checkpoint);
-    Ok(Inventory {
-        organization: client.organization().to_string(),
-        coverage,
-        owners,
-        tokens,
-        evidence: Default::default(),
-    })
+    Ok(Inventory { organization: client.organization().to_string(), coverage, owners, tokens, evidence })
+}
+
+/// What to read for one owner.
+#[derive(Debug, Clone, Copy)]
+struct Work {
+    owner: usize,
+    pats: bool,
+    membership: bool,
+    ssh: bool,
+}
+
+/// What was read for one owner (`None`: not asked).
+struct OwnerRead {
+    pats: Option<Result<Vec<Token>, AdoError>>,
+    member: Option<Result<Option<bool>, AdoError>>,
+    ssh: Option<Result<Vec<Token>, AdoError>>,
+}
+
+/// One owner: membership first (so a Token Admin 404 for a removed owner is understood), then
+/// PATs, then SSH keys. A 404 for an owner no longer a member, or a 400/404 for a subject kind
+/// that holds no PATs (`bnd`, `svc`), is an answer ("no tokens"), not a gap.
+async fn read_owner(
+    client: &AdoClient,
+    owner: &Owner,
+    work: Work,
+    page_size: u32,
+    (membership_gate, ssh_gate): (&evidence::Gate, &evidence::Gate),
+) -> OwnerRead {
+    let descriptor = owner.descriptor.as_str();
+    let member =
+        if work.membership && membership_gate.open() { Some(client.membership_state(descriptor).await) } else { None };
+    let not_a_member = matches!(member, Some(Ok(Some(false))));
+    let kind = descriptor.split('.').next().unwrap_or_default().to_ascii_lowercase();
+    let holds_none = |e: &AdoError| match e {
+        AdoError::Status { status: 404, .. } if not_a_member => true,
+        AdoError::Status { status: 400 | 404, .. } => KINDS_WITHOUT_PATS.contains(&kind.as_str()),
+        _ => false,
+    };
+    let answered = |result: Result<Vec<Token>, AdoError>| match result {
+        Err(e) if holds_none(&e) => {
+            tracing::debug!(
+                owner = descriptor,
+                "Token Admin: {e}; read as no tokens (not a member, or a kind without PATs)"
+            );
+            Ok(Vec::new())
+        }
+        other => other,
+    };
+    let pats = if work.pats { Some(answered(client.list_pats(descriptor, page_size).await)) } else { None };
+    let fatal = matches!(&pats, Some(Err(e)) if e.is_fatal());
+    let ssh = if work.ssh && ssh_gate.open() && !fatal {
+        Some(answered(client.list_ssh_keys(descriptor, page_size).await))
+    } else {
+        None
+    };
+    OwnerRead { pats, member, ssh }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientOptions;
+    use crate::client::tests::{client_for, http, serve};
+    use pat2entra_core::evidence::{CredentialKind, EventKind, LastAccessed, Status};
+    use std::sync::{Arc, Mutex};
+
+    const ALICE_PAT: &str = "0f6f4b6c-1234-4c1d-9a3e-000000000001";
+    const BOB_PAT: &str = "0f6f4b6c-1234-4c1d-9a3e-000000000002";
+
+    /// A small organization: alice (member, a PAT and an SSH key), bob (an MSA member, a PAT),
+    /// gone (removed from the organization: Token Admin answers 404), pending (`bnd`, invited,
+    /// never signed in: Token Admin answers 404). `audit` answers the audit log.
+    async fn organization(audit: fn(&str) -> Vec<u8>, log: Arc<Mutex<Vec<String>>>) -> String {
+        let (base, _) = serve(move |_, head| {
+            let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+            log.lock().unwrap().push(target.clone());
+            let path = target.split('?').next().unwrap_or_default();
+            let ok = |body: String| Some(http("200 OK", "", &body));
+            let not_found = || Some(http("404 Not Found", "", r#"{"message":"not found"}"#));
+            if path.ends_with("/graph/users") {
+                let users: Vec<String> = ["aad.alice", "msa.bob", "aad.gone", "bnd.pending"]
+                    .iter()
+                    .map(|d| format!(r#"{{"descriptor":"{d}","principalName":"{}@contoso.com"}}"#, &d[4..]))
+                    .collect();
+                return ok(format!(r#"{{"count":4,"value":[{}]}}"#, users.join(",")));
+            }
+            if let Some(d) = path.split("/membershipstates/").nth(1) {
+                return ok(format!(r#"{{"active":{}}}"#, d != "aad.gone"));
+            }
+            if let Some(d) = path.split("/personalaccesstokens/").nth(1) {
+                let ssh = target.contains("isPublic=true");
+                return match (d, ssh) {
+                    ("aad.gone" | "bnd.pending", _) => not_found(),
+                    ("aad.alice", false) => ok(format!(
+                        r#"{{"value":[{{"authorizationId":"{ALICE_PAT}","displayName":"ci","scope":"vso.code","validFrom":"0001-01-01T00:00:00","validTo":"9999-12-31T23:59:59.997","isValid":true}}],"continuationToken":null}}"#
+                    )),
+                    ("aad.alice", true) => ok(
+                        r#"{"value":[{"authorizationId":"key-1","displayName":"laptop","isPublic":true,"publicData":"ssh-rsa AAAA"}]}"#.into(),
+                    ),
+                    ("msa.bob", false) => ok(format!(
+                        r#"{{"value":[{{"authorizationId":"{BOB_PAT}","displayName":"old","scope":"app_token"}}]}}"#
+                    )),
+                    _ => ok(r#"{"value":[]}"#.into()),
+                };
+            }
+            if path.ends_with("/userentitlements") {
+                return ok(r#"{"items":[
+                    {"user":{"descriptor":"aad.alice"},"accessLevel":{"status":"active","licenseDisplayName":"Basic"},"lastAccessedDate":"2026-11-01T08:00:00Z"},
+                    {"user":{"descriptor":"msa.bob"},"accessLevel":{"status":"active"},"lastAccessedDate":"0001-01-01T00:00:00Z"}
+                ]}"#.into());
+            }
+            if path.ends_with("/audit/auditlog") {
+                return Some(audit(&target));
+            }
+            not_found()
+        })
+        .await;
+        base
+    }
+
+    fn audit_denied(_: &str) -> Vec<u8> {
+        http("401 Unauthorized", "", r#"{"message":"TF400813"}"#)
+    }
+
+    fn audit_events(_: &str) -> Vec<u8> {
+        let body = format!(
+            r#"{{"value":{{"decoratedAuditLogEntries":[
+                {{"id":"1","actionId":"Git.RefUpdate","timestamp":"2026-11-20T10:00:00Z","authenticationMechanism":"PAT_Unscoped authorizationId:{ALICE_PAT}","actorUPN":"alice@contoso.com"}},
+                {{"id":"2","actionId":"Token.PatPublicDiscoveryEvent","timestamp":"2026-11-02T10:00:00Z","actorUserId":"00000002-0000-8888-8000-000000000000","data":{{"AuthorizationId":"{BOB_PAT}","DisplayName":"old"}}}},
+                {{"id":"3","actionId":"Token.SshCreateEvent","timestamp":"2026-11-03T10:00:00Z","actorUPN":"alice@contoso.com","data":{{"DisplayName":"laptop"}}}}
+            ],"continuationToken":"x","hasMore":false}}}}"#
+        );
+        http("200 OK", "", &body)
+    }
+
+    fn options(sources: &[Source]) -> ScanOptions {
+        ScanOptions {
+            concurrency: 2,
+            evidence: EvidenceOptions {
+                sources: sources.iter().copied().collect(),
+                audit_end: "2026-12-01T00:00:00Z".parse().unwrap(),
+                ..EvidenceOptions::default()
+            },
+            ..ScanOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn without_vso_auditlog_the_scan_completes_and_says_so() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let base = organization(audit_denied, log.clone()).await;
+        let client = client_for(&base, ClientOptions::default());
+        let inventory = scan(&client, &options(&Source::DEFAULT), &|_| {}).await.unwrap();
+        // Removed and invited owners hold no tokens: answers, not gaps.
+        assert!(inventory.coverage.complete, "{:?}", inventory.coverage.owners_failed);
+        let audit = inventory.evidence.source(Source::Audit).unwrap();
+        assert_eq!(audit.describe(), "unavailable (vso.auditlog missing)");
+        for source in [Source::Entitlements, Source::Membership, Source::Ssh] {
+            assert_eq!(inventory.evidence.source(source).unwrap().status, Status::Complete, "{source}");
+        }
+        let window = inventory.evidence.audit_window.unwrap();
+        assert_eq!((window.end - window.start).num_days(), 90);
+        let owner = |d: &str| inventory.owner(d).unwrap();
+        assert_eq!(owner("aad.gone").member, Some(false));
+        assert_eq!(owner("aad.alice").member, Some(true));
+        assert_eq!(owner("msa.bob").last_accessed, Some(LastAccessed::Never));
+        assert_eq!(owner("aad.alice").access_level.as_ref().unwrap().license.as_deref(), Some("Basic"));
+        assert_eq!(owner("aad.gone").last_accessed, None);
+        // Tokens are all there; the sentinel dates are unset.
+        let kinds: Vec<(&str, CredentialKind)> =
+            inventory.tokens.iter().map(|t| (t.authorization_id.as_str(), t.kind)).collect();
+        assert_eq!(
+            kinds,
+            [(ALICE_PAT, CredentialKind::Pat), ("key-1", CredentialKind::Ssh), (BOB_PAT, CredentialKind::Pat)]
+        );
+        assert_eq!((inventory.tokens[0].valid_from, inventory.tokens[0].valid_to), (None, None));
+        // At most one membership request per owner, and the audit log asked once.
+        let log = log.lock().unwrap();
+        assert_eq!(log.iter().filter(|t| t.contains("/membershipstates/")).count(), 4);
+        assert_eq!(log.iter().filter(|t| t.contains("/audit/auditlog")).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn audit_events_and_use_reach_their_tokens() {
+        let base = organization(audit_events, Default::default()).await;
+        let client = client_for(&base, ClientOptions::default());
+        let inventory = scan(&client, &options(&[Source::Audit, Source::Ssh]), &|_| {}).await.unwrap();
+        assert_eq!(inventory.evidence.source(Source::Audit).unwrap().status, Status::Complete);
+        let token = |id: &str| inventory.tokens.iter().find(|t| t.authorization_id == id).unwrap();
+        let seen = token(ALICE_PAT).last_seen.as_ref().unwrap();
+        assert_eq!((seen.action.as_str(), seen.source), ("Git.RefUpdate", Source::Audit));
+        let leaked = &token(BOB_PAT).events[0];
+        assert_eq!((leaked.kind, leaked.actor.as_deref()), (EventKind::Leaked, None));
+        assert_eq!(token("key-1").events[0].kind, EventKind::Created);
+        // Membership was not asked for: nothing is said about it.
+        assert!(inventory.evidence.source(Source::Membership).is_none());
+        assert!(inventory.owners.iter().all(|o| o.member.is_none()));
+    }
+
+    #[tokio::test]
+    async fn per_owner_evidence_survives_a_resume_or_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = CheckpointSettings {
+            path: dir.path().join("scan.checkpoint"),
+            params: CheckpointParams {
+                organization: "contoso".into(),
+                as_of: None,
+                rules: "built-in default".into(),
+                tool_version: "test".into(),
+            },
+            max_age: std::time::Duration::from_secs(3600),
+        };
+        let with_checkpoint =
+            |sources: &[Source]| ScanOptions { checkpoint: Some(settings.clone()), ..options(sources) };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let base = organization(audit_denied, log.clone()).await;
+        let client = client_for(&base, ClientOptions::default());
+        let count =
+            |log: &Mutex<Vec<String>>, what: &str| log.lock().unwrap().iter().filter(|t| t.contains(what)).count();
+
+        // A bare inventory first; then with membership and SSH keys: only those are asked.
+        let bare = scan(&client, &with_checkpoint(&[]), &|_| {}).await.unwrap();
+        assert_eq!(bare.tokens.len(), 2);
+        // Without membership, a Token Admin 404 is not understood: a gap, asked again on resume.
+        let failed: Vec<&str> = bare.coverage.owners_failed.iter().map(|f| f.descriptor.as_str()).collect();
+        assert_eq!(failed, ["aad.gone"]);
+        log.lock().unwrap().clear();
+        let resumed = scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
+        assert_eq!(count(&log, "isPublic=false"), 1, "PATs come from the checkpoint, but for the gap");
+        assert!(resumed.coverage.complete, "the removed owner is understood now");
+        assert_eq!(count(&log, "/membershipstates/"), 4);
+        assert_eq!(resumed.tokens.len(), 3, "the SSH key read again joins the resumed tokens");
+        assert_eq!(resumed.owner("aad.gone").unwrap().member, Some(false));
+        assert_eq!(resumed.evidence.source(Source::Membership).unwrap().status, Status::Complete);
+
+        // A scan recorded with its evidence resumes with it: nothing per owner is asked again.
+        std::fs::remove_file(&settings.path).unwrap();
+        scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
+        log.lock().unwrap().clear();
+        let again = scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
+        assert_eq!(
+            count(&log, "/personalaccesstokens/") + count(&log, "/membershipstates/"),
+            0,
+            "{:?}",
+            log.lock().unwrap()
+        );
+        assert_eq!(again.tokens, resumed.tokens);
+        assert_eq!(again.owners, resumed.owners);
+        assert_eq!(again.evidence.sources, resumed.evidence.sources);
+    }
+
+    #[tokio::test]
+    async fn a_401_after_token_admin_answered_says_the_credential_stopped_working() {
+        let (base, _) = serve(|_, head| {
+            let target = head.split_whitespace().nth(1).unwrap_or_default();
+            Some(if target.contains("/graph/users") {
+                http("200 OK", "", r#"{"value":[{"descriptor":"aad.a"},{"descriptor":"aad.b"}]}"#)
+            } else if target.contains("/aad.a") {
+                http("200 OK", "", r#"{"value":[]}"#)
+            } else {
+                http("401 Unauthorized", "", "{}")
+            })
+        })
+        .await;
+        let client = client_for(&base, ClientOptions::default());
+        let err = scan(&client, &ScanOptions { concurrency: 1, ..ScanOptions::default() }, &|_| {}).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("the credential stopped working during the scan"), "{text}");
+        assert!(!text.contains("may not list other users' tokens"), "{text}");
+
+        // The very first Token Admin request refused: the identity is no token administrator.
+        let (base, _) = serve(|_, head| {
+            Some(if head.contains("/graph/users") {
+                http("200 OK", "", r#"{"value":[{"descriptor":"aad.a"}]}"#)
+            } else {
+                http("401 Unauthorized", "", "{}")
+            })
+        })
+        .await;
+        let err =
+            scan(&client_for(&base, ClientOptions::default()), &ScanOptions::default(), &|_| {}).await.unwrap_err();
+        assert!(err.to_string().contains("may not list other users' tokens"), "{err}");
+    }
 }

@@ -4,7 +4,8 @@ use super::Plan;
 use crate::report::neutralise;
 use std::io::{self, Write};
 
-pub const COLUMNS: [&str; 12] = [
+/// Column names, in order; new columns are added at the end.
+pub const COLUMNS: [&str; 15] = [
     "owner_principal_name",
     "owner_display_name",
     "authorization_id",
@@ -17,6 +18,9 @@ pub const COLUMNS: [&str; 12] = [
     "guidance",
     "inferred_use",
     "owner_descriptor",
+    "kind",
+    "last_seen",
+    "last_seen_action",
 ];
 
 pub fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
@@ -33,10 +37,16 @@ pub fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
                 item.due.to_string(),
                 item.severity.map(|s| s.to_string()).unwrap_or_default(),
                 item.rules.join(" "),
-                item.action.replace('`', ""),
+                item.revoke_now.clone().unwrap_or_else(|| item.action.replace('`', "")),
                 item.guidance.clone(),
                 item.use_id.clone(),
                 owner.descriptor.clone(),
+                item.kind.as_str().to_string(),
+                item.last_seen
+                    .as_ref()
+                    .map(|s| s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default(),
+                item.last_seen.as_ref().map(|s| s.action.clone()).unwrap_or_default(),
             ];
             writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
         }
@@ -55,6 +65,20 @@ pub fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         let mut row = vec![String::new(); COLUMNS.len()];
         row[7] = "coverage-warning".into();
         row[8] = w.clone();
+        writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    // Organization findings (tenant policies): no token, but work to do.
+    for line in &plan.organization_findings {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[7] = "organization".into();
+        row[8] = line.clone();
+        writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    // Each evidence source's coverage, and the audit log's limits.
+    for line in plan.evidence.iter().map(String::as_str).chain(plan.audit_caveat) {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[7] = "evidence".into();
+        row[8] = line.to_string();
         writer.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
     }
     writer.flush()

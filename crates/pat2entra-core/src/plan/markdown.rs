@@ -24,6 +24,24 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
     for (wave, count) in &plan.per_wave {
         writeln!(out, "| {} | {} | {count} |", wave.as_str(), wave.describe())?;
     }
+    writeln!(out)?;
+    writeln!(out, "## Evidence")?;
+    writeln!(out)?;
+    for line in &plan.evidence_markdown {
+        writeln!(out, "- {line}")?;
+    }
+    if let Some(caveat) = plan.audit_caveat {
+        writeln!(out)?;
+        writeln!(out, "_{caveat}_")?;
+    }
+    if !plan.organization_findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Organization")?;
+        writeln!(out)?;
+        for line in &plan.organization_findings {
+            writeln!(out, "- {}", esc(line))?;
+        }
+    }
     if !plan.coverage_gaps.is_empty() {
         writeln!(out)?;
         writeln!(out, "## Not read: {} owners", plan.coverage_gaps.len())?;
@@ -59,8 +77,12 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
         };
         writeln!(out, "## {name}")?;
         writeln!(out)?;
-        writeln!(out, "Set up first:")?;
-        writeln!(out)?;
+        if owner.set_up_first.is_empty() {
+            writeln!(out, "Nothing to set up first: revoke.")?;
+        } else {
+            writeln!(out, "Set up first:")?;
+            writeln!(out)?;
+        }
         for id in &owner.set_up_first {
             match guide(id) {
                 Some(g) if safe_link(&g.learn).is_some() => writeln!(
@@ -76,20 +98,29 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
             }
         }
         writeln!(out)?;
-        writeln!(out, "| Wave | Due | Token | Findings | Used for | Action |")?;
-        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+        writeln!(out, "| Wave | Due | Token | Findings | Used for | Last seen | Action |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |")?;
         for item in &owner.items {
             let token = if item.token_name.is_empty() { "(no name)".to_string() } else { esc(&item.token_name) };
             let findings = if item.rules.is_empty() { "none".to_string() } else { esc(&item.rules.join(", ")) };
-            let urgent = if item.wave == Wave::Now { "**now**".to_string() } else { item.wave.as_str().to_string() };
+            let urgent = match item.wave {
+                Wave::RevokeNow | Wave::Now => format!("**{}**", item.wave.as_str()),
+                _ => item.wave.as_str().to_string(),
+            };
+            let kind = if item.kind.is_pat() { String::new() } else { format!(", {}", item.kind.as_str()) };
+            let seen = item.last_seen_text().map(|s| esc(&s)).unwrap_or_else(|| "—".to_string());
+            // The revoke-now reasons are pat2entra's own words.
+            let action = match &item.revoke_now {
+                Some(why) => why.clone(),
+                None => prose(&item.action, true),
+            };
             writeln!(
                 out,
-                "| {urgent} | {} | {token} ({}) | {findings} | {} ({}) | {} |",
+                "| {urgent} | {} | {token} ({}{kind}) | {findings} | {} ({}) | {seen} | {action} |",
                 item.due,
                 esc(&item.authorization_id.chars().take(8).collect::<String>()),
                 esc(&item.use_id),
                 esc(&item.confidence),
-                prose(&item.action, true),
             )?;
         }
     }

@@ -7,8 +7,9 @@ mod markdown;
 pub use csv::render as render_csv;
 pub use markdown::render as render_markdown;
 
+use crate::evidence::{CredentialKind, LastSeen, Source};
 use crate::finding::Severity;
-use crate::inventory::TokenState;
+use crate::inventory::{Token, TokenState};
 use crate::record::ScanRecord;
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
@@ -18,6 +19,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Wave {
+    /// Revoke today: a leaked credential, or one with no sign of use (the audit log read in
+    /// full, nothing seen) whose owner is idle or gone: nothing to migrate.
+    RevokeNow,
     /// Critical findings (global PATs before their retirement date, removed owners, …).
     Now,
     /// High findings.
@@ -29,6 +33,7 @@ pub enum Wave {
 impl Wave {
     pub fn as_str(self) -> &'static str {
         match self {
+            Wave::RevokeNow => "revoke-now",
             Wave::Now => "now",
             Wave::Next => "next",
             Wave::AtExpiry => "at-expiry",
@@ -37,6 +42,9 @@ impl Wave {
 
     pub fn describe(self) -> &'static str {
         match self {
+            Wave::RevokeNow => {
+                "today: leaked, or no sign of use and the owner idle or gone (revoke, nothing to migrate)"
+            }
             Wave::Now => "within a week: critical findings",
             Wave::Next => "within a month: high findings",
             Wave::AtExpiry => "at natural expiry: set up the replacement instead of renewing",
@@ -62,6 +70,38 @@ pub struct PlanItem {
     /// Inferred use and confidence.
     pub use_id: String,
     pub confidence: String,
+    /// A PAT or an SSH key.
+    pub kind: CredentialKind,
+    /// The last audited use, when one was seen ("last seen … by …").
+    pub last_seen: Option<LastSeen>,
+    /// Why the item is in the `revoke-now` wave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_now: Option<String>,
+}
+
+impl PlanItem {
+    /// `last seen 2026-11-20 by Git.RefUpdate`, when a use was seen.
+    pub fn last_seen_text(&self) -> Option<String> {
+        self.last_seen.as_ref().map(|s| format!("last seen {} by {}", s.at.format("%Y-%m-%d"), s.action))
+    }
+}
+
+/// Why a leaked credential is revoked first.
+pub const LEAKED_REASON: &str = "leaked: revoke immediately, then look for use since the leak";
+/// Why an unused credential of an idle or departed owner is revoked first.
+pub const NO_USE_REASON: &str = "no sign of use: revoke, nothing to migrate";
+
+/// Rules that say the owner is idle or gone.
+const OWNER_GONE_OR_IDLE: [&str; 3] = ["owner-removed", "owner-not-member", "owner-inactive"];
+
+/// No sign of use: a PAT, the audit log read in full over a window the token lived through,
+/// and no audited use in it. Anything less (audit partial or not read, an SSH key, a token
+/// younger than the window) claims nothing.
+fn no_sign_of_use(record: &ScanRecord, token: &Token) -> bool {
+    token.kind == CredentialKind::Pat
+        && token.last_seen.is_none()
+        && record.evidence.complete(Source::Audit)
+        && record.evidence.audit_window.is_some_and(|w| token.valid_from.is_none_or(|from| from <= w.start))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,6 +126,16 @@ pub struct Plan {
     pub coverage_gaps: Vec<Gap>,
     /// The scan's coverage warnings (duplicates resolved, tokens not fully read), as lines.
     pub coverage_warnings: Vec<String>,
+    /// Each evidence source's coverage, as lines (`evidence.audit: unavailable (…)`).
+    pub evidence: Vec<String>,
+    /// The same lines for Markdown (the reasons escaped).
+    #[serde(skip)]
+    pub evidence_markdown: Vec<String>,
+    /// The audit log's limits, when it was asked for (`evidence::AUDIT_CAVEAT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_caveat: Option<&'static str>,
+    /// The organization's open findings (tenant policies), as lines.
+    pub organization_findings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,13 +166,23 @@ pub fn build(record: &ScanRecord) -> Plan {
             record.findings_of(&token.owner, &token.authorization_id).filter(|f| !f.is_suppressed()).collect();
         let worst = findings.iter().max_by_key(|f| f.severity);
         let severity = worst.map(|f| f.severity);
-        let wave = match severity {
-            Some(Severity::Critical) => Wave::Now,
-            Some(Severity::High) => Wave::Next,
+        let has = |rules: &[&str]| findings.iter().any(|f| rules.contains(&f.rule.as_ref()));
+        let revoke_now = if has(&["leaked"]) {
+            Some(LEAKED_REASON)
+        } else if has(&OWNER_GONE_OR_IDLE) && no_sign_of_use(record, token) {
+            Some(NO_USE_REASON)
+        } else {
+            None
+        };
+        let wave = match (revoke_now, severity) {
+            (Some(_), _) => Wave::RevokeNow,
+            (None, Some(Severity::Critical)) => Wave::Now,
+            (None, Some(Severity::High)) => Wave::Next,
             _ => Wave::AtExpiry,
         };
         let expiry = token.valid_to.map(|d| d.date_naive());
         let mut due = match wave {
+            Wave::RevokeNow => as_of,
             Wave::Now => days_after(as_of, NOW_DAYS),
             Wave::Next => days_after(as_of, NEXT_DAYS),
             Wave::AtExpiry => expiry.unwrap_or_else(|| days_after(as_of, 90)),
@@ -137,9 +197,16 @@ pub fn build(record: &ScanRecord) -> Plan {
             }
         }
         let usage = record.usage(&token.owner, &token.authorization_id);
-        // The worst finding's guidance; a token without findings follows its use's guidance.
-        let guidance = worst
-            .and_then(|f| f.guidance.clone())
+        // Revoked first: the revocation's guidance. Otherwise the worst finding's guidance; a
+        // token without findings follows its use's guidance.
+        let revocation = match revoke_now {
+            Some(LEAKED_REASON) => crate::guidance::for_rule("leaked"),
+            Some(_) => crate::guidance::for_rule("unused"),
+            None => None,
+        };
+        let guidance = revocation
+            .map(|g| g.id.clone())
+            .or_else(|| worst.and_then(|f| f.guidance.clone()))
             .or_else(|| usage.map(|u| u.guidance.clone()))
             .unwrap_or_else(|| crate::guidance::for_use("unknown").id.clone());
         // The built-in texts first: a saved scan is a file that may have been edited.
@@ -158,10 +225,13 @@ pub fn build(record: &ScanRecord) -> Plan {
             action,
             use_id: usage.map(|u| u.inference.use_id.clone()).unwrap_or_else(|| "unknown".into()),
             confidence: usage.map(|u| format!("{:?}", u.inference.confidence).to_lowercase()).unwrap_or_default(),
+            kind: token.kind,
+            last_seen: token.last_seen.clone(),
+            revoke_now: revoke_now.map(str::to_string),
         });
     }
     let mut per_wave: BTreeMap<Wave, usize> =
-        [Wave::Now, Wave::Next, Wave::AtExpiry].into_iter().map(|w| (w, 0)).collect();
+        [Wave::RevokeNow, Wave::Now, Wave::Next, Wave::AtExpiry].into_iter().map(|w| (w, 0)).collect();
     let mut plans: Vec<OwnerPlan> = owners
         .into_iter()
         .map(|(descriptor, mut items)| {
@@ -169,8 +239,9 @@ pub fn build(record: &ScanRecord) -> Plan {
             for item in &items {
                 *per_wave.entry(item.wave).or_default() += 1;
             }
+            // Nothing to set up before revoking what is revoked now.
             let mut set_up_first: Vec<String> = Vec::new();
-            for item in &items {
+            for item in items.iter().filter(|i| i.wave != Wave::RevokeNow) {
                 if !set_up_first.contains(&item.guidance) {
                     set_up_first.push(item.guidance.clone());
                 }
@@ -212,6 +283,14 @@ pub fn build(record: &ScanRecord) -> Plan {
             .warnings
             .iter()
             .map(|w| format!("{}: {}", w.kind.as_str(), w.message))
+            .collect(),
+        evidence: record.evidence.lines(),
+        evidence_markdown: crate::report::evidence_lines_markdown(&record.evidence),
+        audit_caveat: record.evidence.shows_audit().then_some(crate::evidence::AUDIT_CAVEAT),
+        organization_findings: record
+            .organization_findings()
+            .filter(|f| !f.is_suppressed())
+            .map(|f| format!("{} {}: {}", f.severity, f.rule, f.message))
             .collect(),
     }
 }

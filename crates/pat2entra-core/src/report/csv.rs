@@ -1,11 +1,45 @@
 //! CSV: one row per finding (RFC 4180), cells that a spreadsheet would run as a formula
 //! neutralised.
 
+use crate::inventory::{Owner, Token};
 use crate::record::ScanRecord;
 use std::io::{self, Write};
 
-/// Column names, in order. Documented in the README; do not reorder.
-pub const COLUMNS: [&str; 16] = [
+/// A time as the CSV writes it (RFC 3339, seconds, `Z`).
+fn time(d: chrono::DateTime<chrono::Utc>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The evidence columns of a credential: `kind`, `last_seen` (a time, `none seen` when the
+/// audit log was read in full and shows none, `unknown` when it was read in part or not at all,
+/// empty when it was not asked for), `last_seen_action`.
+fn credential_evidence(record: &ScanRecord, token: Option<&Token>) -> [String; 3] {
+    let Some(t) = token else {
+        return Default::default();
+    };
+    let seen = match &t.last_seen {
+        Some(s) => time(s.at),
+        None => super::seen_label(record, t).unwrap_or_default(),
+    };
+    [t.kind.as_str().to_string(), seen, t.last_seen.as_ref().map(|s| s.action.clone()).unwrap_or_default()]
+}
+
+/// The evidence columns of an owner: `owner_last_accessed` (a time, `never`, or empty when not
+/// read) and `owner_member` (`true`, `false`, or empty when not read).
+fn owner_evidence(owner: Option<&Owner>) -> [String; 2] {
+    let Some(o) = owner else {
+        return Default::default();
+    };
+    let accessed = match o.last_accessed {
+        Some(crate::evidence::LastAccessed::Never) => "never".to_string(),
+        Some(crate::evidence::LastAccessed::At(t)) => time(t),
+        None => String::new(),
+    };
+    [accessed, o.member.map(|m| m.to_string()).unwrap_or_default()]
+}
+
+/// Column names, in order. Documented in the README; do not reorder (new ones go at the end).
+pub const COLUMNS: [&str; 22] = [
     "severity",
     "rule",
     "authorization_id",
@@ -22,6 +56,12 @@ pub const COLUMNS: [&str; 16] = [
     "exception",
     "guidance",
     "action",
+    "kind",
+    "last_seen",
+    "last_seen_action",
+    "owner_last_accessed",
+    "owner_member",
+    "scope",
 ];
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
@@ -33,6 +73,8 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
             d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
         };
+        let [kind, last_seen, last_seen_action] = credential_evidence(record, token);
+        let [owner_last_accessed, owner_member] = owner_evidence(owner);
         let row = [
             f.severity.to_string(),
             f.rule.to_string(),
@@ -56,6 +98,12 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                 .unwrap_or_default(),
             f.guidance.clone().unwrap_or_default(),
             f.guidance.as_deref().and_then(|id| record.guidance(id)).map(|g| g.action.clone()).unwrap_or_default(),
+            kind,
+            last_seen,
+            last_seen_action,
+            owner_last_accessed,
+            owner_member,
+            if f.is_organization() { "organization" } else { "credential" }.to_string(),
         ];
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
@@ -77,11 +125,28 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         row[10] = format!("{}: {}", w.kind.as_str(), w.message);
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
+    // Each evidence source's coverage and the audit log's limits: a reader of the CSV alone
+    // knows what "none seen" rests on.
+    for line in evidence_notes(record) {
+        let mut row = vec![String::new(); COLUMNS.len()];
+        row[1] = "evidence".into();
+        row[10] = line;
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
     writer.flush()
 }
 
+/// The evidence lines, then the audit caveat when the audit log was asked for.
+fn evidence_notes(record: &ScanRecord) -> Vec<String> {
+    let mut lines = record.evidence.lines();
+    if record.evidence.shows_audit() {
+        lines.push(crate::evidence::AUDIT_CAVEAT.to_string());
+    }
+    lines
+}
+
 /// Inventory columns (`--csv-kind tokens`), in order. Documented in the README.
-pub const TOKEN_COLUMNS: [&str; 15] = [
+pub const TOKEN_COLUMNS: [&str; 21] = [
     "authorization_id",
     "token_name",
     "owner_principal_name",
@@ -97,6 +162,12 @@ pub const TOKEN_COLUMNS: [&str; 15] = [
     "inferred_use",
     "guidance",
     "owner_descriptor",
+    "kind",
+    "last_seen",
+    "last_seen_action",
+    "owner_last_accessed",
+    "owner_member",
+    "owner_access_level",
 ];
 
 /// One row per token: the inventory with its verdicts.
@@ -116,6 +187,8 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
             d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
         };
         let state = serde_json::to_value(t.state(record.as_of)).ok().and_then(|v| v.as_str().map(str::to_string));
+        let [kind, last_seen, last_seen_action] = credential_evidence(record, Some(t));
+        let [owner_last_accessed, owner_member] = owner_evidence(owner);
         let row = [
             t.authorization_id.clone(),
             t.display_name.clone(),
@@ -132,6 +205,12 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
             usage.map(|u| u.inference.use_id.clone()).unwrap_or_default(),
             usage.map(|u| u.guidance.clone()).unwrap_or_default(),
             t.owner.clone(),
+            kind,
+            last_seen,
+            last_seen_action,
+            owner_last_accessed,
+            owner_member,
+            owner.and_then(|o| o.access_level.as_ref()).map(|a| a.status.clone()).unwrap_or_default(),
         ];
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
@@ -150,6 +229,22 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
         let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
         row[1] = format!("{}: {}", w.kind.as_str(), w.message);
         row[11] = "coverage-warning".into();
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
+    // The organization's findings (tenant policies) belong to no token: one row each.
+    for f in record.open_findings().filter(|f| f.is_organization()) {
+        let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
+        row[1] = f.message.clone();
+        row[4] = "organization".into();
+        row[10] = f.severity.to_string();
+        row[11] = f.rule.to_string();
+        row[13] = f.guidance.clone().unwrap_or_default();
+        writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
+    }
+    for line in evidence_notes(record) {
+        let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
+        row[1] = line;
+        row[11] = "evidence".into();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
     writer.flush()

@@ -2,7 +2,7 @@
 
 use super::escape::{markdown_escape as md, terminal_text};
 use super::{Format, neutralise};
-use crate::diff::{Change, FindingChange, GapNote, ScanDiff, TokenChange};
+use crate::diff::{Change, EvidenceNote, FindingChange, GapNote, ScanDiff, TokenChange};
 use std::io::{self, Write};
 
 /// Writes the diff in `format`.
@@ -48,6 +48,8 @@ fn html(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         sections,
         gaps: &diff.coverage_gaps,
         tokens: &diff.tokens,
+        evidence: &diff.evidence,
+        audit_caveat: diff.audit_caveat.as_deref(),
     };
     super::html::write_page(&page, out)
 }
@@ -64,6 +66,30 @@ struct DiffPage<'a> {
     sections: Vec<DiffSection<'a>>,
     gaps: &'a [GapNote],
     tokens: &'a [TokenChange],
+    evidence: &'a [EvidenceNote],
+    audit_caveat: Option<&'a str>,
+}
+
+/// An evidence line of a saved diff in Markdown: pat2entra's `evidence.SOURCE: status` as it
+/// is, what follows (a reason from the service) escaped. The caveat is plain words.
+fn evidence_markdown(line: &str) -> String {
+    let (head, rest) = match line.find(" (") {
+        Some(i) => line.split_at(i),
+        None => (line, ""),
+    };
+    let safe = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || " .:,;_-".contains(c));
+    let head = if safe(head) { head.to_string() } else { md(head) };
+    match rest.strip_prefix(" (").and_then(|r| r.strip_suffix(')')) {
+        Some(reason) => format!("{head} ({})", md(reason)),
+        None if rest.is_empty() => head,
+        None => format!("{head}{}", md(rest)),
+    }
+}
+
+/// `name`, with ` (ssh)` for an SSH key.
+fn credential_name(t: &TokenChange) -> String {
+    let name = if t.token_name.is_empty() { "(no name)" } else { &t.token_name };
+    if t.kind.is_pat() { name.to_string() } else { format!("{name} ({})", t.kind.as_str()) }
 }
 
 struct Trend {
@@ -101,6 +127,14 @@ fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
     if !diff.both_complete {
         writeln!(out, "warning: one of the scans is incomplete; findings of unread owners may show as resolved")?;
     }
+    for e in &diff.evidence {
+        writeln!(out, "{} scan: {}", e.scan, terminal_text(&e.line))?;
+    }
+    if let Some(caveat) = &diff.audit_caveat {
+        for line in super::wrap(caveat, 78) {
+            writeln!(out, "{line}")?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "{:<28} {:>8} {:>8} {:>8}", "trend", "old", "new", "change")?;
     for (name, h) in &diff.trend {
@@ -137,7 +171,13 @@ fn text(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "Tokens:")?;
         for t in &diff.tokens {
-            writeln!(out, "  {:<8} {} / {}", t.change, terminal_text(&t.owner_label), terminal_text(&t.token_name))?;
+            writeln!(
+                out,
+                "  {:<8} {} / {}",
+                t.change,
+                terminal_text(&t.owner_label),
+                terminal_text(&credential_name(t))
+            )?;
         }
     }
     Ok(())
@@ -174,6 +214,39 @@ fn csv(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         ];
         w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
     }
+    for t in &diff.tokens {
+        let row = [
+            t.change.clone(),
+            String::new(),
+            format!("credential-{}", t.kind.as_str()),
+            t.authorization_id.clone(),
+            t.token_name.clone(),
+            t.owner_label.clone(),
+            String::new(),
+            String::new(),
+        ];
+        w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    for e in &diff.evidence {
+        let row = [
+            "evidence".to_string(),
+            String::new(),
+            "evidence".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            e.line.clone(),
+            format!("{} scan", e.scan),
+        ];
+        w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    if let Some(caveat) = &diff.audit_caveat {
+        let mut row = vec![String::new(); 8];
+        row[0] = "evidence".into();
+        row[2] = "evidence".into();
+        row[6] = caveat.clone();
+        w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;
+    }
     w.flush()
 }
 
@@ -190,6 +263,16 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
     if !diff.both_complete {
         writeln!(out)?;
         writeln!(out, "**Warning:** one of the scans is incomplete; findings of unread owners may show as resolved.")?;
+    }
+    if !diff.evidence.is_empty() {
+        writeln!(out)?;
+        for e in &diff.evidence {
+            writeln!(out, "- {} scan: {}", e.scan, evidence_markdown(&e.line))?;
+        }
+    }
+    if let Some(caveat) = &diff.audit_caveat {
+        writeln!(out)?;
+        writeln!(out, "_{}_", evidence_markdown(caveat))?;
     }
     writeln!(out)?;
     writeln!(out, "| | old | new | change |")?;
@@ -235,7 +318,7 @@ fn markdown(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "| Change | Owner | Token |")?;
         writeln!(out, "| --- | --- | --- |")?;
         for t in &diff.tokens {
-            writeln!(out, "| {} | {} | {} |", t.change, md(&t.owner_label), md(&t.token_name))?;
+            writeln!(out, "| {} | {} | {} |", t.change, md(&t.owner_label), md(&credential_name(t)))?;
         }
     }
     Ok(())
@@ -276,6 +359,7 @@ mod tests {
                 owner_label: HOSTILE.into(),
                 token_name: HOSTILE.into(),
                 change: "created".into(),
+                kind: Default::default(),
             }],
             coverage_gaps: vec![GapNote {
                 scan: "new".into(),
@@ -283,6 +367,8 @@ mod tests {
                 owner_label: HOSTILE.into(),
                 error: HOSTILE.into(),
             }],
+            evidence: vec![EvidenceNote { scan: "new".into(), line: HOSTILE.into() }],
+            audit_caveat: None,
         };
         let mut out = Vec::new();
         render(&diff, Format::Html, &mut out).unwrap();

@@ -139,6 +139,12 @@ struct ReportPage<'a> {
     severity_colours: Vec<SeverityColours>,
     coverage: CoverageView<'a>,
     warnings: &'a [CoverageWarning],
+    /// Each evidence source's coverage (`evidence.audit: unavailable (…)`).
+    evidence: Vec<String>,
+    /// Some sources were asked for and not read in full.
+    evidence_gaps: bool,
+    /// The audit log's limits, when it was asked for.
+    audit_caveat: Option<&'static str>,
     cards: Cards,
     charts: Vec<Figure>,
     guidance: Vec<GuidanceText<'a>>,
@@ -206,7 +212,13 @@ struct FindingRow<'p> {
     /// The owner's principal name, when it is not already the name shown.
     upn: Option<Upn<'p>>,
     deleted: bool,
+    /// What is known of the owner's activity (`not a member`, `accessed 2026-11-20`).
+    activity: Option<String>,
+    /// An organization's finding (a tenant policy): no owner, no token.
+    organization: bool,
     token: Option<TokenCell<'p>>,
+    /// Last audited use (`seen_label`), when the audit log was asked for.
+    seen: Option<String>,
     used_for: Option<UsedFor<'p>>,
     expires: Option<NaiveDate>,
     /// "expired" or "revoked".
@@ -226,6 +238,8 @@ struct TokenCell<'p> {
     name: &'p str,
     scopes: &'p [String],
     global: bool,
+    /// An SSH key, not a PAT.
+    ssh: bool,
 }
 
 struct UsedFor<'p> {
@@ -394,13 +408,20 @@ impl<'a> ReportPage<'a> {
                 .collect(),
             coverage: coverage(r),
             warnings: &r.coverage.warnings,
+            evidence: r.evidence.lines(),
+            evidence_gaps: r.evidence.gaps().next().is_some(),
+            audit_caveat: r.evidence.shows_audit().then_some(crate::evidence::AUDIT_CAVEAT),
             cards: cards(r, retirement_date),
-            charts: vec![
-                chart_findings(r, &rules),
-                chart_owners(r),
-                chart_expiry(r, retirement_date),
-                chart_lifetimes(r),
-            ],
+            charts: [
+                Some(chart_findings(r, &rules)),
+                Some(chart_owners(r)),
+                chart_owner_activity(r),
+                Some(chart_expiry(r, retirement_date)),
+                Some(chart_lifetimes(r)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             guidance: guidance_texts(r),
             exceptions: exceptions(r),
             rules: rule_rows(r),
@@ -415,7 +436,7 @@ impl<'a> ReportPage<'a> {
     fn finding_row<'p>(&'p self, f: &'p Finding) -> FindingRow<'p> {
         let r = self.record;
         let token = r.token(&f.owner, &f.authorization_id);
-        let (owner, upn) = owner_name(r, &f.owner);
+        let (owner, upn) = if f.is_organization() { ("(organization)", "") } else { owner_name(r, &f.owner) };
         let upn = (!upn.is_empty()).then(|| match upn.split_once('@') {
             Some((local, domain)) => Upn { local, domain: Some(domain) },
             None => Upn { local: upn, domain: None },
@@ -449,7 +470,15 @@ impl<'a> ReportPage<'a> {
             owner,
             upn,
             deleted: r.owner(&f.owner).is_some_and(|o| o.deleted_in_origin),
-            token: token.map(|t| TokenCell { name: &t.display_name, scopes: &t.scopes, global: t.all_organizations }),
+            activity: r.owner(&f.owner).and_then(super::owner_activity),
+            organization: f.is_organization(),
+            token: token.map(|t| TokenCell {
+                name: &t.display_name,
+                scopes: &t.scopes,
+                global: t.all_organizations,
+                ssh: !t.kind.is_pat(),
+            }),
+            seen: token.and_then(|t| super::seen_label(r, t)),
             used_for,
             expires,
             state,
@@ -705,6 +734,81 @@ fn chart_owners(r: &ScanRecord) -> Figure {
         plural(risks.len())
     );
     rows_figure(chart, 210.0, note)
+}
+
+/// Owners of active credentials by what is known of their activity: removed from the
+/// organization, never accessed it, last access by age, or not read. Only when entitlements or
+/// membership were asked for (a bare inventory knows nothing of owners' activity).
+fn chart_owner_activity(r: &ScanRecord) -> Option<Figure> {
+    use crate::evidence::{LastAccessed, Source};
+    let asked = |s| r.evidence.source(s).is_some();
+    if !asked(Source::Entitlements) && !asked(Source::Membership) {
+        return None;
+    }
+    let labels = ["not a member", "never accessed", "over 90 days", "31 to 90 days", "within 30 days", "not read"];
+    let mut counts = [0usize; 6];
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for t in r.tokens.iter().filter(|t| t.state(r.as_of) == TokenState::Active) {
+        if !seen.insert(t.owner.as_str()) {
+            continue;
+        }
+        let owner = r.owner(&t.owner);
+        let bucket = match (owner.and_then(|o| o.member), owner.and_then(|o| o.last_accessed)) {
+            (Some(false), _) => 0,
+            (_, Some(LastAccessed::Never)) => 1,
+            (_, Some(LastAccessed::At(at))) => match (r.as_of - at).num_days() {
+                91.. => 2,
+                31..=90 => 3,
+                _ => 4,
+            },
+            (_, None) => 5,
+        };
+        counts[bucket] += 1;
+    }
+    let fills = [
+        fill(Severity::Critical),
+        fill(Severity::High),
+        fill(Severity::Medium),
+        fill(Severity::Low),
+        ACCENT,
+        fill(Severity::Info),
+    ];
+    let bars = labels
+        .iter()
+        .zip(counts)
+        .zip(fills)
+        .filter(|((label, n), _)| *n > 0 || **label != "not read")
+        .map(|((label, n), colour)| Bar {
+            label: label.to_string(),
+            sub: String::new(),
+            title: format!("{label}: {n} owner{} of active credentials", plural(n)),
+            segments: if n > 0 {
+                vec![Segment { value: n as f64, fill: colour, title: format!("{n} owner{}", plural(n)) }]
+            } else {
+                Vec::new()
+            },
+            note: n.to_string(),
+        })
+        .collect();
+    let chart = Chart {
+        id: "chart-owner-activity",
+        title: "Owner activity",
+        legend: Vec::new(),
+        bars,
+        empty: "No active credentials.",
+    };
+    let lines: Vec<String> = [Source::Entitlements, Source::Membership]
+        .into_iter()
+        .filter_map(|s| r.evidence.source(s).map(|c| format!("evidence.{s}: {}", c.describe())))
+        .collect();
+    Some(rows_figure(
+        chart,
+        150.0,
+        format!(
+            "Owners of active credentials by membership (Graph) and last access (User Entitlements); {}.",
+            lines.join("; ")
+        ),
+    ))
 }
 
 fn chart_expiry(r: &ScanRecord, retirement_date: Option<NaiveDate>) -> Figure {
@@ -1322,7 +1426,7 @@ struct OwnerRisk {
 /// Owners with a risk score above zero, highest first (ties by descriptor, for a stable page).
 fn owner_risk(r: &ScanRecord) -> Vec<OwnerRisk> {
     let mut by_owner: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
-    for f in r.open_findings() {
+    for f in r.open_findings().filter(|f| !f.is_organization()) {
         by_owner.entry(&f.owner).or_default()[severity_index(f.severity)] += 1;
     }
     let mut risks: Vec<OwnerRisk> = by_owner

@@ -47,6 +47,17 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "| Findings | {} |", counts.join(", "))?;
     writeln!(out, "| Accepted by exceptions | {} |", s.suppressed_findings)?;
 
+    writeln!(out)?;
+    writeln!(out, "## Evidence")?;
+    writeln!(out)?;
+    for line in super::evidence_lines_markdown(&record.evidence) {
+        writeln!(out, "- {line}")?;
+    }
+    if record.evidence.shows_audit() {
+        writeln!(out)?;
+        writeln!(out, "_{}_", crate::evidence::AUDIT_CAVEAT)?;
+    }
+
     if !c.owners_failed.is_empty() {
         writeln!(out)?;
         writeln!(out, "## Coverage gaps")?;
@@ -79,14 +90,24 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "### {} ({})", severity, of.len())?;
         writeln!(out)?;
-        writeln!(out, "| Owner | Token | Rule | Finding | Action |")?;
-        writeln!(out, "| --- | --- | --- | --- | --- |")?;
+        writeln!(out, "| Owner | Owner activity | Token | Kind | Last seen | Rule | Finding | Action |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |")?;
         for f in of {
+            let (owner, activity, token, kind, seen) = if f.is_organization() {
+                (ORGANIZATION.to_string(), "—".to_string(), "—".to_string(), "—".to_string(), "—".to_string())
+            } else {
+                let t = record.token(&f.owner, &f.authorization_id);
+                (
+                    md(&record.owner_label(&f.owner)),
+                    record.owner(&f.owner).and_then(super::owner_activity).map_or_else(|| "—".to_string(), |a| md(&a)),
+                    token_label(record, &f.owner, &f.authorization_id),
+                    t.map_or_else(|| "—".to_string(), |t| t.kind.as_str().to_string()),
+                    t.and_then(|t| super::seen_label(record, t)).map_or_else(|| "—".to_string(), |s| md(&s)),
+                )
+            };
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
-                md(&record.owner_label(&f.owner)),
-                token_label(record, &f.owner, &f.authorization_id),
+                "| {owner} | {activity} | {token} | {kind} | {seen} | {} | {} | {} |",
                 md(&f.rule),
                 md(&f.message),
                 action_link(record, f)
@@ -98,7 +119,8 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     let mut per_owner: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
     for f in &open {
         if let Some(g) = f.guidance.as_deref() {
-            *per_owner.entry(record.owner_label(&f.owner)).or_default().entry(g).or_default() += 1;
+            let owner = if f.is_organization() { ORGANIZATION.to_string() } else { record.owner_label(&f.owner) };
+            *per_owner.entry(owner).or_default().entry(g).or_default() += 1;
         }
     }
     if !per_owner.is_empty() {
@@ -172,6 +194,9 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Who an organization's finding (a tenant policy) is about.
+const ORGANIZATION: &str = "(organization)";
 
 fn token_label(record: &ScanRecord, owner: &str, authorization_id: &str) -> String {
     let name = record.token(owner, authorization_id).map(|t| t.display_name.as_str()).filter(|n| !n.is_empty());

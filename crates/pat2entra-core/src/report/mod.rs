@@ -14,8 +14,78 @@ pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
 
+use crate::evidence::{LastAccessed, Source};
+use crate::inventory::{Owner, Token};
 use crate::record::ScanRecord;
 use std::io::{self, Write};
+
+/// What the audit log says of a credential's use, in a few words: the date of its last audited
+/// use, `none seen` (the audit log read in full, nothing), or `unknown` (read in part or not at
+/// all). `None` when the audit log was not asked for (a bare inventory, a version-1 record).
+pub fn seen_label(record: &ScanRecord, token: &Token) -> Option<String> {
+    if let Some(seen) = &token.last_seen {
+        return Some(seen.at.format("%Y-%m-%d").to_string());
+    }
+    let coverage = record.evidence.source(Source::Audit)?;
+    // The audit log names PATs, not SSH keys: no claim either way.
+    Some(if !token.kind.is_pat() {
+        "not audited".to_string()
+    } else if coverage.status == crate::evidence::Status::Complete {
+        "none seen".to_string()
+    } else {
+        "unknown".to_string()
+    })
+}
+
+/// What is known of an owner's activity, in a few words: `not a member`, `never accessed`,
+/// `accessed 2026-11-20`; `None` when neither membership nor entitlements were read for them.
+pub fn owner_activity(owner: &Owner) -> Option<String> {
+    let access = owner.last_accessed.map(|a| match a {
+        LastAccessed::Never => "never accessed".to_string(),
+        LastAccessed::At(t) => format!("accessed {}", t.format("%Y-%m-%d")),
+    });
+    match (owner.member, access) {
+        (Some(false), Some(access)) => Some(format!("not a member, {access}")),
+        (Some(false), None) => Some("not a member".to_string()),
+        (_, access) => access,
+    }
+}
+
+/// `Evidence::lines` in Markdown: pat2entra's own words as they are, the reason a source could
+/// not be read (from the service, so as hostile as any name) escaped.
+pub fn evidence_lines_markdown(evidence: &crate::evidence::Evidence) -> Vec<String> {
+    if evidence.sources.is_empty() {
+        return evidence.lines();
+    }
+    evidence
+        .sources
+        .iter()
+        .map(|(s, c)| match &c.reason {
+            Some(reason) => format!("evidence.{s}: {} ({})", c.status.as_str(), markdown_escape(reason)),
+            None => format!("evidence.{s}: {}", c.status.as_str()),
+        })
+        .collect()
+}
+
+/// `text` cut into lines of at most `width` characters at spaces (a word longer than the width
+/// stays whole), for notes under the table's 80-column layout.
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -11,6 +11,9 @@ use std::io::{self, Write};
 
 /// Width used when the output is not a terminal.
 const FILE_WIDTH: u16 = 160;
+/// Notes under the summary (the audit caveat, organization findings) wrap here: with their
+/// 10-column label they fit 80 columns.
+const NOTE_WIDTH: usize = 70;
 
 pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let s = &record.summary;
@@ -53,6 +56,29 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
         String::new()
     };
     writeln!(out, "Findings: {}{suppressed}", counts.join(", "))?;
+    // Each evidence source's coverage, then the audit log's limits, under the same labels.
+    for (i, line) in record.evidence.lines().iter().enumerate() {
+        let label = if i == 0 { "Evidence:" } else { "" };
+        // `Evidence: none read (…)`, not `Evidence: evidence: none read (…)`.
+        let line = line.strip_prefix("evidence: ").unwrap_or(line);
+        writeln!(out, "{label:<10}{}", terminal_text(line))?;
+    }
+    if record.evidence.shows_audit() {
+        for (i, line) in super::wrap(crate::evidence::AUDIT_CAVEAT, NOTE_WIDTH).iter().enumerate() {
+            writeln!(out, "{:<10}{line}", if i == 0 { "Audit:" } else { "" })?;
+        }
+    }
+    let organization: Vec<&Finding> = record.open_findings().filter(|f| f.is_organization()).collect();
+    if !organization.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Organization findings (tenant policies):")?;
+        for f in organization {
+            let text = format!("{} {}: {}", f.severity, f.rule, terminal_text(&f.message));
+            for (i, line) in super::wrap(&text, NOTE_WIDTH).iter().enumerate() {
+                writeln!(out, "{}{line}", if i == 0 { "  " } else { "    " })?;
+            }
+        }
+    }
 
     if record.open_findings().next().is_some() {
         writeln!(out)?;
@@ -150,6 +176,8 @@ struct Row {
     owner: String,
     token: String,
     expires: String,
+    /// Last audited use (`seen_label`); empty when the audit log was not asked for.
+    seen: String,
     rules: Vec<String>,
     why: String,
     action: String,
@@ -159,15 +187,22 @@ struct Row {
 /// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
 fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
     let mut by_token: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
-    for f in record.open_findings() {
+    for f in record.open_findings().filter(|f| !f.is_organization()) {
         by_token.entry((&f.owner, &f.authorization_id)).or_default().push(f);
     }
+    let shows_seen = record.evidence.shows_audit();
     let mut rows: Vec<(String, Row)> = by_token
         .into_values()
         .map(|findings| {
             let worst = findings.iter().max_by_key(|f| f.severity).expect("grouped findings are never empty");
             let token = record.token(&worst.owner, &worst.authorization_id);
             let name = token.map(|t| t.display_name.as_str()).filter(|n| !n.is_empty()).unwrap_or("(no name)");
+            // An SSH key says so; a PAT is the usual case.
+            let name = match token.filter(|t| !t.kind.is_pat()) {
+                Some(t) => format!("{} ({})", clip(&terminal_text(name), NAME_MAX - 6), t.kind.as_str()),
+                None => cell_text(name, NAME_MAX),
+            };
+            let seen = token.and_then(|t| super::seen_label(record, t)).unwrap_or_default();
             let expires = token.and_then(|t| t.valid_to).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
             let owner = record.owner_label(&worst.owner);
             let action = worst
@@ -181,8 +216,9 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
             let row = Row {
                 severity: worst.severity,
                 owner: cell_text(&owner, NAME_MAX),
-                token: cell_text(name, NAME_MAX),
+                token: name,
                 expires,
+                seen,
                 rules: findings.iter().map(|f| cell_text(&f.rule, NAME_MAX)).collect(),
                 why: cell_text(&worst.message, TEXT_MAX),
                 action: cell_text(&action, TEXT_MAX),
@@ -203,7 +239,19 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
     }
     let fixed = |w: u16| Width::Fixed(w);
     let between = |lower: u16, upper: u16| ColumnConstraint::Boundaries { lower: fixed(lower), upper: fixed(upper) };
-    if width >= WIDE_FROM {
+    if width >= WIDE_FROM && shows_seen {
+        table.set_header(["Severity", "Owner", "Token", "Expires", "Seen", "Rules", "Why", "Action"]);
+        table.set_constraints([
+            ColumnConstraint::ContentWidth,
+            between(22, 32),
+            between(22, 26),
+            ColumnConstraint::ContentWidth,
+            between(12, 12),
+            between(19, 22),
+            ColumnConstraint::LowerBoundary(fixed(22)),
+            ColumnConstraint::LowerBoundary(fixed(22)),
+        ]);
+    } else if width >= WIDE_FROM {
         table.set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"]);
         table.set_constraints([
             ColumnConstraint::ContentWidth,
@@ -233,21 +281,25 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
             Cell::new(row.severity.to_string())
         };
         let expires = if row.expires.is_empty() { String::new() } else { format!("\nexpires {}", row.expires) };
+        // Stacked layouts: the last audited use under the expiry (`seen 2026-11-20`).
+        let seen = match row.seen.as_str() {
+            "" => String::new(),
+            "none seen" => "\nnone seen".to_string(),
+            date if date.starts_with(|c: char| c.is_ascii_digit()) => format!("\nseen {date}"),
+            other => format!("\nuse {other}"),
+        };
         let action = if row.action.is_empty() { String::new() } else { format!("\n→ {}", row.action) };
         let cells = if width >= WIDE_FROM {
-            vec![
-                severity,
-                Cell::new(row.owner),
-                Cell::new(row.token),
-                Cell::new(row.expires),
-                Cell::new(row.rules.join(", ")),
-                Cell::new(row.why),
-                Cell::new(row.action),
-            ]
+            let mut cells = vec![severity, Cell::new(row.owner), Cell::new(row.token), Cell::new(row.expires)];
+            if shows_seen {
+                cells.push(Cell::new(row.seen));
+            }
+            cells.extend([Cell::new(row.rules.join(", ")), Cell::new(row.why), Cell::new(row.action)]);
+            cells
         } else if width >= STACKED_FROM {
             vec![
                 severity,
-                Cell::new(format!("{}\n{}{expires}", row.owner, row.token)),
+                Cell::new(format!("{}\n{}{expires}{seen}", row.owner, row.token)),
                 Cell::new(row.rules.join("\n")),
                 Cell::new(format!("{}{action}", row.why)),
             ]
@@ -255,7 +307,7 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
             vec![
                 severity,
                 Cell::new(format!(
-                    "{}\n{}{expires}\n{}\n{}{action}",
+                    "{}\n{}{expires}{seen}\n{}\n{}{action}",
                     row.owner,
                     row.token,
                     row.rules.join(", "),

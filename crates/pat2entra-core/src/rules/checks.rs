@@ -1,6 +1,7 @@
 //! What each rule looks for. Pure functions of a token, its owner and the as-of date.
 
 use super::glob::Glob;
+use crate::evidence::{CredentialKind, EventKind, Evidence, LastAccessed, Source};
 use crate::inventory::{Owner, Token, TokenState};
 use crate::scopes::{self, Tier};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,10 +23,18 @@ pub enum RuleId {
     ExceptionExpired,
     Expired,
     Revoked,
+    OwnerNotMember,
+    OwnerInactive,
+    Leaked,
+    Unused,
+    PolicyGlobalPat,
+    PolicyFullScope,
+    PolicyMaxLifespan,
+    PolicyLeakRevocation,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 13] = [
+    pub const ALL: [RuleId; 21] = [
         RuleId::AllOrganizations,
         RuleId::FullAccess,
         RuleId::OwnerRemoved,
@@ -39,6 +48,14 @@ impl RuleId {
         RuleId::ExceptionExpired,
         RuleId::Expired,
         RuleId::Revoked,
+        RuleId::OwnerNotMember,
+        RuleId::OwnerInactive,
+        RuleId::Leaked,
+        RuleId::Unused,
+        RuleId::PolicyGlobalPat,
+        RuleId::PolicyFullScope,
+        RuleId::PolicyMaxLifespan,
+        RuleId::PolicyLeakRevocation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +73,14 @@ impl RuleId {
             RuleId::ExceptionExpired => "exception-expired",
             RuleId::Expired => "expired",
             RuleId::Revoked => "revoked",
+            RuleId::OwnerNotMember => "owner-not-member",
+            RuleId::OwnerInactive => "owner-inactive",
+            RuleId::Leaked => "leaked",
+            RuleId::Unused => "unused",
+            RuleId::PolicyGlobalPat => "policy-global-pat",
+            RuleId::PolicyFullScope => "policy-full-scope",
+            RuleId::PolicyMaxLifespan => "policy-max-lifespan",
+            RuleId::PolicyLeakRevocation => "policy-leak-revocation",
         }
     }
 
@@ -98,6 +123,29 @@ pub enum Check {
     ExceptionExpired,
     Expired,
     Revoked,
+    /// Graph membership says the owner left the organization (`member: false`).
+    OwnerNotMember,
+    /// The owner's last access (User Entitlements) is older than the limit, or never.
+    OwnerInactive {
+        max_inactive_days: i64,
+    },
+    /// The audit log has a leak event (`Token.PatPublicDiscoveryEvent`) for the credential.
+    Leaked,
+    /// The audit log, read in full, shows no use of the PAT within the window.
+    Unused {
+        window_days: i64,
+    },
+    /// A tenant PAT policy that is off: judged once per organization, never per token.
+    Policy(Policy),
+}
+
+/// The tenant PAT policies the `policy-*` rules look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    GlobalPat,
+    FullScope,
+    MaxLifespan,
+    LeakRevocation,
 }
 
 /// What a check sees of one token.
@@ -108,7 +156,12 @@ pub struct Subject<'a> {
     pub service_pattern: Option<&'a str>,
     pub state: TokenState,
     pub as_of: DateTime<Utc>,
+    /// What the evidence sources said and how much of each was read.
+    pub evidence: &'a Evidence,
 }
+
+/// What every `unused` finding says about its own limits.
+pub const UNUSED_CAVEAT: &str = "Only audited actions are seen: read-only use is not logged";
 
 fn plural(n: i64, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
@@ -129,9 +182,68 @@ impl Check {
         match self {
             Check::Expired => state == TokenState::Expired,
             Check::Revoked => state == TokenState::Revoked,
-            Check::ExceptionExpired => false,
+            Check::ExceptionExpired | Check::Policy(_) => false,
             _ => state == TokenState::Active,
         }
+    }
+
+    /// Which kinds of credential the check judges. An SSH key has no scopes and no
+    /// organizations: it is judged by the lifetime rules, by what is known of its owner, and
+    /// by its leak events; `unused` judges PATs only (the audit log names the PAT that acted,
+    /// not the SSH key).
+    pub fn applies_to_kind(&self, kind: CredentialKind) -> bool {
+        match kind {
+            CredentialKind::Pat => true,
+            CredentialKind::Ssh => matches!(
+                self,
+                Check::LongLived { .. }
+                    | Check::LongRemaining { .. }
+                    | Check::ExpiringSoon { .. }
+                    | Check::OwnerRemoved
+                    | Check::OwnerNotMember
+                    | Check::OwnerInactive { .. }
+                    | Check::Leaked
+                    | Check::ExceptionExpired
+                    | Check::Expired
+                    | Check::Revoked
+            ),
+        }
+    }
+
+    /// The finding's message for the organization (a `policy-*` rule), or `None` when the
+    /// policy is on, could not be read, or the policies were not read at all: a source that
+    /// was not read never fires and never claims absence.
+    pub fn evaluate_organization(&self, evidence: &Evidence) -> Option<String> {
+        let Check::Policy(policy) = self else {
+            return None;
+        };
+        if !evidence.has(Source::Policies) {
+            return None;
+        }
+        let p = evidence.policies.as_ref()?;
+        let (on, name, what) = match policy {
+            Policy::GlobalPat => (
+                p.restrict_global_pat,
+                "RestrictGlobalPersonalAccessToken",
+                "users can still create PATs valid in all organizations",
+            ),
+            Policy::FullScope => (
+                p.restrict_full_scope_pat,
+                "RestrictFullScopePersonalAccessToken",
+                "users can still create full-access PATs",
+            ),
+            Policy::MaxLifespan => (
+                p.restrict_pat_lifespan,
+                "RestrictPersonalAccessTokenLifespan",
+                "users can still create PATs valid for up to a year",
+            ),
+            Policy::LeakRevocation => (
+                p.leaked_pat_auto_revocation,
+                "EnableLeakedPersonalAccessTokenAutoRevocation",
+                "a PAT found in a public place is not revoked automatically",
+            ),
+        };
+        (on == Some(false)).then(|| format!("tenant policy {name} is off: {what}"))
     }
 
     /// The finding's message, or `None` when the token passes.
@@ -209,10 +321,78 @@ impl Check {
                 let unknown: Vec<&str> = scopes::each(&t.scopes).filter(|scope| !scopes::is_known(scope)).collect();
                 (!unknown.is_empty()).then(|| format!("scope not in the catalog, review it: {}", unknown.join(", ")))
             }
-            Check::OwnerRemoved => s
-                .owner
-                .filter(|o| o.deleted_in_origin)
-                .map(|o| format!("owner {} was deleted in {} but the token still works", o.principal_name, o.origin)),
+            // What is known: the directory says deleted, Token Admin still lists the token as
+            // valid. Not that it works: Microsoft invalidates a disabled Entra user's PATs within
+            // an hour (and an account deleted in its origin cannot sign in to use one).
+            Check::OwnerRemoved => s.owner.filter(|o| o.deleted_in_origin).map(|o| {
+                format!(
+                    "owner {} was deleted in {}; the {} is still listed as valid: revoke it",
+                    o.principal_name,
+                    o.origin,
+                    if t.kind == CredentialKind::Ssh { "SSH key" } else { "token" }
+                )
+            }),
+            Check::OwnerNotMember => s.owner.filter(|o| o.member == Some(false)).map(|o| {
+                format!(
+                    "owner {} is no longer a member of the organization (Graph membership inactive); the {} is still listed as valid",
+                    o.principal_name,
+                    if t.kind == CredentialKind::Ssh { "SSH key" } else { "token" }
+                )
+            }),
+            Check::OwnerInactive { max_inactive_days } => {
+                // `None`: User Entitlements were not read for this owner; nothing is claimed.
+                let owner = s.owner?;
+                match owner.last_accessed? {
+                    LastAccessed::Never => {
+                        Some(format!("owner {} has never accessed the organization", owner.principal_name))
+                    }
+                    LastAccessed::At(at) => {
+                        let days = (s.as_of - at).num_days();
+                        (days > *max_inactive_days).then(|| {
+                            format!(
+                                "owner {} last accessed the organization on {} ({} ago), over the {max_inactive_days}-day limit",
+                                owner.principal_name,
+                                at.format("%Y-%m-%d"),
+                                plural(days, "day")
+                            )
+                        })
+                    }
+                }
+            }
+            Check::Leaked => t.events.iter().filter(|e| e.kind == EventKind::Leaked).max_by_key(|e| e.at).map(|e| {
+                format!(
+                    "found in a public place on {} ({}): revoke it now and look for use since",
+                    e.at.format("%Y-%m-%d"),
+                    e.action
+                )
+            }),
+            Check::Unused { window_days } => {
+                // Absence is claimed only from an audit log read in full.
+                if !s.evidence.complete(Source::Audit) {
+                    return None;
+                }
+                let window_start = s.as_of - chrono::Duration::days(*window_days);
+                // Younger than the window: too new to call unused.
+                if t.valid_from.is_some_and(|from| from > window_start) {
+                    return None;
+                }
+                // The audit log may cover less than the window (retention, the scan's window);
+                // without a known window, nothing is claimed.
+                let read_from = s.evidence.audit_window?.start.max(window_start);
+                let read_days = (s.as_of - read_from).num_days();
+                match &t.last_seen {
+                    Some(seen) if seen.at >= read_from => None,
+                    Some(seen) => Some(format!(
+                        "no audited use in the last {}; last seen {} ({}). {}",
+                        plural(read_days, "day"),
+                        seen.at.format("%Y-%m-%d"),
+                        seen.action,
+                        UNUSED_CAVEAT
+                    )),
+                    None => Some(format!("no audited use in the last {}. {}", plural(read_days, "day"), UNUSED_CAVEAT)),
+                }
+            }
+            Check::Policy(_) => None,
             Check::ServiceAccount { .. } => {
                 let owner = s.owner?;
                 let pattern = s.service_pattern?;

@@ -2,7 +2,7 @@
 //! only the first), each with file, line and column and the line itself with the bad value
 //! underlined.
 
-use super::checks::{Check, RuleId};
+use super::checks::{Check, Policy, RuleId};
 use super::exceptions::Exception;
 use super::glob::Glob;
 use super::suggest;
@@ -122,6 +122,14 @@ rule_tables! {
     exception_expired = "exception-expired" => ExceptionExpired {}
     expired = "expired" => Expired {}
     revoked = "revoked" => Revoked {}
+    owner_not_member = "owner-not-member" => OwnerNotMember {}
+    owner_inactive = "owner-inactive" => OwnerInactive { max_inactive_days: i64 }
+    leaked = "leaked" => Leaked {}
+    unused = "unused" => Unused { window_days: i64 }
+    policy_global_pat = "policy-global-pat" => PolicyGlobalPat {}
+    policy_full_scope = "policy-full-scope" => PolicyFullScope {}
+    policy_max_lifespan = "policy-max-lifespan" => PolicyMaxLifespan {}
+    policy_leak_revocation = "policy-leak-revocation" => PolicyLeakRevocation {}
 }
 
 fn merge<T>(base: Option<Spanned<T>>, over: Option<Spanned<T>>, f: fn(T, T) -> T) -> Option<Spanned<T>> {
@@ -659,6 +667,44 @@ fn convert_rules(source: &Source<'_>, t: RuleTables, problems: &mut Vec<Problem>
     let id = RuleId::Revoked;
     if let Some((cfg, _, sev)) = common!(t.revoked, id) {
         push(id, sev, cfg.rationale, Check::Revoked);
+    }
+    let id = RuleId::OwnerNotMember;
+    if let Some((cfg, _, sev)) = common!(t.owner_not_member, id) {
+        push(id, sev, cfg.rationale, Check::OwnerNotMember);
+    }
+    let id = RuleId::OwnerInactive;
+    if let Some((cfg, span, sev)) = common!(t.owner_inactive, id) {
+        let max = need(cfg.max_inactive_days, &span, id, "max_inactive_days");
+        if let Some(max_inactive_days) = positive(max, id, "max_inactive_days") {
+            push(id, sev, cfg.rationale, Check::OwnerInactive { max_inactive_days });
+        }
+    }
+    let id = RuleId::Leaked;
+    if let Some((cfg, _, sev)) = common!(t.leaked, id) {
+        push(id, sev, cfg.rationale, Check::Leaked);
+    }
+    let id = RuleId::Unused;
+    if let Some((cfg, span, sev)) = common!(t.unused, id) {
+        let window = need(cfg.window_days, &span, id, "window_days");
+        if let Some(window_days) = positive(window, id, "window_days") {
+            push(id, sev, cfg.rationale, Check::Unused { window_days });
+        }
+    }
+    let id = RuleId::PolicyGlobalPat;
+    if let Some((cfg, _, sev)) = common!(t.policy_global_pat, id) {
+        push(id, sev, cfg.rationale, Check::Policy(Policy::GlobalPat));
+    }
+    let id = RuleId::PolicyFullScope;
+    if let Some((cfg, _, sev)) = common!(t.policy_full_scope, id) {
+        push(id, sev, cfg.rationale, Check::Policy(Policy::FullScope));
+    }
+    let id = RuleId::PolicyMaxLifespan;
+    if let Some((cfg, _, sev)) = common!(t.policy_max_lifespan, id) {
+        push(id, sev, cfg.rationale, Check::Policy(Policy::MaxLifespan));
+    }
+    let id = RuleId::PolicyLeakRevocation;
+    if let Some((cfg, _, sev)) = common!(t.policy_leak_revocation, id) {
+        push(id, sev, cfg.rationale, Check::Policy(Policy::LeakRevocation));
     }
     rules
 }

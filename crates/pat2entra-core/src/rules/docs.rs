@@ -13,7 +13,31 @@ const RULES: &[RuleDoc] = &[
         &[("retirement_date", "date Microsoft stops honouring global PATs (2026-12-01)")],
     ),
     (RuleId::FullAccess, "an active token with the scope app_token (full access).", &[]),
-    (RuleId::OwnerRemoved, "an active token whose owner is deleted in its origin directory (isDeletedInOrigin).", &[]),
+    (
+        RuleId::OwnerRemoved,
+        "an active credential whose owner is deleted in its origin directory (isDeletedInOrigin). The message says what is known: the directory says deleted and Token Admin still lists the credential as valid (Microsoft invalidates a disabled Entra user's PATs within an hour, so it may no longer work; revoke it to be sure).",
+        &[],
+    ),
+    (
+        RuleId::OwnerNotMember,
+        "an active credential whose owner Graph membership state says is no longer a member of the organization (evidence source membership). Owners whose membership was not read are not judged.",
+        &[],
+    ),
+    (
+        RuleId::OwnerInactive,
+        "an active credential whose owner last accessed the organization more than N days ago, or never (User Entitlements' lastAccessedDate; evidence source entitlements). Owners whose entitlements were not read are not judged.",
+        &[("max_inactive_days", "longest accepted time since the owner's last access, days")],
+    ),
+    (
+        RuleId::Leaked,
+        "an active credential with a leak event in the audit log (Token.PatPublicDiscoveryEvent: found in a public place). Revoked and expired credentials are not flagged (nothing left to revoke); their leak event stays in the record and diff shows it. Without the audit log, nothing is claimed.",
+        &[],
+    ),
+    (
+        RuleId::Unused,
+        "an active PAT with no audited use within the window (audit log's authenticationMechanism naming its authorization id), when the audit log was read in full (a partial or missing audit log never claims absence). PATs created within the window are too young to judge; the window is cut to what the audit log covers. Only audited actions are seen: read-only use is not logged, the audit log keeps 90 days, auditing can be off. SSH keys are not judged.",
+        &[("window_days", "days back from the as-of date in which an audited use counts")],
+    ),
     (
         RuleId::PrivilegedScope,
         "an active token with a scope of a listed tier, or a scope in the deny list (app_token is left to full-access). The message names the scopes.",
@@ -55,6 +79,26 @@ const RULES: &[RuleDoc] = &[
     ),
     (RuleId::Expired, "an expired token (off by default: inactive tokens are counted, not reported).", &[]),
     (RuleId::Revoked, "a revoked token (off by default).", &[]),
+    (
+        RuleId::PolicyGlobalPat,
+        "the organization (one finding, not per token) when the tenant policy RestrictGlobalPersonalAccessToken is off. Only when the policies were read (scan --evidence +policies); a policy that could not be read is a coverage gap, not a finding.",
+        &[],
+    ),
+    (
+        RuleId::PolicyFullScope,
+        "the organization when the tenant policy RestrictFullScopePersonalAccessToken is off (only when the policies were read).",
+        &[],
+    ),
+    (
+        RuleId::PolicyMaxLifespan,
+        "the organization when the tenant policy RestrictPersonalAccessTokenLifespan is off (only when the policies were read).",
+        &[],
+    ),
+    (
+        RuleId::PolicyLeakRevocation,
+        "the organization when the tenant policy EnableLeakedPersonalAccessTokenAutoRevocation is off (only when the policies were read).",
+        &[],
+    ),
 ];
 
 const FORMAT: &str = "\
@@ -76,6 +120,14 @@ Rules file format (TOML)
   reason = \"why it is accepted\" # required
   ticket = \"SEC-1234\"           # ticket or approver required
   expires = 2027-03-31          # required; after it the exception stops suppressing
+
+Credential kinds: SSH keys (kind ssh) are judged by the lifetime rules (long-lived,
+long-remaining, expiring-soon), the owner rules (owner-removed, owner-not-member,
+owner-inactive) and leaked; not by the scope or organization rules, nor unused.
+
+Evidence: a rule whose source was not read (scan --evidence) never fires and never claims
+absence. Organization findings (policy-*) name no token; an exception accepts one by its
+rule id alone (rule = \"policy-global-pat\", no other match key).
 
 A suppressed finding stays in every report, marked with its exception. An expired exception
 is reported (rule exception-expired); one that matches nothing is reported as stale.

@@ -13,7 +13,7 @@ pub use docs::{UnknownRule, explain};
 use exceptions::ExceptionIndex;
 pub use exceptions::{Exception, ExceptionReport, ExceptionStatus, Suppression};
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, FindingScope, Severity};
 use crate::inventory::{Inventory, Owner};
 use checks::{Check, Subject};
 use chrono::{DateTime, Utc};
@@ -204,13 +204,15 @@ impl RuleSet {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
-                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, index, as_of)))
+                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, index, as_of, &inventory.evidence)))
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
         let mut findings = Vec::with_capacity(parts.iter().map(|(f, _)| f.len()).sum());
         let mut matched = vec![0usize; self.exceptions.len()];
-        for (part, counts) in parts {
+        // Organization-level findings (tenant policies), once, on this thread.
+        let organization = self.evaluate_organization(inventory, as_of);
+        for (part, counts) in std::iter::once(organization).chain(parts) {
             findings.extend(part);
             for (total, n) in matched.iter_mut().zip(counts) {
                 *total += n;
@@ -240,6 +242,63 @@ impl RuleSet {
         Evaluation { findings, exceptions }
     }
 
+    /// The organization's findings (a `policy-*` rule whose policy is off), and how many
+    /// findings each exception matched. An exception accepts one by its rule id alone: one that
+    /// also names a token, owner or name is about credentials and never matches it.
+    fn evaluate_organization(&self, inventory: &Inventory, as_of: DateTime<Utc>) -> (Vec<Finding>, Vec<usize>) {
+        let mut findings = Vec::new();
+        let mut matched = vec![0usize; self.exceptions.len()];
+        let exception_expired = self.rule(RuleId::ExceptionExpired);
+        for rule in &self.rules {
+            let Some(message) = rule.check.evaluate_organization(&inventory.evidence) else {
+                continue;
+            };
+            let mut finding = Finding {
+                rule: rule.id.as_str().into(),
+                severity: rule.severity,
+                authorization_id: String::new(),
+                owner: String::new(),
+                message,
+                suppressed: None,
+                guidance: None,
+                scope: FindingScope::Organization,
+            };
+            let mut matching = self.exceptions.iter().enumerate().filter(|(_, e)| {
+                e.rule.as_deref() == Some(rule.id.as_str())
+                    && e.authorization_id.is_none()
+                    && e.owner.is_none()
+                    && e.display_name.is_none()
+            });
+            let first = matching.next();
+            let chosen = match first {
+                Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),
+                other => other,
+            };
+            if let Some((i, exception)) = chosen {
+                matched[i] += 1;
+                if !exception.is_expired(as_of) {
+                    finding.suppressed = Some(Box::new(exception.suppression()));
+                } else if let Some(expired_rule) = exception_expired {
+                    findings.push(Finding {
+                        rule: expired_rule.id.as_str().into(),
+                        severity: expired_rule.severity,
+                        authorization_id: String::new(),
+                        owner: String::new(),
+                        message: format!(
+                            "exception #{} (line {}: {}) expired on {}; its findings count again",
+                            exception.number, exception.line, exception.reason, exception.expires
+                        ),
+                        suppressed: None,
+                        guidance: None,
+                        scope: FindingScope::Organization,
+                    });
+                }
+            }
+            findings.push(finding);
+        }
+        (findings, matched)
+    }
+
     /// Findings of some tokens, and how many findings each exception matched.
     fn evaluate_tokens(
         &self,
@@ -247,6 +306,7 @@ impl RuleSet {
         owners: &HashMap<&str, (&Owner, Option<&str>)>,
         index: &ExceptionIndex,
         as_of: DateTime<Utc>,
+        evidence: &crate::evidence::Evidence,
     ) -> (Vec<Finding>, Vec<usize>) {
         let (mut token_candidates, mut candidates) = (Vec::new(), Vec::new());
         let mut findings = Vec::new();
@@ -266,17 +326,26 @@ impl RuleSet {
                     ),
                     suppressed: None,
                     guidance: None,
+                    scope: FindingScope::Credential,
                 });
                 continue;
             }
             let (owner, service_pattern) = owners.get(token.owner.as_str()).copied().unzip();
-            let subject =
-                Subject { token, owner, service_pattern: service_pattern.flatten(), state: token.state(as_of), as_of };
+            let subject = Subject {
+                token,
+                owner,
+                service_pattern: service_pattern.flatten(),
+                state: token.state(as_of),
+                as_of,
+                evidence,
+            };
             expired_noted.clear();
             if !self.exceptions.is_empty() {
                 index.for_token(token, subject.owner, &mut token_candidates);
             }
-            for rule in self.rules.iter().filter(|r| r.check.applies_to(subject.state)) {
+            for rule in
+                self.rules.iter().filter(|r| r.check.applies_to(subject.state) && r.check.applies_to_kind(token.kind))
+            {
                 let Some(message) = rule.check.evaluate(&subject) else {
                     continue;
                 };
@@ -288,6 +357,7 @@ impl RuleSet {
                     message,
                     suppressed: None,
                     guidance: None,
+                    scope: FindingScope::Credential,
                 };
                 // An exception still in force wins over one that has expired.
                 if !self.exceptions.is_empty() {
@@ -321,6 +391,7 @@ impl RuleSet {
                             ),
                             suppressed: None,
                             guidance: None,
+                            scope: FindingScope::Credential,
                         });
                     }
                 }
@@ -351,6 +422,9 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod evidence_tests;
 
 #[cfg(test)]
 mod unreadable_tests {
