@@ -173,10 +173,11 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     let scan_name = args.scan.display().to_string();
     let bytes = crate::files::read_limited(&args.scan, crate::files::MAX_SAVED_SCAN, "saved scan")
         .map_err(|e| Failure::error(Exit::Usage, e))?;
-    let binding = ScanBinding { file: scan_name.clone(), sha256: crate::files::sha256_hex(&bytes), as_of: Utc::now() };
+    // The journal is bound to these bytes.
+    let sha256 = crate::files::sha256_hex(&bytes);
     let record = ScanRecord::from_json(&bytes, &scan_name).map_err(|e| Failure::error(Exit::Usage, e))?;
     drop(bytes);
-    let binding = ScanBinding { as_of: record.as_of, ..binding };
+    let binding = ScanBinding { file: scan_name.clone(), sha256, as_of: record.as_of };
     if !record.organization.eq_ignore_ascii_case(org.name()) {
         return Err(Failure::new(
             Exit::Usage,
@@ -187,6 +188,22 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
                 terminal_text(&record.organization)
             ),
         ));
+    }
+    if record.redaction.is_some() {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "the scan {} is redacted (--redact): its owners are pseudonyms that Azure DevOps does not know; revoke from the scan as written, without --redact",
+                terminal_text(&scan_name)
+            ),
+        ));
+    }
+    if !record.coverage.complete {
+        eprintln!(
+            "note: the scan could not read the credentials of {} of {} owners; none of theirs can be chosen",
+            record.coverage.owners_failed.len(),
+            record.coverage.owners_listed
+        );
     }
     let selectors = selectors(&args)?;
     let selection = select(&record, &selectors).map_err(|e| Failure::error(Exit::Usage, e))?;
@@ -229,16 +246,17 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
         return Ok(Exit::Ok);
     }
     drop(stdout);
-    confirm(&args, org.name(), to_do.len())?;
-    if existing.is_none() {
-        crate::files::check_writable(&journal_path)
-            .map_err(|e| Failure::new(Exit::Usage, format!("--journal: {}", pat2entra_core::error::chain(&e))))?;
-    }
-
+    // What would fail after the confirmation fails before it.
     let endpoints = match &args.base_url {
         Some(url) => Endpoints::single_base(url).map_err(|e| Failure::error(Exit::Usage, e))?,
         None => Endpoints::azure_devops(),
     };
+    if existing.is_none() {
+        crate::files::check_writable(&journal_path)
+            .map_err(|e| Failure::new(Exit::Usage, format!("--journal: {}", pat2entra_core::error::chain(&e))))?;
+    }
+    confirm(&args, org.name(), to_do.len())?;
+
     let signed_in = super::auth::sign_in(&args.auth).await?;
     if !args.quiet {
         eprintln!("auth: {}", terminal_text(&signed_in.description));
@@ -257,6 +275,7 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     // Who acts, for the journal; and the caller's own credentials go last (a PAT may revoke itself).
     let connection = client.connection_data().await.map_err(|e| match e {
         AdoError::OrganizationNotFound { .. } => Failure::new(Exit::Usage, e.to_string()),
+        e if e.is_auth() => Failure::new(Exit::Auth, format!("{e}\n  nothing was revoked")),
         e => Failure::new(Exit::Auth, format!("could not tell who is signed in ({e}); nothing was revoked")),
     })?;
     let caller = &connection.caller;

@@ -399,6 +399,17 @@ fn bad_choices_are_refused_before_anything_is_sent() {
     assert!(r.stderr.contains("belongs to another scan"), "{}", r.stderr);
     let posts = sim.sim().stats().revocation_posts.load(Ordering::SeqCst);
     assert!(posts > 0);
+    // A redacted scan names owners by pseudonyms: nothing can be acted on.
+    let redacted = dir.path().join("redacted.json");
+    let r = run(
+        &["report", s(&path), "-o", "json", "--redact", "--out", s(&redacted)],
+        &[("PAT2ENTRA_REDACT_KEY", "a-test-key-of-enough-length")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = revoke(&sim, &redacted, &["--rule", "full-access"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is redacted"), "{}", r.stderr);
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), posts);
 }
 
 #[test]
