@@ -672,9 +672,11 @@ impl Log {
 }
 
 /// The journal file: created privately (0600) with its header, or reopened for appending (a
-/// torn last line cut off first). Every write is synced before it returns.
+/// torn last line cut off first), its lines chained on from the last one. Every write is synced
+/// before it returns.
 struct JournalWriter {
     file: std::fs::File,
+    chain: journal::Chain,
 }
 
 impl JournalWriter {
@@ -690,7 +692,7 @@ impl JournalWriter {
                 if let Some(whole) = journal.torn_at {
                     file.set_len(whole as u64)?;
                 }
-                Ok(JournalWriter { file })
+                Ok(JournalWriter { file, chain: journal.chain.clone() })
             }
             None => {
                 let header = Line::Header(Header {
@@ -702,9 +704,10 @@ impl JournalWriter {
                     tool_version: env!("CARGO_PKG_VERSION").into(),
                     created: Utc::now(),
                 });
+                let mut chain = journal::Chain::default();
                 let mut file = crate::files::AtomicFile::create(path)?;
-                file.write_all(header.to_jsonl().as_bytes())?;
-                Ok(JournalWriter { file: file.commit_keep_open()? })
+                file.write_all(chain.line(&header).as_bytes())?;
+                Ok(JournalWriter { file: file.commit_keep_open()?, chain })
             }
         }
     }
@@ -713,7 +716,7 @@ impl JournalWriter {
         if lines.is_empty() {
             return Ok(());
         }
-        let text: String = lines.iter().map(Line::to_jsonl).collect();
+        let text: String = lines.iter().map(|line| self.chain.line(line)).collect();
         self.file.write_all(text.as_bytes())?;
         self.file.sync_data()
     }

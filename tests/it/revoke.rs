@@ -397,6 +397,16 @@ fn bad_choices_are_refused_before_anything_is_sent() {
     let r = revoke(&sim, &other, &["--rule", "full-access", "--journal", s(&journal_path)]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("belongs to another scan"), "{}", r.stderr);
+    // An edited journal (a failure made a success) is refused, by revoke and by report.
+    let edited = dir.path().join("edited.jsonl");
+    let text = std::fs::read_to_string(&journal_path).unwrap();
+    std::fs::write(&edited, text.replacen("\"outcome\":\"done\"", "\"outcome\":\"failed\"", 1)).unwrap();
+    let r = revoke(&sim, &path, &["--rule", "full-access", "--journal", s(&edited)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("chain value does not match"), "{}", r.stderr);
+    let r = run(&["report", "--journal", s(&edited)], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("was edited or damaged"), "{}", r.stderr);
     let posts = sim.sim().stats().revocation_posts.load(Ordering::SeqCst);
     assert!(posts > 0);
     // A redacted scan names owners by pseudonyms: nothing can be acted on.

@@ -160,12 +160,47 @@ pub enum Line {
     Entry(Entry),
 }
 
-impl Line {
-    /// The line as written: one JSON object and a line break.
-    pub fn to_jsonl(&self) -> String {
-        let mut text = serde_json::to_string(self).expect("journal lines serialize");
-        text.push('\n');
+/// The end of a journal's SHA-256 chain: each line ends in `"chain"`, the SHA-256 of the previous
+/// line's chain value and the line without it, so an edited, removed or reordered line breaks
+/// the chain. It detects edits and damage; it is not a signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain(String);
+
+/// `,"chain":"` + 64 hex digits + `"}`: how every line ends.
+const CHAIN_KEY: &str = ",\"chain\":\"";
+const CHAIN_SUFFIX_LEN: usize = CHAIN_KEY.len() + 64 + 2;
+
+impl Chain {
+    /// The chain value of a line whose text without it is `body`, after `self`.
+    fn next(&self, body: &str) -> String {
+        crate::files::sha256_hex(format!("{}\n{body}", self.0).as_bytes())
+    }
+
+    /// `line` as written after the lines so far: one JSON object ending in its chain value, and
+    /// a line break. The chain moves on past it.
+    pub fn line(&mut self, line: &Line) -> String {
+        let body = serde_json::to_string(line).expect("journal lines serialize");
+        let value = self.next(&body);
+        let text = format!("{}{CHAIN_KEY}{value}\"}}\n", &body[..body.len() - 1]);
+        self.0 = value;
         text
+    }
+
+    /// Checks a line as read: its body (the JSON without the chain value), and the chain moved
+    /// on past it.
+    fn check<'a>(&mut self, text: &'a str) -> Result<String, &'static str> {
+        let text = text.trim_end_matches('\r');
+        let split = text.len().checked_sub(CHAIN_SUFFIX_LEN).filter(|at| text.is_char_boundary(*at));
+        let Some(at) = split.filter(|at| text[*at..].starts_with(CHAIN_KEY) && text.ends_with("\"}")) else {
+            return Err("it does not end in its chain value");
+        };
+        let value = &text[at + CHAIN_KEY.len()..text.len() - 2];
+        let body = format!("{}}}", &text[..at]);
+        if !value.eq_ignore_ascii_case(&self.next(&body)) {
+            return Err("its chain value does not match (a line was changed, removed or moved)");
+        }
+        self.0 = value.to_ascii_lowercase();
+        Ok(body)
     }
 }
 
@@ -178,6 +213,8 @@ pub struct Journal {
     /// The last line was cut short (the process stopped while writing it) and was ignored; the
     /// length of the whole lines before it, where appending may continue.
     pub torn_at: Option<usize>,
+    /// The chain after the last whole line: where appending continues.
+    pub chain: Chain,
 }
 
 /// A journal that cannot be read or used. Completes "journal FILE …".
@@ -213,28 +250,34 @@ impl Journal {
             // One line, cut short: not even the header was finished.
             None => return Err(JournalError::NotAJournal),
         };
+        let mut chain = Chain::default();
         let mut lines = whole.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let header = match lines.next().map(|(_, l)| serde_json::from_str::<Line>(l)) {
-            Some(Ok(Line::Header(h))) if h.format == FORMAT => h,
-            _ => {
-                // A header of another version has a different shape: say so by its version.
-                let first = whole.lines().next().unwrap_or_default();
+        let first = lines.next().map(|(_, l)| l).unwrap_or_default();
+        let header = match chain.check(first).map(|body| serde_json::from_str::<Line>(&body)) {
+            Ok(Ok(Line::Header(h))) if h.format == FORMAT && h.version == VERSION => h,
+            problem => {
+                // Say what the first line is: another version's header, a damaged one, or not one.
                 let probe: Option<serde_json::Value> = serde_json::from_str(first).ok();
-                if let Some(p) = probe.filter(|p| p["format"] == FORMAT)
-                    && let Some(v) = p["version"].as_u64()
-                {
-                    return Err(JournalError::Version { found: v as u32 });
-                }
-                return Err(JournalError::NotAJournal);
+                return Err(match probe.filter(|p| p["format"] == FORMAT) {
+                    Some(p) if p["version"].as_u64().is_some_and(|v| v != u64::from(VERSION)) => {
+                        JournalError::Version { found: p["version"].as_u64().unwrap_or_default() as u32 }
+                    }
+                    Some(_) => JournalError::BadLine {
+                        line: 1,
+                        message: match problem {
+                            Err(why) => why.to_string(),
+                            Ok(_) => "not a valid journal header".to_string(),
+                        },
+                    },
+                    None => JournalError::NotAJournal,
+                });
             }
         };
-        if header.version != VERSION {
-            return Err(JournalError::Version { found: header.version });
-        }
-        let mut journal = Journal { header, runs: Vec::new(), entries: Vec::new(), torn_at };
+        let mut journal = Journal { header, runs: Vec::new(), entries: Vec::new(), torn_at, chain: Chain::default() };
         for (i, text) in lines {
             let line = i + 1;
-            match serde_json::from_str::<Line>(text) {
+            let body = chain.check(text).map_err(|why| JournalError::BadLine { line, message: why.to_string() })?;
+            match serde_json::from_str::<Line>(&body) {
                 Ok(Line::Run(run)) => journal.runs.push(run),
                 Ok(Line::Entry(entry)) => journal.entries.push(entry),
                 Ok(Line::Header(_)) => {
@@ -245,6 +288,7 @@ impl Journal {
                 }
             }
         }
+        journal.chain = chain;
         Ok(journal)
     }
 
@@ -342,7 +386,8 @@ mod tests {
     }
 
     fn text(lines: &[Line]) -> String {
-        lines.iter().map(Line::to_jsonl).collect()
+        let mut chain = Chain::default();
+        lines.iter().map(|l| chain.line(l)).collect()
     }
 
     #[test]
@@ -404,6 +449,21 @@ mod tests {
         assert!(matches!(err, JournalError::BadLine { line: 2, .. }), "{err}");
         let twice = text(&[header(), header()]);
         assert!(matches!(Journal::parse(&twice), Err(JournalError::BadLine { line: 2, .. })));
+        // A failure edited into a success, a line removed, two lines swapped: the chain breaks.
+        let lines = [header(), entry("a", Outcome::Planned), entry("a", Outcome::Failed), entry("b", Outcome::Planned)];
+        let whole = text(&lines);
+        let forged = whole.replacen("\"outcome\":\"failed\"", "\"outcome\":\"done\"", 1);
+        let err = Journal::parse(&forged).unwrap_err();
+        assert!(err.to_string().contains("line 3: its chain value does not match"), "{err}");
+        let rows: Vec<&str> = whole.lines().collect();
+        let removed = format!("{}\n{}\n{}\n", rows[0], rows[1], rows[3]);
+        assert!(matches!(Journal::parse(&removed), Err(JournalError::BadLine { line: 3, .. })));
+        let swapped = format!("{}\n{}\n{}\n{}\n", rows[0], rows[2], rows[1], rows[3]);
+        assert!(matches!(Journal::parse(&swapped), Err(JournalError::BadLine { line: 2, .. })));
+        // Appending continues the chain.
+        let mut journal = Journal::parse(&whole).unwrap();
+        let more = journal.chain.line(&entry("b", Outcome::Done));
+        assert_eq!(Journal::parse(&format!("{whole}{more}")).unwrap().entries.len(), 4);
     }
 
     #[test]

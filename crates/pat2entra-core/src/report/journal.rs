@@ -301,7 +301,8 @@ mod tests {
             entry("b2", Outcome::Failed, Some("HTTP 500")),
             entry("c3", Outcome::Skipped, Some("no longer listed under its owner")),
         ];
-        Journal::parse(&lines.iter().map(Line::to_jsonl).collect::<String>()).unwrap()
+        let mut chain = crate::journal::Chain::default();
+        Journal::parse(&lines.iter().map(|l| chain.line(l)).collect::<String>()).unwrap()
     }
 
     fn rendered(journal: &Journal, format: Format) -> String {
