@@ -563,3 +563,64 @@ fn ssh_keys_are_revoked_with_is_public_true() {
         assert_eq!(*valid, want, "{id}");
     }
 }
+
+/// On a terminal, `--execute` asks for the count: a wrong answer revokes nothing, the count
+/// revokes. The terminal is a real pseudo-terminal (stdin and stderr of the child).
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_the_typed_count_confirms() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    let chosen = full_access(&sim, &record);
+    let base = sim.base_url();
+    let confirm = |answer: &str| -> (i32, String) {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two descriptors it opened; no name, settings or size given.
+        let opened =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(opened, 0, "a pseudo-terminal");
+        // SAFETY: both descriptors were just opened by openpty and are owned here alone.
+        let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+        cmd.args(["revoke", s(&path), "--org", "fabrikam", "--base-url", &base, "--rule", "full-access", "--execute"])
+            .env("PATH", common::path_without_clis(None))
+            .env("AZURE_DEVOPS_EXT_PAT", PAT)
+            .env("NO_COLOR", "1")
+            .stdin(slave.try_clone().unwrap())
+            .stderr(slave)
+            .stdout(std::process::Stdio::null());
+        for name in common::SIGN_IN_VARIABLES.iter().filter(|n| **n != "AZURE_DEVOPS_EXT_PAT") {
+            cmd.env_remove(name);
+        }
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd); // the parent's copies of the terminal's descriptors
+        let mut master = master;
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("to confirm: ") {
+            let n = master.read(&mut chunk).unwrap();
+            assert!(n > 0, "the prompt: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        master.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        // Read on until the child closes the terminal (EIO), so it never blocks on a full one.
+        while let Ok(n) = master.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        (child.wait().unwrap().code().unwrap_or(-1), String::from_utf8_lossy(&seen).into_owned())
+    };
+    let (code, terminal) = confirm("yes");
+    assert_eq!(code, 2, "{terminal}");
+    assert!(terminal.contains(&format!("Type {} to confirm", chosen.len())), "{terminal}");
+    assert!(terminal.contains("not confirmed"), "{terminal}");
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), 0);
+    let (code, terminal) = confirm(&chosen.len().to_string());
+    assert_eq!(code, 0, "{terminal}");
+    assert!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst) > 0);
+}
