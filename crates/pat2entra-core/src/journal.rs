@@ -188,7 +188,7 @@ impl Chain {
 
     /// Checks a line as read: its body (the JSON without the chain value), and the chain moved
     /// on past it.
-    fn check<'a>(&mut self, text: &'a str) -> Result<String, &'static str> {
+    fn check(&mut self, text: &str) -> Result<String, &'static str> {
         let text = text.trim_end_matches('\r');
         let split = text.len().checked_sub(CHAIN_SUFFIX_LEN).filter(|at| text.is_char_boundary(*at));
         let Some(at) = split.filter(|at| text[*at..].starts_with(CHAIN_KEY) && text.ends_with("\"}")) else {
