@@ -5,37 +5,17 @@
 //!
 //! Prints the best of three runs. Not a test: timings depend on the machine.
 
-use chrono::{TimeZone, Utc};
-use pat2entra::inventory::{Coverage, Inventory, Owner};
+mod common;
+
 use pat2entra::rules::RuleSet;
-use pat2entra::sim::SimOrg;
 use std::fmt::Write;
 use std::time::Instant;
 
 const EXCEPTIONS: usize = 20_000;
 
 fn main() {
-    let as_of = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
-    let org = SimOrg::generate("bench", 42, 20_000, as_of, None);
-    let users: Vec<pat2entra::sim::SimUser> = org.users().collect();
-    let tokens: Vec<_> = org
-        .all_tokens()
-        .iter()
-        .enumerate()
-        .flat_map(|(i, ts)| ts.iter().map(|t| t.to_inventory(&users[i].descriptor)).collect::<Vec<_>>())
-        .collect();
-    let owners: Vec<Owner> = users
-        .iter()
-        .map(|u| Owner {
-            descriptor: u.descriptor.clone(),
-            display_name: u.display_name.clone(),
-            principal_name: u.principal_name.clone(),
-            mail: Some(u.mail.clone()),
-            origin: u.origin.clone(),
-            deleted_in_origin: u.deleted_in_origin,
-            ..Default::default()
-        })
-        .collect();
+    let as_of = common::as_of();
+    let common::Organization { users, tokens } = common::organization(20_000);
     // Exceptions by token id (most), by owner and by exact name, plus a few globs.
     let mut text = String::from("extends = \"default\"\n");
     for (n, t) in tokens.iter().take(EXCEPTIONS).enumerate() {
@@ -54,13 +34,7 @@ fn main() {
     let rules = RuleSet::parse(&text, "bench.toml").expect("bench rules parse");
     let parse = parse.elapsed().as_secs_f64();
     let plain = RuleSet::default_rules();
-    let inventory = Inventory {
-        organization: "bench".into(),
-        coverage: Coverage::new(owners.len(), owners.len(), vec![]),
-        owners,
-        tokens,
-        evidence: Default::default(),
-    };
+    let inventory = common::inventory(&users, tokens);
     let best = |set: &RuleSet| {
         let mut best = f64::MAX;
         let mut suppressed = 0;

@@ -1,10 +1,12 @@
-//! Scan throughput against the simulator (in the same process), over real HTTP on loopback.
+//! Scan throughput against the simulator (in a process of its own), over real HTTP on loopback.
 //!
 //!     cargo bench --bench scan
 //!
 //! Environment (optional): PAT2ENTRA_BENCH_USERS (default "20000,100000"),
 //! PAT2ENTRA_BENCH_CONCURRENCY (default "8,32,64"), PAT2ENTRA_BENCH_LATENCY_MS (default 20).
-//! Each configuration runs in its own process, so peak memory (VmHWM) is its own. For each: wall
+//! Each configuration runs in its own process, and the simulator in another one, so peak memory
+//! (VmHWM) and CPU time are the scanner's own (the simulator's hyper server and its generated
+//! organization would otherwise count as the scanner's). For each: wall
 //! time, requests, requests/s, the ideal bound (requests x latency / concurrency), the ratio to
 //! it, and peak RSS. Concurrency 1 is left out of the default (20,000 users at 20 ms take about
 //! 7 minutes, 100,000 about 35); add it with PAT2ENTRA_BENCH_CONCURRENCY=1,8,32,64.
@@ -16,7 +18,8 @@ use pat2entra::rules::RuleSet;
 use pat2entra::scan::{ScanOptions, scan};
 use pat2entra::secret::Secret;
 use pat2entra::sim::{self, SimConfig};
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn list(var: &str, default: &str) -> Vec<usize> {
@@ -29,6 +32,12 @@ fn main() {
         && mode == "one"
     {
         one(users.parse().unwrap(), concurrency.parse().unwrap(), latency.parse().unwrap());
+        return;
+    }
+    if let [mode, users, latency] = args.as_slice()
+        && mode == "serve"
+    {
+        serve(users.parse().unwrap(), latency.parse().unwrap());
         return;
     }
     let latency: u64 = std::env::var("PAT2ENTRA_BENCH_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
@@ -44,25 +53,49 @@ fn main() {
                 .output()
                 .unwrap();
             print!("{}", String::from_utf8_lossy(&out.stdout));
-            if !out.status.success() {
-                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-            }
+            // PAT2ENTRA_BENCH_DEBUG's figures, or why the run failed.
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
         }
     }
 }
 
-fn one(users: usize, concurrency: usize, latency_ms: u64) {
+fn simulator_config(users: usize, latency_ms: u64) -> SimConfig {
+    SimConfig { users, anchor: as_of(), latency: Duration::from_millis(latency_ms), ..SimConfig::default() }
+}
+
+fn as_of() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
+}
+
+/// The simulator's process: prints its base URL, serves until its standard input closes, then
+/// prints how many requests it answered, its peak RSS (MB) and its CPU time (s).
+fn serve(users: usize, latency_ms: u64) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let as_of = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+        let handle = sim::start(simulator_config(users, latency_ms), 0).await.unwrap();
+        println!("{}", handle.base_url());
+        std::io::stdout().flush().unwrap();
+        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
+        let requests = handle.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
+        println!("{requests} {:.0} {:.1}", peak_rss_mb(), cpu_seconds());
+    });
+}
+
+fn one(users: usize, concurrency: usize, latency_ms: u64) {
+    let mut simulator = Command::new(std::env::current_exe().unwrap())
+        .args(["serve", &users.to_string(), &latency_ms.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut answers = BufReader::new(simulator.stdout.take().unwrap()).lines();
+    let base_url = answers.next().unwrap().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let as_of = as_of();
         let latency = Duration::from_millis(latency_ms);
-        let config = SimConfig { users, anchor: as_of, latency, ..SimConfig::default() };
-        let handle = sim::start(config, 0).await.unwrap();
-        if std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some() {
-            eprintln!("peak RSS with the simulator started {:.0} MB", peak_rss_mb());
-        }
         let client = AdoClient::new(
-            Endpoints::single_base(&handle.base_url()).unwrap(),
+            Endpoints::single_base(&base_url).unwrap(),
             OrgRef::parse("fabrikam").unwrap(),
             Credential::Pat(Secret::new("bench")),
             ClientOptions::default(),
@@ -70,16 +103,38 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         .unwrap();
         let options = ScanOptions { concurrency, ..ScanOptions::default() };
         let start = Instant::now();
-        let inventory = scan(&client, &options, &|_| {}).await.unwrap();
+        let cpu_before = cpu_seconds();
+        let debug = std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some();
+        if debug {
+            eprintln!("peak RSS with the client built {:.0} MB", peak_rss_mb());
+        }
+        let inventory = scan(&client, &options, &|event| {
+            if debug && matches!(event, pat2entra::scan::ScanEvent::OwnersListed(_)) {
+                eprintln!("peak RSS with the owners listed {:.0} MB", peak_rss_mb());
+            }
+        })
+        .await
+        .unwrap();
         let wall = start.elapsed().as_secs_f64();
+        let scan_cpu = cpu_seconds() - cpu_before;
         assert!(inventory.coverage.complete);
         let tokens = inventory.tokens.len();
         let after_scan = peak_rss_mb();
         let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);
+        // Closing its input stops the simulator, which answers with its request count.
+        drop(simulator.stdin.take());
+        let last = answers.next().unwrap().unwrap();
+        let [requests, simulator_rss, simulator_cpu] = last.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("the simulator answered {last:?}")
+        };
+        let requests: u64 = requests.parse().unwrap();
+        simulator.wait().unwrap();
         if std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some() {
-            eprintln!("peak RSS after the scan {after_scan:.0} MB, after judging {:.0} MB", peak_rss_mb());
+            eprintln!(
+                "peak RSS after the scan {after_scan:.0} MB, after judging {:.0} MB; the simulator's process {simulator_rss} MB; CPU (user + system) {scan_cpu:.1} s for the scan, {simulator_cpu} s for the simulator",
+                peak_rss_mb()
+            );
         }
-        let requests = handle.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
         let ideal = requests as f64 * latency.as_secs_f64() / concurrency as f64;
         println!(
             "| {users} | {concurrency} | {requests} | {wall:.1} | {:.0} | {ideal:.1} | {:.2} | {tokens} | {} | {:.0} |",
@@ -89,6 +144,21 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
             peak_rss_mb()
         );
     });
+}
+
+/// CPU time (user + system) this process used so far, in seconds (/proc/self/stat, in clock
+/// ticks of 1/100 s on Linux): unlike the wall time, hardly changed by other jobs on the machine.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses and may hold spaces.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.

@@ -80,7 +80,7 @@ pub async fn sign_in(args: &AuthArgs) -> Result<SignedIn, Failure> {
 }
 
 pub fn failure(e: auth::AuthError) -> Failure {
-    Failure::new(if e.usage { Exit::Usage } else { Exit::Auth }, e.message)
+    Failure::new(if e.is_usage() { Exit::Usage } else { Exit::Auth }, pat2entra_core::error::chain(&e))
 }
 
 /// `--auth`'s values: the sign-in crate's methods under their command-line names (the crate

@@ -98,9 +98,12 @@ async fn sign_in(handle: &sim::SimHandle, secret: &str) -> Result<SignedIn, Fail
         ("AZURE_CLIENT_ID", handle.config().entra.client_id.as_str()),
         ("AZURE_CLIENT_SECRET", secret),
     ]);
-    auth::sign_in(&config, &env)
-        .await
-        .map_err(|e| Failure::new(Exit::Usage, format!("the demo could not sign in to its simulator: {}", e.message)))
+    auth::sign_in(&config, &env).await.map_err(|e| {
+        Failure::new(
+            Exit::Usage,
+            format!("the demo could not sign in to its simulator: {}", pat2entra_core::error::Chain(&e)),
+        )
+    })
 }
 
 /// A random credential for the demo simulator (it only has to be unguessable for one run).

@@ -133,8 +133,11 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) || rates.iter().sum::<f64>() > 1.0 {
         return Err(Failure::new(Exit::Usage, "fault rates must be between 0 and 1 and add up to at most 1"));
     }
+    // A name the scanner accepts (and so plain ASCII, nothing to sanitise when it is echoed).
+    let organization = crate::ado::OrgRef::parse(&args.org)
+        .map_err(|e| Failure::new(Exit::Usage, format!("--org: {}", pat2entra_core::error::chain(&e))))?;
     let config = SimConfig {
-        organization: args.org,
+        organization: organization.name().to_string(),
         seed: args.seed,
         users: args.users,
         anchor: args.as_of.unwrap_or_else(Utc::now),
@@ -164,9 +167,9 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
         .await
         .map_err(|e| Failure::new(Exit::Usage, format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     let org = handle.org();
+    let name = crate::report::terminal_text(&org.name);
     println!(
-        "simulating organization '{}' ({} users, {} tokens, seed {}) at {}",
-        org.name,
+        "simulating organization '{name}' ({} users, {} tokens, seed {}) at {}",
         args.users,
         org.token_count(),
         args.seed,
@@ -188,8 +191,7 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
     }
     println!("scan it with:");
     println!(
-        "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {} --base-url {} --auth pat",
-        org.name,
+        "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {name} --base-url {} --auth pat",
         handle.base_url()
     );
     println!("press Ctrl-C to stop");

@@ -45,12 +45,11 @@ fn no_sign_in_secret_appears_in_any_output_or_log_line() {
                 system_access_token: SYSTEM_TOKEN.into(),
                 service_connection_id: "sc-1".into(),
             }),
-            // Tokens are refused after 500 ms, so the refresh path runs and logs too.
-            honoured_lifetime: Some(Duration::from_millis(500)),
+            // Tokens are refused after 10 requests, so the refresh path runs and logs too.
+            honoured_uses: Some(10),
             ..SimEntra::default()
         },
         users: 30,
-        latency: Duration::from_millis(60),
         leak_secret_fields: true,
         ..sim_config()
     });

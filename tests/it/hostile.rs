@@ -280,24 +280,34 @@ fn run_binary(args: &[&str], env: &[(&str, &str)]) -> Scan {
     let started = Instant::now();
     // Reaped below by wait4 (which also reports its peak memory), not by `Child::wait`.
     #[allow(clippy::zombie_processes)]
-    let mut child = cmd.spawn().expect("the binary runs");
+    let child = cmd.spawn().expect("the binary runs");
     let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data, filled in by wait4.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // The watchdog kills the binary if it outlives WATCHDOG; closing `exited` stops it at once.
+    let (exited, watch) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(WATCHDOG) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            // SAFETY: the child is not reaped before this thread ends (see below), so the pid
+            // is still ours.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    // Blocks until the child exits, without reaping it (WNOWAIT): no polling.
     loop {
-        // SAFETY: waits for our own child only; WNOHANG returns 0 while it runs.
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        assert!(reaped >= 0, "wait4 failed");
-        if reaped == pid {
+        // SAFETY: siginfo_t is plain data, filled in by waitid; waits for our own child only.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let waited = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if waited == 0 {
             break;
         }
-        if started.elapsed() > WATCHDOG {
-            // Not reaped yet, so the pid is still ours.
-            child.kill().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(std::io::Error::last_os_error().kind(), std::io::ErrorKind::Interrupted, "waitid failed");
     }
+    drop(exited);
+    watchdog.join().unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data, filled in by wait4, which reaps the exited child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4 failed");
     let elapsed = started.elapsed();
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();

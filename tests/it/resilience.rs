@@ -6,7 +6,7 @@ use crate::common;
 use common::{TestSim, scan_json, sim_config};
 use pat2entra::sim::{Faults, RateLimit, SimConfig};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PAT: &str = "resilience-pat";
 
@@ -80,19 +80,21 @@ fn a_scan_killed_midway_resumes_from_its_checkpoint_to_the_same_result() {
         .env_remove("AZURE_DEVOPS_EXT_PAT")
         .env("AZURE_DEVOPS_EXT_PAT", PAT)
         .env("PATH", common::path_without_clis(None))
+        // One log line per owner written to the checkpoint (after its flush).
+        .env("RUST_LOG", "pat2entra_ado::scan::checkpoint=trace")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Let it finish some owners, then kill it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let lines = std::fs::read_to_string(&checkpoint).map(|t| t.lines().count()).unwrap_or(0);
-        if lines > 60 || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // Let it finish some owners, then kill it: read its log until the 60th owner is recorded
+    // (or it ends).
+    let log = std::io::BufReader::new(child.stderr.take().unwrap());
+    let recorded = std::io::BufRead::lines(log)
+        .map_while(Result::ok)
+        .filter(|line| line.contains("owner recorded in the checkpoint"))
+        .take(60)
+        .count();
+    assert_eq!(recorded, 60, "the scan recorded owners in its checkpoint");
     child.kill().unwrap();
     child.wait().unwrap();
     let finished = std::fs::read_to_string(&checkpoint).unwrap().lines().count() - 1;

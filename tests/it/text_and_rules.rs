@@ -74,6 +74,7 @@ fn hostile_text_in_a_saved_scan_reaches_no_format_raw() {
         ("token csv", vec!["report", scan, "-o", "csv", "--csv-kind", "tokens"]),
         ("markdown", vec!["report", scan, "-o", "markdown"]),
         ("html", vec!["report", scan, "-o", "html"]),
+        ("json", vec!["report", scan, "-o", "json"]),
         ("plan csv", vec!["plan", scan, "-o", "csv"]),
         ("plan markdown", vec!["plan", scan, "-o", "markdown"]),
     ];
@@ -97,6 +98,14 @@ fn hostile_text_in_a_saved_scan_reaches_no_format_raw() {
         }
         if name == "html" {
             assert!(!out.contains("<script>alert") && !out.contains("<img src=x"), "html escapes");
+        }
+        if name == "json" {
+            // Escaped, not replaced: the value read back is the hostile text itself.
+            assert!(out.contains(r"\u202egnp.exe\u2066") && out.contains(r"x\u009b31m"), "{out}");
+            let read: Value = serde_json::from_str(out).unwrap();
+            let names: Vec<&str> =
+                read["tokens"].as_array().unwrap().iter().filter_map(|t| t["display_name"].as_str()).collect();
+            assert!(names.contains(&format!("deploy {HOSTILE}").as_str()), "{names:?}");
         }
     }
 }
@@ -192,4 +201,17 @@ fn joined_scopes_in_a_saved_scan_are_judged_as_full_access() {
         assert!(rules.contains(&"full-access"), "{scopes}: {rules:?}");
         assert!(!rules.contains(&"unknown-scope"), "{scopes}: {rules:?}");
     }
+}
+
+#[test]
+fn simulate_refuses_an_organization_name_the_scanner_would_refuse_without_echoing_it_raw() {
+    let r = run(&["simulate", "--org", "fabrikam\u{202e}exe.\u{1b}[2J"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: --org: 'fabrikam\u{fffd}exe.\u{fffd}[2J' is not a valid organization name"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(raw_controls(&r.stderr), Vec::<char>::new());
+    assert_eq!(r.stdout, "", "nothing served");
 }

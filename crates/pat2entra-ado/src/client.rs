@@ -148,7 +148,7 @@ impl AdoClient {
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(256)
             .build()
-            .map_err(|e| AdoError::Setup { detail: e.to_string() })?;
+            .map_err(|e| AdoError::Setup { detail: pat2entra_core::error::chain(&e) })?;
         let pacer = Arc::new(Pacer::new(options.retry_budget, options.max_wait));
         Ok(AdoClient { http, endpoints, org, credential, options, pacer, token_admin_accepted: Default::default() })
     }

@@ -37,7 +37,7 @@ pub enum TokenError {
     NotLoopback { target: std::net::SocketAddr },
     #[error("the authority '{authority}' has no host")]
     NoHost { authority: String },
-    /// A PAT reached the Entra token machinery (a bug in the sign-in plan).
+    /// A PAT reached the Entra token machinery (a bug in the sign-in chain).
     #[error("a personal access token is not an Entra credential")]
     NotEntra,
 }
@@ -94,7 +94,7 @@ impl Credential {
                 Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: None })
             }
             Credential::Entra(source) => {
-                let token = source.token().await.map_err(|e| AdoError::Credential { detail: e.to_string() })?;
+                let token = source.token().await.map_err(|e| AdoError::Credential { reason: e })?;
                 Ok(Authorization { header: sensitive(format!("Bearer {}", token.expose())), refreshable: Some(token) })
             }
         }
@@ -104,7 +104,7 @@ impl Credential {
     pub(crate) async fn refresh(&self, rejected: &Secret) -> Result<bool, AdoError> {
         match self {
             Credential::Entra(source) => {
-                source.refresh(rejected).await.map_err(|e| AdoError::Credential { detail: e.to_string() })?;
+                source.refresh(rejected).await.map_err(|e| AdoError::Credential { reason: e })?;
                 Ok(true)
             }
             _ => Ok(false),

@@ -28,8 +28,10 @@ pub enum AdoError {
     )]
     OrganizationNotFound { organization: String, endpoint: String },
 
-    #[error("could not get an Entra access token: {detail}")]
-    Credential { detail: String },
+    /// The credential's token source failed (sign-in's own error, kept whole so callers can
+    /// tell a refused credential from a setup problem; it holds no secret).
+    #[error("could not get an Entra access token: {reason}")]
+    Credential { reason: crate::TokenError },
 
     #[error("{endpoint} answered HTTP {status}: {detail}")]
     Status { endpoint: String, status: u16, detail: String },
@@ -81,7 +83,8 @@ pub enum AdoError {
         detail: String,
     },
 
-    /// The HTTP client could not be built (TLS setup); reqwest's message, no secret in it.
+    /// The HTTP client could not be built (TLS setup): reqwest's error with its causes on one
+    /// line (its own message is only "builder error"); no secret in it.
     #[error("cannot set up the HTTP client: {detail}")]
     Setup { detail: String },
 }

@@ -258,36 +258,18 @@ pub const UNREADABLE_ID_PREFIX: &str = "unreadable-";
 ///
 /// Linear in the number of tokens.
 pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) {
-    let mut kept: Vec<Token> = Vec::with_capacity(tokens.len());
-    let mut listed: Vec<(usize, bool)> = Vec::with_capacity(tokens.len());
-    let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(tokens.len());
-    let mut placeholders = 0usize;
-    for mut token in tokens {
-        if token.authorization_id.trim().is_empty() {
-            placeholders += 1;
-            token.authorization_id = format!("{UNREADABLE_ID_PREFIX}{placeholders}");
-            if token.unreadable.is_none() {
-                token.unreadable = Some("authorizationId: missing or empty".into());
-            }
-        }
-        let key = (token.owner.clone(), token.authorization_id.clone());
-        match position.get(&key) {
-            Some(&i) => {
-                let (count, differ) = &mut listed[i];
-                *count += 1;
-                *differ |= kept[i] != token;
-                if risk(&token) > risk(&kept[i]) {
-                    kept[i] = token;
-                }
-            }
-            None => {
-                position.insert(key, kept.len());
-                kept.push(token);
-                listed.push((1, false));
-            }
-        }
-    }
-    drop(position);
+    // Nearly always there is nothing to resolve: the tokens then stay where they are instead of
+    // being copied, with a map of cloned keys, beside an inventory of tens of thousands.
+    let clean = {
+        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(tokens.len());
+        tokens.iter().all(|t| !t.authorization_id.trim().is_empty() && seen.insert((&t.owner, &t.authorization_id)))
+    };
+    let (kept, listed) = if clean {
+        let once = vec![(1, false); tokens.len()];
+        (tokens, once)
+    } else {
+        merge_versions(tokens)
+    };
     let mut warnings = Vec::new();
     let mut owners_of: HashMap<&str, Vec<&str>> = HashMap::with_capacity(kept.len());
     for t in &kept {
@@ -336,6 +318,42 @@ pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) 
     drop(owners_of);
     drop(shared_noted);
     (kept, warnings)
+}
+
+/// `resolve_tokens`' merge of versions: each (owner, id) once, in the place first listed, the
+/// version worst for risk; with how often each was listed and whether the versions differed.
+/// Ids left empty get a placeholder.
+fn merge_versions(tokens: Vec<Token>) -> (Vec<Token>, Vec<(usize, bool)>) {
+    let mut kept: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut listed: Vec<(usize, bool)> = Vec::with_capacity(tokens.len());
+    let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(tokens.len());
+    let mut placeholders = 0usize;
+    for mut token in tokens {
+        if token.authorization_id.trim().is_empty() {
+            placeholders += 1;
+            token.authorization_id = format!("{UNREADABLE_ID_PREFIX}{placeholders}");
+            if token.unreadable.is_none() {
+                token.unreadable = Some("authorizationId: missing or empty".into());
+            }
+        }
+        let key = (token.owner.clone(), token.authorization_id.clone());
+        match position.get(&key) {
+            Some(&i) => {
+                let (count, differ) = &mut listed[i];
+                *count += 1;
+                *differ |= kept[i] != token;
+                if risk(&token) > risk(&kept[i]) {
+                    kept[i] = token;
+                }
+            }
+            None => {
+                position.insert(key, kept.len());
+                kept.push(token);
+                listed.push((1, false));
+            }
+        }
+    }
+    (kept, listed)
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! reader gets. No async runtime, no HTTP, no command line: every stage is a function of its
 //! input, testable alone.
 //!
-//! The flow: `inventory` (owners, credentials, coverage, and the `evidence` of use) -> `rules` (findings, with the `scopes`
-//! catalog) -> `guidance` (the Entra replacement per use) -> `record` (the canonical, versioned
-//! scan record) -> `report` (table, JSON, CSV, Markdown, HTML from the askama templates in
-//! `report/templates`), `plan` (the retirement plan per owner), `diff` (scan to scan), `redact`
-//! (keyed pseudonyms for sharing), `selection` (credentials chosen for an action) and `journal`
-//! (what an action planned and did). `files` reads and writes files safely (size limits, private
-//! atomic writes); `secret` holds secrets; `error` shows an error with its causes.
+//! The flow: `inventory` (owners, credentials, coverage, and the `evidence` of use) -> `rules`
+//! (`finding`s, with the `scopes` catalog) -> `guidance` (the Entra replacement per use) ->
+//! `record` (the canonical, versioned scan record) -> `report` (table, JSON, CSV, Markdown, HTML
+//! from the askama templates in `report/templates`), `plan` (the retirement plan per owner),
+//! `diff` (scan to scan), `redact` (keyed pseudonyms for sharing), `selection` (credentials chosen
+//! for an action) and `journal` (what an action planned and did). `files` reads and writes files
+//! safely (size limits, private atomic writes); `secret` holds secrets; `error` shows an error
+//! with its causes.
 
 pub mod diff;
 pub mod error;

@@ -41,9 +41,15 @@ pub struct SimEntra {
     pub pipelines: Option<SimPipelines>,
     /// The lifetime announced in (and enforced for) every token issued.
     pub token_lifetime: Duration,
-    /// When set, tokens stop being accepted after this long even though `expires_in` promised
-    /// more (as after a revocation or with clock skew): the client must react to a 401.
-    pub honoured_lifetime: Option<Duration>,
+    /// When set, the token endpoints announce this lifetime instead (`expires_in`, `expires_on`,
+    /// the `exp` claim) while still enforcing `token_lifetime`. `Some(ZERO)`: every token looks
+    /// due for replacement when it arrives, so a client that replaces tokens before they expire
+    /// does so on its next request, and a test sees it without waiting for a clock.
+    pub announced_lifetime: Option<Duration>,
+    /// When set, each token is refused as expired once it has been presented this many times,
+    /// although `expires_in` promised more (as after a revocation): the client must react to
+    /// the 401. Counted in requests rather than time, so tests need not wait.
+    pub honoured_uses: Option<u64>,
 }
 
 /// The Azure Pipelines side: a job's access token and the service connection it may use.
@@ -62,7 +68,8 @@ impl Default for SimEntra {
             identity_header: None,
             pipelines: None,
             token_lifetime: Duration::from_secs(3600),
-            honoured_lifetime: None,
+            announced_lifetime: None,
+            honoured_uses: None,
         }
     }
 }
@@ -82,6 +89,8 @@ pub enum Principal {
 struct Issued {
     /// Refused after this instant.
     honoured_until: Instant,
+    /// Refused once this reaches zero (`None`: no limit).
+    uses_left: Option<u64>,
     tenant_id: String,
     principal: Principal,
 }
@@ -101,21 +110,23 @@ pub enum TokenRefusal {
 }
 
 impl TokenStore {
-    /// Issues a token for `principal` in `tenant_id`, valid for `lifetime` (honoured for
-    /// `honoured`). Returns the token and its expiry in Unix seconds.
+    /// Issues a token for `principal` in `tenant_id`, valid for `lifetime` and accepted `uses`
+    /// times at most; its expiry says `announced` (`lifetime` unless a test says otherwise).
+    /// Returns the token and its announced expiry in Unix seconds.
     pub fn issue(
         &self,
         tenant_id: &str,
         principal: Principal,
         lifetime: Duration,
-        honoured: Duration,
+        announced: Duration,
+        uses: Option<u64>,
     ) -> (String, u64) {
-        let expires_on = SystemTime::now().checked_add(lifetime).unwrap_or_else(SystemTime::now);
+        let expires_on = SystemTime::now().checked_add(announced).unwrap_or_else(SystemTime::now);
         let exp = expires_on.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let token = jwt_shaped(tenant_id, &principal, exp);
         let now = Instant::now();
-        let honoured_until = now.checked_add(honoured).unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
-        let issued = Issued { honoured_until, tenant_id: tenant_id.to_string(), principal };
+        let honoured_until = now.checked_add(lifetime).unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
+        let issued = Issued { honoured_until, uses_left: uses, tenant_id: tenant_id.to_string(), principal };
         self.issued.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), issued);
         (token, exp)
     }
@@ -126,16 +137,20 @@ impl TokenStore {
     }
 
     /// The principal of a token the simulator issued for `tenant_id` and that is still honoured.
+    /// Each check is one use of the token.
     pub fn check(&self, token: &str, tenant_id: &str) -> Result<Principal, TokenRefusal> {
-        let issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(found) = issued.get(token) else {
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(found) = issued.get_mut(token) else {
             return Err(TokenRefusal::Unknown);
         };
         if found.tenant_id != tenant_id {
             return Err(TokenRefusal::OtherTenant(found.tenant_id.clone()));
         }
-        if Instant::now() >= found.honoured_until {
+        if Instant::now() >= found.honoured_until || found.uses_left == Some(0) {
             return Err(TokenRefusal::Expired);
+        }
+        if let Some(left) = found.uses_left.as_mut() {
+            *left -= 1;
         }
         Ok(found.principal.clone())
     }
@@ -191,8 +206,8 @@ pub struct Answer {
 impl Endpoints<'_> {
     fn issue(&self, principal: Principal) -> (String, u64) {
         let lifetime = self.config.token_lifetime;
-        let honoured = self.config.honoured_lifetime.unwrap_or(lifetime).min(lifetime);
-        self.store.issue(self.tenant_id, principal, lifetime, honoured)
+        let announced = self.config.announced_lifetime.unwrap_or(lifetime);
+        self.store.issue(self.tenant_id, principal, lifetime, announced, self.config.honoured_uses)
     }
 
     /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -253,7 +268,7 @@ impl Endpoints<'_> {
             );
         }
         let (token, _) = self.issue(Principal::ServicePrincipal { client_id: self.config.client_id.clone() });
-        let lifetime = self.config.token_lifetime.as_secs();
+        let lifetime = self.config.announced_lifetime.unwrap_or(self.config.token_lifetime).as_secs();
         let body = json!({
             "token_type": "Bearer",
             "expires_in": lifetime,
@@ -370,24 +385,36 @@ mod tests {
     #[test]
     fn issued_tokens_are_checked_for_tenant_and_lifetime() {
         let store = TokenStore::default();
-        let (token, exp) =
-            store.issue("t1", Principal::Administrator, Duration::from_secs(60), Duration::from_secs(60));
+        let minute = Duration::from_secs(60);
+        let (token, exp) = store.issue("t1", Principal::Administrator, minute, minute, None);
         assert_eq!(token.split('.').count(), 3, "shaped like a JWT");
         assert!(exp > 0);
         assert_eq!(store.check(&token, "t1"), Ok(Principal::Administrator));
         assert_eq!(store.check(&token, "t2"), Err(TokenRefusal::OtherTenant("t1".into())));
         assert_eq!(store.check("made-up", "t1"), Err(TokenRefusal::Unknown));
-        let (short, _) = store.issue("t1", Principal::ManagedIdentity, Duration::from_secs(60), Duration::ZERO);
+        let (short, _) = store.issue("t1", Principal::ManagedIdentity, Duration::ZERO, Duration::ZERO, None);
         assert_eq!(store.check(&short, "t1"), Err(TokenRefusal::Expired));
-        let (again, _) = store.issue("t1", Principal::Administrator, Duration::from_secs(60), Duration::from_secs(60));
+        let (again, _) = store.issue("t1", Principal::Administrator, minute, minute, None);
         assert_ne!(token, again, "every token is new");
+    }
+
+    #[test]
+    fn a_token_may_be_honoured_for_some_uses_and_announced_shorter_than_it_lives() {
+        let store = TokenStore::default();
+        let minute = Duration::from_secs(60);
+        let (token, exp) = store.issue("t1", Principal::Administrator, minute, Duration::ZERO, Some(2));
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert!(exp <= now, "announced as due now");
+        assert_eq!(store.check(&token, "t1"), Ok(Principal::Administrator), "yet honoured for its lifetime");
+        assert_eq!(store.check(&token, "t1"), Ok(Principal::Administrator));
+        assert_eq!(store.check(&token, "t1"), Err(TokenRefusal::Expired), "until its uses are spent");
     }
 
     #[tokio::test(start_paused = true)]
     async fn tokens_expire_on_the_tokio_clock_so_tests_need_not_wait() {
         let store = TokenStore::default();
         let hour = Duration::from_secs(3600);
-        let (token, _) = store.issue("t1", Principal::Administrator, hour, hour);
+        let (token, _) = store.issue("t1", Principal::Administrator, hour, hour, None);
         tokio::time::advance(hour - Duration::from_secs(1)).await;
         assert_eq!(store.check(&token, "t1"), Ok(Principal::Administrator));
         tokio::time::advance(Duration::from_secs(1)).await;

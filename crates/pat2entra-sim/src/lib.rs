@@ -245,7 +245,7 @@ impl SimHandle {
     /// seconds). Counted in `tokens_issued`.
     pub fn issue_token(&self, tenant_id: &str, principal: Principal, lifetime: Duration) -> (String, u64) {
         self.state.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
-        self.state.tokens.issue(tenant_id, principal, lifetime, lifetime)
+        self.state.tokens.issue(tenant_id, principal, lifetime, lifetime, None)
     }
 
     /// Every access token issued so far.

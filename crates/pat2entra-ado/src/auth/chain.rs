@@ -109,8 +109,10 @@ impl Candidate {
 /// The chain for `config`: its steps, in order.
 pub fn chain(config: &AuthConfig, env: &Environment) -> Result<Vec<Step>, AuthError> {
     let decisive = |candidate| Step { candidate, decisive: true };
-    let explicit = |missing: Vec<&str>, what: &str| {
-        AuthError::auth(format!("--auth {}: {what}; missing: {}", config.method.name(), missing.join(", ")))
+    let explicit = |missing: Vec<&'static str>, needs: &'static str| AuthError::Incomplete {
+        method: config.method,
+        needs,
+        missing,
     };
     let tenant = config.tenant.clone().or_else(|| env.get(TENANT_ID).map(str::to_string));
     let cli_tenant = config.tenant.clone();
@@ -142,11 +144,7 @@ pub fn chain(config: &AuthConfig, env: &Environment) -> Result<Vec<Step>, AuthEr
         AuthMethod::Azcli => Ok(vec![decisive(Candidate::AzureCli { tenant: cli_tenant })]),
         AuthMethod::Azd => Ok(vec![decisive(Candidate::AzureDeveloperCli { tenant: cli_tenant })]),
         AuthMethod::AzurePipelines => azure_pipelines(config, env).map(|c| vec![decisive(c)]),
-        AuthMethod::Pat => pat(env).map(|c| vec![decisive(c)]).ok_or_else(|| {
-            AuthError::auth(format!(
-                "--auth pat: set {PAT_ENV} to a personal access token of a Project Collection Administrator with the scopes vso.tokenadministration and vso.graph (secrets are never accepted as flags)"
-            ))
-        }),
+        AuthMethod::Pat => pat(env).map(|c| vec![decisive(c)]).ok_or(AuthError::NoPat),
     }
 }
 
@@ -185,12 +183,9 @@ fn client_secret(
         Some(path) => {
             // Bounded: a wrong path (`/dev/zero`) fails at once.
             let text = pat2entra_core::files::read_text_limited(path, pat2entra_core::files::MAX_SECRET, "secret file")
-                .map_err(|reason| {
-                    let reason = pat2entra_core::error::chain(&reason);
-                    AuthError::usage(format!("--client-secret-file {}: {reason}", path.display()))
-                })?;
+                .map_err(|reason| AuthError::SecretFileUnreadable { path: path.clone(), reason })?;
             if text.trim().is_empty() {
-                return Err(AuthError::usage(format!("--client-secret-file {} is empty", path.display())));
+                return Err(AuthError::SecretFileEmpty { path: path.clone() });
             }
             Some((Secret::new(text.trim()), format!("--client-secret-file {}", path.display())))
         }
@@ -210,10 +205,7 @@ fn client_secret(
             if tenant.is_none() {
                 missing.push("AZURE_TENANT_ID (or --tenant)");
             }
-            return Err(AuthError::usage(format!(
-                "--client-secret-file needs the service principal's {} too",
-                missing.join(" and ")
-            )));
+            return Err(AuthError::SecretFileIncomplete { missing });
         }
         _ => None,
     })
@@ -260,10 +252,11 @@ fn azure_pipelines(config: &AuthConfig, env: &Environment) -> Result<Candidate, 
                     gaps.push(name);
                 }
             }
-            Err(AuthError::auth(format!(
-                "--auth azure-pipelines: run it in an AzureCLI@2 task with a workload-identity service connection and map SYSTEM_ACCESSTOKEN: $(System.AccessToken) into its env; missing: {}",
-                gaps.join(", ")
-            )))
+            Err(AuthError::Incomplete {
+                method: AuthMethod::AzurePipelines,
+                needs: "run it in an AzureCLI@2 task with a workload-identity service connection and map SYSTEM_ACCESSTOKEN: $(System.AccessToken) into its env",
+                missing: gaps,
+            })
         }
     }
 }
@@ -362,16 +355,20 @@ mod tests {
     fn explicit_methods_name_what_is_missing() {
         let err = chain(&config(AuthMethod::ClientSecret), &Environment::from_pairs(&[(CLIENT_ID, "a")])).unwrap_err();
         assert!(
-            err.message.contains("missing: a tenant (--tenant or AZURE_TENANT_ID), AZURE_CLIENT_SECRET"),
-            "{}",
-            err.message
+            err.to_string().starts_with("--auth client-secret: a service principal needs AZURE_CLIENT_ID")
+                && err.to_string().ends_with(
+                    "; missing: a tenant (--tenant or AZURE_TENANT_ID), AZURE_CLIENT_SECRET or --client-secret-file"
+                ),
+            "{err}"
         );
+        assert!(!err.is_usage());
         let err = chain(&config(AuthMethod::WorkloadIdentity), &Environment::default()).unwrap_err();
-        assert!(err.message.contains("AZURE_FEDERATED_TOKEN_FILE"), "{}", err.message);
+        assert!(err.to_string().contains("AZURE_FEDERATED_TOKEN_FILE"), "{err}");
         let err = chain(&config(AuthMethod::AzurePipelines), &Environment::default()).unwrap_err();
-        assert!(err.message.contains("SYSTEM_ACCESSTOKEN"), "{}", err.message);
+        assert!(err.to_string().starts_with("--auth azure-pipelines: run it in an AzureCLI@2 task"), "{err}");
+        assert!(err.to_string().contains("SYSTEM_ACCESSTOKEN"), "{err}");
         let err = chain(&config(AuthMethod::Pat), &Environment::default()).unwrap_err();
-        assert!(err.message.contains(PAT_ENV));
+        assert!(matches!(err, AuthError::NoPat) && err.to_string().contains(PAT_ENV));
     }
 
     #[test]
@@ -390,10 +387,19 @@ mod tests {
         }
         let cfg = AuthConfig { client_secret_file: Some(dir.path().join("absent")), ..config(AuthMethod::Auto) };
         let err = chain(&cfg, &env).unwrap_err();
-        assert!(
-            err.message.starts_with("--client-secret-file") && err.message.contains("cannot read it"),
-            "{}",
-            err.message
+        let shown = pat2entra_core::error::chain(&err);
+        assert!(shown.starts_with("--client-secret-file ") && shown.contains(": cannot read it: "), "{shown}");
+        assert!(err.is_usage());
+        std::fs::write(&file, " \n").unwrap();
+        let cfg = AuthConfig { client_secret_file: Some(file.clone()), ..config(AuthMethod::Auto) };
+        let err = chain(&cfg, &env).unwrap_err();
+        assert!(matches!(err, AuthError::SecretFileEmpty { .. }) && err.is_usage(), "{err}");
+        let cfg = AuthConfig { client_secret_file: Some(file.clone()), ..config(AuthMethod::Auto) };
+        std::fs::write(&file, "s").unwrap();
+        let err = chain(&cfg, &Environment::from_pairs(&[(CLIENT_ID, "app")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--client-secret-file needs the service principal's AZURE_TENANT_ID (or --tenant) too"
         );
     }
 

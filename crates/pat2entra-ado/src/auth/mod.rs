@@ -2,7 +2,8 @@
 //! Developer CLI, service principal, workload identity, managed identity, Azure Pipelines), or a
 //! PAT. `--auth auto` tries them in a fixed order without long waits (the sign-in chain, `chain`).
 //! Tokens are cached for the run and refreshed before they expire (`cache`); the HTTP client asks
-//! for a fresh one when the service refuses a token. Nothing here speaks to Azure DevOps itself (that is `crate`).
+//! for a fresh one when the service refuses a token. Nothing here speaks to Azure DevOps itself
+//! (the client, `crate::AdoClient`, does); sign-in speaks only to Entra and the tools.
 
 mod azure;
 mod cache;
@@ -16,7 +17,8 @@ pub use cache::{Acquire, CachedTokens, Issued};
 pub use chain::{Candidate, PAT_ENV, Step, chain};
 pub use claims::{TokenClaims, token_claims};
 
-use crate::Credential;
+use crate::{Credential, TokenError};
+use pat2entra_core::files::ReadError;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -129,23 +131,56 @@ impl fmt::Debug for Environment {
     }
 }
 
-/// Sign-in failed: a message that says what to do (the reasons of the methods tried, which
-/// are `TokenError`s, are in it).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct AuthError {
-    /// A usage mistake (an unreadable file) rather than a refused or missing credential.
-    pub usage: bool,
-    pub message: String,
+/// Sign-in failed, by cause. `Display` says what failed at this level and `source()` why (the
+/// file's read error, the refused credential's `TokenError`); users see the whole chain on one
+/// line (`pat2entra_core::error::Chain`): `--auth azcli: the Azure CLI is not signed in …`.
+/// No variant holds a secret: only names of settings, paths and the reasons of `TokenError`.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// `--client-secret-file` could not be read.
+    #[error("--client-secret-file {}", path.display())]
+    SecretFileUnreadable {
+        path: PathBuf,
+        #[source]
+        reason: ReadError,
+    },
+    #[error("--client-secret-file {} is empty", path.display())]
+    SecretFileEmpty { path: PathBuf },
+    /// A secret file asks for a service principal, but its other settings are missing.
+    #[error("--client-secret-file needs the service principal's {} too", missing.join(" and "))]
+    SecretFileIncomplete { missing: Vec<&'static str> },
+    /// The method `--auth` names lacks settings from the environment.
+    #[error("--auth {}: {needs}; missing: {}", method.name(), missing.join(", "))]
+    Incomplete { method: AuthMethod, needs: &'static str, missing: Vec<&'static str> },
+    #[error(
+        "--auth pat: set {PAT_ENV} to a personal access token of a Project Collection Administrator with the scopes vso.tokenadministration and vso.graph (secrets are never accepted as flags)"
+    )]
+    NoPat,
+    /// The method asked for (or the one `--auth auto` found configured) yielded no token.
+    #[error("--auth {}", method.name())]
+    Refused {
+        method: AuthMethod,
+        #[source]
+        reason: TokenError,
+    },
+    /// `--auth auto` found nothing that works; `passed_over` says why of each way it tried.
+    #[error(
+        "no credential for Azure DevOps (--auth auto found no service principal, workload identity or managed identity in the environment; {}). Sign in with `az login`, or see `pat2entra scan --help`; to try pat2entra without an organization: pat2entra scan --demo",
+        passed_over.join("; ")
+    )]
+    NoCredential { passed_over: Vec<String> },
 }
 
 impl AuthError {
-    pub fn auth(message: impl Into<String>) -> Self {
-        AuthError { usage: false, message: message.into() }
-    }
-
-    pub fn usage(message: impl Into<String>) -> Self {
-        AuthError { usage: true, message: message.into() }
+    /// A usage mistake (a secret file that cannot be used) rather than a refused or missing
+    /// credential.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            AuthError::SecretFileUnreadable { .. }
+                | AuthError::SecretFileEmpty { .. }
+                | AuthError::SecretFileIncomplete { .. }
+        )
     }
 }
 
@@ -197,7 +232,7 @@ pub async fn sign_in(config: &AuthConfig, env: &Environment) -> Result<SignedIn,
                 });
             }
             Err(reason) if step.decisive => {
-                return Err(AuthError::auth(format!("--auth {}: {reason}", config.method.name())));
+                return Err(AuthError::Refused { method: config.method, reason });
             }
             Err(reason) => {
                 tracing::debug!(method = candidate.label(), %reason, "not usable; trying the next method");
@@ -206,8 +241,5 @@ pub async fn sign_in(config: &AuthConfig, env: &Environment) -> Result<SignedIn,
         }
     }
     passed_over.push(format!("{PAT_ENV} is not set"));
-    Err(AuthError::auth(format!(
-        "no credential for Azure DevOps (--auth auto found no service principal, workload identity or managed identity in the environment; {}). Sign in with `az login`, or see `pat2entra scan --help`; to try pat2entra without an organization: pat2entra scan --demo",
-        passed_over.join("; ")
-    )))
+    Err(AuthError::NoCredential { passed_over })
 }

@@ -203,7 +203,13 @@ pub async fn scan(
     }
     // Tokens in the order of their owners, as listed: the same organization gives the same record.
     // One rule for duplicates and unreadable tokens (see `resolve_tokens`), resumed ones included.
-    let (mut tokens, token_warnings) = resolve_tokens(per_owner.into_iter().flatten().flatten().collect());
+    // Collected at their exact count: a vector grown by doubling would hold up to twice the
+    // inventory while it is copied.
+    let mut all = Vec::with_capacity(per_owner.iter().flatten().map(Vec::len).sum());
+    for tokens in per_owner.into_iter().flatten() {
+        all.extend(tokens);
+    }
+    let (mut tokens, token_warnings) = resolve_tokens(all);
     warnings.extend(token_warnings);
     let mut coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
     coverage.warnings = warnings;

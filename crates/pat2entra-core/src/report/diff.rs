@@ -8,10 +8,7 @@ use std::io::{self, Write};
 /// Writes the diff in `format`.
 pub fn render(diff: &ScanDiff, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, diff)?;
-            writeln!(out)
-        }
+        Format::Json => super::json::write_pretty(diff, out),
         Format::Csv => csv(diff, out),
         Format::Markdown => markdown(diff, out),
         Format::Table => text(diff, out),

@@ -2,8 +2,9 @@
 //! messages, and in a loaded record even guidance and rule texts are hostile input).
 //!
 //! One sanitiser, [`sanitize`], is the first step of every format: the table and terminal use it
-//! as is ([`terminal_text`]), CSV adds formula safety (`neutralise`), Markdown adds Markdown
-//! escaping ([`markdown_escape`], [`markdown_prose`]), HTML adds entities ([`Html`], the templates' escaper).
+//! as is ([`terminal_text`]), JSON writes the characters it replaces as `\uXXXX` escapes
+//! (`json`), CSV adds formula safety (`neutralise`), Markdown adds Markdown escaping
+//! ([`markdown_escape`], [`markdown_prose`]), HTML adds entities ([`Html`], the templates' escaper).
 
 use std::borrow::Cow;
 
@@ -24,17 +25,21 @@ fn replacement(c: char) -> char {
     }
 }
 
+/// The characters [`sanitize`] replaces (JSON output writes them as `\uXXXX` escapes instead).
+pub(crate) fn is_replaced(c: char) -> bool {
+    is_unsafe(c) || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// Text from the directory, the service or a saved scan, safe for any output: no control
 /// characters (so no escape sequences), no bidi overrides, one line. Borrowed when already clean,
 /// which is nearly always.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| is_unsafe(c) || matches!(c, '\u{2028}' | '\u{2029}');
-    match text.find(unsafe_char) {
+    match text.find(is_replaced) {
         None => Cow::Borrowed(text),
         Some(first) => {
             let mut out = String::with_capacity(text.len() + 2);
             out.push_str(&text[..first]);
-            out.extend(text[first..].chars().map(|c| if unsafe_char(c) { replacement(c) } else { c }));
+            out.extend(text[first..].chars().map(|c| if is_replaced(c) { replacement(c) } else { c }));
             Cow::Owned(out)
         }
     }

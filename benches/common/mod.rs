@@ -1,0 +1,52 @@
+//! What the rules benches share: the simulator's generated organization as a complete
+//! inventory, and the date they judge at. Building it is not part of what they measure.
+
+use chrono::{DateTime, TimeZone, Utc};
+use pat2entra::inventory::{Coverage, Inventory, Owner, Token};
+use pat2entra::sim::{SimOrg, SimUser};
+
+/// The date every bench judges at (the simulator's anchor).
+pub fn as_of() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
+}
+
+/// A generated organization (seed 42): its users, and every user's tokens as a scan reads them.
+pub struct Organization {
+    pub users: Vec<SimUser>,
+    pub tokens: Vec<Token>,
+}
+
+pub fn organization(users: usize) -> Organization {
+    let org = SimOrg::generate("bench", 42, users, as_of(), None);
+    let users: Vec<SimUser> = org.users().collect();
+    let tokens = org
+        .all_tokens()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ts)| ts.iter().map(|t| t.to_inventory(&users[i].descriptor)).collect::<Vec<_>>())
+        .collect();
+    Organization { users, tokens }
+}
+
+/// A complete inventory (every owner read) of `tokens`, owned by `users`.
+pub fn inventory(users: &[SimUser], tokens: Vec<Token>) -> Inventory {
+    let owners: Vec<Owner> = users
+        .iter()
+        .map(|u| Owner {
+            descriptor: u.descriptor.clone(),
+            display_name: u.display_name.clone(),
+            principal_name: u.principal_name.clone(),
+            mail: Some(u.mail.clone()),
+            origin: u.origin.clone(),
+            deleted_in_origin: u.deleted_in_origin,
+            ..Default::default()
+        })
+        .collect();
+    Inventory {
+        organization: "bench".into(),
+        coverage: Coverage::new(owners.len(), owners.len(), vec![]),
+        owners,
+        tokens,
+        evidence: Default::default(),
+    }
+}
