@@ -227,6 +227,9 @@ fn a_run_failing_midway_and_its_rerun_revoke_each_credential_once() {
     let r = revoke(&sim, &path, &args);
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("revoked 8,"), "{}", r.stdout);
+    let report = run(&["report", "--journal", s(&journal_path), "-o", "markdown"], &[]);
+    assert_eq!(report.code, 5, "failures left: {}", report.stderr);
+    assert!(report.stdout.contains("| failed |"), "{}", report.stdout);
     let first = outcomes(&journal(&journal_path));
     assert_eq!(first.values().filter(|(o, _)| *o == Outcome::Done).count(), 8);
     assert!(
@@ -244,6 +247,9 @@ fn a_run_failing_midway_and_its_rerun_revoke_each_credential_once() {
     assert_eq!(journal.runs.len(), 2);
     let last = outcomes(&journal);
     assert!(expected.iter().all(|id| last[id].0 == Outcome::Done), "{last:?}");
+    let r = run(&["report", "--journal", s(&journal_path)], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("revoked {}", expected.len())), "{}", r.stdout);
 }
 
 #[test]
@@ -404,6 +410,9 @@ fn bad_choices_are_refused_before_anything_is_sent() {
     let r = revoke(&sim, &path, &["--rule", "full-access", "--journal", s(&edited)]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("chain value does not match"), "{}", r.stderr);
+    let r = run(&["report", "--journal", s(&journal_path), "--fail-on", "high"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--fail-on applies to scans"), "{}", r.stderr);
     let r = run(&["report", "--journal", s(&edited)], &[]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("was edited or damaged"), "{}", r.stderr);
