@@ -601,6 +601,14 @@ fn recheck(
 ) -> Result<(), (Outcome, String)> {
     let listed = match listings.get(&(chosen.owner.clone(), chosen.kind)) {
         Some(Ok(listed)) => listed,
+        // Token Admin no longer knows the owner (removed from the organization): nothing is listed
+        // under it, so there is nothing to check or revoke; a rerun would not change that.
+        Some(Err(AdoError::Status { status: 404, .. })) => {
+            return Err((
+                Outcome::Skipped,
+                "its owner is no longer known to Token Admin (HTTP 404): nothing is listed under it to revoke".into(),
+            ));
+        }
         Some(Err(e)) => {
             return Err((
                 Outcome::Failed,

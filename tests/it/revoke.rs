@@ -633,3 +633,58 @@ fn on_a_terminal_the_typed_count_confirms() {
     assert_eq!(code, 0, "{terminal}");
     assert!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst) > 0);
 }
+
+/// An owner Token Admin no longer knows (404, as for one removed from the organization) leaves
+/// nothing to revoke: skipped with the reason, not failed (a rerun would not change it). An
+/// owner whose listing fails is not revoked blind: failed, for a rerun.
+#[test]
+fn owners_that_cannot_be_listed_again_are_not_revoked_blind() {
+    let config = || SimConfig { accepted_pat: Some(PAT.into()), removed_owners_not_found: true, ..sim_config() };
+    let sim = TestSim::start(config());
+    let org = sim.sim().org();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut record) = scan(&sim, dir.path(), "scan.json");
+    let listed = |i: usize| {
+        let d = org.user(i).unwrap().descriptor;
+        record["owners"].as_array().unwrap().iter().any(|o| o["descriptor"] == d.as_str())
+    };
+    let gone = (0..org.user_count())
+        .find(|i| {
+            !org.is_member(*i)
+                && org.tokens_of(*i).is_empty()
+                && org.user(*i).unwrap().subject_type() != "svc"
+                && listed(*i)
+        })
+        .map(|i| org.user(i).unwrap().descriptor)
+        .expect("a removed owner without PATs");
+    // A PAT of an owner who fails to list, and one the scan saw under the removed owner (before
+    // the removal).
+    let (failing, failing_id) = seeded(&sim, &record)
+        .into_iter()
+        .find(|(_, t)| active(t) && t.public_data.is_none() && t.valid_to > chrono::Utc::now())
+        .map(|(o, t)| (o, t.authorization_id))
+        .unwrap();
+    let mut ghost = record["tokens"].as_array().unwrap().iter().find(|t| t["kind"] != "ssh").unwrap().clone();
+    ghost["authorization_id"] = "0000dead-0000-4000-8000-000000000001".into();
+    ghost["owner"] = gone.clone().into();
+    ghost["is_valid"] = true.into();
+    ghost["valid_to"] = "2099-01-01T00:00:00Z".into();
+    record["tokens"].as_array_mut().unwrap().push(ghost);
+    std::fs::write(&path, serde_json::to_string(&record).unwrap()).unwrap();
+    drop(sim);
+    // The same organization, where the first owner's listing now fails.
+    let sim = TestSim::start(SimConfig {
+        faults: pat2entra::sim::Faults { failing_owners: [failing].into(), ..Default::default() },
+        ..config()
+    });
+    let r = revoke(
+        &sim,
+        &path,
+        &["--id", "0000dead-0000-4000-8000-000000000001", "--id", &failing_id, "--execute", "--yes"],
+    );
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("revoked 0, skipped 1, failed 1"), "{}", r.stdout);
+    assert!(r.stderr.contains("no longer known to Token Admin"), "{}", r.stderr);
+    assert!(r.stderr.contains("could not list the owner's credentials again, so not revoked"), "{}", r.stderr);
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), 0);
+}

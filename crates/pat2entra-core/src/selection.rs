@@ -209,6 +209,23 @@ pub fn select(record: &ScanRecord, selectors: &Selectors) -> Result<Selection, S
             valid_to: token.valid_to,
         });
     }
+    // One id under two owners (a coverage warning of the scan): Token Admin revokes by id, so
+    // revoking one revokes both.
+    let mut owners_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for t in &record.tokens {
+        owners_of.entry(t.authorization_id.as_str()).or_default().push(t.owner.as_str());
+    }
+    for c in &selection.chosen {
+        if let Some(owners) = owners_of.get(c.authorization_id.as_str()).filter(|o| o.len() > 1) {
+            let labels: Vec<String> = owners.iter().map(|o| record.owner_label(o)).collect();
+            selection.notes.push(format!(
+                "{} is listed under {} owners in the scan ({}); revoking it revokes it for all of them",
+                c.authorization_id,
+                owners.len(),
+                labels.join(", ")
+            ));
+        }
+    }
     selection.chosen.sort_by(|a, b| {
         (&a.owner_label, &a.name, &a.authorization_id).cmp(&(&b.owner_label, &b.name, &b.authorization_id))
     });
