@@ -225,7 +225,7 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
                 .collect()
         })
         .unwrap_or_default();
-    let (done, mut to_do): (Vec<Chosen>, Vec<Chosen>) = selection
+    let (done, to_do): (Vec<Chosen>, Vec<Chosen>) = selection
         .chosen
         .into_iter()
         .partition(|c| finished.contains_key(&(c.owner.clone(), c.authorization_id.clone())));
@@ -285,14 +285,12 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
         (None, Some(d)) => format!("{} ({d})", caller.display_name),
         (None, None) => caller.display_name.clone(),
     });
-    if let Some(own) = caller.subject_descriptor.as_deref() {
-        let own_count = to_do.iter().filter(|c| c.owner == own).count();
-        if own_count > 0 {
-            eprintln!(
-                "note: {own_count} of the credentials belong to the signed-in identity; they are revoked last (if one of them is the credential in use, the run stops there)"
-            );
-            to_do.sort_by_key(|c| c.owner == own);
-        }
+    let own = |c: &Chosen| caller.subject_descriptor.as_deref() == Some(c.owner.as_str());
+    let own_count = to_do.iter().filter(|c| own(c)).count();
+    if own_count > 0 {
+        eprintln!(
+            "note: {own_count} of the credentials belong to the signed-in identity; they are revoked last (if one of them is the credential in use, the run stops there)"
+        );
     }
 
     let mut writer = JournalWriter::open(&journal_path, existing.as_ref(), &record, &binding)
@@ -367,12 +365,15 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
         }
     }
 
-    // Batches: one kind per request (isPublic).
+    // Batches: one kind per request (isPublic); the signed-in identity's own credentials last of
+    // all, so that a PAT revoking itself ends the run only when nothing else is left.
     let mut batches: Vec<(CredentialKind, Vec<&Chosen>)> = Vec::new();
-    for kind in [CredentialKind::Pat, CredentialKind::Ssh] {
-        let of_kind: Vec<&Chosen> = ready.iter().copied().filter(|c| c.kind == kind).collect();
-        for chunk in of_kind.chunks(args.batch_size as usize) {
-            batches.push((kind, chunk.to_vec()));
+    for mine in [false, true] {
+        for kind in [CredentialKind::Pat, CredentialKind::Ssh] {
+            let part: Vec<&Chosen> = ready.iter().copied().filter(|c| c.kind == kind && own(c) == mine).collect();
+            for chunk in part.chunks(args.batch_size as usize) {
+                batches.push((kind, chunk.to_vec()));
+            }
         }
     }
     let total = batches.len();

@@ -181,7 +181,12 @@ fn execute_revokes_exactly_the_choice_and_a_later_scan_shows_it() {
     let counts = sim.sim().revocations_by_id();
     assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), expected);
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
-    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), expected.len().div_ceil(2) as u64);
+    // Batches of two; the signed-in identity's own credentials in batches of their own, last.
+    let admin = sim.sim().administrator().unwrap().descriptor;
+    let own =
+        seeded(&sim, &before).iter().filter(|(o, t)| *o == admin && expected.contains(&t.authorization_id)).count();
+    let posts = (expected.len() - own).div_ceil(2) + own.div_ceil(2);
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), posts as u64);
 
     let journal = journal(&dir.path().join("scan.revoke-journal.jsonl"));
     assert_eq!(journal.header.organization, "fabrikam");
@@ -687,4 +692,30 @@ fn owners_that_cannot_be_listed_again_are_not_revoked_blind() {
     assert!(r.stderr.contains("no longer known to Token Admin"), "{}", r.stderr);
     assert!(r.stderr.contains("could not list the owner's credentials again, so not revoked"), "{}", r.stderr);
     assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), 0);
+}
+
+/// The signed-in identity's own credentials are revoked last: when the PAT in use is the last of
+/// them, everything else is revoked before it stops working.
+#[test]
+fn the_signed_in_identitys_own_credentials_go_last() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, record) = scan(&sim, dir.path(), "scan.json");
+    let expected = unexpired(&sim, &record, &pats(&sim, &record));
+    let admin = sim.sim().administrator().unwrap().descriptor;
+    let mut own: Vec<(String, String)> = seeded(&sim, &record)
+        .into_iter()
+        .filter(|(o, t)| *o == admin && expected.contains(&t.authorization_id))
+        .map(|(_, t)| (t.display_name.unwrap_or_default(), t.authorization_id))
+        .collect();
+    own.sort();
+    let (_, in_use) = own.last().expect("the signed-in identity owns PATs").clone();
+    sim.sim().bind_pat(&in_use);
+    let r = revoke(&sim, &path, &["--kind", "pat", "--execute", "--yes", "--batch-size", "3"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("belong to the signed-in identity; they are revoked last"), "{}", r.stderr);
+    assert_eq!(sim.sim().revocations_by_id().keys().cloned().collect::<BTreeSet<_>>(), expected);
+    // Its PAT was revoked: it no longer signs in.
+    let again = revoke(&sim, &path, &["--owner", &admin, "--execute", "--yes"]);
+    assert_eq!(again.code, 0, "nothing left to do needs no sign-in: {}", again.stderr);
 }
