@@ -212,6 +212,8 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     }
 
     let journal_path = args.journal.clone().unwrap_or_else(|| default_journal(&args.scan));
+    // One run at a time writes a journal; held until the process ends.
+    let _lock = if args.execute { Some(lock_journal(&journal_path)?) } else { None };
     let existing = read_journal(&journal_path, &record.organization, &binding)?;
     let finished = existing.as_ref().map(Journal::finished).unwrap_or_default();
     // Sent by a run that stopped before it could record the answer.
@@ -471,6 +473,42 @@ fn selectors(args: &RevokeArgs) -> Result<Selectors, Failure> {
 pub fn default_journal(scan: &Path) -> PathBuf {
     let stem = scan.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scan".into());
     scan.with_file_name(format!("{stem}.revoke-journal.jsonl"))
+}
+
+/// `JOURNAL.lock`, locked (`flock`, exclusive) while a run may write the journal: a second run on
+/// the same journal is refused instead of interleaving its lines. The lock goes with the process
+/// (also when it is killed); the small file stays beside the journal.
+struct JournalLock {
+    _file: std::fs::File,
+}
+
+fn lock_journal(journal: &Path) -> Result<JournalLock, Failure> {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .map_err(|e| Failure::new(Exit::Usage, format!("--journal: cannot create the lock {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor owned by `file`, which outlives the call.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "journal {} is in use by another pat2entra revoke (lock {}); let it finish, then rerun",
+                    journal.display(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(JournalLock { _file: file })
 }
 
 /// The journal at `path`, when there is one: it must belong to this scan and organization.

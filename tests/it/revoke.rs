@@ -483,6 +483,28 @@ fn no_secret_reaches_stdout_stderr_the_journal_or_trace_logs() {
     }
 }
 
+/// A second run on a journal in use is refused (the first holds its lock).
+#[cfg(unix)]
+#[test]
+fn one_run_at_a_time_writes_a_journal() {
+    use std::os::fd::AsRawFd;
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = scan(&sim, dir.path(), "scan.json");
+    let lock = std::fs::File::create(dir.path().join("scan.revoke-journal.jsonl.lock")).unwrap();
+    // SAFETY: flock on a descriptor `lock` owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    let r = revoke(&sim, &path, &["--rule", "full-access", "--execute", "--yes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is in use by another pat2entra revoke"), "{}", r.stderr);
+    assert_eq!(sim.sim().stats().revocation_posts.load(Ordering::SeqCst), 0);
+    // A dry run only reads.
+    assert_eq!(revoke(&sim, &path, &["--rule", "full-access"]).code, 0);
+    drop(lock);
+    let r = revoke(&sim, &path, &["--rule", "full-access", "--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[cfg(unix)]
 #[test]
 fn the_journal_is_private() {
