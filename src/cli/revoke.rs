@@ -705,7 +705,7 @@ impl Log {
                 owner: chosen.owner.clone(),
                 owner_label: chosen.owner_label.clone(),
                 name: chosen.name.clone(),
-                kind: chosen.kind,
+                kind: chosen.kind.into(),
             },
             outcome,
             reason,

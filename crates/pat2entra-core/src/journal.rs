@@ -113,18 +113,47 @@ pub struct Run {
     pub parameters: BTreeMap<String, String>,
 }
 
-/// What an entry is about.
+/// What kind of thing a target is: a credential (`revoke`), or an owner (`notify` tells owners).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Pat,
+    Ssh,
+    Owner,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Pat => "pat",
+            TargetKind::Ssh => "ssh",
+            TargetKind::Owner => "owner",
+        }
+    }
+}
+
+impl From<CredentialKind> for TargetKind {
+    fn from(kind: CredentialKind) -> Self {
+        match kind {
+            CredentialKind::Pat => TargetKind::Pat,
+            CredentialKind::Ssh => TargetKind::Ssh,
+        }
+    }
+}
+
+/// What an entry is about: a credential (id = its authorization id, under its owner), or an
+/// owner (id = the owner's descriptor).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
-    /// The authorization id (what Token Admin revokes by).
+    /// The authorization id (what Token Admin revokes by), or the owner's descriptor.
     pub id: String,
     /// The owner's descriptor.
     pub owner: String,
     /// The owner's principal name, as the scan had it.
     pub owner_label: String,
-    /// The credential's display name.
+    /// The credential's display name (for an owner: their display name).
     pub name: String,
-    pub kind: CredentialKind,
+    pub kind: TargetKind,
 }
 
 impl Target {
@@ -377,7 +406,7 @@ mod tests {
                 owner: "aad.x".into(),
                 owner_label: "x@fabrikam.com".into(),
                 name: "ci".into(),
-                kind: CredentialKind::Pat,
+                kind: TargetKind::Pat,
             },
             outcome,
             reason: (outcome == Outcome::Failed).then(|| "HTTP 500".into()),

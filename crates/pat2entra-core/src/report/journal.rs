@@ -255,7 +255,6 @@ fn html(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::CredentialKind;
     use crate::journal::{Action, Header, Line, Run, ScanBinding, Target};
 
     fn journal(name: &str) -> Journal {
@@ -270,7 +269,7 @@ mod tests {
                     owner: "aad.x".into(),
                     owner_label: "x@fabrikam.com".into(),
                     name: name.into(),
-                    kind: CredentialKind::Pat,
+                    kind: crate::journal::TargetKind::Pat,
                 },
                 outcome,
                 reason: reason.map(str::to_string),
