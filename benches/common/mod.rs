@@ -48,5 +48,6 @@ pub fn inventory(users: &[SimUser], tokens: Vec<Token>) -> Inventory {
         owners,
         tokens,
         evidence: Default::default(),
+        service: Default::default(),
     }
 }

@@ -60,10 +60,9 @@ pub struct ScanArgs {
     /// Evidence of use to read besides the tokens: a comma-separated list of entitlements
     /// (owners' last access), membership (still a member?), audit (token events, last use),
     /// ssh (SSH keys), policies (the tenant's PAT policies; undocumented API, opt-in).
-    /// Default: entitlements,membership,audit,ssh. `none`: a bare inventory; `+policies`: the
-    /// default plus policies; a plain list replaces the default. A source that cannot be read
-    /// is reported as such and never fails the scan.
-    #[arg(long, value_name = "LIST", default_value = "default", value_parser = parse_evidence, help_heading = "Evidence")]
+    /// `none`: a bare inventory; `+policies`: the default plus policies; a plain list replaces
+    /// the default. A source that cannot be read is reported as such and never fails the scan.
+    #[arg(long, value_name = "LIST", default_value = "entitlements,membership,audit,ssh", value_parser = parse_evidence, help_heading = "Evidence")]
     pub evidence: EvidenceList,
 
     /// Days of audit log to read, ending at --as-of (or now). The audit log keeps 90 days.
@@ -93,6 +92,12 @@ pub struct ScanArgs {
     /// tokens it holds may have been created or revoked since.
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = super::parse_age)]
     pub checkpoint_max_age: std::time::Duration,
+
+    /// Read how the service behaves from FILE, written by `pat2entra whoami --probe
+    /// --save-profile FILE` (does Token Admin fill targetAccounts, list revoked/expired PATs…).
+    /// Without it, what the scan's data does not show stays unknown and is reported as such.
+    #[arg(long, value_name = "FILE")]
+    pub service_profile: Option<PathBuf>,
 
     /// No progress display, nor the sign-in line, on stderr.
     #[arg(long, short = 'q')]
@@ -137,6 +142,34 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     // A bad --redact key fails now, not after the scan.
     args.output.redaction_key()?;
+    let service = match &args.service_profile {
+        None => Default::default(),
+        Some(path) => {
+            let profile = pat2entra_core::service::ServiceProfile::load(path)
+                .map_err(|e| Failure::new(Exit::Usage, pat2entra_core::error::chain(&e)))?;
+            if let Some(org) = &args.org
+                && let Ok(org) = OrgRef::parse(org)
+                && !org.name().eq_ignore_ascii_case(&profile.organization)
+            {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "--service-profile {}: probed organization '{}', not '{}'; probe this one: pat2entra whoami --org {} --probe --save-profile FILE",
+                        path.display(),
+                        profile.organization,
+                        org.name(),
+                        org.name()
+                    ),
+                ));
+            }
+            if !args.quiet {
+                for (label, text) in profile.behaviour.describe() {
+                    eprintln!("service: {label}: {}", crate::report::terminal_text(&text));
+                }
+            }
+            profile.behaviour
+        }
+    };
 
     // The simulator lives as long as the scan; the scanner reaches it only over HTTP.
     let (endpoints, org, signed_in, _simulator) = if let Some(demo) = demo_target(&args, as_of).await? {
@@ -159,9 +192,23 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         args.limits.apply(ClientOptions { max_retries: args.max_retries, ..ClientOptions::default() }, started_at);
     let client =
         AdoClient::new(endpoints, org, credential, client_options).map_err(|e| Failure::error(Exit::Usage, e))?;
+    // A profile that found a smaller page-size limit wins over --page-size (the service answers
+    // 400 above it, which would cost every owner).
+    let page_size = match service.max_page_size.get() {
+        Some(limit) if limit < args.page_size => {
+            if !args.quiet {
+                eprintln!(
+                    "page size: {limit} (the largest the service accepted when probed; --page-size {} is above it)",
+                    args.page_size
+                );
+            }
+            limit
+        }
+        _ => args.page_size,
+    };
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
-        page_size: args.page_size,
+        page_size,
         evidence: EvidenceOptions {
             sources: args.evidence.0.clone(),
             audit_end: as_of,
@@ -180,6 +227,8 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             },
             max_age: args.checkpoint_max_age,
         }),
+        service,
+        now: Some(as_of),
     };
     let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();

@@ -45,6 +45,15 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 500)]
     pub graph_page_size: usize,
 
+    /// How Token Admin answers where Microsoft's documents leave it open, as a comma-separated
+    /// list: target-accounts=filled|empty (empty: null on every token, as in Microsoft's Token
+    /// Admin example), revoked=listed|hidden, expired=listed|hidden|invalid (invalid: listed
+    /// with isValid false), end=null|empty|zero-guid (the last page's continuationToken),
+    /// page-size-limit=N (400 above it). Default: target-accounts=filled,revoked=listed,
+    /// expired=listed,end=null. Check the real service's with `pat2entra whoami --probe`.
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub behaviour: sim::Behaviour,
+
     /// Share of requests answered 429 with Retry-After (0.0 to 1.0).
     #[arg(long, default_value_t = 0.0, help_heading = "Faults")]
     pub throttle_rate: f64,
@@ -145,6 +154,7 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
         latency_jitter: std::time::Duration::from_millis(args.latency_jitter_ms),
         rate_limit: args.rate_limit,
         graph_page_size: args.graph_page_size.max(1),
+        behaviour: args.behaviour.clone(),
         faults: Faults {
             throttle_rate: args.throttle_rate,
             unavailable_rate: args.unavailable_rate,
@@ -189,6 +199,7 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
             }
         );
     }
+    println!("service behaviour: {}", args.behaviour);
     println!("scan it with:");
     println!(
         "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {name} --base-url {} --auth pat",

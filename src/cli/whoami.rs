@@ -28,6 +28,23 @@ pub struct WhoamiArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::limits::parse_duration)]
     pub request_timeout: std::time::Duration,
 
+    /// Also settle how the service behaves where Microsoft's documents leave it open (read-only,
+    /// at most about 20 requests): (1) GET vssps/{org}/_apis/tokens/pats?displayFilterOption=all, then
+    /// =revoked (the lifecycle API: your own PATs, targetAccounts filled; a user's Entra token
+    /// only); (2) Token Admin for your own descriptor with pageSize 1000, 500, 200, 100, 50, 20
+    /// until one is accepted, then halving the gap (at most 12 calls): the largest accepted
+    /// pageSize; (3) Token Admin for your own descriptor, paged: compared with (1), does it fill
+    /// targetAccounts, list revoked and expired PATs and how it marks them, and the last page's
+    /// continuationToken; (4) Token Admin for a user and an application descriptor that exist
+    /// nowhere: the statuses whoami's verdict rests on.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Write what --probe settled to FILE (a small versioned JSON profile, private file), for
+    /// `pat2entra scan --service-profile FILE`.
+    #[arg(long, value_name = "FILE", requires = "probe")]
+    pub save_profile: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -40,6 +57,10 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
         None => Endpoints::azure_devops(),
     };
     let org_url = endpoints.dev.join(org.name()).map(|u| u.to_string()).unwrap_or_default();
+    if let Some(path) = &args.save_profile {
+        crate::files::check_writable(path)
+            .map_err(|e| Failure::new(Exit::Usage, format!("--save-profile: {}", pat2entra_core::error::chain(&e))))?;
+    }
     let signed_in = sign_in(&args.auth).await?;
     let claims = match &signed_in.credential {
         Credential::Entra(source) => source.token().await.ok().and_then(|t| token_claims(&t)),
@@ -91,7 +112,13 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
                 TokenAdminProbe::AllowedSubjectUnknown => " (this identity has no PATs of its own)",
             };
             show("token admin", &format!("allowed: this identity may list every user's PATs{note}"));
-            show("next", &format!("pat2entra scan --org {} --auth {}", org.name(), args.auth.method.name()));
+            if args.probe {
+                let user_token = matches!(signed_in.credential, Credential::Entra(_));
+                probe_service(&client, &connection, user_token, org.name(), args.save_profile.as_deref()).await?;
+            }
+            let profile =
+                args.save_profile.as_ref().map(|p| format!(" --service-profile {}", p.display())).unwrap_or_default();
+            show("next", &format!("pat2entra scan --org {} --auth {}{profile}", org.name(), args.auth.method.name()));
             Ok(Exit::Ok)
         }
         Err(AdoError::TokenAdminDenied { status, .. }) => {
@@ -101,6 +128,39 @@ pub async fn run(args: WhoamiArgs) -> Result<Exit, Failure> {
         Err(e) if e.is_auth() => Err(Failure::new(Exit::Auth, e.to_string())),
         Err(e) => Err(Failure::new(Exit::Auth, format!("could not check the Token Admin permission: {e}"))),
     }
+}
+
+/// `--probe`: prints what the service showed, line by line, and saves the profile if asked.
+async fn probe_service(
+    client: &AdoClient,
+    connection: &crate::ado::Connection,
+    user_token: bool,
+    org: &str,
+    save: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let report = crate::ado::probe::probe(client, connection, user_token).await;
+    println!("service behaviour (whoami --probe):");
+    for (label, text) in &report.lines {
+        println!("  {label:<18}{}", terminal_text(text));
+    }
+    let Some(path) = save else {
+        return Ok(());
+    };
+    let profile = pat2entra_core::service::ServiceProfile {
+        version: pat2entra_core::service::PROFILE_VERSION,
+        organization: org.to_string(),
+        probed_at: chrono::Utc::now(),
+        behaviour: report.behaviour,
+        notes: report.lines.iter().map(|(label, text)| format!("{label}: {text}")).collect(),
+    };
+    let written = crate::files::AtomicFile::create(path).and_then(|mut file| {
+        use std::io::Write as _;
+        file.write_all(profile.to_json().as_bytes())?;
+        file.commit()
+    });
+    written.map_err(|e| Failure::new(Exit::Usage, format!("--save-profile: cannot write {}: {e}", path.display())))?;
+    show("profile", &format!("written to {}", path.display()));
+    Ok(())
 }
 
 /// Prints one line of the answer: a label, then text that may come from the service, the token

@@ -371,6 +371,7 @@ impl Default for RecordBuilder {
                 tokens: Vec::new(),
                 coverage: Coverage::new(0, 0, vec![]),
                 evidence: Default::default(),
+                service: Default::default(),
             },
             coverage: None,
             rules: None,

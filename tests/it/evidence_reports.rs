@@ -128,6 +128,7 @@ fn record_without_audit() -> ScanRecord {
         tokens: r.tokens.clone(),
         coverage: r.coverage.clone(),
         evidence: r.evidence.clone(),
+        service: Default::default(),
     };
     ScanRecord::judge(inventory, &pat2entra::rules::RuleSet::default_rules(), common::as_of())
 }
@@ -284,6 +285,7 @@ fn diff_shows_new_ssh_keys_new_leaks_and_owners_who_left() {
             tokens: old.tokens.clone(),
             coverage: old.coverage.clone(),
             evidence: old.evidence.clone(),
+            service: Default::default(),
         },
         &pat2entra::rules::RuleSet::default_rules(),
         common::as_of(),
@@ -297,6 +299,7 @@ fn diff_shows_new_ssh_keys_new_leaks_and_owners_who_left() {
             tokens: new.tokens.clone(),
             coverage: new.coverage.clone(),
             evidence: new.evidence.clone(),
+            service: Default::default(),
         },
         &pat2entra::rules::RuleSet::default_rules(),
         common::as_of(),

@@ -17,6 +17,7 @@ fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
         coverage: Coverage::new(1, 1, vec![]),
         tokens,
         evidence: Default::default(),
+        service: Default::default(),
     };
     let mut out: Vec<(String, String)> = set
         .evaluate(&inventory, now())
@@ -74,7 +75,7 @@ proptest::proptest! {
                 ..owner(&u.descriptor, &u.principal_name, &u.display_name)
             })
             .collect();
-        let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens, evidence: Default::default(), };
+        let inv = Inventory { organization: "o".into(), owners, coverage: Coverage::new(0, 0, vec![]), tokens, evidence: Default::default(), service: Default::default(), };
         let a = rules.evaluate(&inv, now());
         let mut shuffled = inv.clone();
         shuffled.tokens.reverse();

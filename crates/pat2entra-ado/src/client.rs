@@ -7,11 +7,13 @@ use super::error::AdoError;
 use super::pacer::{Pacer, WaitRefused, format_duration, retry_after};
 use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
 use pat2entra_core::inventory::{Owner, Token};
+use pat2entra_core::service::PagingEnd;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LOCATION};
 use serde::de::DeserializeOwned;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -97,6 +99,9 @@ pub(crate) enum Api {
     Evidence {
         needs: &'static str,
     },
+    /// The lifecycle API (`_apis/tokens/pats`): a refusal there says which credentials it
+    /// takes, not that the credential is bad.
+    Lifecycle,
     /// `POST _apis/tokenadmin/revocations`: a 401 there means the credential stopped working
     /// (the run may have revoked it), since the owners' listings had just been allowed.
     Revocations,
@@ -113,6 +118,9 @@ pub struct AdoClient {
     /// Token Admin answered at least once: a later 401 means the credential stopped working,
     /// not that the identity is no token administrator.
     token_admin_accepted: std::sync::atomic::AtomicBool,
+    /// How each finished Token Admin listing ended (`null`, `""`, zero GUID), for the record's
+    /// `service.paging_end`.
+    paging_ends: Mutex<BTreeMap<PagingEnd, u64>>,
 }
 
 impl fmt::Debug for AdoClient {
@@ -150,7 +158,16 @@ impl AdoClient {
             .build()
             .map_err(|e| AdoError::Setup { detail: pat2entra_core::error::chain(&e) })?;
         let pacer = Arc::new(Pacer::new(options.retry_budget, options.max_wait));
-        Ok(AdoClient { http, endpoints, org, credential, options, pacer, token_admin_accepted: Default::default() })
+        Ok(AdoClient {
+            http,
+            endpoints,
+            org,
+            credential,
+            options,
+            pacer,
+            token_admin_accepted: Default::default(),
+            paging_ends: Mutex::default(),
+        })
     }
 
     /// What the client did so far (requests, retries, throttling), shared with progress displays.
@@ -160,6 +177,11 @@ impl AdoClient {
 
     pub fn organization(&self) -> &str {
         self.org.name()
+    }
+
+    /// How the Token Admin listings so far ended, with how many ended each way.
+    pub fn paging_ends(&self) -> Vec<(PagingEnd, u64)> {
+        self.paging_ends.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(e, n)| (*e, *n)).collect()
     }
 
     /// Every user of the organization of a kind that can own a PAT (`USER_SUBJECT_TYPES`),
@@ -184,12 +206,7 @@ impl AdoClient {
             // An owner listed twice (the directory changed while paging) is resolved by the scan
             // (`inventory::resolve_owners`), which keeps the version worst for risk and says so.
             owners.extend(page.value.into_iter().map(GraphUser::into_owner));
-            let next = headers
-                .get(CONTINUATION_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string);
+            let next = headers.get(CONTINUATION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
             continuation = paging.follow(next)?;
             if continuation.is_none() {
                 break;
@@ -219,10 +236,13 @@ impl AdoClient {
             let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
             // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
             tokens.extend(page.value.into_iter().map(|t| t.into_token(owner_descriptor)));
-            continuation = paging.follow(page.continuation_token.filter(|c| !c.trim().is_empty()))?;
+            continuation = paging.follow(page.continuation_token)?;
             if continuation.is_none() {
                 break;
             }
+        }
+        if let Some(end) = paging.end {
+            *self.paging_ends.lock().unwrap_or_else(|p| p.into_inner()).entry(end).or_default() += 1;
         }
         Ok(tokens)
     }
@@ -330,6 +350,7 @@ impl AdoClient {
             if let Ok((status, headers, _)) = &sent {
                 self.pacer.observe(*status, headers);
             }
+            self.pacer.done();
             let failure = match sent {
                 Err(SendError::TooLarge) => {
                     self.pacer.stats.oversized.fetch_add(1, Ordering::Relaxed);
@@ -532,6 +553,11 @@ impl AdoClient {
                 })
             }
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            401 | 403 if api == Api::Lifecycle => Err(AdoError::Status {
+                endpoint,
+                status,
+                detail: self.credential.scrub(error_message(body).trim_start_matches(": ")),
+            }),
             401 if api == Api::Revocations => Err(AdoError::NotAuthenticated {
                 endpoint,
                 detail: format!(
@@ -645,11 +671,13 @@ pub(crate) struct Paging {
     flag: &'static str,
     pages: u32,
     seen: HashSet<String>,
+    /// How the listing ended, once it has.
+    end: Option<PagingEnd>,
 }
 
 impl Paging {
     pub(crate) fn new(base: &Url, max_pages: u32, flag: &'static str) -> Self {
-        Paging { endpoint: endpoint_name(base), max_pages, flag, pages: 0, seen: HashSet::new() }
+        Paging { endpoint: endpoint_name(base), max_pages, flag, pages: 0, seen: HashSet::new(), end: None }
     }
 
     /// Counts the page about to be asked for, or refuses it past the cap.
@@ -662,8 +690,15 @@ impl Paging {
     }
 
     /// The continuation token to send next (`None`: the listing is complete), or an error when
-    /// the service returned one it had returned before.
+    /// the service returned one it had returned before. `null`, `""` and an all-zero GUID all end
+    /// the listing: the spec documents `null`, the lifecycle API's example ends with `""`, and
+    /// Microsoft's C# sample also stops on `Guid.Empty` (the field is declared `format: uuid`).
+    /// Which one ended it is kept in `end`.
     pub(crate) fn follow(&mut self, next: Option<String>) -> Result<Option<String>, AdoError> {
+        if let Some(end) = PagingEnd::of(next.as_deref()) {
+            self.end = Some(end);
+            return Ok(None);
+        }
         match next {
             Some(next) if !self.seen.insert(next.clone()) => Err(AdoError::Malformed {
                 endpoint: self.endpoint.clone(),
@@ -911,6 +946,38 @@ pub(crate) mod tests {
         let err = client.list_users().await.unwrap_err();
         assert!(err.to_string().contains("after 5 pages (--max-listing-pages)"), "{err}");
         assert_eq!(count.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_zero_guid_ends_paging_like_null_and_the_end_marker_is_kept() {
+        let (base, count) = serve(|n, _| {
+            let next = if n == 0 {
+                "\"5f0c1d2e-0000-4000-8000-000000000001\""
+            } else {
+                "\"00000000-0000-0000-0000-000000000000\""
+            };
+            Some(http(
+                "200 OK",
+                "",
+                &format!(r#"{{"value": [{{"authorizationId": "t{n}"}}], "continuationToken": {next}}}"#),
+            ))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions::default());
+        let tokens = client.list_pats("aad.x", 1).await.unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(count.load(Ordering::SeqCst), 2, "the zero GUID was not sent back");
+        // Twice more: once ending on "", once on null.
+        let (base, _) = serve(|n, _| {
+            let next = if n == 0 { "\"\"" } else { "null" };
+            Some(http("200 OK", "", &format!(r#"{{"value": [], "continuationToken": {next}}}"#)))
+        })
+        .await;
+        let other = client_for(&base, ClientOptions::default());
+        other.list_pats("aad.y", 1).await.unwrap();
+        other.list_pats("aad.z", 1).await.unwrap();
+        assert_eq!(client.paging_ends(), [(PagingEnd::ZeroGuid, 1)]);
+        assert_eq!(other.paging_ends(), [(PagingEnd::Null, 1), (PagingEnd::Empty, 1)]);
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ mod credential;
 mod endpoints;
 mod error;
 mod pacer;
+pub mod probe;
 mod revoke;
 mod sources;
 mod timestamp;

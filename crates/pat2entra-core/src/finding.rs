@@ -71,6 +71,32 @@ impl FindingScope {
     }
 }
 
+/// How sure a finding is. Most rules judge facts the service stated; a few rest on a reading of
+/// the service that could not be confirmed (`all-organizations` when Token Admin left
+/// `targetAccounts` empty and nothing showed that it ever fills the field).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Rests on an assumption about the service (see the record's `service`).
+    Low,
+    /// Rests on what the service stated.
+    #[default]
+    High,
+}
+
+impl Confidence {
+    pub fn is_high(&self) -> bool {
+        *self == Confidence::High
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// One rule's verdict on one token (or, for a tenant policy, on the organization: `scope`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -93,6 +119,10 @@ pub struct Finding {
     /// A credential's finding (not written) or the organization's (`"scope": "organization"`).
     #[serde(default, skip_serializing_if = "FindingScope::is_credential")]
     pub scope: FindingScope,
+    /// `low` when the finding rests on an unconfirmed reading of the service (records without
+    /// it hold findings of high confidence only).
+    #[serde(default, skip_serializing_if = "Confidence::is_high")]
+    pub confidence: Confidence,
 }
 
 impl Finding {

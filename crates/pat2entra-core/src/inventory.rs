@@ -82,7 +82,12 @@ pub const FULL_ACCESS_SCOPE: &str = "app_token";
 impl Token {
     pub fn state(&self, as_of: DateTime<Utc>) -> TokenState {
         if !self.is_valid {
-            TokenState::Revoked
+            // `isValid: false` reads as revoked, unless the audit log says the token expired and
+            // nobody revoked it (the service may mark expired PATs `isValid: false` too).
+            use crate::evidence::EventKind;
+            let expired = self.events.iter().any(|e| e.kind == EventKind::Expired);
+            let revoked = self.events.iter().any(|e| matches!(e.kind, EventKind::Revoked | EventKind::SystemRevoked));
+            if expired && !revoked { TokenState::Expired } else { TokenState::Revoked }
         } else if self.valid_to.is_some_and(|to| to <= as_of) {
             TokenState::Expired
         } else {
@@ -119,6 +124,8 @@ pub enum WarningKind {
     DuplicateOwner,
     /// A token with a field that could not be read: kept, judged as unknown.
     UnreadableToken,
+    /// A token limited to other organizations only (`targetAccounts` without this one's id).
+    OtherOrganizations,
 }
 
 impl WarningKind {
@@ -128,6 +135,7 @@ impl WarningKind {
             WarningKind::DuplicateToken => "duplicate_token",
             WarningKind::DuplicateOwner => "duplicate_owner",
             WarningKind::UnreadableToken => "unreadable_token",
+            WarningKind::OtherOrganizations => "other_organizations",
         }
     }
 }
@@ -172,6 +180,8 @@ pub struct Inventory {
     pub coverage: Coverage,
     /// What the evidence sources said, and how much of each was read.
     pub evidence: Evidence,
+    /// What the scan assumed about the service, and where each reading came from.
+    pub service: crate::service::ServiceBehaviour,
 }
 
 impl Inventory {

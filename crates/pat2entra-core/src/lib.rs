@@ -27,3 +27,4 @@ pub mod rules;
 pub mod scopes;
 pub mod secret;
 pub mod selection;
+pub mod service;

@@ -36,6 +36,10 @@ pub struct ScanRecord {
     /// Always written (`sources` empty: no evidence was asked for, or a version-1 record).
     #[serde(default)]
     pub evidence: crate::evidence::Evidence,
+    /// What the scan assumed about the service where Microsoft's documents leave it open, and
+    /// where each reading came from (absent from records written before it existed).
+    #[serde(default, skip_serializing_if = "crate::service::ServiceBehaviour::is_empty")]
+    pub service: crate::service::ServiceBehaviour,
     pub summary: Summary,
     pub owners: Vec<Owner>,
     pub tokens: Vec<Token>,
@@ -174,6 +178,7 @@ impl ScanRecord {
             as_of,
             coverage: inventory.coverage,
             evidence: inventory.evidence,
+            service: inventory.service,
             summary,
             owners: inventory.owners,
             tokens: inventory.tokens,
@@ -354,6 +359,7 @@ mod lookup_tests {
             tokens: vec![token("aad.a", "x", "app_token"), token("aad.b", "x", "vso.code")],
             coverage: Coverage::new(2, 2, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
         let mut record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);

@@ -638,6 +638,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             suppressed,
             guidance: _,
             scope,
+            confidence: _,
         } = finding;
         // An organization's finding names no owner: nothing to replace.
         if scope.is_credential() {
@@ -825,6 +826,7 @@ mod tests {
             tokens: vec![],
             coverage: crate::inventory::Coverage::new(0, 0, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         let mut record = ScanRecord::judge(inventory, &crate::rules::RuleSet::default_rules(), chrono::Utc::now());
         redact(&mut record, &key("0123456789abcdef"));

@@ -8,6 +8,7 @@
 //! every field present, unset values as explicit `null`, arrays wrapped in `{"count","value"}`,
 //! Graph paging in the `X-MS-ContinuationToken` header, Token Admin paging in the body.
 
+mod behaviour;
 mod entra;
 mod evidence;
 mod evidence_api;
@@ -17,6 +18,7 @@ mod revocations;
 mod rng;
 mod throttle;
 
+pub use behaviour::{BadBehaviour, Behaviour, PagingEnd as SimPagingEnd};
 pub use entra::{Principal, SimEntra, SimPipelines};
 pub use evidence::{
     AUDIT_RETENTION_DAYS, SeededEvidence, SimAuditEntry, SimEntitlement, SimLicense, SimStanding, default_policies,
@@ -89,6 +91,8 @@ pub struct SimConfig {
     /// the service may); off: 200 with no tokens, as before evidence existed. Off by default
     /// until the scanner reads membership before judging a 404.
     pub removed_owners_not_found: bool,
+    /// How Token Admin answers where Microsoft's documents leave it open (`--behaviour`).
+    pub behaviour: Behaviour,
 }
 
 /// How the audit endpoint answers when auditing is off (Microsoft documents neither answer).
@@ -150,6 +154,7 @@ impl Default for SimConfig {
             entitlements_page_size: 100,
             tenant_policies: None,
             removed_owners_not_found: false,
+            behaviour: Behaviour::default(),
         }
     }
 }
@@ -395,6 +400,16 @@ impl SimState {
         let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
         match rest {
             [c] if is(c, "connectionData") && request.method == "GET" => self.connection_data(&principal),
+            [t, p] if is(t, "tokens") && is(p, "pats") && request.method == "GET" => {
+                let user_bearer = matches!(principal, Principal::Administrator)
+                    && request.header("authorization").is_some_and(|a| a.starts_with("Bearer "));
+                let own = self
+                    .administrator()
+                    .and_then(|admin| self.org.user_index(&admin.descriptor))
+                    .map(|i| self.org.tokens_of(i))
+                    .unwrap_or_default();
+                behaviour::lifecycle_list(&request, &own, self.config.anchor, user_bearer)
+            }
             [g, u] if is(g, "graph") && is(u, "users") && request.method == "GET" => {
                 if let Some(fault) = self.random_fault(n, None) {
                     return fault;
@@ -728,11 +743,19 @@ impl SimState {
             }
             self.org.ssh_keys_of(index)
         } else {
-            self.org.tokens_of(index)
+            let b = &self.config.behaviour;
+            self.org.tokens_of(index).into_iter().filter(|t| b.lists(t, self.config.anchor)).collect()
         };
         let tokens = self.as_changed(descriptor, is_public, tokens);
         let page_size = match request.query("pageSize").map(str::parse::<usize>) {
             None => 20,
+            Some(Ok(n)) if self.config.behaviour.refuses_page_size(n) => {
+                return Reply::Response(error(
+                    400,
+                    "The page size is larger than the maximum allowed.",
+                    "ArgumentOutOfRangeException",
+                ));
+            }
             Some(Ok(n)) if n > 0 => n.min(self.config.max_token_page_size),
             Some(_) => {
                 return Reply::Response(error(400, "The page size is not valid.", "ArgumentException"));
@@ -753,12 +776,16 @@ impl SimState {
         };
         let end = (start + page_size).min(tokens.len());
         let value: Vec<Value> = tokens[start..end].iter().map(|t| self.session_token_json(user, t)).collect();
-        let continuation = (end < tokens.len()).then(|| encode_token_continuation(end, descriptor));
+        let continuation = match end < tokens.len() {
+            true => json!(encode_token_continuation(end, descriptor)),
+            false => self.config.behaviour.end_value(),
+        };
         Reply::Response(Response::json(200, &json!({"value": value, "continuationToken": continuation})))
     }
 
     fn session_token_json(&self, user: &SimUser, t: &SimToken) -> Value {
         let leak = self.config.leak_secret_fields;
+        let (target_accounts, is_valid) = self.config.behaviour.shown(t, self.config.anchor);
         json!({
             "clientId": "00000000-0000-0000-0000-000000000000",
             "accessId": "00000000-0000-0000-0000-000000000000",
@@ -769,10 +796,10 @@ impl SimState {
             "validTo": t.time_format.format(t.valid_to),
             "displayName": t.display_name,
             "scope": t.scope,
-            "targetAccounts": t.target_accounts,
+            "targetAccounts": target_accounts,
             "token": (leak && t.public_data.is_none()).then(|| t.secret.clone()),
             "alternateToken": (leak && t.public_data.is_none()).then(|| format!("alt-{}", t.secret)),
-            "isValid": t.is_valid,
+            "isValid": is_valid,
             "isPublic": t.public_data.is_some(),
             "publicData": t.public_data,
             "source": null,

@@ -84,10 +84,14 @@ impl Limiter {
             let clears = w.recent.front().map_or(Duration::ZERO, |t| l.window.saturating_sub(now.duration_since(*t)));
             (SystemTime::now() + clears).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() + 1)
         };
+        // `X-RateLimit-Limit` is the budget before delays start and `X-RateLimit-Remaining` what
+        // is left of it, declining with every request of the window (Microsoft's
+        // docs/integrate/concepts/rate-limits.md); blocking comes later, at `budget`.
+        let delay_threshold = (f64::from(l.budget) * l.delay_from) as u64;
         let base = |remaining: u64, w: &Window| {
             vec![
                 ("X-RateLimit-Resource".to_string(), "Simulator/TokenAdmin".to_string()),
-                ("X-RateLimit-Limit".to_string(), l.budget.to_string()),
+                ("X-RateLimit-Limit".to_string(), delay_threshold.to_string()),
                 ("X-RateLimit-Remaining".to_string(), remaining.to_string()),
                 ("X-RateLimit-Reset".to_string(), reset(w).to_string()),
             ]
@@ -113,7 +117,6 @@ impl Limiter {
             return Verdict::Block { retry_after, headers: base(0, &w) };
         }
         w.recent.push_back(now);
-        let delay_threshold = (f64::from(l.budget) * l.delay_from) as u64;
         if used >= delay_threshold {
             self.delayed.fetch_add(1, Ordering::Relaxed);
             let mut headers = base(0, &w);
@@ -167,5 +170,20 @@ mod tests {
         assert!(matches!(limiter.check(t0 + Duration::from_millis(1100)), Verdict::Serve { .. }));
         assert_eq!(retry_after_value(Duration::from_millis(1200)), "2");
         assert_eq!(retry_after_value(Duration::from_millis(200)), "0.200");
+    }
+
+    #[test]
+    fn remaining_declines_with_sustained_load_before_any_delay() {
+        let limiter = Limiter::new(RateLimit { budget: 10, delay_from: 0.5, ..RateLimit::default() });
+        let t0 = Instant::now();
+        let header = |v: &Verdict, name: &str| match v {
+            Verdict::Serve { headers, .. } | Verdict::Block { headers, .. } => {
+                headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.parse::<u64>().unwrap())
+            }
+        };
+        let remaining: Vec<u64> =
+            (0..6).map(|_| header(&limiter.check(t0), "X-RateLimit-Remaining").unwrap()).collect();
+        assert_eq!(remaining, [5, 4, 3, 2, 1, 0]);
+        assert_eq!(header(&limiter.check(t0), "X-RateLimit-Limit"), Some(5), "the budget before delays start");
     }
 }

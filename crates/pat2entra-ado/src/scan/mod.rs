@@ -13,7 +13,10 @@ use crate::client::KINDS_WITHOUT_PATS;
 use crate::{AdoClient, AdoError};
 use futures::{FutureExt, StreamExt};
 use pat2entra_core::evidence::{Evidence, Source};
-use pat2entra_core::inventory::{Coverage, Inventory, Owner, OwnerFailure, Token, resolve_owners, resolve_tokens};
+use pat2entra_core::inventory::{
+    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, Token, WarningKind, resolve_owners, resolve_tokens,
+};
+use pat2entra_core::service::{Observations, ServiceBehaviour};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -25,11 +28,23 @@ pub struct ScanOptions {
     pub checkpoint: Option<CheckpointSettings>,
     /// The evidence sources to read (`scan --evidence`); none by default.
     pub evidence: EvidenceOptions,
+    /// What is known about the service before the scan (`--service-profile`); readings left
+    /// unknown are inferred from the scan's data where it shows them.
+    pub service: ServiceBehaviour,
+    /// The service's "now", for reading which listed tokens had expired (default: the clock).
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { concurrency: 8, page_size: 100, checkpoint: None, evidence: EvidenceOptions::default() }
+        ScanOptions {
+            concurrency: 8,
+            page_size: 100,
+            checkpoint: None,
+            evidence: EvidenceOptions::default(),
+            service: ServiceBehaviour::default(),
+            now: None,
+        }
     }
 }
 
@@ -211,6 +226,7 @@ pub async fn scan(
     }
     let (mut tokens, token_warnings) = resolve_tokens(all);
     warnings.extend(token_warnings);
+    let service = read_service(client, options, &tokens, &mut warnings).await;
     let mut coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
     coverage.warnings = warnings;
 
@@ -238,7 +254,7 @@ pub async fn scan(
     // The checkpoint stays until the caller has written the result (`finish_checkpoint`): a
     // failed write must not throw a long scan away.
     drop(checkpoint);
-    Ok(Inventory { organization: client.organization().to_string(), coverage, owners, tokens, evidence })
+    Ok(Inventory { organization: client.organization().to_string(), coverage, owners, tokens, evidence, service })
 }
 
 /// What to read for one owner.
@@ -295,6 +311,73 @@ async fn read_owner(
         None
     };
     OwnerRead { pats, member, ssh }
+}
+
+/// What the scan assumes about the service: the profile's readings, the rest inferred from the
+/// tokens and the ends of paging this scan saw (see `ServiceBehaviour::infer`). When a token is
+/// limited to organizations (`targetAccounts` filled), this organization's id is needed to tell
+/// "this one" from "others only": it comes from `connectionData`'s `instanceId` (one request,
+/// only then; the profile's id when it has one). Microsoft's Python client documents
+/// `instanceId` as "the instance id for this host" (azure-devops-python-api,
+/// `azure/devops/v7_1/location/models.py`, `ConnectionData`); the lifecycle API's example lists
+/// such ids in `targetAccounts` (specs/tokens/7.1/httpExamples/Pats/ListPats.json). A token
+/// limited to other organizations only becomes a coverage warning: Token Admin listed it here,
+/// yet it cannot be used here.
+async fn read_service(
+    client: &AdoClient,
+    options: &ScanOptions,
+    tokens: &[Token],
+    warnings: &mut Vec<CoverageWarning>,
+) -> ServiceBehaviour {
+    let mut service = options.service.clone();
+    let as_of = options.now.unwrap_or_else(chrono::Utc::now);
+    let past = |t: &Token| t.valid_to.is_some_and(|to| to <= as_of);
+    // What Token Admin does with PATs: SSH keys (isPublic=true) are another listing.
+    let pats: Vec<&Token> = tokens.iter().filter(|t| t.kind.is_pat()).collect();
+    let tokens = pats.as_slice();
+    let seen = Observations {
+        filled_target_accounts: tokens.iter().filter(|t| !t.target_accounts.is_empty()).count(),
+        invalid: tokens.iter().filter(|t| !t.is_valid).count(),
+        invalid_past_valid_to: tokens.iter().filter(|t| !t.is_valid && past(t)).count(),
+        valid_past_valid_to: tokens.iter().filter(|t| t.is_valid && past(t)).count(),
+        paging_ends: client.paging_ends(),
+    };
+    service.infer(&seen);
+    if seen.filled_target_accounts > 0 && service.organization_id.is_none() {
+        match client.connection_data().await {
+            Ok(connection) => service.organization_id = connection.instance_id.filter(|i| !i.trim().is_empty()),
+            Err(e) => tracing::warn!(error = %e, "could not read this organization's id (connectionData)"),
+        }
+        if service.organization_id.is_none() {
+            warnings.push(CoverageWarning {
+                kind: WarningKind::OtherOrganizations,
+                message: "this organization's id could not be read (connectionData): tokens limited to organizations \
+                          were not checked against it"
+                    .into(),
+                ids: Vec::new(),
+            });
+        }
+    }
+    if let Some(org_id) = service.organization_id.as_deref() {
+        let others: Vec<&Token> = tokens
+            .iter()
+            .copied()
+            .filter(|t| !t.target_accounts.is_empty())
+            .filter(|t| !t.target_accounts.iter().any(|a| a.trim().eq_ignore_ascii_case(org_id)))
+            .collect();
+        if !others.is_empty() {
+            warnings.push(CoverageWarning {
+                kind: WarningKind::OtherOrganizations,
+                message: format!(
+                    "{} token{} limited to other organizations only (targetAccounts without this organization's id {org_id}): listed by Token Admin here, usable only there",
+                    others.len(),
+                    if others.len() == 1 { " is" } else { "s are" }
+                ),
+                ids: others.iter().flat_map(|t| [t.authorization_id.clone(), t.owner.clone()]).collect(),
+            });
+        }
+    }
+    service
 }
 
 #[cfg(test)]

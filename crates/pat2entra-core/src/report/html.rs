@@ -198,6 +198,8 @@ struct Retirement {
     when: String,
     /// Active tokens valid in all organizations.
     global: usize,
+    /// The date has passed: they no longer work (else: they stop working then).
+    past: bool,
 }
 
 /// One row of the findings table.
@@ -533,7 +535,7 @@ fn cards(r: &ScanRecord, retirement_date: Option<NaiveDate>) -> Cards {
             d => format!("{} day{} ago", -d, plural((-d) as usize)),
         };
         let global = r.tokens.iter().filter(|t| t.all_organizations && t.state(r.as_of) == TokenState::Active).count();
-        Retirement { date, when, global }
+        Retirement { date, when, global, past: days < 0 }
     });
     Cards {
         tokens: s.tokens,
@@ -1487,6 +1489,7 @@ mod tests {
             tokens,
             coverage: Coverage::new(2, 2, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of())
     }

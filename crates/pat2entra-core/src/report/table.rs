@@ -294,7 +294,7 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
             if shows_seen {
                 cells.push(Cell::new(row.seen));
             }
-            cells.extend([Cell::new(row.rules.join(", ")), Cell::new(row.why), Cell::new(row.action)]);
+            cells.extend([Cell::new(row.rules.join("\n")), Cell::new(row.why), Cell::new(row.action)]);
             cells
         } else if width >= STACKED_FROM {
             vec![

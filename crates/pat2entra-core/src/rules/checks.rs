@@ -158,6 +158,8 @@ pub struct Subject<'a> {
     pub as_of: DateTime<Utc>,
     /// What the evidence sources said and how much of each was read.
     pub evidence: &'a Evidence,
+    /// How the scan read the service (`targetAccounts`, `isValid`): decides how sure a finding is.
+    pub service: &'a crate::service::ServiceBehaviour,
 }
 
 /// What every `unused` finding says about its own limits.
@@ -259,7 +261,7 @@ impl Check {
                     return None;
                 }
                 let days = (*retirement_date - s.as_of.date_naive()).num_days();
-                Some(match days {
+                let verdict = match days {
                     1.. => format!(
                         "valid in all organizations; Microsoft stops honouring global PATs on {retirement_date} (in {})",
                         plural(days, "day")
@@ -270,6 +272,10 @@ impl Check {
                     _ => format!(
                         "global PAT: no longer honoured since {retirement_date}; revoke it and move its users to an organization-scoped replacement"
                     ),
+                };
+                Some(match unconfirmed_global(s) {
+                    Some(why) => format!("{verdict} (not confirmed: {why})"),
+                    None => verdict,
                 })
             }
             Check::LongLived { max_lifetime_days } => match (t.valid_from, t.valid_to) {
@@ -411,7 +417,38 @@ impl Check {
             Check::Expired => {
                 Some(format!("expired on {}", t.valid_to.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()))
             }
-            Check::Revoked => Some("revoked".to_string()),
+            Check::Revoked => Some(match (s.service.expired_marked_invalid.get(), t.valid_to) {
+                // Token Admin marks expired PATs `isValid: false` too: past its expiry, the flag
+                // does not say whether anyone revoked it.
+                (Some(true), Some(to)) if to <= s.as_of && t.events.is_empty() => format!(
+                    "not valid (isValid false) and past its expiry on {}: expired, revoked or both (Token Admin marks both alike)",
+                    to.format("%Y-%m-%d")
+                ),
+                _ => "revoked".to_string(),
+            }),
         }
+    }
+
+    /// How sure the finding `evaluate` gave is: `low` when it rests on a reading of the service
+    /// that was not confirmed.
+    pub fn confidence(&self, s: &Subject<'_>) -> crate::finding::Confidence {
+        match self {
+            Check::AllOrganizations { .. } if unconfirmed_global(s).is_some() => crate::finding::Confidence::Low,
+            _ => crate::finding::Confidence::High,
+        }
+    }
+}
+
+/// Why an all-organizations token is not known to be global, if it is not: its
+/// `targetAccounts` came empty and nothing showed that Token Admin fills the field (Microsoft's
+/// Token Admin example has `null` on every token; the lifecycle API fills it).
+fn unconfirmed_global(s: &Subject<'_>) -> Option<&'static str> {
+    if s.token.all_organizations && !s.service.empty_target_accounts_is_global() {
+        Some(match s.service.fills_target_accounts.get() {
+            Some(false) => "Token Admin left targetAccounts empty, and this service is known to leave it empty",
+            _ => "Token Admin left targetAccounts empty",
+        })
+    } else {
+        None
     }
 }

@@ -111,6 +111,7 @@ fn inventory(evidence: Evidence) -> Inventory {
         ],
         coverage: Coverage::new(5, 5, vec![]),
         evidence,
+        service: Default::default(),
     }
 }
 

@@ -204,7 +204,11 @@ impl RuleSet {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
-                .map(|tokens| scope.spawn(|| self.evaluate_tokens(tokens, &owners, index, as_of, &inventory.evidence)))
+                .map(|tokens| {
+                    scope.spawn(|| {
+                        self.evaluate_tokens(tokens, &owners, index, &inventory.service, as_of, &inventory.evidence)
+                    })
+                })
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
@@ -262,6 +266,7 @@ impl RuleSet {
                 suppressed: None,
                 guidance: None,
                 scope: FindingScope::Organization,
+                confidence: Default::default(),
             };
             let mut matching = self.exceptions.iter().enumerate().filter(|(_, e)| {
                 e.rule.as_deref() == Some(rule.id.as_str())
@@ -291,6 +296,7 @@ impl RuleSet {
                         suppressed: None,
                         guidance: None,
                         scope: FindingScope::Organization,
+                        confidence: Default::default(),
                     });
                 }
             }
@@ -305,6 +311,7 @@ impl RuleSet {
         tokens: &[crate::inventory::Token],
         owners: &HashMap<&str, (&Owner, Option<&str>)>,
         index: &ExceptionIndex,
+        service: &crate::service::ServiceBehaviour,
         as_of: DateTime<Utc>,
         evidence: &crate::evidence::Evidence,
     ) -> (Vec<Finding>, Vec<usize>) {
@@ -327,6 +334,7 @@ impl RuleSet {
                     suppressed: None,
                     guidance: None,
                     scope: FindingScope::Credential,
+                    confidence: Default::default(),
                 });
                 continue;
             }
@@ -338,6 +346,7 @@ impl RuleSet {
                 state: token.state(as_of),
                 as_of,
                 evidence,
+                service,
             };
             expired_noted.clear();
             if !self.exceptions.is_empty() {
@@ -358,6 +367,7 @@ impl RuleSet {
                     suppressed: None,
                     guidance: None,
                     scope: FindingScope::Credential,
+                    confidence: rule.check.confidence(&subject),
                 };
                 // An exception still in force wins over one that has expired.
                 if !self.exceptions.is_empty() {
@@ -392,6 +402,7 @@ impl RuleSet {
                             suppressed: None,
                             guidance: None,
                             scope: FindingScope::Credential,
+                            confidence: Default::default(),
                         });
                     }
                 }
@@ -452,6 +463,7 @@ mod unreadable_tests {
             tokens: vec![token("read", None), token("bad", Some("validTo: '10000-01-01' is not a timestamp"))],
             coverage: Coverage::new(1, 1, vec![]),
             evidence: Default::default(),
+            service: Default::default(),
         };
         // An exception for every token of the owner does not accept the unreadable one.
         let rules = RuleSet::parse(

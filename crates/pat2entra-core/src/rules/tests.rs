@@ -47,6 +47,7 @@ fn inventory(tokens: Vec<Token>) -> Inventory {
         coverage: Coverage::new(3, 3, vec![]),
         tokens,
         evidence: Default::default(),
+        service: Default::default(),
     }
 }
 
