@@ -13,6 +13,8 @@ pub enum Exit {
     Auth = 3,
     /// The scan is incomplete: some owners or tokens could not be read (coverage gaps).
     Incomplete = 4,
+    /// `revoke`: some revocations failed (the journal lists them; a rerun tries them again).
+    PartlyFailed = 5,
 }
 
 impl Exit {

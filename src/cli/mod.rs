@@ -11,6 +11,7 @@ mod output;
 mod plan;
 mod progress;
 mod report;
+mod revoke;
 mod rules;
 mod scan;
 #[cfg(feature = "demo")]
@@ -29,6 +30,7 @@ Exit codes:
   2  bad arguments or rules file
   3  sign-in failed or a permission is missing
   4  scan incomplete: some owners could not be read (coverage gaps)
+  5  revoke: some revocations failed (the journal lists them; rerun to retry)
 
 Try it without an organization:  pat2entra scan --demo
 Check sign-in and permissions:   pat2entra whoami --org ORG";
@@ -53,6 +55,9 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
     Plan(plan::PlanArgs),
+    /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
+    #[command(after_help = revoke::after_help())]
+    Revoke(Box<revoke::RevokeArgs>),
     /// Print a rule or a guidance entry in full (ids appear in every report).
     Explain {
         /// A rule id (long-lived) or guidance id (git-credential-manager-oauth).
@@ -130,6 +135,7 @@ pub fn main() -> i32 {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),
             Command::Plan(args) => plan::run(args),
+            Command::Revoke(args) => revoke::run(*args).await,
             Command::Report(args) => report::run(args),
             Command::Diff(args) => diff::run(args),
             Command::Explain { id } => explain::run(&id),

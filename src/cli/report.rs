@@ -1,4 +1,5 @@
-//! `pat2entra report SCAN.json`: any output format from a saved scan, without network.
+//! `pat2entra report SCAN.json`: any output format from a saved scan, without network; or with
+//! `--journal FILE`, the journal of a `revoke` run.
 
 use super::Failure;
 use super::output::OutputArgs;
@@ -10,14 +11,54 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A saved scan (`pat2entra scan -o json --out SCAN.json`).
-    pub scan: PathBuf,
+    #[arg(required_unless_present = "journal")]
+    pub scan: Option<PathBuf>,
+
+    /// Render a revoke journal instead (`SCAN.revoke-journal.jsonl`): each credential's last
+    /// outcome and why (table, Markdown, HTML), or every line (CSV, JSON). Exit 5 while some
+    /// failed or are in doubt.
+    #[arg(long, value_name = "FILE", conflicts_with = "scan")]
+    pub journal: Option<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
-    let record = ScanRecord::load(&args.scan).map_err(|e| Failure::error(Exit::Usage, e))?;
+    if let Some(path) = &args.journal {
+        return journal(path, &args.output);
+    }
+    let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
+    let record = ScanRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
     let record = args.output.write(record)?;
     Ok(args.output.gate(&record))
+}
+
+/// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials are
+/// failed or in doubt (a rerun of the revoke is due), as `revoke` itself exits.
+fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure> {
+    let scan_only = [
+        (output.redact, "--redact"),
+        (output.fail_on.is_some(), "--fail-on"),
+        (output.csv_kind != super::output::CsvRows::Findings, "--csv-kind"),
+    ];
+    if let Some((_, flag)) = scan_only.iter().find(|(given, _)| *given) {
+        return Err(Failure::new(Exit::Usage, format!("{flag} applies to scans, not to --journal")));
+    }
+    let text = crate::files::read_text_limited(path, crate::journal::MAX_JOURNAL, "journal").map_err(|e| {
+        Failure::new(Exit::Usage, format!("journal {}: {}", path.display(), pat2entra_core::error::chain(&e)))
+    })?;
+    let journal = crate::journal::Journal::parse(&text)
+        .map_err(|e| Failure::new(Exit::Usage, format!("journal {} {e}", path.display())))?;
+    super::write_to(output.out.as_deref(), |w| crate::report::render_journal(&journal, output.output.into(), w))?;
+    let summary = journal.summary();
+    let open = [crate::journal::Outcome::Failed, crate::journal::Outcome::Planned]
+        .iter()
+        .map(|o| summary.get(o).copied().unwrap_or(0))
+        .sum::<usize>();
+    if open > 0 {
+        eprintln!("warning: {open} credentials failed or are in doubt; rerun the same revoke command to settle them");
+        return Ok(Exit::PartlyFailed);
+    }
+    Ok(Exit::Ok)
 }

@@ -19,6 +19,7 @@ mod html_report;
 mod redaction;
 mod reports;
 mod resilience;
+mod revoke;
 mod rules_over_service_data;
 mod sample_reports;
 mod scan;

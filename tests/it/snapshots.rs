@@ -103,6 +103,7 @@ fn help_of_every_command() {
         &["report"],
         &["diff"],
         &["plan"],
+        &["revoke"],
         &["explain"],
         &["whoami"],
         &["rules"],

@@ -102,6 +102,9 @@ pub(crate) enum Api {
     /// The lifecycle API (`_apis/tokens/pats`): a refusal there says which credentials it
     /// takes, not that the credential is bad.
     Lifecycle,
+    /// `POST _apis/tokenadmin/revocations`: a 401 there means the credential stopped working
+    /// (the run may have revoked it), since the owners' listings had just been allowed.
+    Revocations,
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -299,7 +302,19 @@ impl AdoClient {
     /// most `max_backoff` between them; plus at most `MAX_THROTTLED_ATTEMPTS` pauses the
     /// service asked for, each at most `max_wait`; all of it cut short by the deadline.
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, api: Api, url: &Url) -> Result<(T, HeaderMap), AdoError> {
-        let endpoint = endpoint_name(url);
+        self.exchange(api, url, None).await
+    }
+
+    /// `get_json`, or with `post` a POST of that JSON body: the same retries, pacing, bounds and
+    /// refresh. A 204 (no content), and any 2xx of a revocation, reads as JSON `null`, so
+    /// `T = ()` takes it.
+    pub(crate) async fn exchange<T: DeserializeOwned>(
+        &self,
+        api: Api,
+        url: &Url,
+        post: Option<&[u8]>,
+    ) -> Result<(T, HeaderMap), AdoError> {
+        let endpoint = if post.is_some() { post_endpoint_name(url) } else { endpoint_name(url) };
         let deadline = self.options.deadline;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
@@ -331,7 +346,7 @@ impl AdoClient {
                     detail: " (the service asked to wait past it)".into(),
                 },
             })?;
-            let sent = self.send(url, &authorization).await;
+            let sent = self.send(url, post, &authorization).await;
             if let Ok((status, headers, _)) = &sent {
                 self.pacer.observe(*status, headers);
             }
@@ -389,7 +404,9 @@ impl AdoClient {
                 }
                 Ok((status, headers, body)) => {
                     self.check_status(api, &endpoint, status, &headers, &body)?;
-                    match serde_json::from_slice::<T>(&body) {
+                    // A revocation is done on any 2xx: its body, if any, says nothing more.
+                    let body: &[u8] = if status == 204 || api == Api::Revocations { b"null" } else { &body };
+                    match serde_json::from_slice::<T>(body) {
                         Ok(value) => return Ok((value, headers)),
                         // Well-formed JSON of the wrong shape: the same bytes would come back.
                         Err(e) if e.classify() == serde_json::error::Category::Data => {
@@ -445,13 +462,18 @@ impl AdoClient {
     /// stream and dropped as soon as it passes `max_response_bytes` (counted after
     /// decompression: reqwest decodes gzip in the stream), so no answer can exhaust memory. A
     /// redirect's body is not read.
-    async fn send(&self, url: &Url, authorization: &Authorization) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
+    async fn send(
+        &self,
+        url: &Url,
+        post: Option<&[u8]>,
+        authorization: &Authorization,
+    ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
         let timeout_at = Instant::now() + self.options.request_timeout;
         let (until, by_deadline) = match self.options.deadline {
             Some(d) if d < timeout_at => (d, true),
             _ => (timeout_at, false),
         };
-        match tokio::time::timeout_at(until, self.send_unbounded(url, authorization)).await {
+        match tokio::time::timeout_at(until, self.send_unbounded(url, post, authorization)).await {
             Ok(result) => result,
             Err(_) if by_deadline => Err(SendError::Deadline),
             Err(_) => Err(SendError::Transport { detail: "request timed out".into(), timeout: true }),
@@ -461,11 +483,14 @@ impl AdoClient {
     async fn send_unbounded(
         &self,
         url: &Url,
+        post: Option<&[u8]>,
         authorization: &Authorization,
     ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
-        let mut response = self
-            .http
-            .get(url.clone())
+        let request = match post {
+            Some(body) => self.http.post(url.clone()).header(CONTENT_TYPE, "application/json").body(body.to_vec()),
+            None => self.http.get(url.clone()),
+        };
+        let mut response = request
             .header(AUTHORIZATION, authorization.header.clone())
             .header(ACCEPT, "application/json")
             // Ask for 401 instead of a 203 sign-in page, as Microsoft's own clients do.
@@ -533,6 +558,14 @@ impl AdoClient {
                 status,
                 detail: self.credential.scrub(error_message(body).trim_start_matches(": ")),
             }),
+            401 if api == Api::Revocations => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: format!(
+                    "HTTP 401 on a revocation after the owners' listings were allowed: the credential pat2entra signs in with stopped working (expired, or revoked, possibly by this run){}",
+                    self.credential.scrub(&error_message(body))
+                ),
+            }),
+            403 if api == Api::Revocations => Err(AdoError::TokenAdminDenied { endpoint, status }),
             401 => Err(AdoError::NotAuthenticated {
                 endpoint,
                 detail: format!("HTTP 401{}", self.credential.scrub(&error_message(body))),
@@ -680,6 +713,13 @@ pub(crate) fn endpoint_name(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     format!("GET {shown}")
+}
+
+/// `POST https://host/org/_apis/…`, without the query string.
+fn post_endpoint_name(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    format!("POST {shown}")
 }
 
 /// Where a redirect pointed, for the error: resolved against the request, without user

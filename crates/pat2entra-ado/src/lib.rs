@@ -17,6 +17,7 @@ mod endpoints;
 mod error;
 mod pacer;
 pub mod probe;
+mod revoke;
 mod sources;
 mod timestamp;
 pub mod wire;
@@ -30,6 +31,7 @@ pub use credential::{Credential, TokenError, TokenSource};
 pub use endpoints::{EndpointError, Endpoints, OrgRef};
 pub use error::AdoError;
 pub use pacer::{ClientStats, Pacer, format_duration};
+pub use revoke::{TokenAdminRevocation, revocation_body};
 pub use sources::{AuditQuery, AuditRead, EntitlementsRead, MIN_AUDIT_SLICE};
 pub use timestamp::{TimestampError, parse_timestamp};
 

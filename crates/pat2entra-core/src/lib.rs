@@ -6,7 +6,8 @@
 //! (`finding`s, with the `scopes` catalog) -> `guidance` (the Entra replacement per use) ->
 //! `record` (the canonical, versioned scan record) -> `report` (table, JSON, CSV, Markdown, HTML
 //! from the askama templates in `report/templates`), `plan` (the retirement plan per owner),
-//! `diff` (scan to scan), `redact` (keyed pseudonyms for sharing). `files` reads and writes files
+//! `diff` (scan to scan), `redact` (keyed pseudonyms for sharing), `selection` (credentials chosen
+//! for an action) and `journal` (what an action planned and did). `files` reads and writes files
 //! safely (size limits, private atomic writes); `secret` holds secrets; `error` shows an error
 //! with its causes.
 
@@ -17,6 +18,7 @@ pub mod files;
 pub mod finding;
 pub mod guidance;
 pub mod inventory;
+pub mod journal;
 pub mod plan;
 pub mod record;
 pub mod redact;
@@ -24,4 +26,5 @@ pub mod report;
 pub mod rules;
 pub mod scopes;
 pub mod secret;
+pub mod selection;
 pub mod service;

@@ -14,6 +14,7 @@ mod evidence;
 mod evidence_api;
 mod http;
 mod org;
+mod revocations;
 mod rng;
 mod throttle;
 
@@ -174,6 +175,12 @@ pub struct SimStats {
     pub membership_requests: AtomicU64,
     pub audit_pages: AtomicU64,
     pub policy_requests: AtomicU64,
+    /// Revocation requests received (`POST _apis/tokenadmin/revocations`), whatever their answer.
+    pub revocation_posts: AtomicU64,
+    /// Credentials revoked (one per id per accepted request).
+    pub revocations: AtomicU64,
+    /// Times each authorization id was revoked.
+    pub revocations_by_id: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 struct SimState {
@@ -186,6 +193,13 @@ struct SimState {
     audit: std::sync::OnceLock<Vec<SimAuditEntry>>,
     /// User Entitlements' `totalCount`, counted on first query.
     members: std::sync::OnceLock<usize>,
+    /// Revocations, replaced and moved credentials since the organization was generated.
+    changes: std::sync::RwLock<revocations::Changes>,
+    /// Revocations recorded before the service starts failing (`SimHandle::allow_revocations`).
+    revocations_allowed: AtomicU64,
+    /// The authorization id of `accepted_pat` (`SimHandle::bind_pat`): once it is revoked, the
+    /// PAT stops working.
+    pat_authorization_id: std::sync::Mutex<Option<String>>,
 }
 
 /// A running simulator. Dropping it shuts the server down gracefully: it stops accepting
@@ -282,6 +296,9 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
         limiter,
         audit: Default::default(),
         members: Default::default(),
+        changes: Default::default(),
+        revocations_allowed: AtomicU64::new(u64::MAX),
+        pat_authorization_id: Default::default(),
     });
     let (shutdown, shutdown_signal) = tokio::sync::watch::channel(());
     let served = state.clone();
@@ -412,6 +429,24 @@ impl SimState {
                 }
                 self.personal_access_tokens(&request, descriptor)
             }
+            [t, r] if is(t, "tokenadmin") && is(r, "revocations") && request.method == "POST" => {
+                self.stats.revocation_posts.fetch_add(1, Ordering::Relaxed);
+                if self.config.deny_token_admin {
+                    return Reply::Response(error(
+                        401,
+                        "TF400813: The user is not authorized to administrate tokens.",
+                        "UnauthorizedRequestException",
+                    ));
+                }
+                // A 204 has no body to cut short or garble: throttling, 503 and resets only.
+                if let Some(fault) = self
+                    .random_fault(n, None)
+                    .filter(|r| matches!(r, Reply::Drop) || matches!(r, Reply::Response(r) if r.status != 200))
+                {
+                    return fault;
+                }
+                self.revocations(&request)
+            }
             // Evidence sources (`evidence_api`): vsaex, vssps and auditservice share the base URL.
             [u] if is(u, "userentitlements") && request.method == "GET" => {
                 if self.denies(Source::Entitlements) {
@@ -506,7 +541,7 @@ impl SimState {
                     .and_then(|userpass| userpass.split_once(':').map(|(_, p)| p == pat))
                     .unwrap_or(false),
             };
-            if accepted {
+            if accepted && !self.pat_revoked() {
                 return Ok(Principal::Administrator);
             }
             "TF400813: The user '' is not authorized to access this resource.".to_string()
@@ -701,7 +736,8 @@ impl SimState {
             ));
         }
         // isPublic=true lists SSH keys, else PATs.
-        let tokens: Vec<SimToken> = if request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        let is_public = request.query("isPublic").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let tokens: Vec<SimToken> = if is_public {
             if self.denies(Source::Ssh) {
                 return evidence_api::denied();
             }
@@ -710,6 +746,7 @@ impl SimState {
             let b = &self.config.behaviour;
             self.org.tokens_of(index).into_iter().filter(|t| b.lists(t, self.config.anchor)).collect()
         };
+        let tokens = self.as_changed(descriptor, is_public, tokens);
         let page_size = match request.query("pageSize").map(str::parse::<usize>) {
             None => 20,
             Some(Ok(n)) if self.config.behaviour.refuses_page_size(n) => {

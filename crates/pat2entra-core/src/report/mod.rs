@@ -4,6 +4,7 @@ mod csv;
 mod diff;
 mod escape;
 mod html;
+mod journal;
 mod json;
 mod markdown;
 mod table;
@@ -11,6 +12,7 @@ mod table;
 pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
+pub use journal::render as render_journal;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
