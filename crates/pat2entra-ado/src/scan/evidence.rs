@@ -311,6 +311,9 @@ pub(super) struct MembershipBasis {
     pub asked: usize,
     /// User Entitlements' coverage; `None`: not asked for.
     pub entitlements: Option<Status>,
+    /// Graph refused: how many were asked before the refusal was seen depends on timing, so it
+    /// is not said (the reason stays the same from run to run).
+    pub denied: bool,
 }
 
 impl MembershipBasis {
@@ -319,7 +322,7 @@ impl MembershipBasis {
         if self.inferred > 0 {
             parts.push(format!("{} inferred from User Entitlements", self.inferred));
         }
-        if self.asked > 0 {
+        if self.asked > 0 && !self.denied {
             parts.push(match self.entitlements {
                 None => format!("{} asked one by one (User Entitlements not requested)", self.asked),
                 Some(Status::Unavailable) => format!("{} asked one by one (User Entitlements unavailable)", self.asked),

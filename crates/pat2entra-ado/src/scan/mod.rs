@@ -265,6 +265,7 @@ pub async fn scan(
         }
     }
     membership_basis.asked = membership_asked.iter().filter(|a| **a).count();
+    membership_basis.denied = !membership_gate.open();
 
     failures.sort_by_key(|(i, _)| *i);
     let owners_failed = failures
