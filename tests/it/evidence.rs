@@ -212,7 +212,7 @@ fn membership_is_asked_only_of_owners_user_entitlements_does_not_list() {
     assert_eq!(
         describe(&record, "membership"),
         format!(
-            "complete ({} inferred from User Entitlements, {} asked (not listed by User Entitlements as active or pending, or Token Admin answered 404))",
+            "complete ({} inferred from User Entitlements, {} asked of Graph)",
             owners.len() - absent.len(),
             absent.len()
         )
@@ -248,7 +248,7 @@ fn membership_is_asked_only_of_owners_user_entitlements_does_not_list() {
     }
     assert_eq!(
         describe(&record, "membership"),
-        format!("complete ({} asked one by one (User Entitlements not requested))", owners.len())
+        format!("complete ({} asked of Graph, User Entitlements not requested)", owners.len())
     );
 }
 

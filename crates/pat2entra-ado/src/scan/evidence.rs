@@ -307,7 +307,9 @@ pub(super) struct MembershipBasis {
     pub resumed: usize,
     /// Owners User Entitlements lists as members: no request.
     pub inferred: usize,
-    /// Owners asked (`membershipstates`), whatever the answer.
+    /// Owners asked (`membershipstates`), whatever the answer: those User Entitlements does not
+    /// list as members, those whose Token Admin listing answered 404, every owner without
+    /// entitlements.
     pub asked: usize,
     /// User Entitlements' coverage; `None`: not asked for.
     pub entitlements: Option<Status>,
@@ -323,18 +325,13 @@ impl MembershipBasis {
             parts.push(format!("{} inferred from User Entitlements", self.inferred));
         }
         if self.asked > 0 && !self.denied {
-            parts.push(match self.entitlements {
-                None => format!("{} asked one by one (User Entitlements not requested)", self.asked),
-                Some(Status::Unavailable) => format!("{} asked one by one (User Entitlements unavailable)", self.asked),
-                Some(Status::Complete) => format!(
-                    "{} asked (not listed by User Entitlements as active or pending, or Token Admin answered 404)",
-                    self.asked
-                ),
-                Some(Status::Partial) => format!(
-                    "{} asked (not in User Entitlements' partial listing as active or pending, or Token Admin answered 404)",
-                    self.asked
-                ),
-            });
+            parts.push(format!("{} asked of Graph", self.asked));
+        }
+        match self.entitlements {
+            None if self.asked > 0 => parts.push("User Entitlements not requested".into()),
+            Some(Status::Unavailable) => parts.push("User Entitlements unavailable".into()),
+            Some(Status::Partial) => parts.push("User Entitlements partial".into()),
+            _ => {}
         }
         if self.resumed > 0 {
             parts.push(format!("{} from the checkpoint", self.resumed));

@@ -610,12 +610,7 @@ mod tests {
             .sum::<usize>();
         assert!(log.len() <= pat_listings + owners + org_pages, "{log:?}");
         let membership = inventory.evidence.source(Source::Membership).unwrap();
-        assert_eq!(
-            membership.reason.as_deref(),
-            Some(
-                "2 inferred from User Entitlements, 2 asked (not listed by User Entitlements as active or pending, or Token Admin answered 404)"
-            )
-        );
+        assert_eq!(membership.reason.as_deref(), Some("2 inferred from User Entitlements, 2 asked of Graph"));
     }
 
     #[tokio::test]
@@ -709,9 +704,7 @@ mod tests {
         assert_eq!(membership.status, Status::Complete);
         assert_eq!(
             membership.reason.as_deref(),
-            Some(
-                "2 inferred from User Entitlements, 1 asked (not listed by User Entitlements as active or pending, or Token Admin answered 404), 1 from the checkpoint"
-            )
+            Some("2 inferred from User Entitlements, 1 asked of Graph, 1 from the checkpoint")
         );
     }
 
@@ -743,10 +736,7 @@ mod tests {
             assert_eq!(inventory.owner("aad.gone").unwrap().member, Some(false));
             assert_eq!(inventory.owner("aad.alice").unwrap().member, Some(true));
             let membership = inventory.evidence.source(Source::Membership).unwrap();
-            assert_eq!(
-                membership.describe(),
-                format!("complete (4 asked one by one (User Entitlements {entitlements}))"),
-            );
+            assert_eq!(membership.describe(), format!("complete (4 asked of Graph, User Entitlements {entitlements})"),);
         }
     }
 
