@@ -10,12 +10,18 @@
 //! time, requests, requests/s, the ideal bound (requests x latency / concurrency), the ratio to
 //! it, and peak RSS. Concurrency 1 is left out of the default (20,000 users at 20 ms take about
 //! 7 minutes, 100,000 about 35); add it with PAT2ENTRA_BENCH_CONCURRENCY=1,8,32,64.
+//!
+//! PAT2ENTRA_BENCH_EVIDENCE (default "none"; "none,default" to compare) chooses the evidence
+//! sources: `none` (a bare inventory, the table above) and `default` (`scan`'s default
+//! `entitlements,membership,audit,ssh`). With both, a second table shows what evidence costs:
+//! requests per owner and the wall and CPU time it adds to the bare scan of the same size.
 
 use chrono::{TimeZone, Utc};
 use pat2entra::ado::{AdoClient, ClientOptions, Credential, Endpoints, OrgRef};
+use pat2entra::evidence::{Source, Status};
 use pat2entra::record::ScanRecord;
 use pat2entra::rules::RuleSet;
-use pat2entra::scan::{ScanOptions, scan};
+use pat2entra::scan::{EvidenceOptions, ScanOptions, scan};
 use pat2entra::secret::Secret;
 use pat2entra::sim::{self, SimConfig};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,10 +34,10 @@ fn list(var: &str, default: &str) -> Vec<usize> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    if let [mode, users, concurrency, latency] = args.as_slice()
+    if let [mode, users, concurrency, latency, evidence] = args.as_slice()
         && mode == "one"
     {
-        one(users.parse().unwrap(), concurrency.parse().unwrap(), latency.parse().unwrap());
+        one(users.parse().unwrap(), concurrency.parse().unwrap(), latency.parse().unwrap(), evidence == "default");
         return;
     }
     if let [mode, users, latency] = args.as_slice()
@@ -45,17 +51,95 @@ fn main() {
         "| users | concurrency | requests | wall (s) | requests/s | ideal (s) | wall / ideal | tokens | findings | peak RSS (MB) |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let evidence_modes: Vec<String> = std::env::var("PAT2ENTRA_BENCH_EVIDENCE")
+        .unwrap_or_else(|_| "none".into())
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .filter(|m| m == "none" || m == "default")
+        .collect();
+    let mut costs: Vec<Cost> = Vec::new();
     for users in list("PAT2ENTRA_BENCH_USERS", "20000,100000") {
         for concurrency in list("PAT2ENTRA_BENCH_CONCURRENCY", "8,32,64") {
-            let exe = std::env::current_exe().unwrap();
-            let out = Command::new(exe)
-                .args(["one", &users.to_string(), &concurrency.to_string(), &latency.to_string()])
-                .output()
-                .unwrap();
-            print!("{}", String::from_utf8_lossy(&out.stdout));
-            // PAT2ENTRA_BENCH_DEBUG's figures, or why the run failed.
-            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            for evidence in &evidence_modes {
+                let exe = std::env::current_exe().unwrap();
+                let out = Command::new(exe)
+                    .args(["one", &users.to_string(), &concurrency.to_string(), &latency.to_string(), evidence])
+                    .output()
+                    .unwrap();
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    match line.strip_prefix("cost ") {
+                        Some(fields) => costs.extend(Cost::parse(fields)),
+                        // The main table: bare inventories only (its figures stay comparable).
+                        None if evidence == "none" => println!("{line}"),
+                        None => {}
+                    }
+                }
+                // PAT2ENTRA_BENCH_DEBUG's figures, or why the run failed.
+                eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            }
         }
+    }
+    if evidence_modes.len() > 1 {
+        println!();
+        println!(
+            "| users | concurrency | evidence | requests | requests / owner | membership requests | wall (s) | scan CPU (s) | added requests / owner | added wall (s) | added scan CPU (s) |"
+        );
+        println!("| ---: | ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for cost in &costs {
+            let bare = costs.iter().find(|c| c.users == cost.users && c.concurrency == cost.concurrency && !c.evidence);
+            let added = |f: fn(&Cost) -> f64| match bare {
+                Some(bare) if cost.evidence => format!("{:+.2}", f(cost) - f(bare)),
+                _ => String::new(),
+            };
+            println!(
+                "| {} | {} | {} | {} | {:.2} | {} | {:.1} | {:.1} | {} | {} | {} |",
+                cost.users,
+                cost.concurrency,
+                if cost.evidence { "default" } else { "none" },
+                cost.requests,
+                cost.per_owner(),
+                cost.membership,
+                cost.wall,
+                cost.cpu,
+                added(Cost::per_owner),
+                added(|c| c.wall),
+                added(|c| c.cpu),
+            );
+        }
+    }
+}
+
+/// One run's figures for the evidence table (the line `cost …` of a run's output).
+struct Cost {
+    users: usize,
+    concurrency: usize,
+    evidence: bool,
+    owners: usize,
+    requests: u64,
+    wall: f64,
+    cpu: f64,
+    /// Graph membership state requests (the simulator's count).
+    membership: u64,
+}
+
+impl Cost {
+    fn parse(fields: &str) -> Option<Cost> {
+        let f: Vec<&str> = fields.split(' ').collect();
+        let [users, concurrency, evidence, owners, requests, wall, cpu, membership] = f[..] else { return None };
+        Some(Cost {
+            users: users.parse().ok()?,
+            concurrency: concurrency.parse().ok()?,
+            evidence: evidence == "default",
+            owners: owners.parse().ok()?,
+            requests: requests.parse().ok()?,
+            wall: wall.parse().ok()?,
+            cpu: cpu.parse().ok()?,
+            membership: membership.parse().ok()?,
+        })
+    }
+
+    fn per_owner(&self) -> f64 {
+        self.requests as f64 / self.owners.max(1) as f64
     }
 }
 
@@ -68,7 +152,8 @@ fn as_of() -> chrono::DateTime<Utc> {
 }
 
 /// The simulator's process: prints its base URL, serves until its standard input closes, then
-/// prints how many requests it answered, its peak RSS (MB) and its CPU time (s).
+/// prints how many requests it answered, its peak RSS (MB), its CPU time (s) and how many of
+/// the requests were membership states.
 fn serve(users: usize, latency_ms: u64) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -76,12 +161,14 @@ fn serve(users: usize, latency_ms: u64) {
         println!("{}", handle.base_url());
         std::io::stdout().flush().unwrap();
         tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
-        let requests = handle.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
-        println!("{requests} {:.0} {:.1}", peak_rss_mb(), cpu_seconds());
+        let stats = handle.stats();
+        let requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let membership = stats.membership_requests.load(std::sync::atomic::Ordering::Relaxed);
+        println!("{requests} {:.0} {:.1} {membership}", peak_rss_mb(), cpu_seconds());
     });
 }
 
-fn one(users: usize, concurrency: usize, latency_ms: u64) {
+fn one(users: usize, concurrency: usize, latency_ms: u64, evidence: bool) {
     let mut simulator = Command::new(std::env::current_exe().unwrap())
         .args(["serve", &users.to_string(), &latency_ms.to_string()])
         .stdin(Stdio::piped())
@@ -101,7 +188,9 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
             ClientOptions::default(),
         )
         .unwrap();
-        let options = ScanOptions { concurrency, ..ScanOptions::default() };
+        let sources = if evidence { Source::DEFAULT.into_iter().collect() } else { Default::default() };
+        let evidence_options = EvidenceOptions { sources, audit_end: as_of, ..EvidenceOptions::default() };
+        let options = ScanOptions { concurrency, evidence: evidence_options, ..ScanOptions::default() };
         let start = Instant::now();
         let cpu_before = cpu_seconds();
         let debug = std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some();
@@ -118,13 +207,20 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
         let wall = start.elapsed().as_secs_f64();
         let scan_cpu = cpu_seconds() - cpu_before;
         assert!(inventory.coverage.complete);
+        for (source, coverage) in &inventory.evidence.sources {
+            assert!(coverage.status == Status::Complete, "evidence.{source}: {}", coverage.describe());
+            if std::env::var_os("PAT2ENTRA_BENCH_DEBUG").is_some() {
+                eprintln!("evidence.{source}: {}", coverage.describe());
+            }
+        }
+        let owners = inventory.owners.len();
         let tokens = inventory.tokens.len();
         let after_scan = peak_rss_mb();
         let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);
         // Closing its input stops the simulator, which answers with its request count.
         drop(simulator.stdin.take());
         let last = answers.next().unwrap().unwrap();
-        let [requests, simulator_rss, simulator_cpu] = last.split(' ').collect::<Vec<_>>()[..] else {
+        let [requests, simulator_rss, simulator_cpu, membership] = last.split(' ').collect::<Vec<_>>()[..] else {
             panic!("the simulator answered {last:?}")
         };
         let requests: u64 = requests.parse().unwrap();
@@ -142,6 +238,10 @@ fn one(users: usize, concurrency: usize, latency_ms: u64) {
             wall / ideal,
             record.findings.len(),
             peak_rss_mb()
+        );
+        println!(
+            "cost {users} {concurrency} {} {owners} {requests} {wall:.2} {scan_cpu:.2} {membership}",
+            if evidence { "default" } else { "none" }
         );
     });
 }

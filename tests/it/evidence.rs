@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{TestSim, record_ids, record_ids_of_kind, scan_json, sim_config};
-use pat2entra::sim::{AuditOff, Faults, SimConfig};
+use pat2entra::sim::{AuditOff, Faults, SeededEvidence, SimConfig};
 use pat2entra_core::evidence::{LastAccessed, Source};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -153,12 +153,103 @@ fn auditing_off_and_denied_per_owner_sources_say_why() {
     let (run, record) = scan_json(&sim, &["--evidence", "+policies"], PAT);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(describe(&record, "audit"), "unavailable (auditing is off in this organization)");
-    assert_eq!(describe(&record, "membership"), "unavailable (vso.graph missing)");
     assert!(describe(&record, "policies").starts_with("unavailable (the Azure DevOps Administrator role missing"));
     assert_eq!(describe(&record, "entitlements"), "complete");
-    // Membership could not be read: no owner is said to be a member or not.
-    let owners = record["owners"].as_array().unwrap();
-    assert!(owners.iter().all(|o| o["member"].is_null()));
+    // Graph refused: the members User Entitlements lists are members all the same; nothing is
+    // said of the others.
+    let seeded = sim.sim().org().seeded_evidence();
+    let entitled = entitled(&seeded);
+    let owners = owners(&record);
+    let absent = owners.keys().filter(|d| !entitled.contains(*d)).count();
+    assert_eq!(
+        describe(&record, "membership"),
+        format!(
+            "partial (vso.graph missing; {absent} of {} owners not read; {} inferred from User Entitlements)",
+            owners.len(),
+            owners.len() - absent
+        )
+    );
+    for (descriptor, owner) in &owners {
+        let expected = if entitled.contains(descriptor) { Value::Bool(true) } else { Value::Null };
+        assert_eq!(owner["member"], expected, "{descriptor}");
+    }
+}
+
+/// Owners User Entitlements lists as members (`active` or `pending`), as seeded.
+fn entitled(seeded: &SeededEvidence) -> BTreeSet<String> {
+    seeded
+        .access_level
+        .iter()
+        .filter(|(_, level)| matches!(level.status.as_str(), "active" | "pending"))
+        .map(|(descriptor, _)| descriptor.clone())
+        .collect()
+}
+
+#[test]
+fn membership_is_asked_only_of_owners_user_entitlements_does_not_list() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sim = sim(SimConfig { removed_owners_not_found: true, ..sim_config() });
+    let seeded = sim.sim().org().seeded_evidence();
+    let stats = sim.sim().stats();
+    let counters = || {
+        [&stats.requests, &stats.membership_requests, &stats.entitlement_pages, &stats.audit_pages]
+            .map(|c| c.load(Relaxed) as usize)
+    };
+    let (run, record) = scan_json(&sim, &[], PAT);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let [requests, membership, entitlement_pages, audit_pages] = counters();
+    let owners = owners(&record);
+    let entitled = entitled(&seeded);
+    let absent: BTreeSet<&String> = owners.keys().filter(|d| !entitled.contains(*d)).collect();
+    assert!(!seeded.not_members.is_empty() && seeded.not_members.iter().all(|d| absent.contains(d)));
+    // One request per owner User Entitlements does not list as a member (the removed ones
+    // among them), none for the others; every removed owner is still told apart.
+    assert_eq!(membership, absent.len());
+    for (descriptor, owner) in &owners {
+        let removed = seeded.not_members.contains(descriptor);
+        assert_eq!(owner["member"], Value::Bool(!removed), "{descriptor}");
+    }
+    assert_eq!(
+        describe(&record, "membership"),
+        format!(
+            "complete ({} inferred from User Entitlements, {} asked of Graph)",
+            owners.len() - absent.len(),
+            absent.len()
+        )
+    );
+
+    // What evidence adds to a bare inventory: an SSH listing per owner (none where Token Admin
+    // already answered "none": removed owners without PATs, subjects that cannot own PATs), a
+    // membership request per owner not listed as a member, and the organization-wide pages.
+    let (_, bare) = scan_json(&sim, &["--evidence", "none"], PAT);
+    let bare_requests = counters()[0] - requests;
+    let added = requests - bare_requests;
+    let answered_none: BTreeSet<&String> = seeded
+        .token_admin_not_found
+        .iter()
+        .chain(&seeded.cannot_own_tokens)
+        .filter(|d| owners.contains_key(*d))
+        .collect();
+    let listed_absent = absent.iter().filter(|d| !answered_none.contains(**d)).count();
+    assert!(
+        added <= owners.len() + listed_absent + entitlement_pages + audit_pages,
+        "evidence added {added} requests: {} owners, {listed_absent} listed by Token Admin but not by User Entitlements, {entitlement_pages} + {audit_pages} pages",
+        owners.len()
+    );
+    assert!(bare["tokens"].as_array().unwrap().len() <= record["tokens"].as_array().unwrap().len());
+
+    // Without User Entitlements nothing tells members apart: one request per owner.
+    let (run, record) = scan_json(&sim, &["--evidence", "membership"], PAT);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(counters()[1] - membership, owners.len());
+    let again = self::owners(&record);
+    for descriptor in &seeded.not_members {
+        assert_eq!(again[descriptor]["member"], false, "{descriptor}");
+    }
+    assert_eq!(
+        describe(&record, "membership"),
+        format!("complete ({} asked of Graph, User Entitlements not requested)", owners.len())
+    );
 }
 
 #[test]

@@ -8,10 +8,10 @@ use crate::wire::{AuditRecord, OwnerActivity};
 use crate::{AdoClient, AdoError, AuditQuery, AuditRead, EntitlementsRead};
 use chrono::{DateTime, Duration, Utc};
 use pat2entra_core::evidence::{
-    AuditWindow, CredentialEvent, CredentialKind, EventKind, LastSeen, Source, SourceCoverage, TenantPolicies,
+    AuditWindow, CredentialEvent, CredentialKind, EventKind, LastSeen, Source, SourceCoverage, Status, TenantPolicies,
 };
 use pat2entra_core::inventory::{Owner, Token};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 pub const DEFAULT_AUDIT_DAYS: u32 = 90;
@@ -278,6 +278,74 @@ fn audit_coverage(read: &AuditRead) -> SourceCoverage {
     let more = read.gaps.len().saturating_sub(shown.len());
     let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
     SourceCoverage::partial(format!("not read: {}{more}", shown.join("; ")))
+}
+
+/// `accessLevel.status` values that make an owner listed by User Entitlements a member without
+/// asking Graph: `active` ("has signed in at least once") and `pending` ("invited … but has not
+/// signed up/signed in yet"). Every other value (`deleted`: "removed from the account",
+/// `disabled`, `expired`, `pendingDisabled`, `none`) or none at all is asked
+/// (`membershipstates`): the listing alone does not say the owner is still there. Values and
+/// words: `AccountUserStatus` in `specification/memberEntitlementManagement/7.1/memberEntitlementManagement.json`.
+const MEMBER_STATUSES: [&str; 2] = ["active", "pending"];
+
+/// Descriptors (lowercase) of the owners User Entitlements lists as members.
+pub(super) fn entitled_members(activity: &[OwnerActivity]) -> HashSet<String> {
+    activity
+        .iter()
+        .filter(|a| {
+            a.access_level.as_ref().is_some_and(|l| MEMBER_STATUSES.iter().any(|s| l.status.eq_ignore_ascii_case(s)))
+        })
+        .map(|a| a.descriptor.to_ascii_lowercase())
+        .collect()
+}
+
+/// Where the owners' membership came from, said in `evidence.membership`'s reason (also when
+/// complete): inferred from User Entitlements, asked of Graph, or from the checkpoint.
+#[derive(Debug, Default)]
+pub(super) struct MembershipBasis {
+    /// Owners whose membership came from the checkpoint.
+    pub resumed: usize,
+    /// Owners User Entitlements lists as members: no request.
+    pub inferred: usize,
+    /// Owners asked (`membershipstates`), whatever the answer: those User Entitlements does not
+    /// list as members, those whose Token Admin listing answered 404, every owner without
+    /// entitlements.
+    pub asked: usize,
+    /// User Entitlements' coverage; `None`: not asked for.
+    pub entitlements: Option<Status>,
+    /// Graph refused: how many were asked before the refusal was seen depends on timing, so it
+    /// is not said (the reason stays the same from run to run).
+    pub denied: bool,
+}
+
+impl MembershipBasis {
+    pub(super) fn note(&self, mut coverage: SourceCoverage) -> SourceCoverage {
+        let mut parts = Vec::new();
+        if self.inferred > 0 {
+            parts.push(format!("{} inferred from User Entitlements", self.inferred));
+        }
+        if self.asked > 0 && !self.denied {
+            parts.push(format!("{} asked of Graph", self.asked));
+        }
+        match self.entitlements {
+            None if self.asked > 0 => parts.push("User Entitlements not requested".into()),
+            Some(Status::Unavailable) => parts.push("User Entitlements unavailable".into()),
+            Some(Status::Partial) => parts.push("User Entitlements partial".into()),
+            _ => {}
+        }
+        if self.resumed > 0 {
+            parts.push(format!("{} from the checkpoint", self.resumed));
+        }
+        if parts.is_empty() {
+            return coverage;
+        }
+        let basis = parts.join(", ");
+        coverage.reason = Some(match coverage.reason.take() {
+            Some(reason) => format!("{reason}; {basis}"),
+            None => basis,
+        });
+        coverage
+    }
 }
 
 /// Sets `last_accessed` and `access_level` on the owners User Entitlements lists.

@@ -81,9 +81,15 @@ pub enum ScanEvent {
 /// Scans the organization. An owner whose tokens cannot be read after retries becomes a
 /// coverage gap; errors that would hit every owner (authentication, permission) stop the scan.
 /// The evidence sources asked for (`options.evidence`) are read beside the owners: per owner
-/// (membership, then SSH keys, at most one membership request per owner) and organization-wide
-/// (entitlements, audit log, policies). A source that cannot be read is a coverage line of
-/// `Inventory::evidence`; it never stops the scan, hides a token or makes it incomplete.
+/// (SSH keys) and organization-wide (entitlements, audit log, policies). Membership costs at
+/// most one request per owner, and with User Entitlements far fewer: an owner it lists as
+/// active (or pending) is a member without a request; only owners it does not list (or lists
+/// as deleted, disabled…) are asked, in a short pass once both listings are done, and an owner
+/// whose Token Admin listing answers 404 is asked on the spot (so a removed owner's 404 is
+/// understood). Without entitlements (not asked for) every owner is asked before its PATs;
+/// with entitlements unreadable, every owner it did not list is asked in that pass. A source
+/// that cannot be read is a coverage line of `Inventory::evidence`; it never stops the scan,
+/// hides a token or makes it incomplete.
 pub async fn scan(
     client: &AdoClient,
     options: &ScanOptions,
@@ -101,6 +107,8 @@ pub async fn scan(
     let ev = &options.evidence;
     let want_membership = ev.wants(Source::Membership);
     let want_ssh = ev.wants(Source::Ssh);
+    // Without User Entitlements nothing tells members apart: ask each owner before its PATs.
+    let membership_first = want_membership && !ev.wants(Source::Entitlements);
     let mut per_owner: Vec<Option<Vec<Token>>> = vec![None; owners.len()];
     let mut members: Vec<Option<bool>> = vec![None; owners.len()];
     // Per-owner evidence a resumed owner already has (from its checkpoint line).
@@ -125,16 +133,22 @@ pub async fn scan(
         }
     };
     // Each owner's work: its PATs unless resumed, and the per-owner evidence it lacks (a
-    // resumed owner's missing evidence is read again, not left out).
+    // resumed owner's missing evidence is read again, not left out; its missing membership is
+    // derived again from this scan's entitlements, or asked).
+    let needs_membership: Vec<bool> =
+        (0..owners.len()).map(|i| want_membership && !had[i].contains(&Source::Membership)).collect();
     let work: Vec<Work> = (0..owners.len())
         .map(|i| Work {
             owner: i,
             pats: per_owner[i].is_none(),
-            membership: want_membership && !had[i].contains(&Source::Membership),
+            membership_first: membership_first && needs_membership[i],
+            membership_on_404: needs_membership[i],
             ssh: want_ssh && !had[i].contains(&Source::Ssh),
         })
-        .filter(|w| w.pats || w.membership || w.ssh)
+        .filter(|w| w.pats || w.membership_first || w.ssh)
         .collect();
+    // Owners whose membership was asked (whatever the answer): not asked again.
+    let mut membership_asked = vec![false; owners.len()];
     // Resumed owners that already had a source count as read for it.
     let mut membership_tally = evidence::Tally {
         read: (0..owners.len()).filter(|i| want_membership && had[*i].contains(&Source::Membership)).count(),
@@ -144,6 +158,7 @@ pub async fn scan(
         read: (0..owners.len()).filter(|i| want_ssh && had[*i].contains(&Source::Ssh)).count(),
         ..Default::default()
     };
+    let resumed_membership = membership_tally.read;
     let membership_gate = evidence::Gate::default();
     let ssh_gate = evidence::Gate::default();
 
@@ -157,6 +172,7 @@ pub async fn scan(
         while let Some((w, read)) = results.next().await {
             let i = w.owner;
             if let Some(member) = &read.member {
+                membership_asked[i] = true;
                 membership_tally.count(&membership_gate, member);
                 if let Ok(Some(active)) = member {
                     members[i] = Some(*active);
@@ -207,6 +223,50 @@ pub async fn scan(
     let org_evidence = evidence::read_org_evidence(client, ev).map(Ok);
     let ((), org) = futures::future::try_join(owners_done, org_evidence).await?;
 
+    // Membership of the owners not asked yet: from User Entitlements where it lists them as
+    // members, asked (concurrently) for the few it does not.
+    let mut membership_basis = evidence::MembershipBasis {
+        resumed: resumed_membership,
+        entitlements: org.coverage.iter().find(|(s, _)| *s == Source::Entitlements).map(|(_, c)| c.status),
+        ..Default::default()
+    };
+    if want_membership {
+        let entitled = evidence::entitled_members(&org.activity);
+        let mut absent = Vec::new();
+        for (i, owner) in owners.iter().enumerate() {
+            if !needs_membership[i] || membership_asked[i] {
+                continue;
+            }
+            if entitled.contains(&owner.descriptor.to_ascii_lowercase()) {
+                members[i] = Some(true);
+                membership_tally.read += 1;
+                membership_basis.inferred += 1;
+            } else {
+                absent.push(i);
+            }
+        }
+        let gate = &membership_gate;
+        let owner_list = &owners;
+        let mut asked = futures::stream::iter(absent)
+            .map(|i| async move {
+                let read =
+                    if gate.open() { Some(client.membership_state(&owner_list[i].descriptor).await) } else { None };
+                (i, read)
+            })
+            .buffer_unordered(options.concurrency.max(1));
+        while let Some((i, read)) = asked.next().await {
+            if let Some(read) = read {
+                membership_asked[i] = true;
+                membership_tally.count(&membership_gate, &read);
+                if let Ok(Some(active)) = read {
+                    members[i] = Some(active);
+                }
+            }
+        }
+    }
+    membership_basis.asked = membership_asked.iter().filter(|a| **a).count();
+    membership_basis.denied = !membership_gate.open();
+
     failures.sort_by_key(|(i, _)| *i);
     let owners_failed = failures
         .into_iter()
@@ -232,7 +292,10 @@ pub async fn scan(
 
     let mut evidence = Evidence::default();
     if want_membership {
-        evidence.sources.insert(Source::Membership, membership_tally.coverage(&membership_gate, owners.len()));
+        evidence.sources.insert(
+            Source::Membership,
+            membership_basis.note(membership_tally.coverage(&membership_gate, owners.len())),
+        );
     }
     if want_ssh {
         evidence.sources.insert(Source::Ssh, ssh_tally.coverage(&ssh_gate, owners.len()));
@@ -262,7 +325,10 @@ pub async fn scan(
 struct Work {
     owner: usize,
     pats: bool,
-    membership: bool,
+    /// Ask membership before the PATs (no User Entitlements to infer it from).
+    membership_first: bool,
+    /// Ask membership if Token Admin answers 404 and it is not known yet.
+    membership_on_404: bool,
     ssh: bool,
 }
 
@@ -273,9 +339,10 @@ struct OwnerRead {
     ssh: Option<Result<Vec<Token>, AdoError>>,
 }
 
-/// One owner: membership first (so a Token Admin 404 for a removed owner is understood), then
-/// PATs, then SSH keys. A 404 for an owner no longer a member, or a 400/404 for a subject kind
-/// that holds no PATs (`bnd`, `svc`), is an answer ("no tokens"), not a gap.
+/// One owner: membership first when nothing else will tell it, then PATs (a 404 with the
+/// membership unknown asks it then, so a removed owner's 404 is understood), then SSH keys. A
+/// 404 for an owner no longer a member, or a 400/404 for a subject kind that holds no PATs
+/// (`bnd`, `svc`), is an answer ("no tokens"), not a gap.
 async fn read_owner(
     client: &AdoClient,
     owner: &Owner,
@@ -284,10 +351,22 @@ async fn read_owner(
     (membership_gate, ssh_gate): (&evidence::Gate, &evidence::Gate),
 ) -> OwnerRead {
     let descriptor = owner.descriptor.as_str();
-    let member =
-        if work.membership && membership_gate.open() { Some(client.membership_state(descriptor).await) } else { None };
-    let not_a_member = matches!(member, Some(Ok(Some(false))));
+    let mut member = if work.membership_first && membership_gate.open() {
+        Some(client.membership_state(descriptor).await)
+    } else {
+        None
+    };
     let kind = descriptor.split('.').next().unwrap_or_default().to_ascii_lowercase();
+    let pats = if work.pats { Some(client.list_pats(descriptor, page_size).await) } else { None };
+    if member.is_none()
+        && work.membership_on_404
+        && matches!(pats, Some(Err(AdoError::Status { status: 404, .. })))
+        && !KINDS_WITHOUT_PATS.contains(&kind.as_str())
+        && membership_gate.open()
+    {
+        member = Some(client.membership_state(descriptor).await);
+    }
+    let not_a_member = matches!(member, Some(Ok(Some(false))));
     let holds_none = |e: &AdoError| match e {
         AdoError::Status { status: 404, .. } if not_a_member => true,
         AdoError::Status { status: 400 | 404, .. } => KINDS_WITHOUT_PATS.contains(&kind.as_str()),
@@ -303,9 +382,14 @@ async fn read_owner(
         }
         other => other,
     };
-    let pats = if work.pats { Some(answered(client.list_pats(descriptor, page_size).await)) } else { None };
+    // The SSH listing is the same endpoint: an owner it answered "holds none" for (removed,
+    // or a kind without PATs) holds no SSH keys either, and is not asked again.
+    let holds_nothing = matches!(&pats, Some(Err(e)) if holds_none(e));
+    let pats = pats.map(answered);
     let fatal = matches!(&pats, Some(Err(e)) if e.is_fatal());
-    let ssh = if work.ssh && ssh_gate.open() && !fatal {
+    let ssh = if work.ssh && holds_nothing {
+        Some(Ok(Vec::new()))
+    } else if work.ssh && ssh_gate.open() && !fatal {
         Some(answered(client.list_ssh_keys(descriptor, page_size).await))
     } else {
         None
@@ -498,10 +582,35 @@ mod tests {
             [(ALICE_PAT, CredentialKind::Pat), ("key-1", CredentialKind::Ssh), (BOB_PAT, CredentialKind::Pat)]
         );
         assert_eq!((inventory.tokens[0].valid_from, inventory.tokens[0].valid_to), (None, None));
-        // At most one membership request per owner, and the audit log asked once.
+        // Membership: alice and bob are listed by User Entitlements (no request); the removed
+        // owner is asked when Token Admin answers 404, the invited `bnd` owner because User
+        // Entitlements does not list it. Neither is asked for SSH keys: the same listing
+        // already answered "none" for them.
         let log = log.lock().unwrap();
-        assert_eq!(log.iter().filter(|t| t.contains("/membershipstates/")).count(), 4);
+        let asked = |what: &str| -> Vec<&str> {
+            let mut d: Vec<&str> = log
+                .iter()
+                .filter_map(|t| t.split(what).nth(1))
+                .map(|rest| rest.split(['?', '/']).next().unwrap_or_default())
+                .collect();
+            d.sort_unstable();
+            d
+        };
+        assert_eq!(asked("/membershipstates/"), ["aad.gone", "bnd.pending"]);
+        let ssh: Vec<&String> = log.iter().filter(|t| t.contains("isPublic=true")).collect();
+        assert_eq!(ssh.len(), 2, "{ssh:?}");
         assert_eq!(log.iter().filter(|t| t.contains("/audit/auditlog")).count(), 1);
+        // Evidence adds at most one request per owner on top of Token Admin's PAT listings,
+        // plus the organization-wide pages (Graph users, entitlements, audit).
+        let owners = inventory.owners.len();
+        let pat_listings = log.iter().filter(|t| t.contains("isPublic=false")).count();
+        let org_pages = ["/graph/users", "/userentitlements", "/audit/auditlog"]
+            .iter()
+            .map(|p| log.iter().filter(|t| t.contains(p)).count())
+            .sum::<usize>();
+        assert!(log.len() <= pat_listings + owners + org_pages, "{log:?}");
+        let membership = inventory.evidence.source(Source::Membership).unwrap();
+        assert_eq!(membership.reason.as_deref(), Some("2 inferred from User Entitlements, 2 asked of Graph"));
     }
 
     #[tokio::test]
@@ -570,7 +679,90 @@ mod tests {
         );
         assert_eq!(again.tokens, resumed.tokens);
         assert_eq!(again.owners, resumed.owners);
-        assert_eq!(again.evidence.sources, resumed.evidence.sources);
+        assert_eq!(again.evidence.sources[&Source::Ssh], resumed.evidence.sources[&Source::Ssh]);
+        let membership = &again.evidence.sources[&Source::Membership];
+        assert_eq!(
+            (membership.status, membership.reason.as_deref()),
+            (Status::Complete, Some("4 from the checkpoint"))
+        );
+
+        // With User Entitlements, members are inferred and not recorded per owner: a resumed
+        // scan derives them again from the entitlements it reads, asking only the others.
+        std::fs::remove_file(&settings.path).unwrap();
+        let both = [Source::Entitlements, Source::Membership, Source::Ssh];
+        let first = scan(&client, &with_checkpoint(&both), &|_| {}).await.unwrap();
+        assert_eq!(first.owner("aad.gone").unwrap().member, Some(false));
+        log.lock().unwrap().clear();
+        let again = scan(&client, &with_checkpoint(&both), &|_| {}).await.unwrap();
+        assert_eq!(count(&log, "/personalaccesstokens/"), 0, "{:?}", log.lock().unwrap());
+        // The removed owner's answer was recorded; the invited one (not listed) is asked again.
+        assert_eq!(count(&log, "/membershipstates/"), 1, "{:?}", log.lock().unwrap());
+        assert_eq!(count(&log, "/membershipstates/bnd.pending"), 1);
+        assert_eq!(again.owners, first.owners);
+        assert_eq!(again.tokens, first.tokens);
+        let membership = &again.evidence.sources[&Source::Membership];
+        assert_eq!(membership.status, Status::Complete);
+        assert_eq!(
+            membership.reason.as_deref(),
+            Some("2 inferred from User Entitlements, 1 asked of Graph, 1 from the checkpoint")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_entitlements_membership_is_asked_once_per_owner() {
+        for (sources, entitlements) in [
+            (vec![Source::Membership, Source::Ssh], "not requested"),
+            (vec![Source::Entitlements, Source::Membership, Source::Ssh], "unavailable"),
+        ] {
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let base = organization(audit_denied, log.clone()).await;
+            let mut client = client_for(&base, ClientOptions::default());
+            // User Entitlements on another host that refuses: the fallback asks every owner.
+            if entitlements == "unavailable" {
+                let (denied, _) = serve(|_, _| Some(http("401 Unauthorized", "", r#"{"message":"TF400813"}"#))).await;
+                let mut endpoints = crate::Endpoints::single_base(&base).unwrap();
+                endpoints.vsaex = crate::Endpoints::single_base(&denied).unwrap().vsaex;
+                client = AdoClient::new(
+                    endpoints,
+                    crate::OrgRef::parse("contoso").unwrap(),
+                    crate::Credential::Pat(pat2entra_core::secret::Secret::new("pat-secret-777")),
+                    ClientOptions { base_backoff: std::time::Duration::from_millis(1), ..ClientOptions::default() },
+                )
+                .unwrap();
+            }
+            let inventory = scan(&client, &options(&sources), &|_| {}).await.unwrap();
+            let log = log.lock().unwrap();
+            assert_eq!(log.iter().filter(|t| t.contains("/membershipstates/")).count(), 4, "{entitlements}");
+            assert_eq!(inventory.owner("aad.gone").unwrap().member, Some(false));
+            assert_eq!(inventory.owner("aad.alice").unwrap().member, Some(true));
+            let membership = inventory.evidence.source(Source::Membership).unwrap();
+            assert_eq!(membership.describe(), format!("complete (4 asked of Graph, User Entitlements {entitlements})"),);
+        }
+    }
+
+    #[test]
+    fn only_active_and_pending_entitlements_make_members() {
+        use crate::wire::OwnerActivity;
+        use pat2entra_core::evidence::AccessLevel;
+        let entry = |d: &str, status: Option<&str>| OwnerActivity {
+            descriptor: d.into(),
+            last_accessed: None,
+            access_level: status.map(|s| AccessLevel { status: s.into(), license: None }),
+        };
+        let listed = [
+            entry("aad.A", Some("active")),
+            entry("aad.b", Some("Pending")),
+            entry("aad.c", Some("deleted")),
+            entry("aad.d", Some("disabled")),
+            entry("aad.e", Some("expired")),
+            entry("aad.f", Some("pendingDisabled")),
+            entry("aad.g", Some("none")),
+            entry("aad.h", None),
+        ];
+        let members = evidence::entitled_members(&listed);
+        let mut members: Vec<&str> = members.iter().map(String::as_str).collect();
+        members.sort_unstable();
+        assert_eq!(members, ["aad.a", "aad.b"]);
     }
 
     #[tokio::test]
