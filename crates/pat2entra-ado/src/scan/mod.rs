@@ -18,6 +18,10 @@ use pat2entra_core::inventory::{
 };
 use pat2entra_core::service::{Observations, ServiceBehaviour};
 
+/// Added to a Token Admin 404 when membership was not read.
+const NOT_FOUND_HINT: &str =
+    " (an owner removed from the organization answers 404: add membership to --evidence to tell)";
+
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Owners scanned at the same time.
@@ -213,7 +217,11 @@ pub async fn scan(
                 Some(Err(e)) if e.is_fatal() => return Err(ScanError::from(e)),
                 Some(Err(e)) => {
                     on_event(ScanEvent::OwnerFailed);
-                    failures.push((i, e.to_string()));
+                    // Token Admin may not know an owner removed from the organization: only
+                    // their membership tells that from a gap.
+                    let hint = matches!(e, AdoError::Status { status: 404, .. }) && !want_membership;
+                    let hint = if hint { NOT_FOUND_HINT } else { "" };
+                    failures.push((i, format!("{e}{hint}")));
                 }
             }
         }
@@ -657,6 +665,8 @@ mod tests {
         // Without membership, a Token Admin 404 is not understood: a gap, asked again on resume.
         let failed: Vec<&str> = bare.coverage.owners_failed.iter().map(|f| f.descriptor.as_str()).collect();
         assert_eq!(failed, ["aad.gone"]);
+        let error = &bare.coverage.owners_failed[0].error;
+        assert!(error.contains("HTTP 404") && error.ends_with(NOT_FOUND_HINT), "the gap says how to tell: {error}");
         log.lock().unwrap().clear();
         let resumed = scan(&client, &with_checkpoint(&[Source::Membership, Source::Ssh]), &|_| {}).await.unwrap();
         assert_eq!(count(&log, "isPublic=false"), 1, "PATs come from the checkpoint, but for the gap");
