@@ -217,8 +217,24 @@ impl AdoClient {
 
     /// Every personal access token of one owner, following the body's `continuationToken`.
     pub async fn list_pats(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
+        let pages = self.token_admin_pages(owner_descriptor, page_size, false, Api::TokenAdmin).await?;
+        // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
+        Ok(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_token(owner_descriptor)).collect())
+    }
+
+    /// Every Token Admin page of one owner's PATs (`is_public` false) or SSH keys (true),
+    /// following the body's `continuationToken` under the `Paging` guard; how a PAT listing ended
+    /// (`null`, `""`, zero GUID) is counted for the record's `service.paging_end` (the probe and
+    /// the simulator's behaviours concern PAT listings).
+    pub(crate) async fn token_admin_pages(
+        &self,
+        owner_descriptor: &str,
+        page_size: u32,
+        is_public: bool,
+        api: Api,
+    ) -> Result<Vec<TokenAdminPage>, AdoError> {
         let base = self.api_url(&self.endpoints.vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor])?;
-        let mut tokens = Vec::new();
+        let mut pages = Vec::new();
         let mut paging = Paging::new(&base, self.options.max_pages_per_owner, "--max-pages");
         let mut continuation: Option<String> = None;
         loop {
@@ -227,24 +243,23 @@ impl AdoClient {
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("pageSize", &page_size.to_string());
-                q.append_pair("isPublic", "false");
+                q.append_pair("isPublic", if is_public { "true" } else { "false" });
                 if let Some(c) = &continuation {
                     q.append_pair("continuationToken", c);
                 }
                 q.append_pair("api-version", TOKEN_ADMIN_API_VERSION);
             }
-            let (page, _): (TokenAdminPage, HeaderMap) = self.get_json(Api::TokenAdmin, &url).await?;
-            // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
-            tokens.extend(page.value.into_iter().map(|t| t.into_token(owner_descriptor)));
-            continuation = paging.follow(page.continuation_token)?;
+            let (mut page, _): (TokenAdminPage, HeaderMap) = self.get_json(api, &url).await?;
+            continuation = paging.follow(page.continuation_token.take())?;
+            pages.push(page);
             if continuation.is_none() {
                 break;
             }
         }
-        if let Some(end) = paging.end {
+        if let Some(end) = paging.end.filter(|_| !is_public) {
             *self.paging_ends.lock().unwrap_or_else(|p| p.into_inner()).entry(end).or_default() += 1;
         }
-        Ok(tokens)
+        Ok(pages)
     }
 
     /// `GET https://dev.azure.com/{org}/_apis/connectionData`: who the credential belongs to,

@@ -6,9 +6,7 @@
 
 use crate::client::{AdoClient, Api, Paging, endpoint_name};
 use crate::error::AdoError;
-use crate::wire::{
-    AuditLogPage, AuditRecord, MembershipState, OwnerActivity, TenantPolicy, TokenAdminPage, UserEntitlementsPage,
-};
+use crate::wire::{AuditLogPage, AuditRecord, MembershipState, OwnerActivity, TenantPolicy, UserEntitlementsPage};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use pat2entra_core::evidence::TenantPolicies;
 use pat2entra_core::inventory::Token;
@@ -18,7 +16,6 @@ use std::collections::HashSet;
 const ENTITLEMENTS_API_VERSION: &str = "7.1";
 const MEMBERSHIP_API_VERSION: &str = "7.1-preview.1";
 const AUDIT_API_VERSION: &str = "7.1-preview.1";
-const TOKEN_ADMIN_API_VERSION: &str = "7.1";
 /// The tenant policy endpoint is undocumented; ADOPS sends no api-version, the service's own
 /// clients use this one.
 const TENANT_POLICY_API_VERSION: &str = "7.1-preview.1";
@@ -67,11 +64,6 @@ pub struct AuditQuery {
     pub end: DateTime<Utc>,
     pub slice: Duration,
     pub batch_size: u32,
-}
-
-fn is_zero_guid(token: &str) -> bool {
-    let t = token.trim();
-    !t.is_empty() && t.chars().all(|c| c == '0' || c == '-')
 }
 
 fn audit_time(t: DateTime<Utc>) -> String {
@@ -160,31 +152,9 @@ impl AdoClient {
     /// kind `ssh`. The key text (`publicData`) is not read. Paging ends on a missing, empty or
     /// all-zero continuation token (Microsoft's C# sample stops at `Guid.Empty`).
     pub async fn list_ssh_keys(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
-        let base = self.api_url(&self.endpoints().vssps, &["tokenadmin", "personalaccesstokens", owner_descriptor])?;
-        let mut keys = Vec::new();
-        let mut paging = Paging::new(&base, self.options().max_pages_per_owner, "--max-pages");
-        let mut continuation: Option<String> = None;
-        loop {
-            paging.start_page()?;
-            let mut url = base.clone();
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("pageSize", &page_size.to_string());
-                q.append_pair("isPublic", "true");
-                if let Some(c) = &continuation {
-                    q.append_pair("continuationToken", c);
-                }
-                q.append_pair("api-version", TOKEN_ADMIN_API_VERSION);
-            }
-            let (page, _): (TokenAdminPage, HeaderMap) =
-                self.get_json(Api::Evidence { needs: NEEDS_SSH }, &url).await?;
-            keys.extend(page.value.into_iter().map(|t| t.into_ssh_key(owner_descriptor)));
-            let next = page.continuation_token.filter(|c| !c.trim().is_empty() && !is_zero_guid(c));
-            continuation = paging.follow(next)?;
-            if continuation.is_none() {
-                return Ok(keys);
-            }
-        }
+        let pages =
+            self.token_admin_pages(owner_descriptor, page_size, true, Api::Evidence { needs: NEEDS_SSH }).await?;
+        Ok(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_ssh_key(owner_descriptor)).collect())
     }
 
     /// One page of `GET https://auditservice.dev.azure.com/{org}/_apis/audit/auditlog`
