@@ -268,18 +268,13 @@ impl RuleSet {
                 scope: FindingScope::Organization,
                 confidence: Default::default(),
             };
-            let mut matching = self.exceptions.iter().enumerate().filter(|(_, e)| {
+            let matching = self.exceptions.iter().enumerate().filter(|(_, e)| {
                 e.rule.as_deref() == Some(rule.id.as_str())
                     && e.authorization_id.is_none()
                     && e.owner.is_none()
                     && e.display_name.is_none()
             });
-            let first = matching.next();
-            let chosen = match first {
-                Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),
-                other => other,
-            };
-            if let Some((i, exception)) = chosen {
+            if let Some((i, exception)) = choose_exception(matching, as_of) {
                 matched[i] += 1;
                 if !exception.is_expired(as_of) {
                     finding.suppressed = Some(Box::new(exception.suppression()));
@@ -373,16 +368,11 @@ impl RuleSet {
                 if !self.exceptions.is_empty() {
                     index.for_finding(&token_candidates, &finding.rule, &mut candidates);
                 }
-                let mut matching = candidates
+                let matching = candidates
                     .iter()
                     .map(|&i| (i, &self.exceptions[i]))
                     .filter(|(_, e)| e.matches(&finding, token, subject.owner));
-                let first = matching.next();
-                let chosen = match first {
-                    Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),
-                    other => other,
-                };
-                if let Some((i, exception)) = chosen {
+                if let Some((i, exception)) = choose_exception(matching, as_of) {
                     matched[i] += 1;
                     if !exception.is_expired(as_of) {
                         finding.suppressed = Some(Box::new(exception.suppression()));
@@ -429,6 +419,19 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
     drop(keys);
     let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
     order.into_iter().map(|i| slots[i].take().expect("each index once")).collect()
+}
+
+/// The exception that decides a finding among those that match it: the first still in force,
+/// else the first (an expired one: its finding counts again and the expiry is reported).
+fn choose_exception<'a>(
+    mut matching: impl Iterator<Item = (usize, &'a exceptions::Exception)>,
+    as_of: DateTime<Utc>,
+) -> Option<(usize, &'a exceptions::Exception)> {
+    let first = matching.next();
+    match first {
+        Some((_, e)) if e.is_expired(as_of) => matching.find(|(_, e)| !e.is_expired(as_of)).or(first),
+        other => other,
+    }
 }
 
 #[cfg(test)]
