@@ -8,9 +8,10 @@ use pat2entra::ado::wire::{
     AuditLogPage, AuditRecord, Collection, GraphUser, SessionToken, TokenAdminPage, UserEntitlement,
     UserEntitlementsPage,
 };
+use pat2entra::sim::shape::assert_same_shape;
 use pat2entra_core::evidence::{CredentialKind, LastAccessed};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ado-api");
@@ -149,61 +150,6 @@ fn token_admin_examples_parse_as_ssh_keys() {
         let keys: Vec<_> = page.value.into_iter().map(|t| t.into_ssh_key("aad.owner")).collect();
         assert_eq!(keys.len(), 3);
         assert!(keys.iter().all(|k| k.kind == CredentialKind::Ssh && k.owner == "aad.owner"));
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// For each field name seen in `items`, the JSON types it takes.
-fn field_types(items: &[Value]) -> BTreeMap<String, BTreeSet<&'static str>> {
-    let mut fields: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-    for item in items {
-        for (k, v) in item.as_object().expect("items are objects") {
-            fields.entry(k.clone()).or_default().insert(kind(v));
-        }
-    }
-    fields
-}
-
-/// Every simulator field exists in the examples (or, for `extra`, in the spec's schema) with a
-/// type the examples show (a field only ever `null` in the examples may carry a string or array).
-fn assert_same_shape(what: &str, sim_items: &[Value], example_items: &[Value], extra: &[(&str, &str)]) {
-    let expected = field_types(example_items);
-    let actual = field_types(sim_items);
-    for (field, types) in &actual {
-        let allowed = match expected.get(field) {
-            Some(t) => t.clone(),
-            None => {
-                let (_, t) = extra
-                    .iter()
-                    .find(|(name, _)| name == field)
-                    .unwrap_or_else(|| panic!("{what}: the simulator sends '{field}', which no example or schema has"));
-                [*t].into_iter().collect()
-            }
-        };
-        for t in types {
-            let ok = allowed.contains(t)
-                || (*t == "null" && allowed.contains("null"))
-                || (allowed == ["null"].into() && matches!(*t, "string" | "array"));
-            assert!(ok, "{what}.{field}: simulator sends {t}, examples show {allowed:?}");
-        }
-    }
-    // Fields every example item has, every simulator item has too.
-    for field in expected.keys() {
-        let in_every_example = example_items.iter().all(|i| i.get(field).is_some());
-        let in_every_sim = sim_items.iter().all(|i| i.get(field).is_some());
-        if in_every_example {
-            assert!(in_every_sim, "{what}: simulator items lack '{field}'");
-        }
     }
 }
 

@@ -16,6 +16,7 @@ mod http;
 mod org;
 mod revocations;
 mod rng;
+pub mod shape;
 mod throttle;
 
 pub use behaviour::{BadBehaviour, Behaviour, PagingEnd as SimPagingEnd};

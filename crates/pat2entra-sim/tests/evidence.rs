@@ -3,6 +3,7 @@
 //! seeded truth they serve.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use pat2entra_sim::shape::{assert_same_shape, kind};
 use pat2entra_sim::{AuditOff, Faults, SimConfig, SimHandle, Source};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,56 +52,6 @@ fn example_body(relative: &str) -> Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let example: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).unwrap();
     example["responses"]["200"]["body"].clone()
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-fn field_types(items: &[Value]) -> BTreeMap<String, BTreeSet<&'static str>> {
-    let mut fields: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-    for item in items {
-        for (k, v) in item.as_object().expect("items are objects") {
-            fields.entry(k.clone()).or_default().insert(kind(v));
-        }
-    }
-    fields
-}
-
-/// As `tests/it/contract.rs`: every simulator field exists in the examples (or, for `extra`, in
-/// the spec's schema, with its types as `string|null`) with a type the examples show (a field only ever `null` there may carry a
-/// string); fields every example item has, every simulator item has.
-fn assert_same_shape(what: &str, sim_items: &[Value], example_items: &[Value], extra: &[(&str, &str)]) {
-    assert!(!sim_items.is_empty(), "{what}: nothing to compare");
-    let expected = field_types(example_items);
-    for (field, types) in field_types(sim_items) {
-        let allowed: BTreeSet<&str> = match expected.get(&field) {
-            Some(t) => t.clone(),
-            None => {
-                let (_, t) = extra
-                    .iter()
-                    .find(|(name, _)| *name == field)
-                    .unwrap_or_else(|| panic!("{what}: the simulator sends '{field}', which no example or schema has"));
-                t.split('|').collect()
-            }
-        };
-        for t in types {
-            let ok = allowed.contains(t) || (allowed == ["null"].into() && matches!(t, "string" | "array"));
-            assert!(ok, "{what}.{field}: simulator sends {t}, examples show {allowed:?}");
-        }
-    }
-    for field in expected.keys() {
-        if example_items.iter().all(|i| i.get(field).is_some()) {
-            assert!(sim_items.iter().all(|i| i.get(field).is_some()), "{what}: simulator items lack '{field}'");
-        }
-    }
 }
 
 /// Every page of User Entitlements, following the body's continuation token.
