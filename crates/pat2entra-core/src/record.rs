@@ -123,6 +123,17 @@ pub struct Summary {
     pub organization_findings: usize,
 }
 
+impl Summary {
+    /// Open findings per severity, most severe first: `3 critical, 0 high, 1 medium, 0 low, 0 info`.
+    pub fn severity_counts(&self) -> String {
+        let counts: Vec<String> = Severity::ALL
+            .iter()
+            .map(|sev| format!("{} {sev}", self.findings_by_severity.get(sev).copied().unwrap_or(0)))
+            .collect();
+        counts.join(", ")
+    }
+}
+
 impl ScanRecord {
     /// Judges an inventory: rules, then guidance. Pure: the same inputs give the same record.
     pub fn judge(inventory: Inventory, rules: &RuleSet, as_of: DateTime<Utc>) -> Self {

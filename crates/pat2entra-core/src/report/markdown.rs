@@ -40,11 +40,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         "| Tokens | {} ({} active, {} expired, {} revoked); {} flagged |",
         s.tokens, s.active_tokens, s.expired_tokens, s.revoked_tokens, s.flagged_tokens
     )?;
-    let counts: Vec<String> = Severity::ALL
-        .iter()
-        .map(|sev| format!("{} {sev}", s.findings_by_severity.get(sev).copied().unwrap_or(0)))
-        .collect();
-    writeln!(out, "| Findings | {} |", counts.join(", "))?;
+    writeln!(out, "| Findings | {} |", s.severity_counts())?;
     writeln!(out, "| Accepted by exceptions | {} |", s.suppressed_findings)?;
 
     writeln!(out)?;

@@ -46,16 +46,12 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
         "Tokens:   {} ({} active, {} expired, {} revoked); {} flagged",
         s.tokens, s.active_tokens, s.expired_tokens, s.revoked_tokens, s.flagged_tokens
     )?;
-    let counts: Vec<String> = Severity::ALL
-        .iter()
-        .map(|sev| format!("{} {}", s.findings_by_severity.get(sev).copied().unwrap_or(0), sev))
-        .collect();
     let suppressed = if s.suppressed_findings > 0 {
         format!(" ({} more accepted by exceptions)", s.suppressed_findings)
     } else {
         String::new()
     };
-    writeln!(out, "Findings: {}{suppressed}", counts.join(", "))?;
+    writeln!(out, "Findings: {}{suppressed}", s.severity_counts())?;
     // Each evidence source's coverage, then the audit log's limits, under the same labels.
     for (i, line) in record.evidence.lines().iter().enumerate() {
         let label = if i == 0 { "Evidence:" } else { "" };
