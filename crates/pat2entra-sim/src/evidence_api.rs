@@ -4,7 +4,7 @@
 
 use crate::evidence::SimAuditEntry;
 use crate::http::{Reply, Request, Response};
-use crate::{AuditOff, SimState, error};
+use crate::{AuditOff, SimState, bad_continuation, continuation_start, error};
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pat2entra_core::evidence::Source;
@@ -40,18 +40,9 @@ impl SimState {
     pub(crate) fn user_entitlements(&self, request: &Request) -> Reply {
         self.stats.entitlement_pages.fetch_add(1, Ordering::Relaxed);
         let count = self.org.user_count();
-        let start = match request.query("continuationToken") {
-            None => 0,
-            Some(token) => match decode_entitlements_continuation(token) {
-                Some(start) if start < count => start,
-                _ => {
-                    return Reply::Response(error(
-                        400,
-                        "The continuation token is not valid.",
-                        "InvalidContinuationTokenException",
-                    ));
-                }
-            },
+        let start = match continuation_start(request, count, decode_entitlements_continuation) {
+            Ok(start) => start,
+            Err(reply) => return reply,
         };
         let page_size = self.config.entitlements_page_size.max(1);
         let mut items = Vec::with_capacity(page_size.min(count));
@@ -181,13 +172,7 @@ impl SimState {
             Some(token) if token.split(';').count() == 3 => {
                 log.partition_point(|e| e.id.as_str() <= token).max(first_in)
             }
-            Some(_) => {
-                return Reply::Response(error(
-                    400,
-                    "The continuation token is not valid.",
-                    "InvalidContinuationTokenException",
-                ));
-            }
+            Some(_) => return bad_continuation(),
         };
         let to = (from + batch).min(past_end).max(from);
         let entries: Vec<Value> = log[from..to].iter().map(|e| self.audit_entry_json(e)).collect();

@@ -646,18 +646,9 @@ impl SimState {
         let matches = |u: &SimUser| wanted.as_ref().is_none_or(|w| w.iter().any(|t| t == u.subject_type()));
         let count = self.org.user_count();
         // The continuation token carries the position to go on from.
-        let start = match request.query("continuationToken") {
-            None => 0,
-            Some(token) => match decode_graph_continuation(token) {
-                Some(start) if start < count => start,
-                _ => {
-                    return Reply::Response(error(
-                        400,
-                        "The continuation token is not valid.",
-                        "InvalidContinuationTokenException",
-                    ));
-                }
-            },
+        let start = match continuation_start(request, count, decode_graph_continuation) {
+            Ok(start) => start,
+            Err(reply) => return reply,
         };
         let page_size = self.config.graph_page_size.max(1);
         let mut page = Vec::with_capacity(page_size.min(count));
@@ -762,18 +753,9 @@ impl SimState {
                 return Reply::Response(error(400, "The page size is not valid.", "ArgumentException"));
             }
         };
-        let start = match request.query("continuationToken") {
-            None => 0,
-            Some(token) => match decode_token_continuation(token, descriptor) {
-                Some(start) if start < tokens.len() => start,
-                _ => {
-                    return Reply::Response(error(
-                        400,
-                        "The continuation token is not valid.",
-                        "InvalidContinuationTokenException",
-                    ));
-                }
-            },
+        let start = match continuation_start(request, tokens.len(), |t| decode_token_continuation(t, descriptor)) {
+            Ok(start) => start,
+            Err(reply) => return reply,
         };
         let end = (start + page_size).min(tokens.len());
         let value: Vec<Value> = tokens[start..end].iter().map(|t| self.session_token_json(user, t)).collect();
@@ -858,6 +840,28 @@ fn decode_token_continuation(token: &str, descriptor: &str) -> Option<usize> {
         return None;
     }
     usize::from_str_radix(std::str::from_utf8(&token[24..]).ok()?, 16).ok()
+}
+
+/// Where a paged listing of `count` items goes on from: 0 without a `continuationToken`, else
+/// the position `decode` reads from it; a token that does not decode to a position inside the
+/// listing is the service's 400.
+pub(crate) fn continuation_start(
+    request: &Request,
+    count: usize,
+    decode: impl FnOnce(&str) -> Option<usize>,
+) -> Result<usize, Reply> {
+    match request.query("continuationToken") {
+        None => Ok(0),
+        Some(token) => match decode(token) {
+            Some(start) if start < count => Ok(start),
+            _ => Err(bad_continuation()),
+        },
+    }
+}
+
+/// The service's answer to a continuation token it did not issue.
+pub(crate) fn bad_continuation() -> Reply {
+    Reply::Response(error(400, "The continuation token is not valid.", "InvalidContinuationTokenException"))
 }
 
 #[cfg(test)]
