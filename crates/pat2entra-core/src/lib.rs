@@ -28,3 +28,4 @@ pub mod scopes;
 pub mod secret;
 pub mod selection;
 pub mod service;
+pub mod tenant;

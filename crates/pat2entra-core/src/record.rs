@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// current version.
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
-fn readable(version: u64) -> bool {
+pub(crate) fn readable(version: u64) -> bool {
     (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&version)
 }
 
@@ -57,6 +57,9 @@ pub struct ScanRecord {
     /// Set by `--redact`: names are keyed pseudonyms, and whether they compare across runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redaction: Option<crate::redact::Redaction>,
+    /// Set on one part of a sharded scan (`scan --shard I/N`); `merge` recombines the parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::tenant::Shard>,
     /// Lookups by id, built on first use (reports look up owners and tokens per finding).
     #[serde(skip)]
     index: Index,
@@ -199,6 +202,7 @@ impl ScanRecord {
             exceptions,
             usage,
             redaction: None,
+            shard: None,
             index: Index::default(),
         }
     }
@@ -426,7 +430,7 @@ pub enum LoadError {
 
 /// `scan.json:12:7: tokens[3].is_valid: invalid type: …`: serde's message with the file, line
 /// and column in front and the JSON path of the value there.
-fn load_error(bytes: &[u8], name: &str, e: &serde_json::Error, what: &str) -> LoadError {
+pub(crate) fn load_error(bytes: &[u8], name: &str, e: &serde_json::Error, what: &str) -> LoadError {
     let message = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = message.strip_suffix(&suffix).unwrap_or(&message);
