@@ -21,6 +21,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
+    args.output.refuse_exports("diff")?;
     let load = |path: &PathBuf| ScanRecord::load(path).map_err(|e| Failure::error(Exit::Usage, e));
     let (mut old, mut new) = (load(&args.old)?, load(&args.new)?);
     if !old.organization.eq_ignore_ascii_case(&new.organization) {

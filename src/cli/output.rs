@@ -24,6 +24,10 @@ pub enum OutputFormat {
     Html,
     /// Summary, findings by severity, actions per owner and guidance, for wikis and pull requests.
     Markdown,
+    /// OCSF Detection Findings (class 2004), one JSON object per line, for a SIEM.
+    Ocsf,
+    /// JUnit XML (a test case per credential and rule; failures at or above --fail-on), for CI.
+    Junit,
 }
 
 impl From<OutputFormat> for report::Format {
@@ -34,6 +38,8 @@ impl From<OutputFormat> for report::Format {
             OutputFormat::Csv => report::Format::Csv,
             OutputFormat::Html => report::Format::Html,
             OutputFormat::Markdown => report::Format::Markdown,
+            OutputFormat::Ocsf => report::Format::Ocsf,
+            OutputFormat::Junit => report::Format::Junit,
         }
     }
 }
@@ -93,6 +99,11 @@ pub struct OutputArgs {
     /// Exit 0 even when some owners could not be read (they stay listed as coverage gaps).
     #[arg(long)]
     pub allow_partial: bool,
+
+    /// Also append a short Markdown digest (under 1 MiB) to FILE, e.g. $GITHUB_STEP_SUMMARY or a
+    /// file for Azure Pipelines' ##vso[task.uploadsummary].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 impl OutputArgs {
@@ -104,6 +115,7 @@ impl OutputArgs {
             terminal_width: if to_terminal { terminal_width() } else { None },
             color,
             csv_kind: self.csv_kind.into(),
+            fail_on: self.fail_on,
         }
     }
 
@@ -126,7 +138,62 @@ impl OutputArgs {
         }
         let options = self.render_options();
         super::write_to(self.out.as_deref(), |w| report::render(&record, self.output.into(), &options, w))?;
+        self.write_summary(report::Records::Organization(&record))?;
         Ok(record)
+    }
+
+    /// With `--summary FILE`: appends the digest of an (already redacted) record to FILE,
+    /// created when missing. Appended, as GitHub's step summary file is: other steps' text
+    /// stays. The digest fits in what is left of 1 MiB after the file's current content.
+    pub fn write_summary(&self, records: report::Records<'_>) -> Result<(), Failure> {
+        let Some(path) = &self.summary else {
+            return Ok(());
+        };
+        let fail = |e: std::io::Error| {
+            Failure::new(
+                Exit::Usage,
+                format!("summary file {}: {e}", crate::report::terminal_text(&path.display().to_string())),
+            )
+        };
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?;
+        let existing = file.metadata().map_err(fail)?.len();
+        let existing = usize::try_from(existing).unwrap_or(usize::MAX);
+        // Another step's text may already be there; never ask for less than a readable digest.
+        let budget = report::MAX_SUMMARY.saturating_sub(existing).max(16 * 1024);
+        let mut text = report::render_summary(records, budget);
+        if existing > 0 {
+            text.insert(0, '\n');
+        }
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(fail)
+    }
+
+    /// Checks `--summary FILE` before a long scan: it can be opened for appending (created
+    /// empty when missing, as the digest would create it).
+    pub fn check_summary(&self) -> Result<(), Failure> {
+        let Some(path) = &self.summary else {
+            return Ok(());
+        };
+        std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop).map_err(|e| {
+            Failure::new(
+                Exit::Usage,
+                format!("summary file {}: {e}", crate::report::terminal_text(&path.display().to_string())),
+            )
+        })
+    }
+
+    /// The flags that describe a scan's findings, refused where there is no scan (`diff`,
+    /// `report --journal`): `-o ocsf`, `-o junit`, `--summary`.
+    pub fn refuse_exports(&self, what: &str) -> Result<(), Failure> {
+        let flag = match self.output {
+            OutputFormat::Ocsf => Some("-o ocsf"),
+            OutputFormat::Junit => Some("-o junit"),
+            _ if self.summary.is_some() => Some("--summary"),
+            _ => None,
+        };
+        match flag {
+            Some(flag) => Err(Failure::new(Exit::Usage, format!("{flag} applies to scans, not to {what}"))),
+            None => Ok(()),
+        }
     }
 
     /// The exit code for a record: 4 when incomplete (unless --allow-partial), then 1 when a

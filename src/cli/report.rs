@@ -37,6 +37,7 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
 /// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials are
 /// failed or in doubt (a rerun of the revoke is due), as `revoke` itself exits.
 fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure> {
+    output.refuse_exports("--journal")?;
     let scan_only = [
         (output.redact, "--redact"),
         (output.fail_on.is_some(), "--fail-on"),

@@ -122,6 +122,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let started_at = tokio::time::Instant::now();
     // What would fail after a long scan fails now: the output, the checkpoint beside it.
     super::check_out(args.output.out.as_deref())?;
+    args.output.check_summary()?;
     if let (Some(out), Some(checkpoint)) = (&args.output.out, &args.checkpoint)
         && crate::files::same_file(out, checkpoint)
     {

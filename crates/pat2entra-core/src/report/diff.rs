@@ -13,6 +13,10 @@ pub fn render(diff: &ScanDiff, format: Format, out: &mut dyn Write) -> io::Resul
         Format::Markdown => markdown(diff, out),
         Format::Table => text(diff, out),
         Format::Html => html(diff, out),
+        // The exports describe a scan's findings; the command line refuses them earlier.
+        Format::Ocsf | Format::Junit => {
+            Err(io::Error::new(io::ErrorKind::InvalidInput, "-o ocsf and -o junit export a scan, not a diff"))
+        }
     }
 }
 

@@ -16,6 +16,10 @@ pub fn render(journal: &Journal, format: Format, out: &mut dyn Write) -> io::Res
         Format::Markdown => markdown(journal, out),
         Format::Table => text(journal, out),
         Format::Html => html(journal, out),
+        // The exports describe a scan's findings; the command line refuses them earlier.
+        Format::Ocsf | Format::Junit => {
+            Err(io::Error::new(io::ErrorKind::InvalidInput, "-o ocsf and -o junit export a scan, not a revoke journal"))
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::record::ScanRecord;
 use serde::Serialize;
-use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use std::io::{self, Write};
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
@@ -19,11 +19,18 @@ pub fn write_pretty<T: Serialize + ?Sized>(value: &T, out: &mut dyn Write) -> io
     writeln!(out)
 }
 
-/// serde_json's pretty layout; string contents pass through `write_string_fragment`, which
-/// escapes what serde_json leaves raw (it escapes only `"`, `\` and U+0000–U+001F itself).
-struct Escaping<'a>(PrettyFormatter<'a>);
+/// `value` as one line of JSON (JSON Lines) with unsafe characters escaped, and a newline.
+pub fn write_line<T: Serialize + ?Sized>(value: &T, out: &mut dyn Write) -> io::Result<()> {
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, Escaping(CompactFormatter));
+    value.serialize(&mut serializer)?;
+    writeln!(out)
+}
 
-impl Formatter for Escaping<'_> {
+/// serde_json's pretty (or compact) layout; string contents pass through `write_string_fragment`, which
+/// escapes what serde_json leaves raw (it escapes only `"`, `\` and U+0000–U+001F itself).
+struct Escaping<F>(F);
+
+impl<F: Formatter> Formatter for Escaping<F> {
     fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut rest = fragment;
         while let Some(at) = rest.find(super::escape::is_replaced) {

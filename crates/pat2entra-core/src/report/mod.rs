@@ -6,17 +6,23 @@ mod escape;
 mod html;
 mod journal;
 mod json;
+mod junit;
 mod markdown;
+mod ocsf;
+mod summary;
 mod table;
 
 pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
+pub use ocsf::OCSF_VERSION;
+pub use summary::{MAX_SUMMARY, render as render_summary};
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
 use crate::record::ScanRecord;
+use crate::tenant::{AnyRecord, OrganizationFailure, TenantRecord};
 use std::io::{self, Write};
 
 /// What the audit log says of a credential's use, in a few words: the date of its last audited
@@ -99,6 +105,10 @@ pub enum Format {
     Html,
     /// Summary, findings by severity, actions per owner and guidance, for wikis and pull requests.
     Markdown,
+    /// OCSF Detection Findings (class 2004), one JSON object per line, for a SIEM.
+    Ocsf,
+    /// JUnit XML: a test suite per organization, a test case per credential and rule, for CI.
+    Junit,
 }
 
 /// What the CSV lists.
@@ -120,6 +130,68 @@ pub struct RenderOptions {
     /// Colour the table (only ever on a terminal, never with `--no-color` or `NO_COLOR`).
     pub color: bool,
     pub csv_kind: CsvKind,
+    /// The `--fail-on` threshold: JUnit fails the cases of open findings at or above it (every
+    /// open finding when `None`, see `junit`).
+    pub fail_on: Option<crate::finding::Severity>,
+}
+
+/// A record of either kind, borrowed: what the exports (OCSF, JUnit, the summary) read. A
+/// single organization is a tenant of one with no failed organizations.
+#[derive(Debug, Clone, Copy)]
+pub enum Records<'a> {
+    Organization(&'a ScanRecord),
+    Tenant(&'a TenantRecord),
+}
+
+impl<'a> Records<'a> {
+    /// The organizations' records: one for a single-organization record.
+    pub fn organizations(&self) -> &'a [ScanRecord] {
+        match *self {
+            Records::Organization(r) => std::slice::from_ref(r),
+            Records::Tenant(t) => &t.organizations,
+        }
+    }
+
+    /// Organizations asked for but not scanned at all (tenant records only).
+    pub fn failed(&self) -> &'a [OrganizationFailure] {
+        match *self {
+            Records::Organization(_) => &[],
+            Records::Tenant(t) => &t.failed,
+        }
+    }
+
+    pub fn is_tenant(&self) -> bool {
+        matches!(self, Records::Tenant(_))
+    }
+
+    pub fn as_of(&self) -> chrono::DateTime<chrono::Utc> {
+        match *self {
+            Records::Organization(r) => r.as_of,
+            Records::Tenant(t) => t.as_of,
+        }
+    }
+
+    /// The tool that wrote the record.
+    pub fn tool(&self) -> &'a crate::record::ToolInfo {
+        match *self {
+            Records::Organization(r) => &r.tool,
+            Records::Tenant(t) => &t.tool,
+        }
+    }
+
+    /// How the names were redacted, when they were (any organization's record says).
+    pub fn redaction(&self) -> Option<&'a crate::redact::Redaction> {
+        self.organizations().iter().find_map(|r| r.redaction.as_ref())
+    }
+}
+
+impl<'a> From<&'a AnyRecord> for Records<'a> {
+    fn from(record: &'a AnyRecord) -> Self {
+        match record {
+            AnyRecord::Organization(r) => Records::Organization(r),
+            AnyRecord::Tenant(t) => Records::Tenant(t),
+        }
+    }
 }
 
 /// Writes the record in `format`.
@@ -133,5 +205,25 @@ pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out:
         },
         Format::Markdown => markdown::render(record, out),
         Format::Html => html::render(record, out),
+        Format::Ocsf | Format::Junit => render_export(Records::Organization(record), format, options, out),
+    }
+}
+
+/// Writes an export (`Ocsf`, `Junit`) of a record of either kind. The other formats of a tenant
+/// record are not exports: an `InvalidInput` error names the format.
+pub fn render_export(
+    records: Records<'_>,
+    format: Format,
+    options: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match (format, records) {
+        (Format::Ocsf, _) => ocsf::render(records, out),
+        (Format::Junit, _) => junit::render(records, options.fail_on, out),
+        (_, Records::Organization(record)) => render(record, format, options, out),
+        (_, Records::Tenant(_)) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{format:?} is not an export of a tenant record (exports: ocsf, junit)"),
+        )),
     }
 }
