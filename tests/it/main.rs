@@ -12,6 +12,7 @@ mod duplicates;
 mod evidence;
 mod evidence_reports;
 mod evidence_rules;
+mod exports;
 mod files;
 mod guidance_and_plan;
 mod hostile;

@@ -19,6 +19,10 @@ const REPORTS: &[(&str, &[&str])] = &[
     ("demo-scan.md", &["report", "{scan}", "-o", "markdown"]),
     ("demo-scan.html", &["report", "{scan}", "-o", "html"]),
     ("demo-scan-redacted.md", &["report", "{scan}", "-o", "markdown", "--redact"]),
+    ("demo-scan.ocsf.jsonl", &["report", "{scan}", "-o", "ocsf"]),
+    ("demo-scan.junit.xml", &["report", "{scan}", "-o", "junit"]),
+    // `--summary` last: the sample is the summary file (the record goes to `{scan}.copy`).
+    ("demo-summary.md", &["report", "{scan}", "-o", "json", "--out", "{scan}.copy", "--summary"]),
     ("demo-plan.md", &["plan", "{scan}", "-o", "markdown"]),
     ("demo-plan.csv", &["plan", "{scan}", "-o", "csv"]),
     ("demo-diff.txt", &["diff", "{scan}", "{later}", "-o", "table"]),
@@ -51,8 +55,13 @@ fn sample_reports_match_the_code() {
         let args: Vec<String> = args
             .iter()
             .map(|a| a.replace("{scan}", scan.to_str().unwrap()).replace("{later}", later.to_str().unwrap()))
-            .chain(["--out".to_string(), out.to_str().unwrap().to_string()])
             .collect();
+        let mut args = args;
+        if args.last().is_some_and(|a| a == "--summary") {
+            args.push(out.to_str().unwrap().to_string());
+        } else {
+            args.extend(["--out".to_string(), out.to_str().unwrap().to_string()]);
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         // A fixed redaction key: with a random one the pseudonyms would change every run.
         let env: &[(&str, &str)] =

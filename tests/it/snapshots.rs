@@ -75,6 +75,8 @@ snapshot_output! {
     report_csv_tokens: ["report", "{scan}", "-o", "csv", "--csv-kind", "tokens"];
     report_markdown: ["report", "{scan}", "-o", "markdown"];
     report_html: ["report", "{scan}", "-o", "html"];
+    report_ocsf: ["report", "{scan}", "-o", "ocsf"];
+    report_junit: ["report", "{scan}", "-o", "junit"];
     plan_markdown: ["plan", "{scan}", "-o", "markdown"];
     plan_csv: ["plan", "{scan}", "-o", "csv"];
     diff_table: ["diff", "{scan}", "{later}", "-o", "table"];
@@ -92,6 +94,19 @@ fn report_markdown_redacted() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("report_markdown_redacted", r.stdout);
+}
+
+#[test]
+fn report_summary() {
+    let d = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let r = run(
+        &["report", s(&d.scan), "-o", "json", "--out", s(&dir.path().join("x.json")), "--summary", s(&summary)],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("report_summary", std::fs::read_to_string(&summary).unwrap());
 }
 
 /// `--help` of every command, at a fixed width (clap reads `COLUMNS` when it is not a terminal).

@@ -176,37 +176,57 @@ fn severity_counts(counts: &BTreeMap<Severity, usize>) -> String {
     Severity::ALL.iter().map(|s| format!("{} {s}", counts.get(s).copied().unwrap_or(0))).collect::<Vec<_>>().join(", ")
 }
 
-/// Every coverage gap, capped per organization: owners not read, evidence sources not read in
-/// full, organizations not scanned.
+/// Every coverage gap: for one organization, each owner not read (capped) and each evidence
+/// source not read in full; for a tenant, one line per organization with a gap and one per
+/// organization not scanned (together capped), so the list stays short however many there are.
 fn gap_lines(records: Records<'_>) -> Vec<String> {
-    let tenant = records.is_tenant();
     let mut lines = Vec::new();
-    for r in records.organizations() {
-        let prefix = if tenant { format!("{}: ", cell(&r.organization)) } else { String::new() };
+    if let Records::Organization(r) = records {
         let failed = &r.coverage.owners_failed;
         for gap in failed.iter().take(GAPS_PER_ORGANIZATION) {
-            lines.push(format!(
-                "{prefix}owner {} not read: {}",
-                cell(&r.owner_label(&gap.descriptor)),
-                cell(&gap.error)
-            ));
+            lines.push(format!("owner {} not read: {}", cell(&r.owner_label(&gap.descriptor)), cell(&gap.error)));
         }
         if failed.len() > GAPS_PER_ORGANIZATION {
-            lines.push(format!("{prefix}…and {} more owners not read", failed.len() - GAPS_PER_ORGANIZATION));
+            lines.push(format!("…and {} more owners not read", failed.len() - GAPS_PER_ORGANIZATION));
         }
         if failed.is_empty() && r.coverage.owners_scanned < r.coverage.owners_listed {
-            lines.push(format!("{prefix}{} of {} owners scanned", r.coverage.owners_scanned, r.coverage.owners_listed));
+            lines.push(format!("{} of {} owners scanned", r.coverage.owners_scanned, r.coverage.owners_listed));
         }
         for (source, c) in r.evidence.gaps() {
-            lines.push(format!("{prefix}evidence.{source}: {}", cell(&c.describe())));
+            lines.push(format!("evidence.{source}: {}", cell(&c.describe())));
+        }
+        return lines;
+    }
+    let mut all = Vec::new();
+    for r in records.organizations() {
+        let mut parts = Vec::new();
+        let c = &r.coverage;
+        if !c.complete {
+            let first = c
+                .owners_failed
+                .first()
+                .map(|g| format!(" (first: {}: {})", cell(&r.owner_label(&g.descriptor)), cell(&g.error)))
+                .unwrap_or_default();
+            parts.push(format!(
+                "{} of {} owners not read{first}",
+                c.owners_listed - c.owners_scanned.min(c.owners_listed),
+                c.owners_listed
+            ));
+        }
+        for (source, cov) in r.evidence.gaps() {
+            parts.push(format!("evidence.{source}: {}", cell(&cov.describe())));
+        }
+        if !parts.is_empty() {
+            all.push(format!("{}: {}", cell(&r.organization), parts.join("; ")));
         }
     }
-    let failed = records.failed();
-    for f in failed.iter().take(ORGANIZATIONS) {
-        lines.push(format!("{}: not scanned: {}", cell(&f.organization), cell(&f.reason)));
+    for f in records.failed() {
+        all.push(format!("{}: not scanned: {}", cell(&f.organization), cell(&f.reason)));
     }
-    if failed.len() > ORGANIZATIONS {
-        lines.push(format!("…and {} more organizations not scanned", failed.len() - ORGANIZATIONS));
+    let more = all.len().saturating_sub(ORGANIZATIONS);
+    lines.extend(all.into_iter().take(ORGANIZATIONS));
+    if more > 0 {
+        lines.push(format!("…and {more} more organizations with coverage gaps (see the full report)"));
     }
     lines
 }
