@@ -160,7 +160,11 @@ fn suite(record: &ScanRecord, threshold: Severity, fail_on: Option<Severity>) ->
         }
     }
     for (rule, (count, why)) in not_judged {
-        let value = if count == 0 { why.to_string() } else { format!("{count} credentials: {why}") };
+        let value = match count {
+            0 => why.to_string(),
+            1 => format!("1 credential: {why}"),
+            n => format!("{n} credentials: {why}"),
+        };
         s.property(&format!("not_judged.{rule}"), &value);
     }
     s
