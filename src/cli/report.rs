@@ -4,8 +4,8 @@
 use super::Failure;
 use super::output::OutputArgs;
 use crate::exit::Exit;
-use crate::record::ScanRecord;
 use clap::Args;
+use pat2entra_core::tenant::AnyRecord;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -29,7 +29,13 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
         return journal(path, &args.output);
     }
     let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
-    let record = ScanRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
+    let record = match AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))? {
+        AnyRecord::Organization(record) => *record,
+        AnyRecord::Tenant(mut tenant) => {
+            args.output.write_tenant(&mut tenant)?;
+            return Ok(args.output.gate_tenant(&tenant));
+        }
+    };
     let record = args.output.write(record)?;
     Ok(args.output.gate(&record))
 }

@@ -956,3 +956,43 @@ fn exports_are_refused_where_there_is_no_scan() {
         assert!(r.stderr.contains(&format!("{flag} applies to scans, not to diff")), "{}", r.stderr);
     }
 }
+
+#[test]
+fn report_exports_a_saved_tenant_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tenant.json");
+    std::fs::write(&path, serde_json::to_vec(&tenant()).unwrap()).unwrap();
+    let t = path.to_str().unwrap();
+    let r = run(&["report", t, "-o", "junit"], &[]);
+    assert_eq!(r.code, 4, "an organization not scanned: incomplete; {}", r.stderr);
+    assert!(r.stderr.contains("1 organizations not scanned"), "{}", r.stderr);
+    assert_eq!(junit_schema().validate(&r.stdout), Vec::<String>::new());
+    assert_eq!(r.stdout.matches("<testsuite ").count(), 3);
+    let summary = dir.path().join("summary.md");
+    let r = run(
+        &[
+            "report",
+            t,
+            "-o",
+            "ocsf",
+            "--allow-partial",
+            "--fail-on",
+            "critical",
+            "--redact",
+            "--summary",
+            summary.to_str().unwrap(),
+        ],
+        &[("PAT2ENTRA_REDACT_KEY", "exports-test-key-not-secret")],
+    );
+    assert_eq!(r.code, 1, "critical findings: {}", r.stderr);
+    let events = lines(&r.stdout);
+    assert!(events.iter().any(|e| e["unmapped"]["organization"] == "alpha"));
+    assert!(!r.stdout.contains("ada@contoso.com") && !r.stdout.contains("<script>"));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("## PAT audit: 3 organizations") && text.contains("| Organization |"), "{text}");
+    assert!(!text.contains("ada@contoso.com"), "{text}");
+    // The other formats of a tenant record are not exports: one clear line.
+    let r = run(&["report", t, "-o", "table"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("tenant record") && r.stderr.contains("-o ocsf"), "{}", r.stderr);
+}
