@@ -215,7 +215,10 @@ impl OutputArgs {
         std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop).map_err(|e| {
             Failure::new(
                 Exit::Usage,
-                format!("summary file {}: {e}", crate::report::terminal_text(&path.display().to_string())),
+                format!(
+                    "summary file {}: {e} (give a file in an existing, writable directory)",
+                    crate::report::terminal_text(&path.display().to_string())
+                ),
             )
         })
     }

@@ -996,3 +996,44 @@ fn report_exports_a_saved_tenant_record() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("tenant record") && r.stderr.contains("-o ocsf"), "{}", r.stderr);
 }
+
+/// The demo organization's exports in sample-reports/ (kept equal to what the code writes by
+/// tests/it/sample_reports.rs): every rule the demo fires, every line checked.
+#[test]
+fn the_sample_exports_are_valid() {
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-reports");
+    let required = ocsf_required();
+    let text = std::fs::read_to_string(format!("{samples}/demo-scan.ocsf.jsonl")).unwrap();
+    let events = lines(&text);
+    assert!(events.len() > 500);
+    for event in &events {
+        let problems = ocsf_problems(event, &required);
+        assert!(problems.is_empty(), "{problems:#?}\n{event:#}");
+    }
+    let xml = std::fs::read_to_string(format!("{samples}/demo-scan.junit.xml")).unwrap();
+    assert_eq!(junit_schema().validate(&xml), Vec::<String>::new());
+    let summary = std::fs::read_to_string(format!("{samples}/demo-summary.md")).unwrap();
+    assert!(summary.len() < report::MAX_SUMMARY && summary.contains("### Top findings"));
+}
+
+#[test]
+fn scan_appends_its_summary_and_checks_the_file_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let out = dir.path().join("scan.xml");
+    let args = ["scan", "--demo", "--users", "4", "--quiet", "--as-of", "2026-11-26", "-o", "junit"];
+    let mut with = args.to_vec();
+    with.extend(["--out", out.to_str().unwrap(), "--summary", summary.to_str().unwrap()]);
+    let r = run(&with, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read_to_string(&summary).unwrap().starts_with("## PAT audit: "));
+    assert_eq!(junit_schema().validate(&std::fs::read_to_string(&out).unwrap()), Vec::<String>::new());
+    // A summary file that cannot be written fails before the scan, with the file named.
+    let mut bad = args.to_vec();
+    let missing = dir.path().join("no-such-dir").join("summary.md");
+    bad.extend(["--summary", missing.to_str().unwrap()]);
+    let r = run(&bad, &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("summary file") && r.stderr.contains("no-such-dir"), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "nothing scanned: {}", r.stdout);
+}

@@ -151,7 +151,8 @@ pub fn render(records: Records<'_>, budget: usize) -> String {
                     r.token(&f.owner, &f.authorization_id).map_or(f.authorization_id.as_str(), |t| &t.display_name);
                 (cell(name), cell(&r.owner_label(&f.owner)))
             };
-            let _ = write!(out, "| {} | `{}` | {credential} | {owner} |", severity(f.severity), cell(&f.rule));
+            // The rule id as escaped text, not a code span: an escaped backtick would still close one.
+            let _ = write!(out, "| {} | {} | {credential} | {owner} |", severity(f.severity), cell(&f.rule));
             if tenant {
                 let _ = write!(out, " {} |", cell(&r.organization));
             }
