@@ -1091,3 +1091,41 @@ fn scan_appends_its_summary_and_checks_the_file_first() {
     assert!(r.stderr.contains("summary file") && r.stderr.contains("no-such-dir"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing scanned: {}", r.stdout);
 }
+
+fn proptest_config() -> proptest::test_runner::Config {
+    proptest::test_runner::Config { cases: 48, failure_persistence: None, ..Default::default() }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// Any names at all (every Unicode scalar value, controls and non-characters included):
+    /// the JUnit report stays valid, each OCSF line parses back to the exact name, and the
+    /// summary stays one escaped table row per finding.
+    #[test]
+    fn any_names_keep_every_export_well_formed(
+        token_name in "\\PC{0,12}[\\x00-\\x1f\\x7f-\\x9f\\u{202e}\\u{fffe}\\u{ffff}\\]<>&\"']{1,6}\\PC{0,12}",
+        owner_name in proptest::collection::vec(proptest::char::any(), 0..24),
+        organization in "[\\x00-\\x7f]{1,16}",
+    ) {
+        let owner_name: String = owner_name.into_iter().collect();
+        let record = RecordBuilder::new()
+            .organization(&organization)
+            .owners(vec![owner("aad.x", &owner_name, &owner_name)])
+            .tokens(vec![TokenBuilder::new("tok-1", "aad.x").name(&token_name).scopes(&["app_token"]).global(true).build()])
+            .build();
+        let records = Records::Organization(&record);
+        let xml = render(records, Format::Junit, None);
+        let problems = junit_schema().validate(&xml);
+        proptest::prop_assert!(problems.is_empty(), "{:?}", problems);
+        let events = lines(&render(records, Format::Ocsf, None));
+        proptest::prop_assert_eq!(events.len(), record.findings.len());
+        for e in &events {
+            proptest::prop_assert_eq!(e["resources"][0]["name"].as_str(), Some(token_name.as_str()));
+            proptest::prop_assert_eq!(e["unmapped"]["organization"].as_str(), Some(organization.as_str()));
+        }
+        let summary = report::render_summary(records, report::MAX_SUMMARY);
+        let rows = summary.lines().filter(|l| l.starts_with("| **") || l.starts_with("| medium") || l.starts_with("| low") || l.starts_with("| info")).count();
+        proptest::prop_assert_eq!(rows, record.open_findings().count().min(25), "{}", summary);
+    }
+}
