@@ -13,6 +13,7 @@ pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
+pub use json::write_pretty;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
