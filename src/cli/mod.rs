@@ -17,6 +17,7 @@ mod rules;
 mod scan;
 #[cfg(feature = "demo")]
 mod simulate;
+mod tenant;
 mod whoami;
 
 use crate::exit::Exit;

@@ -4,7 +4,7 @@
 
 use super::Failure;
 use super::auth::AuthArgs;
-use crate::ado::{AdoClient, ClientOptions, Credential, Endpoints, OrgRef};
+use crate::ado::{AdoClient, ClientOptions, Endpoints, OrgRef};
 use crate::exit::Exit;
 use crate::tenant::{OrganizationEntry, parse_organizations};
 use clap::{Args, ValueEnum};
@@ -60,7 +60,9 @@ pub async fn run(args: OrgsArgs) -> Result<Exit, Failure> {
             if !args.quiet {
                 eprintln!("auth: {}", crate::report::terminal_text(&signed_in.description));
             }
-            list(endpoints, signed_in.credential, ClientOptions::default()).await?
+            let client = AdoClient::for_tenant(endpoints, signed_in.credential, ClientOptions::default())
+                .map_err(|e| Failure::error(Exit::Usage, e))?;
+            list(&client).await?
         }
     };
     super::write_to(args.out.as_deref(), |out| render(&entries, args.output, out))?;
@@ -81,12 +83,7 @@ pub(crate) fn endpoints(base_url: Option<&str>) -> Result<Endpoints, Failure> {
 
 /// The organizations the identity belongs to, in name order. A name the scanner would not
 /// accept stays listed, with a note (a scan reports it as not scanned).
-pub(crate) async fn list(
-    endpoints: Endpoints,
-    credential: Credential,
-    options: ClientOptions,
-) -> Result<Vec<OrganizationEntry>, Failure> {
-    let client = AdoClient::for_tenant(endpoints, credential, options).map_err(|e| Failure::error(Exit::Usage, e))?;
+pub(crate) async fn list(client: &AdoClient) -> Result<Vec<OrganizationEntry>, Failure> {
     let (_, accounts) = client.organizations().await.map_err(|e| {
         Failure::new(if e.is_auth() { Exit::Auth } else { Exit::Incomplete }, format!("listing organizations: {e}"))
     })?;

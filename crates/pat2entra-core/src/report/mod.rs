@@ -8,12 +8,14 @@ mod journal;
 mod json;
 mod markdown;
 mod table;
+pub mod tenant;
 
 pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
 pub use json::write_pretty;
+pub use tenant::render as render_tenant;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
