@@ -4,7 +4,7 @@
 use super::Failure;
 use super::output::OutputArgs;
 use crate::exit::Exit;
-use crate::record::ScanRecord;
+use crate::tenant::AnyRecord;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -29,9 +29,10 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
         return journal(path, &args.output);
     }
     let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
-    let record = ScanRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
-    let record = args.output.write(record)?;
-    Ok(args.output.gate(&record))
+    // A single organization's record or a tenant's (`scan` of several organizations).
+    let record = AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
+    let record = super::tenant::write(&args.output, record)?;
+    Ok(super::tenant::gate_any(&args.output, &record))
 }
 
 /// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials are

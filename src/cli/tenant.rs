@@ -217,3 +217,135 @@ pub fn gate_any(output: &OutputArgs, record: &AnyRecord) -> Exit {
     }
     gate(t.organizations.iter().flat_map(|r| r.open_findings().map(|f| f.severity)), output.fail_on)
 }
+
+/// `plan` of a tenant record: the tenant summary, then each organization's plan as `plan` of
+/// that organization alone writes it (Markdown), or its rows with an organization column (CSV).
+pub fn plan(args: &super::plan::PlanArgs, tenant: TenantRecord) -> Result<Exit, Failure> {
+    use super::plan::PlanFormat;
+    let mut tenant = tenant;
+    if args.redact {
+        let key = crate::redact::RedactKey::from_sources(
+            args.redact_key_file.as_deref(),
+            std::env::var_os(crate::redact::KEY_ENV),
+        )
+        .map_err(|e| Failure::error(Exit::Usage, e))?;
+        let TenantRecord { organizations, failed, as_of, shard, .. } = tenant;
+        let organizations = organizations
+            .into_iter()
+            .map(|mut r| {
+                crate::redact::redact(&mut r, &key);
+                r
+            })
+            .collect();
+        tenant = TenantRecord::new(organizations, failed, as_of, shard);
+        super::output::note_random_key(&key);
+    }
+    let plans: Vec<crate::plan::Plan> = tenant.organizations.iter().map(crate::plan::build).collect();
+    let format = match args.output {
+        PlanFormat::Markdown => crate::report::Format::Markdown,
+        PlanFormat::Csv => crate::report::Format::Csv,
+    };
+    let parts: Vec<crate::report::tenant::Part> = tenant
+        .organizations
+        .iter()
+        .zip(&plans)
+        .map(|(record, plan)| crate::report::tenant::Part {
+            organization: &record.organization,
+            render: Box::new(move |out: &mut dyn std::io::Write| {
+                // The built-in texts first: a saved scan is a file that may have been edited.
+                let guide = |id: &str| crate::guidance::by_id(id).cloned().or_else(|| record.guidance(id).cloned());
+                match format {
+                    crate::report::Format::Csv => crate::plan::render_csv(plan, out),
+                    _ => crate::plan::render_markdown(plan, &guide, out),
+                }
+            }),
+        })
+        .collect();
+    let preamble = crate::report::tenant::preamble(&tenant);
+    super::write_to(args.out.as_deref(), |w| crate::report::tenant::compose(format, &preamble, &parts, w))?;
+    let gaps: usize = plans.iter().map(|p| p.coverage_gaps.len()).sum();
+    if gaps > 0 || !tenant.failed.is_empty() {
+        eprintln!(
+            "warning: {} organizations were not scanned and {gaps} owners could not be read; the plan does not cover their tokens",
+            tenant.failed.len()
+        );
+        if !args.allow_partial {
+            return Ok(Exit::Incomplete);
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `diff` where either side is a tenant record: each organization both scans hold is compared
+/// as `diff` of the two organizations' records would; organizations only one of them holds are
+/// named, and organizations either scan could not scan are coverage gaps (exit 4 unless
+/// `--allow-partial`). `--fail-on` gates on the new findings of every organization.
+pub fn diff(args: &super::diff::DiffArgs, old: AnyRecord, new: AnyRecord) -> Result<Exit, Failure> {
+    let failed = |r: &AnyRecord| match r {
+        AnyRecord::Tenant(t) => t.failed.clone(),
+        AnyRecord::Organization(_) => Vec::new(),
+    };
+    let mut not_scanned: Vec<(String, String)> = Vec::new();
+    for (which, record) in [("older", &old), ("newer", &new)] {
+        for f in failed(record) {
+            not_scanned.push((f.organization, format!("not scanned by the {which} scan: {}", f.reason)));
+        }
+    }
+    let mut old_orgs: Vec<ScanRecord> = old.organizations().to_vec();
+    let mut new_orgs: Vec<ScanRecord> = new.organizations().to_vec();
+    // One key for both scans, so their pseudonyms match each other.
+    if let Some(key) = args.output.redaction_key()? {
+        for r in old_orgs.iter_mut().chain(new_orgs.iter_mut()) {
+            crate::redact::redact(r, &key);
+        }
+        super::output::note_random_key(&key);
+    }
+    let find = |orgs: &[ScanRecord], name: &str| orgs.iter().position(|r| r.organization.eq_ignore_ascii_case(name));
+    let only_old: Vec<String> = old_orgs
+        .iter()
+        .filter(|r| find(&new_orgs, &r.organization).is_none())
+        .map(|r| r.organization.clone())
+        .collect();
+    let only_new: Vec<String> = new_orgs
+        .iter()
+        .filter(|r| find(&old_orgs, &r.organization).is_none())
+        .map(|r| r.organization.clone())
+        .collect();
+    let diffs: Vec<crate::diff::ScanDiff> = old_orgs
+        .iter()
+        .filter_map(|o| find(&new_orgs, &o.organization).map(|i| crate::diff::diff(o, &new_orgs[i])))
+        .collect();
+    let mut summary = vec![format!("Organizations compared: {}", diffs.len())];
+    if !only_old.is_empty() {
+        summary.push(format!("Only in the older scan (not compared): {}", only_old.join(", ")));
+    }
+    if !only_new.is_empty() {
+        summary.push(format!("Only in the newer scan (not compared): {}", only_new.join(", ")));
+    }
+    let preamble = crate::report::tenant::Preamble {
+        title: format!("Changes in {} organizations", diffs.len()),
+        summary,
+        not_scanned,
+        sections: Vec::new(),
+    };
+    let format: crate::report::Format = args.output.output.into();
+    let parts: Vec<crate::report::tenant::Part> = diffs
+        .iter()
+        .map(|d| crate::report::tenant::Part {
+            organization: &d.organization,
+            render: Box::new(move |w: &mut dyn std::io::Write| crate::report::render_diff(d, format, w)),
+        })
+        .collect();
+    super::write_to(args.output.out.as_deref(), |w| crate::report::tenant::compose(format, &preamble, &parts, w))?;
+    let gaps: usize = diffs.iter().filter(|d| !d.both_complete).map(|d| d.coverage_gaps.len()).sum();
+    if gaps > 0 || !preamble.not_scanned.is_empty() {
+        eprintln!(
+            "warning: {} organizations were not scanned by one of the scans and {gaps} owners were not read; their findings may show as new or resolved",
+            preamble.not_scanned.len()
+        );
+        if !args.output.allow_partial {
+            return Ok(Exit::Incomplete);
+        }
+    }
+    Ok(gate(diffs.iter().flat_map(|d| d.appeared().map(|f| f.severity)), args.output.fail_on))
+}

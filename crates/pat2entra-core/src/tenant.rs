@@ -223,8 +223,21 @@ pub enum AnyRecord {
 
 impl AnyRecord {
     /// Reads a saved record, single-organization or tenant (told apart by `"kind": "tenant"`).
+    /// A record without `"kind"` near its start (a tenant record writes it second) is read as
+    /// `ScanRecord::load` reads it, streaming; anything else is read whole and told apart.
     pub fn load(path: &std::path::Path) -> Result<Self, LoadError> {
         use crate::files::{MAX_SAVED_SCAN, read_limited};
+        use std::io::Read;
+        let mut start = Vec::new();
+        // Only a regular file is peeked at: a pipe's bytes, once read, are gone.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file())
+            && let Ok(file) = std::fs::File::open(path)
+        {
+            let _ = file.take(4096).read_to_end(&mut start);
+        }
+        if !start.is_empty() && !start.windows(6).any(|w| w == b"\"kind\"") {
+            return ScanRecord::load(path).map(|r| AnyRecord::Organization(Box::new(r)));
+        }
         let bytes = read_limited(path, MAX_SAVED_SCAN, "saved scan")?;
         Self::from_json(&bytes, &path.display().to_string())
     }
