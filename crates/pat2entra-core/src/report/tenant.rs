@@ -100,7 +100,7 @@ fn table(p: &Preamble, parts: &[Part], out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  {}", terminal_text(line))?;
     }
     if !p.not_scanned.is_empty() {
-        writeln!(out, "NOT SCANNED (coverage gaps): {} organizations", p.not_scanned.len())?;
+        writeln!(out, "NOT SCANNED (coverage gaps): {}", p.not_scanned.len())?;
         for (org, reason) in &p.not_scanned {
             writeln!(out, "  - {}: {}", terminal_text(org), terminal_text(reason))?;
         }
