@@ -128,13 +128,15 @@ fn render(entries: &[OrganizationEntry], format: OrgsFormat, out: &mut dyn Write
     match format {
         OrgsFormat::Json => crate::report::write_pretty(entries, out),
         OrgsFormat::Csv => {
-            let mut writer = csv_writer(out);
-            writer.write_record(["name", "id", "url", "owner", "note"])?;
+            // RFC 4180, every cell quoted; cells a spreadsheet would run as a formula neutralised.
+            let row = |cells: [&str; 5]| {
+                cells.map(|c| format!("\"{}\"", crate::report::neutralise(c).replace('"', "\"\""))).join(",")
+            };
+            writeln!(out, "{}", row(["name", "id", "url", "owner", "note"]))?;
             for e in entries {
-                let cells = [&e.name, &e.id, &e.url, &e.owner, &e.note];
-                writer.write_record(cells.map(|c| crate::report::neutralise(c).into_owned()))?;
+                writeln!(out, "{}", row([&e.name, &e.id, &e.url, &e.owner, &e.note]))?;
             }
-            writer.flush()
+            Ok(())
         }
         OrgsFormat::Table => {
             let width = entries.iter().map(|e| e.name.chars().count()).max().unwrap_or(0).max(12);
@@ -150,24 +152,5 @@ fn render(entries: &[OrganizationEntry], format: OrgsFormat, out: &mut dyn Write
             }
             writeln!(out, "{} organizations", entries.len())
         }
-    }
-}
-
-fn csv_writer(out: &mut dyn Write) -> CsvWriter<'_> {
-    CsvWriter(out)
-}
-
-/// RFC 4180 rows without a dependency of the binary on the csv crate: every cell quoted.
-struct CsvWriter<'a>(&'a mut dyn Write);
-
-impl CsvWriter<'_> {
-    fn write_record<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, cells: I) -> std::io::Result<()> {
-        let cells: Vec<String> =
-            cells.into_iter().map(|c| format!("\"{}\"", c.as_ref().replace('"', "\"\""))).collect();
-        write!(self.0, "{}\n", cells.join(","))
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
     }
 }

@@ -9,10 +9,13 @@ use super::{Format, RenderOptions, neutralise};
 use crate::tenant::TenantRecord;
 use std::io::{self, Write};
 
+/// Writes one organization's part in the chosen format.
+pub type RenderPart<'a> = Box<dyn Fn(&mut dyn Write) -> io::Result<()> + 'a>;
+
 /// One organization's part of a tenant output: its name and how to write it in the format.
 pub struct Part<'a> {
     pub organization: &'a str,
-    pub render: Box<dyn Fn(&mut dyn Write) -> io::Result<()> + 'a>,
+    pub render: RenderPart<'a>,
 }
 
 /// What comes before the organizations: a title, the summary lines, the organizations not
