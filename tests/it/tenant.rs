@@ -130,6 +130,17 @@ fn a_tenant_scan_equals_the_single_scans_and_counts_shared_credentials_once() {
     let ssh: usize = orgs.iter().map(|o| record_ids_of_kind(o, "ssh").len()).sum();
     assert_eq!(summary["credentials"], seeded_pats.len() + ssh);
 
+    // Redacted, the shared credentials' owners are pseudonyms too (the tenant's view is
+    // worked out again from the redacted organizations).
+    let saved = dir.path().join("tenant.json");
+    let redacted = run(&["report", saved.to_str().unwrap(), "--redact", "-o", "json"], &[]);
+    assert_eq!(redacted.code, 0, "{}", redacted.stderr);
+    let redacted_record: Value = serde_json::from_str(&redacted.stdout).unwrap();
+    assert_eq!(redacted_record["shared"].as_array().unwrap().len(), truth.len());
+    for t in truth.values() {
+        assert!(!redacted.stdout.contains(&t.owner), "{} is not redacted", t.owner);
+    }
+
     // The same organizations named one by one, and from a file, give the same record.
     let list = dir.path().join("orgs.txt");
     std::fs::write(&list, format!("# the tenant\n{}\n", sim.organizations().join("\n"))).unwrap();
@@ -221,6 +232,11 @@ fn an_organization_that_cannot_be_scanned_is_a_gap_in_every_output_and_exit_4() 
         let r = run(&["report", saved, "-o", format], &[]);
         assert_eq!(r.code, 4, "{format}: {}", r.stderr);
         assert!(r.stdout.contains("no-such-org"), "{format}: the gap is shown");
+        if format == "html" {
+            assert_eq!(r.stdout.matches("<!DOCTYPE html>").count(), 1, "one page");
+            assert_eq!(r.stdout.matches("</html>").count(), 1, "one page");
+            assert_eq!(r.stdout.matches("<body>").count(), 1, "one page");
+        }
         outputs.push(r.stdout);
     }
     let r = run(&["report", saved, "--allow-partial", "--fail-on", "critical", "-o", "csv"], &[]);
