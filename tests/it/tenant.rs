@@ -35,6 +35,18 @@ impl TestTenant {
     }
 }
 
+impl TestTenant {
+    /// Organizations at the positions `refusing` refuse every credential (401).
+    fn refusing(config: SimConfig, organizations: usize, refusing: &[usize]) -> TestTenant {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("test runtime");
+        let tenant = runtime
+            .block_on(pat2entra::sim::start_tenant_refusing(config, organizations, 0, refusing))
+            .expect("listens");
+        TestTenant { tenant: Some(tenant), runtime }
+    }
+}
+
 impl Drop for TestTenant {
     fn drop(&mut self) {
         let _guard = self.runtime.enter();
@@ -336,4 +348,33 @@ fn the_simulators_profile_and_accounts_have_the_shapes_of_microsofts_examples() 
     assert_eq!(mine["count"], 2);
     let others = get("_apis/accounts?memberId=00000000-0000-0000-0000-000000000001&api-version=7.1-preview.1");
     assert_eq!(others["count"], 0, "another member belongs to none of them");
+}
+
+#[test]
+fn an_organization_refusing_the_credential_is_not_scanned_and_all_refusing_is_exit_3() {
+    let tenant = TestTenant::refusing(config(), 3, &[1]);
+    let sim = tenant.sim();
+    let refused = sim.organizations()[1].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, record) = scan(sim, dir.path(), "t.json", &["--all-orgs"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let failed = record["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["organization"], refused.as_str());
+    assert!(failed[0]["reason"].as_str().unwrap().contains("did not accept the credential"), "{failed:?}");
+    assert_eq!(record["summary"]["organizations"], 2, "the others are scanned");
+    assert!(!r.stderr.contains(PAT) && !std::fs::read_to_string(dir.path().join("t.json")).unwrap().contains(PAT));
+    // Refused by every organization asked: the credential is the problem (exit 3, no record).
+    let (r, _) = scan(sim, dir.path(), "none.json", &["--org", &refused, "--org", "also-refused"]);
+    assert_eq!(r.code, 4, "a missing organization is no refusal: {}", r.stderr);
+    let all = TestTenant::refusing(config(), 2, &[0, 1]);
+    let (r, none) = scan(
+        all.sim(),
+        dir.path(),
+        "none2.json",
+        &["--org", &all.sim().organizations()[0], "--org", &all.sim().organizations()[1]],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("no organization accepted the credential"), "{}", r.stderr);
+    assert!(none.is_null(), "nothing written");
 }

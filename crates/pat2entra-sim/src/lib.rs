@@ -26,7 +26,7 @@ pub use evidence::{
     AUDIT_RETENTION_DAYS, SeededEvidence, SimAuditEntry, SimEntitlement, SimLicense, SimStanding, default_policies,
 };
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
-pub use orgs::{SeededTenant, SharedCredentialTruth, SimTenant, start_tenant};
+pub use orgs::{SeededTenant, SharedCredentialTruth, SimTenant, start_tenant, start_tenant_refusing};
 pub use pat2entra_core::evidence::{Source, TenantPolicies};
 pub use throttle::RateLimit;
 

@@ -15,7 +15,7 @@
 
 use crate::http::{Reply, Request, Response};
 use crate::org::{FIRST, LAST, SimOrg, SimToken, SimUser};
-use crate::rng::{Rng, mix};
+use crate::rng::{self, Rng, mix};
 use crate::{SimConfig, SimState, SimStats, error, http};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -146,6 +146,17 @@ impl SimTenant {
 /// Serves `organizations` organizations of one tenant on `127.0.0.1:port`, each configured as
 /// `config` says (the first named `config.organization`, each with a seed of its own).
 pub async fn start_tenant(config: SimConfig, organizations: usize, port: u16) -> io::Result<SimTenant> {
+    start_tenant_refusing(config, organizations, port, &[]).await
+}
+
+/// `start_tenant`, with the organizations at the positions `refusing` answering every request
+/// 401, as an organization does to a PAT made for other organizations.
+pub async fn start_tenant_refusing(
+    config: SimConfig,
+    organizations: usize,
+    port: u16,
+    refusing: &[usize],
+) -> io::Result<SimTenant> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let mut rng = Rng::new(mix(config.seed, 0x7E4A47));
@@ -173,7 +184,12 @@ pub async fn start_tenant(config: SimConfig, organizations: usize, port: u16) ->
             org.shared = Some(shared.clone());
             // Evidence states are given to users with the tokens they now have.
             org.designated = org.designate();
-            SimState::new(SimConfig { organization: name.clone(), seed, ..config.clone() }, org, tokens.clone())
+            let mut served = SimConfig { organization: name.clone(), seed, ..config.clone() };
+            if refusing.contains(&k) {
+                // A PAT no caller has: every credential is refused.
+                served.accepted_pat = Some(format!("refused-in-{name}-{}", rng::Rng::new(seed).guid()));
+            }
+            SimState::new(served, org, tokens.clone())
         })
         .collect();
     let truth = seeded(&states, profile_id);
