@@ -4,8 +4,8 @@ use super::Failure;
 use super::output::{OutputArgs, gate};
 use crate::diff;
 use crate::exit::Exit;
-use crate::record::ScanRecord;
 use crate::report;
+use crate::tenant::AnyRecord;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -22,8 +22,12 @@ pub struct DiffArgs {
 
 pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
     args.output.refuse_exports("diff")?;
-    let load = |path: &PathBuf| ScanRecord::load(path).map_err(|e| Failure::error(Exit::Usage, e));
-    let (mut old, mut new) = (load(&args.old)?, load(&args.new)?);
+    let load = |path: &PathBuf| AnyRecord::load(path).map_err(|e| Failure::error(Exit::Usage, e));
+    let (mut old, mut new) = match (load(&args.old)?, load(&args.new)?) {
+        (AnyRecord::Organization(old), AnyRecord::Organization(new)) => (*old, *new),
+        // A tenant record on either side: organization by organization.
+        (old, new) => return super::tenant::diff(&args, old, new),
+    };
     if !old.organization.eq_ignore_ascii_case(&new.organization) {
         return Err(Failure::new(
             Exit::Usage,

@@ -7,6 +7,7 @@ mod diff;
 mod explain;
 mod limits;
 mod logging;
+mod orgs;
 mod output;
 mod plan;
 mod progress;
@@ -16,6 +17,7 @@ mod rules;
 mod scan;
 #[cfg(feature = "demo")]
 mod simulate;
+mod tenant;
 mod whoami;
 
 use crate::exit::Exit;
@@ -63,6 +65,9 @@ pub enum Command {
         /// A rule id (long-lived) or guidance id (git-credential-manager-oauth).
         id: String,
     },
+    /// List the organizations the identity can see, or read the portal's export of a tenant's
+    /// organizations (--from-csv): what `scan --all-orgs` and `scan --orgs-file` scan.
+    Orgs(orgs::OrgsArgs),
     /// Show who pat2entra signs in as, and check the Token Admin permission before a long scan.
     #[command(after_help = auth::AUTH_HELP)]
     Whoami(whoami::WhoamiArgs),
@@ -131,6 +136,7 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Scan(args) => scan::run(*args).await,
             Command::Whoami(args) => whoami::run(args).await,
+            Command::Orgs(args) => orgs::run(args).await,
             #[cfg(feature = "demo")]
             Command::Simulate(args) => simulate::run(args).await,
             Command::Rules(command) => rules::run(command),

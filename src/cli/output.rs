@@ -142,45 +142,6 @@ impl OutputArgs {
         Ok(record)
     }
 
-    /// Redacts (when asked) and writes a tenant record: its exports (`-o ocsf`, `-o junit`,
-    /// `--summary`). Its other formats are not written here: a clear error says so.
-    pub fn write_tenant(&self, record: &mut pat2entra_core::tenant::TenantRecord) -> Result<(), Failure> {
-        if !matches!(self.output, OutputFormat::Ocsf | OutputFormat::Junit) {
-            return Err(Failure::new(
-                Exit::Usage,
-                "this is a tenant record (several organizations): write it with -o ocsf or -o junit (and --summary FILE)",
-            ));
-        }
-        if let Some(key) = self.redaction_key()? {
-            // The exports read the organizations' records only (not `shared`), each redacted
-            // with the one key, so a credential listed by two organizations keeps one pseudonym.
-            for organization in &mut record.organizations {
-                crate::redact::redact(organization, &key);
-            }
-            note_random_key(&key);
-        }
-        let records = report::Records::Tenant(record);
-        let options = self.render_options();
-        super::write_to(self.out.as_deref(), |w| report::render_export(records, self.output.into(), &options, w))?;
-        self.write_summary(records)
-    }
-
-    /// The exit code for a tenant record: 4 when an organization was not scanned or not read in
-    /// full (unless --allow-partial), then 1 when a finding of any organization reaches
-    /// --fail-on, else 0.
-    pub fn gate_tenant(&self, record: &pat2entra_core::tenant::TenantRecord) -> Exit {
-        if !record.is_complete() {
-            eprintln!(
-                "warning: tenant scan incomplete: {} organizations not scanned, {} not read in full (listed under coverage gaps)",
-                record.summary.organizations_failed, record.summary.organizations_incomplete
-            );
-            if !self.allow_partial {
-                return Exit::Incomplete;
-            }
-        }
-        gate(record.organizations.iter().flat_map(|r| r.open_findings()).map(|f| f.severity), self.fail_on)
-    }
-
     /// With `--summary FILE`: appends the digest of an (already redacted) record to FILE,
     /// created when missing. Appended, as GitHub's step summary file is: other steps' text
     /// stays. The digest fits in what is left of 1 MiB after the file's current content.

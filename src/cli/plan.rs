@@ -3,7 +3,7 @@
 use super::Failure;
 use crate::exit::Exit;
 use crate::plan;
-use crate::record::ScanRecord;
+use crate::tenant::AnyRecord;
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,7 +44,11 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> Result<Exit, Failure> {
-    let mut record = ScanRecord::load(&args.scan).map_err(|e| Failure::error(Exit::Usage, e))?;
+    let record = match AnyRecord::load(&args.scan).map_err(|e| Failure::error(Exit::Usage, e))? {
+        AnyRecord::Organization(record) => *record,
+        AnyRecord::Tenant(tenant) => return super::tenant::plan(&args, *tenant),
+    };
+    let mut record = record;
     if args.redact {
         let key = crate::redact::RedactKey::from_sources(
             args.redact_key_file.as_deref(),

@@ -29,15 +29,10 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
         return journal(path, &args.output);
     }
     let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
-    let record = match AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))? {
-        AnyRecord::Organization(record) => *record,
-        AnyRecord::Tenant(mut tenant) => {
-            args.output.write_tenant(&mut tenant)?;
-            return Ok(args.output.gate_tenant(&tenant));
-        }
-    };
-    let record = args.output.write(record)?;
-    Ok(args.output.gate(&record))
+    // A single organization's record or a tenant's (`scan` of several organizations).
+    let record = AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
+    let record = super::tenant::write(&args.output, record)?;
+    Ok(super::tenant::gate_any(&args.output, &record))
 }
 
 /// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials are

@@ -31,10 +31,31 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Organization to scan: its name or URL (contoso, https://dev.azure.com/contoso).
-    #[cfg_attr(feature = "demo", arg(long, value_name = "ORG", required_unless_present = "demo"))]
-    #[cfg_attr(not(feature = "demo"), arg(long, value_name = "ORG", required = true))]
-    pub org: Option<String>,
+    /// Organization to scan: its name or URL (contoso, https://dev.azure.com/contoso). Give it
+    /// several times to scan several organizations into one tenant record.
+    #[cfg_attr(
+        feature = "demo",
+        arg(long, value_name = "ORG", required_unless_present_any = ["demo", "orgs_file", "all_orgs"])
+    )]
+    #[cfg_attr(
+        not(feature = "demo"),
+        arg(long, value_name = "ORG", required_unless_present_any = ["orgs_file", "all_orgs"])
+    )]
+    pub org: Vec<String>,
+
+    /// Scan the organizations FILE names: one name or URL per line (`#` comments), or the CSV
+    /// the portal exports of a tenant's organizations (see `pat2entra orgs --from-csv`).
+    #[arg(long, value_name = "FILE", help_heading = "Organizations")]
+    pub orgs_file: Option<PathBuf>,
+
+    /// Scan every organization the identity belongs to (`pat2entra orgs` lists them).
+    #[arg(long, help_heading = "Organizations")]
+    pub all_orgs: bool,
+
+    /// Organizations scanned in parallel (owners within each: --concurrency). Requests to
+    /// every organization share one pacer: the service's rate limits are the identity's.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Organizations")]
+    pub org_concurrency: u16,
 
     /// Send every request to URL/{org}/_apis/... instead of *.dev.azure.com (a proxy or the
     /// simulator). Plain http is accepted only for loopback.
@@ -143,12 +164,16 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     // A bad --redact key fails now, not after the scan.
     args.output.redaction_key()?;
+    // Several organizations: one tenant record (`super::tenant`).
+    if args.org.len() > 1 || args.orgs_file.is_some() || args.all_orgs {
+        return super::tenant::scan(&args, &rules, as_of, started_at).await;
+    }
     let service = match &args.service_profile {
         None => Default::default(),
         Some(path) => {
             let profile = pat2entra_core::service::ServiceProfile::load(path)
                 .map_err(|e| Failure::new(Exit::Usage, pat2entra_core::error::chain(&e)))?;
-            if let Some(org) = &args.org
+            if let Some(org) = args.org.first()
                 && let Ok(org) = OrgRef::parse(org)
                 && !org.name().eq_ignore_ascii_case(&profile.organization)
             {
@@ -176,7 +201,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let (endpoints, org, signed_in, _simulator) = if let Some(demo) = demo_target(&args, as_of).await? {
         demo
     } else {
-        let org = OrgRef::parse(args.org.as_deref().unwrap_or_default())
+        let org = OrgRef::parse(args.org.first().map(String::as_str).unwrap_or_default())
             .map_err(|e| Failure::new(Exit::Usage, format!("--org: {}", pat2entra_core::error::chain(&e))))?;
         let endpoints = match &args.base_url {
             Some(url) => Endpoints::single_base(url).map_err(|e| Failure::error(Exit::Usage, e))?,
@@ -322,7 +347,7 @@ pub fn parse_evidence(s: &str) -> Result<EvidenceList, EvidenceError> {
     Ok(EvidenceList(sources))
 }
 
-fn scan_failure(e: ScanError) -> Failure {
+pub(super) fn scan_failure(e: ScanError) -> Failure {
     let e = match e {
         ScanError::Checkpoint(e) => return Failure::error(Exit::Usage, e),
         ScanError::Service(e) => e,

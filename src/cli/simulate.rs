@@ -16,7 +16,13 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "fabrikam")]
     pub org: String,
 
-    /// Number of users.
+    /// Serve N organizations of one tenant (the first named by --org), with people and
+    /// all-organizations PATs shared between them, and the profile and accounts endpoints
+    /// (`pat2entra orgs`, `scan --all-orgs`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub orgs: Option<u16>,
+
+    /// Number of users (of each organization).
     #[arg(long, default_value_t = 300)]
     pub users: usize,
 
@@ -173,6 +179,9 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
         removed_owners_not_found: args.removed_owners_not_found,
         ..SimConfig::default()
     };
+    if let Some(n) = args.orgs {
+        return serve_tenant(config, usize::from(n), args.port).await;
+    }
     let handle = sim::start(config, args.port)
         .await
         .map_err(|e| Failure::new(Exit::Usage, format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
@@ -204,6 +213,36 @@ pub async fn run(args: SimulateArgs) -> Result<Exit, Failure> {
     println!(
         "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --org {name} --base-url {} --auth pat",
         handle.base_url()
+    );
+    println!("press Ctrl-C to stop");
+    tokio::signal::ctrl_c().await.map_err(|e| Failure::new(Exit::Usage, format!("cannot wait for Ctrl-C: {e}")))?;
+    Ok(Exit::Ok)
+}
+
+/// `simulate --orgs N`: several organizations on one address.
+async fn serve_tenant(config: SimConfig, organizations: usize, port: u16) -> Result<Exit, Failure> {
+    let tenant = sim::start_tenant(config, organizations, port)
+        .await
+        .map_err(|e| Failure::new(Exit::Usage, format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    println!(
+        "simulating {} organizations of one tenant ({} credentials shared across them) at {}",
+        tenant.organizations().len(),
+        tenant.truth().shared.len(),
+        tenant.base_url()
+    );
+    for (k, name) in tenant.organizations().iter().enumerate() {
+        println!(
+            "  {} ({} users, {} tokens)",
+            crate::report::terminal_text(name),
+            tenant.config().users,
+            tenant.org(k).token_count()
+        );
+    }
+    println!("list them, then scan them all:");
+    println!("  AZURE_DEVOPS_EXT_PAT=any-value pat2entra orgs --base-url {} --auth pat", tenant.base_url());
+    println!(
+        "  AZURE_DEVOPS_EXT_PAT=any-value pat2entra scan --all-orgs --base-url {} --auth pat -o json --out tenant.json",
+        tenant.base_url()
     );
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await.map_err(|e| Failure::new(Exit::Usage, format!("cannot wait for Ctrl-C: {e}")))?;

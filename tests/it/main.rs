@@ -27,5 +27,6 @@ mod scan;
 mod secrets;
 mod service;
 mod snapshots;
+mod tenant;
 mod text_and_rules;
 mod whoami;

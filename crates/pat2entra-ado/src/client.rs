@@ -105,6 +105,9 @@ pub(crate) enum Api {
     /// `POST _apis/tokenadmin/revocations`: a 401 there means the credential stopped working
     /// (the run may have revoked it), since the owners' listings had just been allowed.
     Revocations,
+    /// The profile and accounts endpoints (`orgs`, `--all-orgs`): a 401 there usually means a
+    /// credential bound to one organization, which cannot list organizations.
+    Profile,
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -168,6 +171,24 @@ impl AdoClient {
             token_admin_accepted: Default::default(),
             paging_ends: Mutex::default(),
         })
+    }
+
+    /// A client for another organization that shares this one's HTTP connections, credential
+    /// (and its token cache), options and pacer. Rate limits are the identity's (Microsoft's
+    /// docs/integrate/concepts/rate-limits.md: "limits the resources each user can consume"),
+    /// so a `Retry-After` one organization sends pauses the requests to every organization, and
+    /// the retry budget is the run's, not each organization's.
+    pub fn for_organization(&self, org: OrgRef) -> AdoClient {
+        AdoClient {
+            http: self.http.clone(),
+            endpoints: self.endpoints.clone(),
+            org,
+            credential: self.credential.clone(),
+            options: self.options.clone(),
+            pacer: self.pacer.clone(),
+            token_admin_accepted: Default::default(),
+            paging_ends: Mutex::default(),
+        }
     }
 
     /// What the client did so far (requests, retries, throttling), shared with progress displays.
@@ -291,6 +312,10 @@ impl AdoClient {
     /// `.` or `..` would silently address another resource (the URL parser resolves dots), so
     /// it is refused: an owner with such a descriptor becomes a coverage gap.
     pub(crate) fn api_url(&self, host: &Url, segments: &[&str]) -> Result<Url, AdoError> {
+        // A client made for the tenant-level endpoints only (`AdoClient::for_tenant`).
+        if self.org.name().is_empty() {
+            return Err(AdoError::InvalidSegment { what: "an organization", segment: String::new() });
+        }
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
             return Err(AdoError::InvalidSegment { what: "an owner descriptor", segment: bad.to_string() });
         }
@@ -568,6 +593,13 @@ impl AdoClient {
                 })
             }
             401 if api == Api::TokenAdmin => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            401 | 403 if api == Api::Profile => Err(AdoError::NotAuthenticated {
+                endpoint,
+                detail: format!(
+                    "HTTP {status}{}; listing organizations needs a credential that is not bound to one organization (an Entra token, or a PAT for 'All accessible organizations' with scope vso.profile); or name them with --org or --orgs-file",
+                    self.credential.scrub(&error_message(body))
+                ),
+            }),
             401 | 403 if api == Api::Lifecycle => Err(AdoError::Status {
                 endpoint,
                 status,

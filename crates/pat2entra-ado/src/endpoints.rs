@@ -77,6 +77,12 @@ impl OrgRef {
     pub fn name(&self) -> &str {
         &self.0
     }
+
+    /// No organization: a client for the endpoints outside any organization (profile,
+    /// accounts); every organization request of it is refused.
+    pub(crate) fn none() -> Self {
+        OrgRef(String::new())
+    }
 }
 
 /// Base URLs of the service hosts pat2entra talks to.
@@ -90,6 +96,9 @@ pub struct Endpoints {
     pub vsaex: Url,
     /// Audit log (`auditservice.dev.azure.com`).
     pub audit: Url,
+    /// Outside any organization: the caller's profile and the organizations it belongs to
+    /// (`app.vssps.visualstudio.com`, the host of Microsoft's `profile` and `account` specs).
+    pub app: Url,
 }
 
 impl Endpoints {
@@ -100,6 +109,7 @@ impl Endpoints {
             vssps: Url::parse("https://vssps.dev.azure.com/").expect("static URL"),
             vsaex: Url::parse("https://vsaex.dev.azure.com/").expect("static URL"),
             audit: Url::parse("https://auditservice.dev.azure.com/").expect("static URL"),
+            app: Url::parse("https://app.vssps.visualstudio.com/").expect("static URL"),
         }
     }
 
@@ -123,7 +133,7 @@ impl Endpoints {
             let path = format!("{}/", url.path());
             url.set_path(&path);
         }
-        Ok(Endpoints { dev: url.clone(), vssps: url.clone(), vsaex: url.clone(), audit: url })
+        Ok(Endpoints { dev: url.clone(), vssps: url.clone(), vsaex: url.clone(), audit: url.clone(), app: url })
     }
 }
 

@@ -10,6 +10,7 @@
 //! (bounded parallelism, `--checkpoint`), into an `Inventory` whose coverage names what could
 //! not be read. `Connection` (`connectionData`, the Token Admin probe) answers `whoami`.
 
+pub mod accounts;
 mod client;
 mod connection;
 mod credential;

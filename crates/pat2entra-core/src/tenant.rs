@@ -86,6 +86,17 @@ pub struct TenantSummary {
     pub suppressed_findings: usize,
 }
 
+impl TenantSummary {
+    /// Open findings per severity, most severe first: `3 critical, 0 high, 1 medium, 0 low, 0 info`.
+    pub fn severity_counts(&self) -> String {
+        let counts: Vec<String> = Severity::ALL
+            .iter()
+            .map(|sev| format!("{} {sev}", self.findings_by_severity.get(sev).copied().unwrap_or(0)))
+            .collect();
+        counts.join(", ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantRecord {
     pub schema_version: u32,
@@ -212,8 +223,21 @@ pub enum AnyRecord {
 
 impl AnyRecord {
     /// Reads a saved record, single-organization or tenant (told apart by `"kind": "tenant"`).
+    /// A record without `"kind"` near its start (a tenant record writes it second) is read as
+    /// `ScanRecord::load` reads it, streaming; anything else is read whole and told apart.
     pub fn load(path: &std::path::Path) -> Result<Self, LoadError> {
         use crate::files::{MAX_SAVED_SCAN, read_limited};
+        use std::io::Read;
+        let mut start = Vec::new();
+        // Only a regular file is peeked at: a pipe's bytes, once read, are gone.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file())
+            && let Ok(file) = std::fs::File::open(path)
+        {
+            let _ = file.take(4096).read_to_end(&mut start);
+        }
+        if !start.is_empty() && !start.windows(6).any(|w| w == b"\"kind\"") {
+            return ScanRecord::load(path).map(|r| AnyRecord::Organization(Box::new(r)));
+        }
         let bytes = read_limited(path, MAX_SAVED_SCAN, "saved scan")?;
         Self::from_json(&bytes, &path.display().to_string())
     }
@@ -247,6 +271,156 @@ impl AnyRecord {
             AnyRecord::Tenant(t) => &t.organizations,
         }
     }
+}
+
+/// An organization as `pat2entra orgs` lists it and `--orgs-file` names it: from the accounts
+/// API, a list of names, or the portal's export of a tenant's organizations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationEntry {
+    pub name: String,
+    /// The organization's GUID, when the source gives it.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub url: String,
+    /// The portal export's owner column.
+    #[serde(default)]
+    pub owner: String,
+    /// What the source says beside the name: the export's exception type and error message, or
+    /// an account's status other than enabled.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The header of the CSV the Azure DevOps portal exports of the organizations connected to a
+/// Microsoft Entra tenant (Organization settings > Microsoft Entra > Download), as recorded in
+/// /work/shared/reference/evidence-action-tenant-apis.md; no Microsoft document spells it out,
+/// so columns are found by name (any case, any order, extra columns ignored) and only
+/// `Organization Name` (or, failing it, `Url`) is required.
+pub const PORTAL_CSV_COLUMNS: [&str; 6] =
+    ["Organization Id", "Organization Name", "Url", "Owner", "Exception Type", "Error Message"];
+
+/// A line of an organizations file that cannot be used: `orgs.csv:7: …`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct OrganizationsFileError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads an organizations file: the portal's CSV export (told apart by its header, which names
+/// `Organization Name` or `Url` among comma-separated columns), or one name or URL per line with
+/// `#` comments. `check` turns a name or URL into the organization's name, or says why it is
+/// none. Every bad line is reported, each with its line number; a name listed twice is one of
+/// them (the second line names the first).
+pub fn parse_organizations(
+    text: &str,
+    file: &str,
+    check: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Vec<OrganizationEntry>, Vec<OrganizationsFileError>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let error = |line: usize, message: String| OrganizationsFileError { file: file.to_string(), line, message };
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or_default();
+    let header: Vec<String> = first.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase()).collect();
+    let is_csv =
+        first.contains(',') && header.iter().any(|c| ["organization name", "name", "url"].contains(&c.as_str()));
+    let mut errors = Vec::new();
+    let mut entries: Vec<(usize, OrganizationEntry)> = Vec::new();
+    let mut add =
+        |line: usize, raw: &str, mut entry: OrganizationEntry, errors: &mut Vec<OrganizationsFileError>| match check(
+            raw,
+        ) {
+            Err(message) => errors.push(error(line, message)),
+            Ok(name) => match entries.iter().find(|(_, e)| e.name.eq_ignore_ascii_case(&name)) {
+                Some((first, _)) => {
+                    errors.push(error(line, format!("'{name}' is listed twice (first at line {first})")))
+                }
+                None => {
+                    entry.name = name;
+                    entries.push((line, entry));
+                }
+            },
+        };
+    if is_csv {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .comment(Some(b'#'))
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let columns: Vec<String> = match reader.headers() {
+            Ok(h) => h.iter().map(|c| c.to_ascii_lowercase()).collect(),
+            Err(e) => return Err(vec![error(1, format!("not a CSV header: {e}"))]),
+        };
+        let column = |name: &str| columns.iter().position(|c| c == name);
+        // `name`: what `pat2entra orgs -o csv` writes.
+        let (name_at, url_at) = (column("organization name").or_else(|| column("name")), column("url"));
+        let cell = |record: &csv::StringRecord, at: Option<usize>| {
+            at.and_then(|i| record.get(i)).unwrap_or_default().to_string()
+        };
+        for record in reader.records() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line() as usize);
+                    errors.push(error(line, format!("not a CSV row: {e}")));
+                    continue;
+                }
+            };
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            if record.len() != columns.len() {
+                errors.push(error(
+                    line,
+                    format!(
+                        "{} fields where the header has {} ({})",
+                        record.len(),
+                        columns.len(),
+                        PORTAL_CSV_COLUMNS.join(", ")
+                    ),
+                ));
+                continue;
+            }
+            let entry = OrganizationEntry {
+                name: String::new(),
+                id: cell(&record, column("organization id")),
+                url: cell(&record, url_at),
+                owner: cell(&record, column("owner")),
+                note: [cell(&record, column("exception type")), cell(&record, column("error message"))]
+                    .into_iter()
+                    .filter(|c| !c.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            };
+            let raw = match (cell(&record, name_at), &entry.url) {
+                (name, _) if !name.is_empty() => name,
+                (_, url) if !url.is_empty() => url.clone(),
+                _ => {
+                    errors.push(error(line, "no organization name or URL in this row".into()));
+                    continue;
+                }
+            };
+            add(line, &raw, entry, &mut errors);
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            let raw = line.split('#').next().unwrap_or_default().trim();
+            if raw.is_empty() {
+                continue;
+            }
+            let entry = OrganizationEntry {
+                name: String::new(),
+                id: String::new(),
+                url: String::new(),
+                owner: String::new(),
+                note: String::new(),
+            };
+            add(i + 1, raw, entry, &mut errors);
+        }
+    }
+    if entries.is_empty() && errors.is_empty() {
+        errors.push(error(1, "no organization in it (one name per line, or the portal's CSV export)".into()));
+    }
+    if errors.is_empty() { Ok(entries.into_iter().map(|(_, e)| e).collect()) } else { Err(errors) }
 }
 
 #[cfg(test)]
@@ -312,5 +486,44 @@ mod tests {
         }
         let single = serde_json::to_vec(&tenant.organizations[1]).unwrap();
         assert!(matches!(AnyRecord::from_json(&single, "s.json").unwrap(), AnyRecord::Organization(_)));
+    }
+
+    fn check(raw: &str) -> Result<String, String> {
+        let name = raw.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            Ok(name.to_string())
+        } else {
+            Err(format!("'{raw}' is not a valid organization name"))
+        }
+    }
+
+    #[test]
+    fn organizations_files_are_names_or_the_portal_export_and_bad_lines_are_located() {
+        let names = parse_organizations("# ours\ncontoso\n\nfabrikam  # the old one\n", "o.txt", &check).unwrap();
+        assert_eq!(names.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["contoso", "fabrikam"]);
+        let csv = "\u{feff}Organization Id,Organization Name,Url,Owner,Exception Type,Error Message\n\
+                   6affcbef-fe5d-44c6-8a29-439b79aaa118,contoso,https://dev.azure.com/contoso/,ada@contoso.com,,\n\
+                   bf83696f-383b-4980-95b5-1f1127640a8a,,https://dev.azure.com/fabrikam/,ben@contoso.com,AccessDenied,No access\n";
+        let entries = parse_organizations(csv, "orgs.csv", &check).unwrap();
+        assert_eq!(entries[0].id, "6affcbef-fe5d-44c6-8a29-439b79aaa118");
+        assert_eq!(entries[0].owner, "ada@contoso.com");
+        assert_eq!(entries[1].name, "fabrikam", "the URL when the name is empty");
+        assert_eq!(entries[1].note, "AccessDenied: No access");
+        let bad = "Organization Id,Organization Name,Url,Owner,Exception Type,Error Message\n\
+                   1,contoso,,,,\n\
+                   2,con toso,,,,\n\
+                   3,contoso,,,,\n\
+                   4,northwind\n";
+        let errors: Vec<String> =
+            parse_organizations(bad, "orgs.csv", &check).unwrap_err().iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("orgs.csv:3: 'con toso' is not a valid"), "{errors:?}");
+        assert_eq!(errors[1], "orgs.csv:4: 'contoso' is listed twice (first at line 2)");
+        assert!(errors[2].starts_with("orgs.csv:5: 2 fields where the header has 6"), "{errors:?}");
+        assert!(
+            parse_organizations("# nothing\n", "e.txt", &check).unwrap_err()[0]
+                .to_string()
+                .starts_with("e.txt:1: no organization")
+        );
     }
 }

@@ -14,6 +14,7 @@ mod evidence;
 mod evidence_api;
 mod http;
 mod org;
+mod orgs;
 mod revocations;
 mod rng;
 pub mod shape;
@@ -25,6 +26,7 @@ pub use evidence::{
     AUDIT_RETENTION_DAYS, SeededEvidence, SimAuditEntry, SimEntitlement, SimLicense, SimStanding, default_policies,
 };
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
+pub use orgs::{SeededTenant, SharedCredentialTruth, SimTenant, start_tenant, start_tenant_refusing};
 pub use pat2entra_core::evidence::{Source, TenantPolicies};
 pub use throttle::RateLimit;
 
@@ -188,7 +190,9 @@ struct SimState {
     config: SimConfig,
     org: SimOrg,
     stats: SimStats,
-    tokens: entra::TokenStore,
+    /// Shared by the organizations of one tenant (`start_tenant`): a token issued by the
+    /// tenant's token endpoint is good for each of them.
+    tokens: Arc<entra::TokenStore>,
     limiter: Option<throttle::Limiter>,
     /// The audit log, generated on first query.
     audit: std::sync::OnceLock<Vec<SimAuditEntry>>,
@@ -278,29 +282,8 @@ impl SimHandle {
 pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
-    let mut org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
-    if let Some(policies) = &config.tenant_policies {
-        org.policies = policies.clone();
-    }
-    org.removed_owners_not_found = config.removed_owners_not_found;
-    // A 429 leaves after the simulated latency: requests sent before the caller could see it
-    // are not violations.
-    let limiter = config.rate_limit.clone().map(|mut limit| {
-        limit.grace += config.latency + config.latency_jitter;
-        throttle::Limiter::new(limit)
-    });
-    let state = Arc::new(SimState {
-        config,
-        org,
-        stats: SimStats::default(),
-        tokens: entra::TokenStore::default(),
-        limiter,
-        audit: Default::default(),
-        members: Default::default(),
-        changes: Default::default(),
-        revocations_allowed: AtomicU64::new(u64::MAX),
-        pat_authorization_id: Default::default(),
-    });
+    let org = SimOrg::generate(&config.organization, config.seed, config.users, config.anchor, config.epoch);
+    let state = SimState::new(config, org, Arc::default());
     let (shutdown, shutdown_signal) = tokio::sync::watch::channel(());
     let served = state.clone();
     tokio::spawn(http::serve(
@@ -312,6 +295,34 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
         shutdown_signal,
     ));
     Ok(SimHandle { addr, state, _shutdown: shutdown })
+}
+
+impl SimState {
+    /// The state of one served organization (`org`, generated from `config`).
+    fn new(config: SimConfig, mut org: SimOrg, tokens: Arc<entra::TokenStore>) -> Arc<SimState> {
+        if let Some(policies) = &config.tenant_policies {
+            org.policies = policies.clone();
+        }
+        org.removed_owners_not_found = config.removed_owners_not_found;
+        // A 429 leaves after the simulated latency: requests sent before the caller could see it
+        // are not violations.
+        let limiter = config.rate_limit.clone().map(|mut limit| {
+            limit.grace += config.latency + config.latency_jitter;
+            throttle::Limiter::new(limit)
+        });
+        Arc::new(SimState {
+            config,
+            org,
+            stats: SimStats::default(),
+            tokens,
+            limiter,
+            audit: Default::default(),
+            members: Default::default(),
+            changes: Default::default(),
+            revocations_allowed: AtomicU64::new(u64::MAX),
+            pat_authorization_id: Default::default(),
+        })
+    }
 }
 
 impl SimState {

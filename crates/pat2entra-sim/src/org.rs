@@ -120,18 +120,20 @@ pub struct SimOrg {
     pub policies: pat2entra_core::evidence::TenantPolicies,
     /// Token Admin answers 404 for removed owners who own no PAT (`SimConfig`'s option).
     pub removed_owners_not_found: bool,
+    /// One organization of several (`simulate --orgs`): the people it shares with the others.
+    pub(crate) shared: Option<crate::orgs::SharedPeople>,
 }
 
 /// Salts that keep the random streams of users, tokens and history independent.
 const TOKENS: u64 = 0x70CE_5A17;
 const HISTORY: u64 = 0x0E70_1FE5;
 
-const FIRST: &[&str] = &[
+pub(crate) const FIRST: &[&str] = &[
     "Ava", "Ben", "Chen", "Dana", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jamal", "Kofi", "Lena", "Mateo", "Nora",
     "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoe", "Aisha",
     "Bruno", "Carmen", "Dmitri", "Esther", "Felix", "Gita", "Hamza", "Ivy", "Jonas",
 ];
-const LAST: &[&str] = &[
+pub(crate) const LAST: &[&str] = &[
     "Adeyemi",
     "Berg",
     "Castillo",
@@ -244,6 +246,7 @@ impl SimOrg {
             designated: Default::default(),
             policies: crate::evidence::default_policies(),
             removed_owners_not_found: false,
+            shared: None,
         };
         org.designated = org.designate();
         org
@@ -301,6 +304,9 @@ impl SimOrg {
             svc.mail = String::new();
             svc.principal_name = svc.display_name.clone();
             return Some(svc);
+        }
+        if let Some(user) = crate::orgs::shared_user(self, i) {
+            return Some(user);
         }
         let mut rng = Rng::new(mix(self.seed, i as u64));
         Some(if let Some((alias, display)) = SERVICE_ACCOUNTS.get(i).filter(|_| i < self.service_accounts) {
@@ -362,6 +368,7 @@ impl SimOrg {
         if let Some(epoch) = self.epoch {
             self.evolve(i, &mut tokens, epoch, self.anchor);
         }
+        crate::orgs::share_tokens(self, i, &mut tokens);
         tokens
     }
 
@@ -370,7 +377,7 @@ impl SimOrg {
         (0..self.user_count()).map(|i| self.tokens_of(i)).collect()
     }
 
-    fn make_user(
+    pub(crate) fn make_user(
         &self,
         i: usize,
         rng: &mut Rng,
@@ -403,7 +410,7 @@ impl SimOrg {
         }
     }
 
-    fn token(&self, rng: &mut Rng, anchor: DateTime<Utc>) -> SimToken {
+    pub(crate) fn token(&self, rng: &mut Rng, anchor: DateTime<Utc>) -> SimToken {
         let (names, scope) = *rng.weighted(PURPOSES);
         let name = *rng.pick(names);
         let lifetime = *rng.weighted(LIFETIME_DAYS);

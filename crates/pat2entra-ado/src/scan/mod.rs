@@ -3,11 +3,13 @@
 
 mod checkpoint;
 mod evidence;
+mod tenant;
 
 pub use checkpoint::{CheckpointError, CheckpointParams, CheckpointSettings, FinishedOwner, Unusable, show_age};
 pub use evidence::{
     DEFAULT_AUDIT_BATCH_SIZE, DEFAULT_AUDIT_DAYS, DEFAULT_AUDIT_SLICE_DAYS, EvidenceOptions, token_event,
 };
+pub use tenant::{OrganizationScan, scan_organizations};
 
 use crate::client::KINDS_WITHOUT_PATS;
 use crate::{AdoClient, AdoError};

@@ -11,13 +11,16 @@ mod markdown;
 mod ocsf;
 mod summary;
 mod table;
+pub mod tenant;
 
 pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
+pub use json::write_pretty;
 pub use ocsf::OCSF_VERSION;
 pub use summary::{MAX_SUMMARY, render as render_summary};
+pub use tenant::render as render_tenant;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
