@@ -25,6 +25,7 @@ mod sample_reports;
 mod scan;
 mod secrets;
 mod service;
+mod shards;
 mod snapshots;
 mod text_and_rules;
 mod whoami;

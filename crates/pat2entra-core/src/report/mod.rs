@@ -13,6 +13,8 @@ pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
+/// Pretty JSON with unsafe characters escaped (what `-o json` writes), for any record.
+pub use json::write_pretty as write_json;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
