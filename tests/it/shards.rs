@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{TestSim, read_json, run, sim_config};
-use pat2entra::sim::SimConfig;
+use pat2entra::sim::{Behaviour, Faults, SimConfig};
 use pat2entra_core::evidence::Source;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -44,6 +44,7 @@ fn whole_and_parts(sim: &TestSim, dir: &Path, count: u32, extra: &[&str]) -> (Pa
     args.extend_from_slice(extra);
     let (code, stderr) = scan(sim, &whole, &args);
     assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
     let parts: Vec<PathBuf> = (1..=count)
         .map(|i| {
             let path = dir.join(format!("part{i}.json"));
@@ -58,6 +59,22 @@ fn whole_and_parts(sim: &TestSim, dir: &Path, count: u32, extra: &[&str]) -> (Pa
     (whole, parts)
 }
 
+/// The record with the example error of a partly read per-owner source (`…, first: GET …
+/// answered HTTP 500`) cut off: a scan quotes whichever owner failed first in time, which is
+/// not the same from run to run, sharded or not. The only part of a record that may differ.
+fn without_example_errors(mut record: Value) -> Value {
+    if let Some(sources) = record["evidence"]["sources"].as_object_mut() {
+        for source in sources.values_mut() {
+            if let Some(reason) = source["reason"].as_str()
+                && let Some(at) = reason.find(", first: ")
+            {
+                source["reason"] = Value::String(reason[..at].to_string());
+            }
+        }
+    }
+    record
+}
+
 fn ids(record: &Value, key: &str, field: &str) -> Vec<String> {
     record[key].as_array().unwrap().iter().map(|t| t[field].as_str().unwrap().to_string()).collect()
 }
@@ -67,24 +84,43 @@ fn three_owner_parts_merge_into_the_unsharded_scan() {
     // All evidence sources read in full; then with per-owner sources refused (their coverage
     // lines must add up over the parts just the same).
     let denied = SimConfig { deny: [Source::Ssh, Source::Membership].into_iter().collect(), ..sim_config() };
-    for (config, extra) in [(sim_config(), vec!["--evidence", "+policies"]), (denied, vec![])] {
+    // Two owners whose tokens cannot be read (gaps, in two parts or one), owners removed from
+    // the organization answering 404, and a Token Admin that leaves targetAccounts empty (the
+    // service readings each part infers from its own tokens must recombine).
+    let probe = TestSim::start(sim_config());
+    let broken: Vec<String> = [3, 10].iter().map(|i| probe.sim().org().user(*i).unwrap().descriptor.clone()).collect();
+    drop(probe);
+    let degraded = SimConfig {
+        faults: Faults { failing_owners: broken.into_iter().collect(), ..Faults::default() },
+        removed_owners_not_found: true,
+        behaviour: Behaviour { fills_target_accounts: false, ..Behaviour::default() },
+        ..sim_config()
+    };
+    let cases = [
+        (sim_config(), vec!["--evidence", "+policies"]),
+        (denied, vec![]),
+        (degraded, vec!["--max-retries", "0", "--allow-partial"]),
+    ];
+    for (config, extra) in cases {
         let sim = sim(config);
         let dir = tempfile::tempdir().unwrap();
         let (whole, parts) = whole_and_parts(&sim, dir.path(), 3, &extra);
         let whole = read_json(&whole);
         let records: Vec<Value> = parts.iter().map(|p| read_json(p)).collect();
 
-        // Each part: every owner listed, only its own scanned, complete, and no gap for the others.
+        // Each part: every owner listed, only its own scanned, and no gap for the others.
         let owners = whole["owners"].as_array().unwrap().len();
+        let gaps = whole["coverage"]["owners_failed"].as_array().unwrap().len();
         let mut seen_tokens = BTreeSet::new();
         for (i, part) in records.iter().enumerate() {
             let coverage = &part["coverage"];
-            assert_eq!(coverage["complete"], true, "part {}: {coverage}", i + 1);
+            let failed = coverage["owners_failed"].as_array().unwrap().len();
+            assert_eq!(coverage["complete"], failed == 0, "part {}: {coverage}", i + 1);
             assert_eq!(coverage["owners_listed"].as_u64(), Some(owners as u64));
             let others = coverage["part"]["owners_in_other_parts"].as_u64().unwrap();
-            assert_eq!(coverage["owners_scanned"].as_u64().unwrap() + others, owners as u64);
+            let scanned = coverage["owners_scanned"].as_u64().unwrap();
+            assert_eq!(scanned + failed as u64 + others, owners as u64);
             assert!(others > 0 && others < owners as u64, "part {} holds some owners: {others}", i + 1);
-            assert!(coverage["owners_failed"].as_array().unwrap().is_empty());
             assert_eq!(part["shard"]["index"].as_u64(), Some(i as u64 + 1));
             assert_eq!(part["shard"]["by"], "owners");
             assert_eq!(part["shard"]["scan_id"], records[0]["shard"]["scan_id"]);
@@ -99,8 +135,8 @@ fn three_owner_parts_merge_into_the_unsharded_scan() {
         let merged = dir.path().join("merged.json");
         let order = [parts[2].as_path(), parts[0].as_path(), parts[1].as_path()];
         let out = merge(&order, &merged, &[]);
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        let merged = read_json(&merged);
+        assert_eq!(out.code, if gaps == 0 { 0 } else { 4 }, "{}", out.stderr);
+        let (merged, whole) = (without_example_errors(read_json(&merged)), without_example_errors(whole));
         for key in ["owners", "tokens", "coverage", "evidence", "service", "summary", "findings", "usage", "guidance"] {
             assert_eq!(merged[key], whole[key], "{key} differs ({extra:?})");
         }
@@ -110,7 +146,7 @@ fn three_owner_parts_merge_into_the_unsharded_scan() {
         // Every report works on it.
         for format in ["table", "markdown", "html", "csv"] {
             let report = run(&["report", dir.path().join("merged.json").to_str().unwrap(), "-o", format], &[]);
-            assert_eq!(report.code, 0, "{format}: {}", report.stderr);
+            assert_eq!(report.code, if gaps == 0 { 0 } else { 4 }, "{format}: {}", report.stderr);
         }
     }
 }

@@ -754,4 +754,130 @@ mod tests {
         assert!(e.starts_with("all.json is not a part of a sharded scan"), "{e}");
         assert_eq!(merge(vec![], rules).unwrap_err(), MergeError::NoParts);
     }
+
+    /// What the scan builds for the owners `filter` holds, with the scan's own pure steps
+    /// (`resolve_owners`, `resolve_tokens`, the service readings and their warnings): the whole
+    /// organization, or one part of it.
+    fn assemble(raw_owners: &[Owner], raw_tokens: &[Token], filter: OwnerFilter, audit: AuditJoin) -> ScanRecord {
+        use crate::evidence::Evidence;
+        use crate::inventory::resolve_owners;
+        let as_of: DateTime<Utc> = "2026-11-26T00:00:00Z".parse().unwrap();
+        let (owners, mut warnings) = resolve_owners(raw_owners.to_vec());
+        let mine: Vec<&Owner> = owners.iter().filter(|o| filter.includes(&o.descriptor)).collect();
+        let listed: Vec<Token> =
+            mine.iter().flat_map(|o| raw_tokens.iter().filter(|t| t.owner == o.descriptor).cloned()).collect();
+        let (tokens, token_warnings) = resolve_tokens(listed);
+        warnings.extend(token_warnings);
+        let mut service = crate::service::ServiceBehaviour::default();
+        let seen = Observations::of(&tokens, as_of, vec![(PagingEnd::Empty, mine.len() as u64)]);
+        service.infer(&seen);
+        if seen.filled_target_accounts > 0 {
+            service.organization_id = Some("0rg-1d".into());
+        }
+        if let Some(id) = service.organization_id.as_deref() {
+            warnings.extend(other_organizations_warning(&tokens, id));
+        }
+        // SSH keys: the owner "aad.c" could not be read.
+        let failed_ssh = mine.iter().filter(|o| o.descriptor == "aad.c").count();
+        let ssh = OwnerTally {
+            read: mine.len() - failed_ssh,
+            failed: failed_ssh,
+            first_error: (failed_ssh > 0).then(|| "HTTP 500".to_string()),
+            ..Default::default()
+        };
+        let mut evidence = Evidence::default();
+        evidence.sources.insert(Source::Ssh, ssh.coverage(mine.len()));
+        let mut audit_coverage = SourceCoverage::complete();
+        let part = filter.is_part().then(|| PartCoverage {
+            owners_in_other_parts: owners.len() - mine.len(),
+            sources: [(Source::Ssh, ssh.clone())].into_iter().collect(),
+            membership: None,
+            audit: Some(audit),
+            paging_ends: seen.paging_ends.clone(),
+        });
+        if part.is_none() {
+            crate::evidence::note_unmatched(&mut audit_coverage, audit.unmatched);
+        }
+        evidence.sources.insert(Source::Audit, audit_coverage);
+        let scanned = mine.len();
+        let mut coverage = match part {
+            Some(part) => Coverage::of_part(owners.len(), scanned, vec![], part),
+            None => Coverage::new(owners.len(), scanned, vec![]),
+        };
+        coverage.warnings = warnings;
+        let inventory = Inventory { organization: "contoso".into(), owners, tokens, coverage, evidence, service };
+        let mut record = ScanRecord::judge(inventory, &RuleSet::default_rules(), as_of);
+        if let OwnerFilter::Part(spec) = filter {
+            let evidence: BTreeSet<Source> = [Source::Audit, Source::Ssh].into_iter().collect();
+            let scan_id = scan_id(&["contoso".to_string()], spec.count, "built-in default", as_of, &evidence);
+            record.shard = Some(Shard { index: spec.index, count: spec.count, by: ShardBy::Owners, scan_id });
+        }
+        record
+    }
+
+    #[test]
+    fn owner_parts_merge_into_the_whole_with_every_warning_in_its_place() {
+        let person =
+            |d: &str| Owner { descriptor: d.into(), principal_name: format!("{d}@contoso.com"), ..Default::default() };
+        let descriptors = ["aad.a", "aad.b", "aad.c", "aad.d", "aad.e", "aad.f", "aad.g", "aad.h"];
+        let mut raw_owners: Vec<Owner> = descriptors.iter().map(|d| person(d)).collect();
+        raw_owners.push(person("aad.e")); // Graph listed it twice
+        let part_of = |d: &str| shard_of_owner(d, 2);
+        assert!(descriptors.iter().any(|d| part_of(d) == 1) && descriptors.iter().any(|d| part_of(d) == 2));
+        let token = |owner: &str, id: &str| Token {
+            authorization_id: id.into(),
+            owner: owner.into(),
+            display_name: format!("{owner} {id}"),
+            scopes: vec!["vso.code".into()],
+            is_valid: true,
+            target_accounts: vec!["0rg-1d".into()],
+            ..Default::default()
+        };
+        // An id shared by owners of both parts.
+        let (one, two) = (
+            descriptors.iter().find(|d| part_of(d) == 1).unwrap(),
+            descriptors.iter().find(|d| part_of(d) == 2).unwrap(),
+        );
+        let mut raw_tokens: Vec<Token> = descriptors.iter().map(|d| token(d, &format!("{d}-1"))).collect();
+        raw_tokens.push(token(one, "shared"));
+        raw_tokens.push(token(two, "shared"));
+        // Two versions of one token, the second worse for risk.
+        let mut worse = token("aad.b", "aad.b-1");
+        worse.scopes = vec!["app_token".into()];
+        raw_tokens.push(worse);
+        // Unreadable, limited to another organization, global.
+        raw_tokens.push(Token { unreadable: Some("validTo: bad".into()), ..token("aad.d", "aad.d-2") });
+        raw_tokens.push(Token { target_accounts: vec!["other".into()], ..token("aad.f", "aad.f-2") });
+        raw_tokens.push(Token { target_accounts: vec![], all_organizations: true, ..token("aad.h", "aad.h-2") });
+
+        let whole = assemble(&raw_owners, &raw_tokens, OwnerFilter::All, AuditJoin { token_events: 20, unmatched: 3 });
+        let kinds: HashSet<WarningKind> = whole.coverage.warnings.iter().map(|w| w.kind).collect();
+        assert_eq!(kinds.len(), 5, "every kind of warning is exercised: {:?}", whole.coverage.warnings);
+        assert!(whole.evidence.sources[&Source::Audit].reason.as_deref().unwrap().starts_with("3 token events"));
+        // Of the 17 events the whole matched, part 1 matched 8 and part 2 the other 9.
+        let parts: Vec<Part> = [(1, 12), (2, 11)]
+            .into_iter()
+            .map(|(index, unmatched)| {
+                let filter = OwnerFilter::Part(ShardSpec { index, count: 2 });
+                let record = assemble(&raw_owners, &raw_tokens, filter, AuditJoin { token_events: 20, unmatched });
+                assert!(record.coverage.owners_in_other_parts() > 0);
+                Part { name: format!("part{index}.json"), record: AnyRecord::Organization(Box::new(record)) }
+            })
+            .collect();
+        let rules = RuleSet::default_rules();
+        let rules = MergeRules { rules: &rules, id: "built-in default" };
+        let AnyRecord::Organization(merged) = merge(parts.clone(), rules).unwrap() else { panic!("one organization") };
+        assert_eq!(merged.coverage, whole.coverage);
+        assert_eq!(merged.evidence, whole.evidence);
+        assert_eq!(merged.service, whole.service);
+        assert_eq!(*merged, whole);
+
+        // A part's token outside its partition: not a part pat2entra wrote.
+        let mut foreign = parts.clone();
+        if let AnyRecord::Organization(r) = &mut foreign[0].record {
+            r.tokens.push(token(two, "stray"));
+        }
+        let e = merge(foreign, rules).unwrap_err().to_string();
+        assert!(e.contains(&format!("part1.json holds tokens of owner {two}, who belongs to part 2")), "{e}");
+    }
 }
