@@ -124,6 +124,7 @@ fn three_owner_parts_merge_into_the_unsharded_scan() {
             assert_eq!(part["shard"]["index"].as_u64(), Some(i as u64 + 1));
             assert_eq!(part["shard"]["by"], "owners");
             assert_eq!(part["shard"]["scan_id"], records[0]["shard"]["scan_id"]);
+            assert_eq!(crate::reports::schema_errors(part), Vec::<String>::new(), "part {}", i + 1);
             let table = run(&["report", parts[i].to_str().unwrap()], &[]);
             let says = format!("{others} in other parts (part {}/3 of a sharded scan)", i + 1);
             assert!(table.stdout.contains(&says), "{}", table.stdout);

@@ -116,6 +116,21 @@ pub fn orgs_of_shard(organizations: &[String], shard: ShardSpec) -> Vec<String> 
         .collect()
 }
 
+/// One part of a scan split by organization: the organizations it scans (`orgs_of_shard` of
+/// every organization asked for, those that could not even be listed included, so that each
+/// belongs to exactly one part) and the `shard` its tenant record carries.
+pub fn organizations_part(
+    shard: ShardSpec,
+    organizations: &[String],
+    rules: &str,
+    as_of: DateTime<Utc>,
+    evidence: &BTreeSet<Source>,
+) -> (Vec<String>, Shard) {
+    let mine = orgs_of_shard(organizations, shard);
+    let scan_id = scan_id(organizations, shard.count, rules, as_of, evidence);
+    (mine, Shard { index: shard.index, count: shard.count, by: ShardBy::Organizations, scan_id })
+}
+
 /// Which owners a scan reads tokens and per-owner evidence for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OwnerFilter {
@@ -651,6 +666,17 @@ mod tests {
         assert_eq!(part(2), ["bravo", "delta"]);
         let many = ShardSpec { index: 7, count: 7 };
         assert!(orgs_of_shard(&orgs, many).is_empty(), "more parts than organizations: an empty part");
+        // The parts of one scan: every organization once, one scan id.
+        let as_of = "2026-11-26T00:00:00Z".parse().unwrap();
+        let evidence = BTreeSet::new();
+        let parts: Vec<(Vec<String>, Shard)> = (1..=3)
+            .map(|index| organizations_part(ShardSpec { index, count: 3 }, &orgs, "built-in default", as_of, &evidence))
+            .collect();
+        let mut all: Vec<String> = parts.iter().flat_map(|(mine, _)| mine.clone()).collect();
+        all.sort_by_key(|o| o.to_ascii_lowercase());
+        assert_eq!(all, ["alpha", "bravo", "Charlie", "delta", "echo"]);
+        assert!(parts.iter().all(|(mine, _)| (1..=2).contains(&mine.len())));
+        assert!(parts.iter().all(|(_, s)| s.scan_id == parts[0].1.scan_id && s.by == ShardBy::Organizations));
     }
 
     #[test]
