@@ -242,7 +242,11 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         checkpoint: args.checkpoint.clone().map(|path| CheckpointSettings {
             path,
             params: CheckpointParams {
-                organization: client.organization().to_string(),
+                // A part's checkpoint is that part's: another part refuses it by this name.
+                organization: match args.shard {
+                    Some(shard) => format!("{} (part {shard})", client.organization()),
+                    None => client.organization().to_string(),
+                },
                 as_of: args.as_of,
                 rules: rules_id.clone(),
                 tool_version: env!("CARGO_PKG_VERSION").to_string(),

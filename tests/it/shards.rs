@@ -218,3 +218,33 @@ fn a_shard_needs_one_as_of_for_every_part_and_a_valid_index() {
     }
     assert!(!out.exists());
 }
+
+#[test]
+fn a_part_keeps_its_own_checkpoint() {
+    // One owner of part 1 cannot be read: part 1 is incomplete and keeps its checkpoint.
+    let probe = TestSim::start(sim_config());
+    let org = probe.sim().org();
+    let broken = (0..60)
+        .filter_map(|i| org.user(i).map(|u| u.descriptor.clone()))
+        .find(|d| pat2entra_core::shard::shard_of_owner(d, 3) == 1)
+        .expect("an owner of part 1");
+    drop(probe);
+    let sim = sim(SimConfig {
+        faults: Faults { failing_owners: [broken.clone()].into(), ..Faults::default() },
+        ..sim_config()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("scan.checkpoint");
+    let checkpoint = checkpoint.to_str().unwrap();
+    let args = ["--as-of", "2026-11-26", "--evidence", "none", "--max-retries", "0", "--checkpoint", checkpoint];
+    let (code, stderr) = scan(&sim, &dir.path().join("part1.json"), &[&args[..], &["--shard", "1/3"]].concat());
+    assert_eq!(code, 4, "{stderr}");
+    let part = read_json(&dir.path().join("part1.json"));
+    assert_eq!(part["coverage"]["owners_failed"][0]["descriptor"], broken.as_str());
+    assert!(Path::new(checkpoint).exists(), "an incomplete part keeps its checkpoint");
+    // Another part refuses it rather than resume (or delete) part 1's.
+    let (code, stderr) = scan(&sim, &dir.path().join("part2.json"), &[&args[..], &["--shard", "2/3"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("belongs to organization 'fabrikam (part 1/3)', not 'fabrikam (part 2/3)'"), "{stderr}");
+    assert!(Path::new(checkpoint).exists());
+}

@@ -229,6 +229,10 @@ pub enum MergeError {
         "{name} is not a part of a sharded scan (no shard in it); merge takes what `scan --shard I/N -o json` wrote"
     )]
     NotAPart { name: String },
+    #[error(
+        "{name} names its part but lacks the part's counts (coverage.part): scan that part again with this pat2entra"
+    )]
+    NoPartCounts { name: String },
     #[error("{name} and {other} are parts of different scans ({why}); merge the parts of one scan")]
     DifferentScans { name: String, other: String, why: String },
     #[error("{name} and {other} are both part {index}/{count}; give each part once")]
@@ -380,7 +384,7 @@ fn merge_owners(parts: &[(&str, &ScanRecord)], count: u32, rules: MergeRules<'_>
             return Err(MergeError::Redacted { name: name.to_string() });
         }
         if record.coverage.part.is_none() {
-            return Err(MergeError::NotAPart { name: name.to_string() });
+            return Err(MergeError::NoPartCounts { name: name.to_string() });
         }
         if !record.organization.eq_ignore_ascii_case(&first.organization) || record.as_of != first.as_of {
             return Err(MergeError::DifferentScans {
