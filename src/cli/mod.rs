@@ -7,6 +7,7 @@ mod diff;
 mod explain;
 mod limits;
 mod logging;
+mod merge;
 mod orgs;
 mod output;
 mod plan;
@@ -55,6 +56,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Compare two saved scans: new, resolved and unchanged findings, token changes, trends.
     Diff(diff::DiffArgs),
+    /// Recombine the parts of a sharded scan (`scan --shard I/N`) into one record.
+    #[command(after_help = merge::EXAMPLES)]
+    Merge(merge::MergeArgs),
     /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
     Plan(plan::PlanArgs),
     /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
@@ -144,6 +148,7 @@ pub fn main() -> i32 {
             Command::Revoke(args) => revoke::run(*args).await,
             Command::Report(args) => report::run(args),
             Command::Diff(args) => diff::run(args),
+            Command::Merge(args) => merge::run(args),
             Command::Explain { id } => explain::run(&id),
         }
     });

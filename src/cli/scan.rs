@@ -120,6 +120,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub service_profile: Option<PathBuf>,
 
+    /// Scan one part of a distributed scan: part I of N (e.g. 2/3). One organization is split
+    /// by owner (a stable hash of the owner's descriptor); every part needs the same --as-of.
+    /// Recombine the parts' JSON records with `pat2entra merge`.
+    #[arg(long, value_name = "I/N", value_parser = pat2entra_core::shard::ShardSpec::parse)]
+    pub shard: Option<pat2entra_core::shard::ShardSpec>,
+
     /// No progress display, nor the sign-in line, on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -152,6 +158,22 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
             format!("--out and --checkpoint are the same file ({}); choose two files", out.display()),
         ));
     }
+    // Every part of a sharded scan judges against one moment: `--as-of` is required rather than
+    // defaulted. "Now" differs between parts started minutes or days apart (a matrix job
+    // queued late, a pod restarted), and a default such as today's date breaks across
+    // midnight; either would make parts of one scan disagree (their scan ids differ and merge
+    // refuses them). The pipeline that starts the parts knows one date for all of them.
+    if let Some(shard) = args.shard
+        && args.as_of.is_none()
+    {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--shard {shard} needs --as-of DATE, the same in every part (e.g. --as-of {}): parts judged at different moments cannot be merged",
+                Utc::now().format("%Y-%m-%d")
+            ),
+        ));
+    }
     // The rules, and what identifies them in a checkpoint (the file's bytes as read).
     let (rules, rules_id) = match &args.rules {
         Some(path) => {
@@ -166,7 +188,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     args.output.redaction_key()?;
     // Several organizations: one tenant record (`super::tenant`).
     if args.org.len() > 1 || args.orgs_file.is_some() || args.all_orgs {
-        return super::tenant::scan(&args, &rules, as_of, started_at).await;
+        return super::tenant::scan(&args, &rules, &rules_id, as_of, started_at).await;
     }
     let service = match &args.service_profile {
         None => Default::default(),
@@ -246,15 +268,20 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         checkpoint: args.checkpoint.clone().map(|path| CheckpointSettings {
             path,
             params: CheckpointParams {
-                organization: client.organization().to_string(),
+                // A part's checkpoint is that part's: another part refuses it by this name.
+                organization: match args.shard {
+                    Some(shard) => format!("{} (part {shard})", client.organization()),
+                    None => client.organization().to_string(),
+                },
                 as_of: args.as_of,
-                rules: rules_id,
+                rules: rules_id.clone(),
                 tool_version: env!("CARGO_PKG_VERSION").to_string(),
             },
             max_age: args.checkpoint_max_age,
         }),
         service,
         now: Some(as_of),
+        owners: args.shard.map_or(pat2entra_core::shard::OwnerFilter::All, pat2entra_core::shard::OwnerFilter::Part),
     };
     let progress = Progress::new(args.quiet, client.pacer());
     let started = std::time::Instant::now();
@@ -262,7 +289,9 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     progress.finish(started.elapsed());
     let inventory = scanned.map_err(scan_failure)?;
 
-    let record = args.output.write(ScanRecord::judge(inventory, &rules, as_of))?;
+    let mut record = ScanRecord::judge(inventory, &rules, as_of);
+    record.shard = args.shard.map(|shard| owner_part(shard, &record.organization, &rules_id, as_of, &args.evidence.0));
+    let record = args.output.write(record)?;
     // Written: a complete scan no longer needs its checkpoint (an incomplete one keeps it, so a
     // rerun asks only for what failed).
     if let Some(path) = &args.checkpoint
@@ -271,6 +300,23 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
         crate::scan::finish_checkpoint(path).map_err(|e| Failure::error(Exit::Usage, e))?;
     }
     Ok(args.output.gate(&record))
+}
+
+/// What a part of an owner-sharded scan says about itself (`merge` checks it).
+fn owner_part(
+    shard: pat2entra_core::shard::ShardSpec,
+    organization: &str,
+    rules_id: &str,
+    as_of: DateTime<Utc>,
+    evidence: &BTreeSet<Source>,
+) -> pat2entra_core::tenant::Shard {
+    let organizations = [organization.to_string()];
+    pat2entra_core::tenant::Shard {
+        index: shard.index,
+        count: shard.count,
+        by: pat2entra_core::tenant::ShardBy::Owners,
+        scan_id: pat2entra_core::shard::scan_id(&organizations, shard.count, rules_id, as_of, evidence),
+    }
 }
 
 /// Where `scan --demo` sends its requests, and the simulator that must live as long as the scan.

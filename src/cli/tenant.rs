@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub async fn scan(
     args: &ScanArgs,
     rules: &RuleSet,
+    rules_id: &str,
     as_of: DateTime<Utc>,
     started_at: tokio::time::Instant,
 ) -> Result<Exit, Failure> {
@@ -81,6 +82,18 @@ pub async fn scan(
     // Each organization once (names are case-insensitive), in name order.
     wanted.sort_by_key(|n| n.to_ascii_lowercase());
     wanted.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    // `--shard I/N` of several organizations: this part scans its share of them. Every
+    // organization asked for takes part in the split, those `--all-orgs` could not even use
+    // included, so that each lands in exactly one part (merge refuses one listed twice).
+    let shard = args.shard.map(|spec| {
+        let mut all: Vec<String> = wanted.iter().chain(failed.iter().map(|f| &f.organization)).cloned().collect();
+        all.sort_by_key(|n| n.to_ascii_lowercase());
+        let (mine, shard) = pat2entra_core::shard::organizations_part(spec, &all, rules_id, as_of, &args.evidence.0);
+        let in_part = |name: &str| mine.iter().any(|m| m.eq_ignore_ascii_case(name));
+        wanted.retain(|n| in_part(n));
+        failed.retain(|f| in_part(&f.organization));
+        shard
+    });
     let targets: Vec<OrgRef> = wanted.iter().filter_map(|n| OrgRef::parse(n).ok()).collect();
     if !args.quiet {
         eprintln!("organizations: {} to scan, {} at a time", targets.len(), args.org_concurrency);
@@ -99,6 +112,7 @@ pub async fn scan(
         checkpoint: None,
         service: Default::default(),
         now: Some(as_of),
+        owners: pat2entra_core::shard::OwnerFilter::All,
     };
     let progress = Progress::new(args.quiet, base.pacer());
     // One line for the whole run: the owners of every organization listed so far.
@@ -142,7 +156,7 @@ pub async fn scan(
             format!("no organization accepted the credential ({} tried); first: {}", failed.len(), failed[0].reason),
         ));
     }
-    let record = AnyRecord::Tenant(Box::new(TenantRecord::new(records, failed, as_of, None)));
+    let record = AnyRecord::Tenant(Box::new(TenantRecord::new(records, failed, as_of, shard)));
     let record = write(&args.output, record)?;
     Ok(gate_any(&args.output, &record))
 }

@@ -26,6 +26,7 @@ mod sample_reports;
 mod scan;
 mod secrets;
 mod service;
+mod shards;
 mod snapshots;
 mod tenant;
 mod text_and_rules;

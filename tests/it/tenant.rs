@@ -378,3 +378,36 @@ fn an_organization_refusing_the_credential_is_not_scanned_and_all_refusing_is_ex
     assert!(r.stderr.contains("no organization accepted the credential"), "{}", r.stderr);
     assert!(none.is_null(), "nothing written");
 }
+
+#[test]
+fn organization_shards_merge_into_the_unsharded_tenant_scan() {
+    let t = TestTenant::start(config(), 3);
+    let sim = t.sim();
+    let dir = tempfile::tempdir().unwrap();
+    let (r, whole) = scan(sim, dir.path(), "whole.json", &["--all-orgs"]);
+    assert_eq!(r.code, 0, "complete: {}", r.stderr);
+    let mut parts = Vec::new();
+    let mut scanned = BTreeSet::new();
+    for i in 1..=2 {
+        let name = format!("part{i}.json");
+        let (r, part) = scan(sim, dir.path(), &name, &["--all-orgs", "--shard", &format!("{i}/2")]);
+        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+        assert_eq!(part["shard"]["by"], "organizations");
+        for org in part["organizations"].as_array().unwrap() {
+            // Each organization is scanned by exactly one part.
+            assert!(scanned.insert(org["organization"].as_str().unwrap().to_string()), "scanned twice: {org}");
+        }
+        parts.push(dir.path().join(name).to_str().unwrap().to_string());
+    }
+    assert_eq!(scanned.len(), 3, "every organization in some part");
+    let merged = dir.path().join("merged.json");
+    let mut args = vec!["merge"];
+    args.extend(parts.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let r = run(&args, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut merged = common::read_json(&merged);
+    // The merged record says which parts it came from; the unsharded one has no shard.
+    merged.as_object_mut().unwrap().remove("shard");
+    assert_eq!(merged, whole);
+}

@@ -304,3 +304,142 @@ pub struct CredentialEvent {
     /// The audit action id as logged (`Token.PatRevokeEvent`…).
     pub action: String,
 }
+
+/// How a per-owner source (membership, SSH keys) went over a scan's owners: owners read, owners
+/// the deadline stopped, owners that failed (with the first error), and the refusal that closed
+/// the source (401/403: not asked again). Plain counts, so the parts of a sharded scan
+/// (`scan --shard`) add up to the tally of the whole organization (`shard::merge`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerTally {
+    pub read: usize,
+    #[serde(default)]
+    pub deadline: usize,
+    #[serde(default)]
+    pub failed: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    /// Why the service refused the source (`vso.graph missing`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied: Option<String>,
+}
+
+impl OwnerTally {
+    /// The source's coverage over `owners` owners.
+    pub fn coverage(&self, owners: usize) -> SourceCoverage {
+        let missing = owners.saturating_sub(self.read);
+        if let Some(denied) = &self.denied {
+            return if self.read == 0 {
+                SourceCoverage::unavailable(denied.clone())
+            } else {
+                SourceCoverage::partial(format!("{denied}; {missing} of {owners} owners not read"))
+            };
+        }
+        if missing == 0 {
+            return SourceCoverage::complete();
+        }
+        let mut why = Vec::new();
+        if self.deadline > 0 {
+            why.push(format!("deadline reached (--deadline) for {}", plural(self.deadline, "owner")));
+        }
+        if let Some(first) = &self.first_error {
+            why.push(format!("{} failed, first: {first}", plural(self.failed, "owner")));
+        }
+        if why.is_empty() {
+            why.push("their tokens could not be listed".into());
+        }
+        let text = format!("{missing} of {owners} owners not read ({})", why.join("; "));
+        if self.read == 0 { SourceCoverage::unavailable(text) } else { SourceCoverage::partial(text) }
+    }
+
+    /// The tally of two sets of owners (two parts of a sharded scan).
+    pub fn add(&mut self, other: &OwnerTally) {
+        self.read += other.read;
+        self.deadline += other.deadline;
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+        if self.denied.is_none() {
+            self.denied.clone_from(&other.denied);
+        }
+    }
+}
+
+/// `1 owner`, `2 owners`.
+pub(crate) fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// Where the owners' membership came from, said in `evidence.membership`'s reason (also when
+/// complete): inferred from User Entitlements, asked of Graph, or from the checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipBasis {
+    /// Owners whose membership came from the checkpoint.
+    #[serde(default)]
+    pub resumed: usize,
+    /// Owners User Entitlements lists as members: no request.
+    #[serde(default)]
+    pub inferred: usize,
+    /// Owners asked (`membershipstates`), whatever the answer: those User Entitlements does not
+    /// list as members, those whose Token Admin listing answered 404, every owner without
+    /// entitlements.
+    #[serde(default)]
+    pub asked: usize,
+    /// User Entitlements' coverage; `None`: not asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlements: Option<Status>,
+    /// Graph refused: how many were asked before the refusal was seen depends on timing, so it
+    /// is not said (the reason stays the same from run to run).
+    #[serde(default)]
+    pub denied: bool,
+}
+
+impl MembershipBasis {
+    pub fn note(&self, mut coverage: SourceCoverage) -> SourceCoverage {
+        let mut parts = Vec::new();
+        if self.inferred > 0 {
+            parts.push(format!("{} inferred from User Entitlements", self.inferred));
+        }
+        if self.asked > 0 && !self.denied {
+            parts.push(format!("{} asked of Graph", self.asked));
+        }
+        match self.entitlements {
+            None if self.asked > 0 => parts.push("User Entitlements not requested".into()),
+            Some(Status::Unavailable) => parts.push("User Entitlements unavailable".into()),
+            Some(Status::Partial) => parts.push("User Entitlements partial".into()),
+            _ => {}
+        }
+        if self.resumed > 0 {
+            parts.push(format!("{} from the checkpoint", self.resumed));
+        }
+        if parts.is_empty() {
+            return coverage;
+        }
+        let basis = parts.join(", ");
+        coverage.reason = Some(match coverage.reason.take() {
+            Some(reason) => format!("{reason}; {basis}"),
+            None => basis,
+        });
+        coverage
+    }
+
+    /// The basis of two sets of owners (two parts of a sharded scan); `entitlements` is the
+    /// caller's (one organization-wide reading).
+    pub fn add(&mut self, other: &MembershipBasis) {
+        self.resumed += other.resumed;
+        self.inferred += other.inferred;
+        self.asked += other.asked;
+        self.denied |= other.denied;
+    }
+}
+
+/// The audit coverage after the join: a complete read notes the token events that named no
+/// credential of the inventory (credentials deleted since, or another organization's).
+pub fn note_unmatched(coverage: &mut SourceCoverage, unmatched: usize) {
+    if unmatched > 0 && coverage.reason.is_none() {
+        coverage.reason = Some(format!(
+            "{} named no credential of this inventory (deleted since, or not listed)",
+            plural(unmatched, "token event")
+        ));
+    }
+}

@@ -162,13 +162,68 @@ pub struct Coverage {
     /// Duplicates resolved and tokens that could not be read (records without it still load).
     #[serde(default)]
     pub warnings: Vec<CoverageWarning>,
+    /// Set on one part of an owner-sharded scan (`scan --shard I/N`): the owners listed but left
+    /// to other parts (neither scanned nor gaps here), and the counts `merge` adds up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<crate::shard::PartCoverage>,
 }
 
 impl Coverage {
     pub fn new(owners_listed: usize, owners_scanned: usize, owners_failed: Vec<OwnerFailure>) -> Self {
         let complete = owners_failed.is_empty() && owners_scanned == owners_listed;
-        Coverage { owners_listed, owners_scanned, owners_failed, complete, warnings: Vec::new() }
+        Coverage { owners_listed, owners_scanned, owners_failed, complete, warnings: Vec::new(), part: None }
     }
+
+    /// The coverage of one part of an owner-sharded scan: complete when every owner of its
+    /// partition was read (the others belong to other parts).
+    pub fn of_part(
+        owners_listed: usize,
+        owners_scanned: usize,
+        owners_failed: Vec<OwnerFailure>,
+        part: crate::shard::PartCoverage,
+    ) -> Self {
+        let complete = owners_failed.is_empty() && owners_scanned + part.owners_in_other_parts == owners_listed;
+        Coverage { owners_listed, owners_scanned, owners_failed, complete, warnings: Vec::new(), part: Some(part) }
+    }
+
+    /// Owners of this organization left to other parts of a sharded scan (0 for a whole scan).
+    pub fn owners_in_other_parts(&self) -> usize {
+        self.part.as_ref().map_or(0, |p| p.owners_in_other_parts)
+    }
+}
+
+/// The warning when tokens limited to organizations were listed but this organization's id
+/// (`connectionData`) could not be read to check them against.
+pub fn organization_id_unread_warning() -> CoverageWarning {
+    CoverageWarning {
+        kind: WarningKind::OtherOrganizations,
+        message: "this organization's id could not be read (connectionData): tokens limited to organizations \
+                  were not checked against it"
+            .into(),
+        ids: Vec::new(),
+    }
+}
+
+/// The warning for PATs limited to other organizations only (`targetAccounts` filled, without
+/// this organization's id): listed by Token Admin here, usable only there. `None` when none is.
+pub fn other_organizations_warning(tokens: &[Token], organization_id: &str) -> Option<CoverageWarning> {
+    let others: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| t.kind.is_pat() && !t.target_accounts.is_empty())
+        .filter(|t| !t.target_accounts.iter().any(|a| a.trim().eq_ignore_ascii_case(organization_id)))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(CoverageWarning {
+        kind: WarningKind::OtherOrganizations,
+        message: format!(
+            "{} token{} limited to other organizations only (targetAccounts without this organization's id {organization_id}): listed by Token Admin here, usable only there",
+            others.len(),
+            if others.len() == 1 { " is" } else { "s are" }
+        ),
+        ids: others.iter().flat_map(|t| [t.authorization_id.clone(), t.owner.clone()]).collect(),
+    })
 }
 
 /// Everything a scan found: the input of the rules.

@@ -28,4 +28,5 @@ pub mod scopes;
 pub mod secret;
 pub mod selection;
 pub mod service;
+pub mod shard;
 pub mod tenant;

@@ -660,8 +660,17 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     }
     // Destructured in full (here and above): a field added to these types does not compile until
     // it is decided here whether it carries a name or free text.
-    let crate::inventory::Coverage { owners_listed: _, owners_scanned: _, owners_failed, complete: _, warnings } =
+    let crate::inventory::Coverage { owners_listed: _, owners_scanned: _, owners_failed, complete: _, warnings, part } =
         &mut record.coverage;
+    // A sharded scan's part: counts, and the first error of a per-owner source (free text).
+    if let Some(part) = part {
+        for tally in part.sources.values_mut() {
+            let crate::evidence::OwnerTally { read: _, deadline: _, failed: _, first_error, denied } = tally;
+            for text in [first_error, denied].into_iter().flatten() {
+                scrubber.scrub_in_place(text);
+            }
+        }
+    }
     for warning in warnings {
         let crate::inventory::CoverageWarning { kind: _, message, ids } = warning;
         scrubber.scrub_in_place(message);

@@ -160,9 +160,43 @@ pub struct Observations {
     pub paging_ends: Vec<(PagingEnd, u64)>,
 }
 
+impl Observations {
+    /// What the PATs of an inventory show (SSH keys are another listing), judged at `as_of`,
+    /// with the paging ends the client counted.
+    pub fn of(tokens: &[crate::inventory::Token], as_of: DateTime<Utc>, paging_ends: Vec<(PagingEnd, u64)>) -> Self {
+        let past = |t: &crate::inventory::Token| t.valid_to.is_some_and(|to| to <= as_of);
+        let pats = || tokens.iter().filter(|t| t.kind.is_pat());
+        Observations {
+            filled_target_accounts: pats().filter(|t| !t.target_accounts.is_empty()).count(),
+            invalid: pats().filter(|t| !t.is_valid).count(),
+            invalid_past_valid_to: pats().filter(|t| !t.is_valid && past(t)).count(),
+            valid_past_valid_to: pats().filter(|t| t.is_valid && past(t)).count(),
+            paging_ends,
+        }
+    }
+}
+
 impl ServiceBehaviour {
     pub fn is_empty(&self) -> bool {
         *self == ServiceBehaviour::default()
+    }
+
+    /// The readings known before a scan (a profile's), without what a scan's data inferred:
+    /// what `merge` starts from to infer again over every part's tokens.
+    pub fn without_inferred(&self) -> Self {
+        fn keep<T: Copy>(r: &Reading<T>) -> Reading<T> {
+            if r.basis == Basis::Inferred { Reading::default() } else { r.clone() }
+        }
+        ServiceBehaviour {
+            organization_id: self.organization_id.clone(),
+            fills_target_accounts: keep(&self.fills_target_accounts),
+            lists_revoked: keep(&self.lists_revoked),
+            lists_expired: keep(&self.lists_expired),
+            expired_marked_invalid: keep(&self.expired_marked_invalid),
+            paging_end: keep(&self.paging_end),
+            max_page_size: keep(&self.max_page_size),
+            profile: self.profile.clone(),
+        }
     }
 
     /// Fills the readings still unknown from what this scan saw. Only positive evidence counts:

@@ -8,7 +8,8 @@ use crate::wire::{AuditRecord, OwnerActivity};
 use crate::{AdoClient, AdoError, AuditQuery, AuditRead, EntitlementsRead};
 use chrono::{DateTime, Duration, Utc};
 use pat2entra_core::evidence::{
-    AuditWindow, CredentialEvent, CredentialKind, EventKind, LastSeen, Source, SourceCoverage, Status, TenantPolicies,
+    AuditWindow, CredentialEvent, CredentialKind, EventKind, LastSeen, OwnerTally, Source, SourceCoverage,
+    TenantPolicies,
 };
 use pat2entra_core::inventory::{Owner, Token};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -97,31 +98,20 @@ impl Tally {
         }
     }
 
-    /// The source's coverage over `owners` owners.
+    /// The source's coverage over `owners` owners (one wording, `OwnerTally::coverage`).
     pub(super) fn coverage(&self, gate: &Gate, owners: usize) -> SourceCoverage {
-        let missing = owners.saturating_sub(self.read);
-        if let Some(denied) = gate.denied.get() {
-            return if self.read == 0 {
-                SourceCoverage::unavailable(denied.clone())
-            } else {
-                SourceCoverage::partial(format!("{denied}; {missing} of {owners} owners not read"))
-            };
+        self.counts(gate).coverage(owners)
+    }
+
+    /// The counts as plain data (what one part of a sharded scan records for `merge`).
+    pub(super) fn counts(&self, gate: &Gate) -> OwnerTally {
+        OwnerTally {
+            read: self.read,
+            deadline: self.deadline,
+            failed: self.failed,
+            first_error: self.first_error.clone(),
+            denied: gate.denied.get().cloned(),
         }
-        if missing == 0 {
-            return SourceCoverage::complete();
-        }
-        let mut why = Vec::new();
-        if self.deadline > 0 {
-            why.push(format!("deadline reached (--deadline) for {}", plural(self.deadline, "owner")));
-        }
-        if let Some(first) = &self.first_error {
-            why.push(format!("{} failed, first: {first}", plural(self.failed, "owner")));
-        }
-        if why.is_empty() {
-            why.push("their tokens could not be listed".into());
-        }
-        let text = format!("{missing} of {owners} owners not read ({})", why.join("; "));
-        if self.read == 0 { SourceCoverage::unavailable(text) } else { SourceCoverage::partial(text) }
     }
 }
 
@@ -299,54 +289,9 @@ pub(super) fn entitled_members(activity: &[OwnerActivity]) -> HashSet<String> {
         .collect()
 }
 
-/// Where the owners' membership came from, said in `evidence.membership`'s reason (also when
-/// complete): inferred from User Entitlements, asked of Graph, or from the checkpoint.
-#[derive(Debug, Default)]
-pub(super) struct MembershipBasis {
-    /// Owners whose membership came from the checkpoint.
-    pub resumed: usize,
-    /// Owners User Entitlements lists as members: no request.
-    pub inferred: usize,
-    /// Owners asked (`membershipstates`), whatever the answer: those User Entitlements does not
-    /// list as members, those whose Token Admin listing answered 404, every owner without
-    /// entitlements.
-    pub asked: usize,
-    /// User Entitlements' coverage; `None`: not asked for.
-    pub entitlements: Option<Status>,
-    /// Graph refused: how many were asked before the refusal was seen depends on timing, so it
-    /// is not said (the reason stays the same from run to run).
-    pub denied: bool,
-}
-
-impl MembershipBasis {
-    pub(super) fn note(&self, mut coverage: SourceCoverage) -> SourceCoverage {
-        let mut parts = Vec::new();
-        if self.inferred > 0 {
-            parts.push(format!("{} inferred from User Entitlements", self.inferred));
-        }
-        if self.asked > 0 && !self.denied {
-            parts.push(format!("{} asked of Graph", self.asked));
-        }
-        match self.entitlements {
-            None if self.asked > 0 => parts.push("User Entitlements not requested".into()),
-            Some(Status::Unavailable) => parts.push("User Entitlements unavailable".into()),
-            Some(Status::Partial) => parts.push("User Entitlements partial".into()),
-            _ => {}
-        }
-        if self.resumed > 0 {
-            parts.push(format!("{} from the checkpoint", self.resumed));
-        }
-        if parts.is_empty() {
-            return coverage;
-        }
-        let basis = parts.join(", ");
-        coverage.reason = Some(match coverage.reason.take() {
-            Some(reason) => format!("{reason}; {basis}"),
-            None => basis,
-        });
-        coverage
-    }
-}
+/// Where the owners' membership came from (plain data in core: the parts of a sharded scan
+/// add theirs up).
+pub(super) use pat2entra_core::evidence::MembershipBasis;
 
 /// Sets `last_accessed` and `access_level` on the owners User Entitlements lists.
 pub(super) fn apply_activity(owners: &mut [Owner], activity: Vec<OwnerActivity>) {
@@ -455,16 +400,8 @@ pub(super) fn apply_audit(tokens: &mut [Token], owners: &[Owner], mut records: V
     unmatched
 }
 
-/// The audit coverage after the join: a complete read notes the token events that named no
-/// credential of the inventory (credentials deleted since, or another organization's).
-pub(super) fn note_unmatched(coverage: &mut SourceCoverage, unmatched: usize) {
-    if unmatched > 0 && coverage.reason.is_none() {
-        coverage.reason = Some(format!(
-            "{} named no credential of this inventory (deleted since, or not listed)",
-            plural(unmatched, "token event")
-        ));
-    }
-}
+/// The audit coverage after the join (one wording, in core: `merge` notes it too).
+pub(super) use pat2entra_core::evidence::note_unmatched;
 
 #[cfg(test)]
 mod tests {

@@ -16,9 +16,11 @@ use crate::{AdoClient, AdoError};
 use futures::{FutureExt, StreamExt};
 use pat2entra_core::evidence::{Evidence, Source};
 use pat2entra_core::inventory::{
-    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, Token, WarningKind, resolve_owners, resolve_tokens,
+    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, Token, organization_id_unread_warning,
+    other_organizations_warning, resolve_owners, resolve_tokens,
 };
 use pat2entra_core::service::{Observations, ServiceBehaviour};
+use pat2entra_core::shard::{AuditJoin, OwnerFilter, PartCoverage};
 
 /// Added to a Token Admin 404 when membership was not read.
 const NOT_FOUND_HINT: &str =
@@ -39,6 +41,9 @@ pub struct ScanOptions {
     pub service: ServiceBehaviour,
     /// The service's "now", for reading which listed tokens had expired (default: the clock).
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The owners whose tokens and per-owner evidence are read: all, or one part's
+    /// (`scan --shard I/N`; the others are listed, left to other parts, and not gaps).
+    pub owners: OwnerFilter,
 }
 
 impl Default for ScanOptions {
@@ -50,6 +55,7 @@ impl Default for ScanOptions {
             evidence: EvidenceOptions::default(),
             service: ServiceBehaviour::default(),
             now: None,
+            owners: OwnerFilter::All,
         }
     }
 }
@@ -109,6 +115,9 @@ pub async fn scan(
     // An owner Graph listed twice is scanned once (the version worst for risk is kept).
     let (mut owners, mut warnings) = resolve_owners(client.list_users().await?);
     on_event(ScanEvent::OwnersListed(owners.len()));
+    // A part of a sharded scan reads only its owners (`options.owners`); every owner is listed.
+    let in_part: Vec<bool> = owners.iter().map(|o| options.owners.includes(&o.descriptor)).collect();
+    let part_owners = in_part.iter().filter(|p| **p).count();
 
     let ev = &options.evidence;
     let want_membership = ev.wants(Source::Membership);
@@ -124,7 +133,9 @@ pub async fn scan(
         Some((checkpoint, mut finished)) => {
             let mut resumed_tokens = 0;
             for (i, owner) in owners.iter().enumerate() {
-                if let Some(done) = finished.remove(&owner.descriptor) {
+                if in_part[i]
+                    && let Some(done) = finished.remove(&owner.descriptor)
+                {
                     resumed_tokens += done.tokens.len();
                     per_owner[i] = Some(done.tokens);
                     members[i] = done.member;
@@ -142,7 +153,7 @@ pub async fn scan(
     // resumed owner's missing evidence is read again, not left out; its missing membership is
     // derived again from this scan's entitlements, or asked).
     let needs_membership: Vec<bool> =
-        (0..owners.len()).map(|i| want_membership && !had[i].contains(&Source::Membership)).collect();
+        (0..owners.len()).map(|i| in_part[i] && want_membership && !had[i].contains(&Source::Membership)).collect();
     let work: Vec<Work> = (0..owners.len())
         .map(|i| Work {
             owner: i,
@@ -151,7 +162,7 @@ pub async fn scan(
             membership_on_404: needs_membership[i],
             ssh: want_ssh && !had[i].contains(&Source::Ssh),
         })
-        .filter(|w| w.pats || w.membership_first || w.ssh)
+        .filter(|w| in_part[w.owner] && (w.pats || w.membership_first || w.ssh))
         .collect();
     // Owners whose membership was asked (whatever the answer): not asked again.
     let mut membership_asked = vec![false; owners.len()];
@@ -297,18 +308,36 @@ pub async fn scan(
     let (mut tokens, token_warnings) = resolve_tokens(all);
     warnings.extend(token_warnings);
     let service = read_service(client, options, &tokens, &mut warnings).await;
-    let mut coverage = Coverage::new(owners.len(), owners_scanned, owners_failed);
+    let mut coverage = if options.owners.is_part() {
+        let part = PartCoverage {
+            owners_in_other_parts: owners.len() - part_owners,
+            sources: [
+                (Source::Membership, want_membership, &membership_tally, &membership_gate),
+                (Source::Ssh, want_ssh, &ssh_tally, &ssh_gate),
+            ]
+            .into_iter()
+            .filter(|(_, wanted, _, _)| *wanted)
+            .map(|(source, _, tally, gate)| (source, tally.counts(gate)))
+            .collect(),
+            membership: want_membership.then(|| membership_basis.clone()),
+            audit: None,
+            paging_ends: client.paging_ends(),
+        };
+        Coverage::of_part(owners.len(), owners_scanned, owners_failed, part)
+    } else {
+        Coverage::new(owners.len(), owners_scanned, owners_failed)
+    };
     coverage.warnings = warnings;
 
     let mut evidence = Evidence::default();
     if want_membership {
         evidence.sources.insert(
             Source::Membership,
-            membership_basis.note(membership_tally.coverage(&membership_gate, owners.len())),
+            membership_basis.note(membership_tally.coverage(&membership_gate, part_owners)),
         );
     }
     if want_ssh {
-        evidence.sources.insert(Source::Ssh, ssh_tally.coverage(&ssh_gate, owners.len()));
+        evidence.sources.insert(Source::Ssh, ssh_tally.coverage(&ssh_gate, part_owners));
     }
     evidence::apply_activity(&mut owners, org.activity);
     for (source, source_coverage) in org.coverage {
@@ -318,9 +347,16 @@ pub async fn scan(
         evidence.audit_window = Some(ev.audit_window());
     }
     if let Some(audit) = org.audit {
+        let token_events = audit.records.iter().filter(|r| token_event(&r.action).is_some()).count();
         let unmatched = evidence::apply_audit(&mut tokens, &owners, audit.records);
-        if let Some(c) = evidence.sources.get_mut(&Source::Audit) {
-            evidence::note_unmatched(c, unmatched);
+        match coverage.part.as_mut() {
+            // A part holds its owners' credentials only: `merge` counts what no part matched.
+            Some(part) => part.audit = Some(AuditJoin { token_events, unmatched }),
+            None => {
+                if let Some(c) = evidence.sources.get_mut(&Source::Audit) {
+                    evidence::note_unmatched(c, unmatched);
+                }
+            }
         }
     }
     evidence.policies = org.policies;
@@ -425,17 +461,8 @@ async fn read_service(
 ) -> ServiceBehaviour {
     let mut service = options.service.clone();
     let as_of = options.now.unwrap_or_else(chrono::Utc::now);
-    let past = |t: &Token| t.valid_to.is_some_and(|to| to <= as_of);
-    // What Token Admin does with PATs: SSH keys (isPublic=true) are another listing.
-    let pats: Vec<&Token> = tokens.iter().filter(|t| t.kind.is_pat()).collect();
-    let tokens = pats.as_slice();
-    let seen = Observations {
-        filled_target_accounts: tokens.iter().filter(|t| !t.target_accounts.is_empty()).count(),
-        invalid: tokens.iter().filter(|t| !t.is_valid).count(),
-        invalid_past_valid_to: tokens.iter().filter(|t| !t.is_valid && past(t)).count(),
-        valid_past_valid_to: tokens.iter().filter(|t| t.is_valid && past(t)).count(),
-        paging_ends: client.paging_ends(),
-    };
+    // What Token Admin does with PATs (SSH keys, isPublic=true, are another listing).
+    let seen = Observations::of(tokens, as_of, client.paging_ends());
     service.infer(&seen);
     if seen.filled_target_accounts > 0 && service.organization_id.is_none() {
         match client.connection_data().await {
@@ -443,33 +470,11 @@ async fn read_service(
             Err(e) => tracing::warn!(error = %e, "could not read this organization's id (connectionData)"),
         }
         if service.organization_id.is_none() {
-            warnings.push(CoverageWarning {
-                kind: WarningKind::OtherOrganizations,
-                message: "this organization's id could not be read (connectionData): tokens limited to organizations \
-                          were not checked against it"
-                    .into(),
-                ids: Vec::new(),
-            });
+            warnings.push(organization_id_unread_warning());
         }
     }
     if let Some(org_id) = service.organization_id.as_deref() {
-        let others: Vec<&Token> = tokens
-            .iter()
-            .copied()
-            .filter(|t| !t.target_accounts.is_empty())
-            .filter(|t| !t.target_accounts.iter().any(|a| a.trim().eq_ignore_ascii_case(org_id)))
-            .collect();
-        if !others.is_empty() {
-            warnings.push(CoverageWarning {
-                kind: WarningKind::OtherOrganizations,
-                message: format!(
-                    "{} token{} limited to other organizations only (targetAccounts without this organization's id {org_id}): listed by Token Admin here, usable only there",
-                    others.len(),
-                    if others.len() == 1 { " is" } else { "s are" }
-                ),
-                ids: others.iter().flat_map(|t| [t.authorization_id.clone(), t.owner.clone()]).collect(),
-            });
-        }
+        warnings.extend(other_organizations_warning(tokens, org_id));
     }
     service
 }

@@ -513,7 +513,10 @@ fn coverage(r: &ScanRecord) -> CoverageView<'_> {
         complete: c.complete,
         listed: c.owners_listed,
         scanned: c.owners_scanned,
-        missed: c.owners_listed.saturating_sub(c.owners_scanned).max(c.owners_failed.len()),
+        // A part of a sharded scan did not miss the owners of the other parts.
+        missed: (c.owners_listed - c.owners_in_other_parts())
+            .saturating_sub(c.owners_scanned)
+            .max(c.owners_failed.len()),
         gaps: c
             .owners_failed
             .iter()

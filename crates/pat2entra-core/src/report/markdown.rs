@@ -22,12 +22,13 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "| | |")?;
     writeln!(out, "| --- | --- |")?;
     let coverage = if c.complete {
-        format!("complete: {} of {} owners scanned", c.owners_scanned, c.owners_listed)
+        format!("complete: {} of {} owners scanned{}", c.owners_scanned, c.owners_listed, super::other_parts(record))
     } else {
         format!(
-            "**INCOMPLETE**: {} of {} owners scanned, {} could not be read",
+            "**INCOMPLETE**: {} of {} owners scanned{}, {} could not be read",
             c.owners_scanned,
             c.owners_listed,
+            super::other_parts(record),
             c.owners_failed.len()
         )
     };

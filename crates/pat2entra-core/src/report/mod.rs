@@ -197,6 +197,16 @@ impl<'a> From<&'a AnyRecord> for Records<'a> {
     }
 }
 
+/// `, 198 in other parts (part 2/3 of a sharded scan)` for one part of an owner-sharded scan,
+/// whose owners of other parts are neither scanned nor gaps; empty otherwise.
+pub(crate) fn other_parts(record: &ScanRecord) -> String {
+    match (record.coverage.owners_in_other_parts(), &record.shard) {
+        (0, _) => String::new(),
+        (n, Some(shard)) => format!(", {n} in other parts (part {}/{} of a sharded scan)", shard.index, shard.count),
+        (n, None) => format!(", {n} in other parts of a sharded scan"),
+    }
+}
+
 /// Writes the record in `format`.
 pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     match format {

@@ -29,9 +29,10 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
     }
     writeln!(
         out,
-        "Owners:   {} listed, {} scanned{}",
+        "Owners:   {} listed, {} scanned{}{}",
         c.owners_listed,
         c.owners_scanned,
+        super::other_parts(record),
         if c.complete {
             " (complete)".to_string()
         } else {
