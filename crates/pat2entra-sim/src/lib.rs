@@ -18,6 +18,7 @@ mod revocations;
 mod rng;
 pub mod shape;
 mod throttle;
+mod workitems;
 
 pub use behaviour::{BadBehaviour, Behaviour, PagingEnd as SimPagingEnd};
 pub use entra::{Principal, SimEntra, SimPipelines};
@@ -27,6 +28,7 @@ pub use evidence::{
 pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
 pub use pat2entra_core::evidence::{Source, TenantPolicies};
 pub use throttle::RateLimit;
+pub use workitems::{PROJECTS, SimWorkItem};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -182,6 +184,12 @@ pub struct SimStats {
     pub revocations: AtomicU64,
     /// Times each authorization id was revoked.
     pub revocations_by_id: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Work items created (`POST _apis/wit/workitems/$type`, accepted).
+    pub work_item_creates: AtomicU64,
+    /// Work items updated (`PATCH _apis/wit/workitems/{id}`, accepted).
+    pub work_item_updates: AtomicU64,
+    /// WIQL queries received (`POST _apis/wit/wiql`).
+    pub wiql_queries: AtomicU64,
 }
 
 struct SimState {
@@ -201,6 +209,8 @@ struct SimState {
     /// The authorization id of `accepted_pat` (`SimHandle::bind_pat`): once it is revoked, the
     /// PAT stops working.
     pat_authorization_id: std::sync::Mutex<Option<String>>,
+    /// Azure Boards' work items (`workitems`).
+    boards: std::sync::Mutex<workitems::Boards>,
 }
 
 /// A running simulator. Dropping it shuts the server down gracefully: it stops accepting
@@ -300,6 +310,7 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
         changes: Default::default(),
         revocations_allowed: AtomicU64::new(u64::MAX),
         pat_authorization_id: Default::default(),
+        boards: Default::default(),
     });
     let (shutdown, shutdown_signal) = tokio::sync::watch::channel(());
     let served = state.clone();
@@ -317,7 +328,8 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
 impl SimState {
     async fn handle(&self, request: Request) -> Reply {
         let n = self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let is_api = request.segments.get(1).is_some_and(|s| s.eq_ignore_ascii_case("_apis"));
+        // `{org}/_apis/…`, or a project's (and team's) `{org}/{project}[/{team}]/_apis/…`.
+        let is_api = request.segments.iter().skip(1).take(3).any(|s| s.eq_ignore_ascii_case("_apis"));
         // Rate limiting judges a request when it arrives.
         let mut rate_headers = Vec::new();
         if let (true, Some(limiter)) = (is_api, &self.limiter) {
@@ -384,6 +396,27 @@ impl SimState {
                 return reply;
             }
         };
+        // Azure Boards: `{org}/{project}[/{team}]/_apis/wit/…` (`workitems`).
+        let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
+        let boards = match segments.as_slice() {
+            [org, project, apis, wit, rest @ ..] if is(apis, "_apis") && is(wit, "wit") => Some((*org, *project, rest)),
+            [org, project, _team, apis, wit, rest @ ..]
+                if is(apis, "_apis") && is(wit, "wit") && rest.len() == 1 && is(rest[0], "wiql") =>
+            {
+                Some((*org, *project, rest))
+            }
+            _ => None,
+        };
+        if let Some((org, project, rest)) = boards {
+            if !org.eq_ignore_ascii_case(&self.config.organization) {
+                return Reply::Response(error(
+                    404,
+                    &format!("VS800075: The organization '{org}' does not exist."),
+                    "HostNotFoundException",
+                ));
+            }
+            return self.work_items(n, &request, project, rest);
+        }
         let route = match segments.as_slice() {
             [org, apis, rest @ ..] if apis.eq_ignore_ascii_case("_apis") => Some((*org, rest)),
             _ => None,
@@ -398,7 +431,6 @@ impl SimState {
                 "HostNotFoundException",
             ));
         }
-        let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
         match rest {
             [c] if is(c, "connectionData") && request.method == "GET" => self.connection_data(&principal),
             [t, p] if is(t, "tokens") && is(p, "pats") && request.method == "GET" => {
