@@ -305,17 +305,11 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
             Via::Email => format!("send these {} e-mails", to_send.len()),
         };
         if !to_send.is_empty() {
-            writeln!(stdout, "\nDry run: nothing was sent. To {what}, run the same command with --execute.")
+            writeln!(stdout, "\nDry run: nothing was sent. To {what},\nrun the same command with --execute.")
                 .map_err(stdout_failure)?;
         }
         return Ok(Exit::Ok);
     }
-    if to_send.is_empty() && unreachable.is_empty() {
-        writeln!(stdout, "Nothing left to send.").map_err(stdout_failure)?;
-        return Ok(Exit::Ok);
-    }
-    drop(stdout);
-
     // What would fail after the confirmation fails before it.
     let channel = match args.via {
         Via::Boards => {
@@ -327,6 +321,11 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
         }
         Via::Email => Channel::Email(Box::new(mail::Mailer::from_args(&args)?)),
     };
+    if to_send.is_empty() && unreachable.is_empty() {
+        writeln!(stdout, "Nothing left to send.").map_err(stdout_failure)?;
+        return Ok(Exit::Ok);
+    }
+    drop(stdout);
     if existing.is_none() {
         crate::files::check_writable(&journal_path)
             .map_err(|e| Failure::new(Exit::Usage, format!("--journal: {}", pat2entra_core::error::chain(&e))))?;
@@ -584,7 +583,10 @@ fn show_choice(
     if !unreachable.is_empty() {
         writeln!(out, "\nNot told: {} owners (journaled as skipped when run with --execute)", unreachable.len())?;
         for (m, why) in unreachable {
-            writeln!(out, "  {:<40} {}", clip(&m.principal_name, 40), why)?;
+            writeln!(out, "  {}", clip(&m.principal_name, 76))?;
+            for line in wrap(why, 72) {
+                writeln!(out, "      {line}")?;
+            }
         }
     }
     if !done.is_empty() {
@@ -597,6 +599,21 @@ fn show_choice(
         )?;
     }
     Ok(())
+}
+
+/// `text` in lines of at most `width` characters, cut at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 /// One message as the owner will read it (the plain text).

@@ -16,6 +16,7 @@ mod files;
 mod guidance_and_plan;
 mod hostile;
 mod html_report;
+mod notify;
 mod redaction;
 mod reports;
 mod resilience;

@@ -46,7 +46,8 @@ pub struct SmtpUrl {
 
 impl SmtpUrl {
     pub fn parse(text: &str, insecure: bool) -> Result<SmtpUrl, Failure> {
-        let bad = |why: &str| Failure::new(Exit::Usage, format!("--smtp-url {}: {why}", terminal_text(text)));
+        let shown = shown_url(text);
+        let bad = |why: &str| Failure::new(Exit::Usage, format!("--smtp-url {shown}: {why}"));
         let url = url::Url::parse(text).map_err(|e| bad(&format!("not a URL ({e}); e.g. smtps://smtp.contoso.com")))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(bad(&format!(
@@ -87,6 +88,22 @@ impl SmtpUrl {
         };
         format!("{}:{} ({how})", self.host, self.port)
     }
+}
+
+/// `--smtp-url` as messages show it: without what stands before an `@` of its authority (a user
+/// and password someone put there), safe for a terminal.
+fn shown_url(text: &str) -> String {
+    let shown = match text.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+                None => text.to_string(),
+            }
+        }
+        None => text.to_string(),
+    };
+    terminal_text(&shown)
 }
 
 /// A mail address as lettre reads it (RFC 5321: no display name, no control characters).
@@ -211,8 +228,12 @@ impl Mailer {
             .subject(sanitize(&m.subject).into_owned())
             .multipart(MultiPart::alternative_plain_html(m.text.clone(), m.html_page()))
             .map_err(|e| (format!("the message could not be built: {e}"), None))?;
+        tracing::debug!(server = %self.server, to = %address, "sending a message");
         match self.transport.send(email).await {
-            Ok(_) => Ok(format!("sent to {address}")),
+            Ok(response) => {
+                tracing::debug!(to = %address, code = %response.code(), "the server accepted the message");
+                Ok(format!("sent to {address}"))
+            }
             Err(e) => {
                 let why = self.scrubbed(&e.to_string());
                 let auth = e.status().is_some_and(|c| matches!(c.to_string().as_str(), "530" | "534" | "535" | "538"));
