@@ -59,8 +59,7 @@ pub enum Command {
     /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
     #[command(after_help = revoke::after_help())]
     Revoke(Box<revoke::RevokeArgs>),
-    /// Tell each owner their part of the plan: an Azure Boards work item or an e-mail (a dry run
-    /// unless --execute), with a journal.
+    /// Tell each owner their part of the plan by work item or e-mail (a dry run unless --execute).
     #[command(after_help = notify::after_help())]
     Notify(Box<notify::NotifyArgs>),
     /// Print a rule or a guidance entry in full (ids appear in every report).

@@ -37,21 +37,19 @@ every owner with an active credential in the plan; selectors narrow it as for re
 suppressed by an exception is never shown.
 
 Examples:
-  pat2entra notify scan.json --org contoso --via boards --project Security     # dry run
-  pat2entra notify scan.json --org contoso --via boards --project Security --area-path 'Security\\PAT' --execute
-  pat2entra notify scan.json --org contoso --via boards --project Security --wave now --execute --yes
-  PAT2ENTRA_SMTP_USER=pat2entra@contoso.com PAT2ENTRA_SMTP_PASSWORD=... \\
-    pat2entra notify scan.json --org contoso --via email --smtp-url smtps://smtp.contoso.com \\
-      --from 'PAT audit <pat2entra@contoso.com>' --execute
-  pat2entra notify scan.json --org contoso --via email --smtp-url smtp://smtp.contoso.com:587 \\
-      --from pat2entra@contoso.com --smtp-credentials /run/secrets/smtp --min-severity high
-  pat2entra report --journal scan.notify-boards-journal.jsonl -o markdown    # who was told
+  pat2entra notify scan.json --org contoso --via boards --project Security      # dry run
+  pat2entra notify scan.json --org contoso --via boards --project Security --execute
+  pat2entra notify scan.json --org contoso --via boards --project Security \\
+      --area-path 'Security\\PAT' --wave now --execute --yes                    # in a job
+  pat2entra notify scan.json --org contoso --via email --smtp-url smtps://smtp.contoso.com \\
+      --from 'PAT audit <pat2entra@contoso.com>' --smtp-credentials /run/secrets/smtp --execute
+  pat2entra report --journal scan.notify-boards-journal.jsonl -o markdown      # who was told
 
 Boards: one work item per owner, of --work-item-type (Task), tagged pat2entra and assigned to the
 owner. The owner's open one (tag pat2entra, not Closed, Done or Removed) is updated instead of a
 second created, so a later scan's notice updates it. Needs the scope vso.work_write (Work Items,
-Read & write) and permission to create work items in the project; owners the scan says left the
-organization are skipped (assign their credentials to no one: revoke them).
+Read & write) and permission to create work items in the project (a PAT needs no other scope
+here). Owners the scan says left the organization are skipped and listed: revoke theirs instead.
 
 E-mail: plain text and HTML, to the mail address the scan read; owners without one are listed and
 journaled as skipped, never dropped silently. smtps:// is TLS from the start (port 465),

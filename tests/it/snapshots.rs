@@ -104,6 +104,7 @@ fn help_of_every_command() {
         &["diff"],
         &["plan"],
         &["revoke"],
+        &["notify"],
         &["explain"],
         &["whoami"],
         &["rules"],

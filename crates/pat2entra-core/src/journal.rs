@@ -46,6 +46,14 @@ impl Action {
         }
     }
 
+    /// What the targets are, as a heading (`Credentials`, `Owners`), and what their id is.
+    pub fn targets(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Revoke => ("Credentials", "authorization id"),
+            Action::NotifyBoards | Action::NotifyEmail => ("Owners", "descriptor"),
+        }
+    }
+
     /// The word for a target this action was done to (`revoked`).
     pub fn done_word(self) -> &'static str {
         match self {
