@@ -315,7 +315,7 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
                 Some(url) => Endpoints::single_base(url).map_err(|e| Failure::error(Exit::Usage, e))?,
                 None => Endpoints::azure_devops(),
             };
-            Channel::Boards { endpoints }
+            Channel::Boards { endpoints: Box::new(endpoints) }
         }
         Via::Email => Channel::Email(Box::new(mail::Mailer::from_args(&args)?)),
     };
@@ -344,7 +344,7 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
                 max_wait: args.max_wait,
                 ..ClientOptions::default()
             };
-            let client = AdoClient::new(endpoints, org.clone(), signed_in.credential, options)
+            let client = AdoClient::new(*endpoints, org.clone(), signed_in.credential, options)
                 .map_err(|e| Failure::error(Exit::Usage, e))?;
             let connection = client.connection_data().await.map_err(|e| match e {
                 AdoError::OrganizationNotFound { .. } => Failure::new(Exit::Usage, e.to_string()),
@@ -356,7 +356,7 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
                 Some(account) => format!("{} <{account}>", caller.display_name),
                 None => caller.display_name.clone(),
             };
-            (Sender::Boards(client), Some(actor))
+            (Sender::Boards(Box::new(client)), Some(actor))
         }
         Channel::Email(mailer) => {
             let actor = mailer.describe();
@@ -475,13 +475,13 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
 
 /// The channel, set up before the confirmation.
 enum Channel {
-    Boards { endpoints: Endpoints },
+    Boards { endpoints: Box<Endpoints> },
     Email(Box<mail::Mailer>),
 }
 
 /// The channel, signed in.
 enum Sender {
-    Boards(AdoClient),
+    Boards(Box<AdoClient>),
     Email(Box<mail::Mailer>),
 }
 
@@ -558,7 +558,7 @@ fn show_choice(
         terminal_text(scan_name),
         record.as_of.format("%Y-%m-%d")
     )?;
-    writeln!(out, "{} owners to tell {channel}", to_send.len())?;
+    writeln!(out, "{} to tell {channel}", owners(to_send.len()))?;
     if !to_send.is_empty() {
         writeln!(out)?;
         let who = if args.via == Via::Email { "MAIL" } else { "ASSIGNED TO" };
@@ -579,7 +579,7 @@ fn show_choice(
         }
     }
     if !unreachable.is_empty() {
-        writeln!(out, "\nNot told: {} owners (journaled as skipped when run with --execute)", unreachable.len())?;
+        writeln!(out, "\nNot told: {} (journaled as skipped when run with --execute)", owners(unreachable.len()))?;
         for (m, why) in unreachable {
             writeln!(out, "  {}", clip(&m.principal_name, 76))?;
             for line in wrap(why, 72) {
@@ -597,6 +597,11 @@ fn show_choice(
         )?;
     }
     Ok(())
+}
+
+/// `1 owner`, `2 owners`.
+fn owners(n: usize) -> String {
+    format!("{n} owner{}", if n == 1 { "" } else { "s" })
 }
 
 /// `text` in lines of at most `width` characters, cut at spaces.

@@ -298,6 +298,8 @@ struct Received {
 struct SmtpServer {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Every command's verb, in order.
+    verbs: Arc<Mutex<Vec<String>>>,
 }
 
 impl SmtpServer {
@@ -305,14 +307,15 @@ impl SmtpServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let store = received.clone();
+        let verbs = Arc::new(Mutex::new(Vec::new()));
+        let (store, seen) = (received.clone(), verbs.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                let _ = serve(stream, &store);
+                let _ = serve(stream, &store, &seen);
             }
         });
-        SmtpServer { port, received }
+        SmtpServer { port, received, verbs }
     }
 
     fn url(&self) -> String {
@@ -324,7 +327,7 @@ impl SmtpServer {
     }
 }
 
-fn serve(stream: std::net::TcpStream, store: &Mutex<Vec<Received>>) -> std::io::Result<()> {
+fn serve(stream: std::net::TcpStream, store: &Mutex<Vec<Received>>, verbs: &Mutex<Vec<String>>) -> std::io::Result<()> {
     stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
     let mut out = stream.try_clone()?;
     let mut lines = BufReader::new(stream);
@@ -340,6 +343,7 @@ fn serve(stream: std::net::TcpStream, store: &Mutex<Vec<Received>>) -> std::io::
         }
         let command = line.trim_end().to_string();
         let upper = command.to_ascii_uppercase();
+        verbs.lock().unwrap().push(upper.split([' ', ':']).next().unwrap_or_default().to_string());
         if upper.starts_with("EHLO") || upper.starts_with("HELO") {
             say("250-localhost\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME")?;
         } else if let Some(b64) = command.strip_prefix("AUTH PLAIN ") {
@@ -604,4 +608,42 @@ fn no_secret_reaches_the_output_of_boards() {
         }
         assert!(!refused.stderr.contains("wrong-pat-2718281828"));
     }
+}
+
+/// `smtp://` without `--smtp-insecure` must upgrade with STARTTLS: a server that does not offer
+/// it gets no credentials and no mail, and the run stops with the journal saying so. (A STARTTLS
+/// upgrade itself is not tested here: it needs a certificate the platform verifier trusts, and no
+/// certificate generator is among the dependencies.)
+#[test]
+fn smtp_without_starttls_gets_nothing_not_even_the_credentials() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scan(&sim, dir.path(), "scan.json");
+    drop(sim);
+    let server = SmtpServer::start();
+    let url = server.url();
+    let r = run(
+        &[
+            "notify",
+            s(&path),
+            "--org",
+            "fabrikam",
+            "--via",
+            "email",
+            "--smtp-url",
+            &url,
+            "--from",
+            "a@fabrikam.example",
+            "--execute",
+            "--yes",
+        ],
+        &[("PAT2ENTRA_SMTP_USER", SMTP_USER), ("PAT2ENTRA_SMTP_PASSWORD", SMTP_PASSWORD)],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("STARTTLS"), "{}", r.stderr);
+    let verbs = server.verbs.lock().unwrap().clone();
+    assert!(verbs.iter().all(|v| v == "EHLO" || v == "QUIT"), "{verbs:?}");
+    assert!(server.mails().is_empty());
+    let j = journal(&dir.path().join("scan.notify-email-journal.jsonl"));
+    assert_eq!(j.entries.iter().filter(|e| e.outcome == Outcome::Failed).count(), 1, "stopped at the first");
 }
