@@ -190,8 +190,15 @@ impl AdoClient {
         let url = self.wit_url(project, &["workitems", &id.to_string()])?;
         let body = serde_json::to_vec(&draft.operations(false)).expect("a patch serializes");
         let request = Body { method: reqwest::Method::PATCH, content_type: JSON_PATCH, bytes: &body, idempotent: true };
-        let (item, _): (WorkItemRef, HeaderMap) = self.exchange_body(Api::WorkItems, &url, Some(&request)).await?;
-        Ok(item)
+        match self.exchange_body::<WorkItemRef>(Api::WorkItems, &url, Some(&request)).await {
+            Ok((item, _)) => Ok(item),
+            // The item is gone (deleted since the query, `TF401232`), not the project: this
+            // owner's failure, which a rerun settles.
+            Err(AdoError::ProjectNotFound { endpoint, detail, .. }) if detail.contains("TF401232") => {
+                Err(AdoError::Status { endpoint, status: 404, detail })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The owner's open item updated, or a new one created. A create whose answer was lost (a

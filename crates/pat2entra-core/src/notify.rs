@@ -45,21 +45,16 @@ pub struct Message {
     pub ssh_keys: usize,
     /// Plain text, lines of at most `TEXT_WIDTH` characters (a longer word stays whole).
     pub text: String,
-    /// An HTML fragment (a work item's description; the body of the e-mail's page).
+    /// An HTML fragment (a work item's description).
     pub html: String,
+    /// The e-mail's HTML part: the fragment as a page of its own.
+    pub html_page: String,
 }
 
 impl Message {
     /// How many credentials the message lists.
     pub fn credentials(&self) -> usize {
         self.pats + self.ssh_keys
-    }
-
-    /// The HTML part of an e-mail: the fragment as a page of its own.
-    pub fn html_page(&self) -> String {
-        MailPage { subject: &self.subject, fragment: &self.html }
-            .render()
-            .expect("the notify page template renders into a string")
     }
 }
 
@@ -192,11 +187,20 @@ struct Fragment<'a> {
     commands: &'a [String],
 }
 
+/// The e-mail's page: the fragment's values and the subject (the page includes the fragment's
+/// template, so nothing already rendered is marked safe).
 #[derive(Template)]
 #[template(path = "notify-mail.html")]
 struct MailPage<'a> {
     subject: &'a str,
-    fragment: &'a str,
+    greeting: &'a str,
+    organization: &'a str,
+    as_of: String,
+    count: &'a str,
+    due: String,
+    replacements: &'a [Replacement],
+    waves: &'a [WaveGroup],
+    commands: &'a [String],
 }
 
 fn message(
@@ -297,6 +301,19 @@ fn message(
     }
     .render()
     .expect("the notify template renders into a string");
+    let html_page = MailPage {
+        subject: &subject,
+        greeting: &greeting,
+        organization: &organization,
+        as_of: record.as_of.format("%Y-%m-%d").to_string(),
+        count: &count,
+        due: due.to_string(),
+        replacements: &replacements,
+        waves: &waves,
+        commands: &commands,
+    }
+    .render()
+    .expect("the notify page template renders into a string");
     Message {
         owner: owner.descriptor.clone(),
         principal_name: owner.principal_name.clone(),
@@ -309,6 +326,7 @@ fn message(
         ssh_keys,
         text,
         html,
+        html_page,
     }
 }
 
@@ -512,8 +530,8 @@ mod tests {
         assert!(!a.html.contains("<script>"), "{}", a.html);
         assert!(a.html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{}", a.html);
         assert!(!a.html.contains('\u{1b}'));
-        let page = a.html_page();
-        assert!(page.starts_with("<!DOCTYPE html>") && page.contains(&a.html), "{page}");
+        let page = &a.html_page;
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains(a.html.trim()), "{page}");
         // Set up first comes before the credentials, which come by wave.
         let set_up = a.text.find("Set up first").unwrap();
         let creds = a.text.find("Your credentials").unwrap();

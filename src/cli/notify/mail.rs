@@ -226,7 +226,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(Mailbox::new(Some(name.into_owned()), address.clone()))
             .subject(sanitize(&m.subject).into_owned())
-            .multipart(MultiPart::alternative_plain_html(m.text.clone(), m.html_page()))
+            .multipart(MultiPart::alternative_plain_html(m.text.clone(), m.html_page.clone()))
             .map_err(|e| (format!("the message could not be built: {e}"), None))?;
         tracing::debug!(server = %self.server, to = %address, "sending a message");
         match self.transport.send(email).await {
