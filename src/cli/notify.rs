@@ -333,6 +333,8 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
     }
 
     let (client, actor) = match channel {
+        // Only owners to journal as skipped: nothing to sign in for.
+        Channel::Boards { .. } if to_send.is_empty() => (Sender::Idle, None),
         Channel::Boards { endpoints } => {
             let signed_in = super::auth::sign_in(&args.auth).await?;
             if !args.quiet {
@@ -418,6 +420,7 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
                 }
             }
             Sender::Email(mailer) => mailer.send(m).await,
+            Sender::Idle => Err(("not signed in".to_string(), None)),
         };
         let (outcome, reason) = match &result {
             Ok(what) => (Outcome::Done, Some(what.clone())),
@@ -481,6 +484,8 @@ enum Channel {
 
 /// The channel, signed in.
 enum Sender {
+    /// Nothing to send (only owners to journal as skipped).
+    Idle,
     Boards(Box<AdoClient>),
     Email(Box<mail::Mailer>),
 }

@@ -647,3 +647,102 @@ fn smtp_without_starttls_gets_nothing_not_even_the_credentials() {
     let j = journal(&dir.path().join("scan.notify-email-journal.jsonl"));
     assert_eq!(j.entries.iter().filter(|e| e.outcome == Outcome::Failed).count(), 1, "stopped at the first");
 }
+
+/// `--execute` asks for the typed number of owners on a terminal, and without one needs `--yes`.
+#[cfg(unix)]
+#[test]
+fn execute_is_confirmed_by_typing_the_count_or_by_yes() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scan(&sim, dir.path(), "scan.json");
+    let one = planned(&record(&path)).into_iter().find(|o| o.2).unwrap().0;
+    let base = sim.base_url();
+    let stats = sim.sim().stats();
+
+    // No terminal, no --yes: refused before anything is sent.
+    let requests = stats.requests.load(Ordering::SeqCst);
+    let r = run(
+        &[
+            "notify",
+            s(&path),
+            "--org",
+            "fabrikam",
+            "--via",
+            "boards",
+            "--project",
+            PROJECT,
+            "--base-url",
+            &base,
+            "--owner",
+            &one,
+            "--execute",
+        ],
+        &[("AZURE_DEVOPS_EXT_PAT", PAT)],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("needs --yes"), "{}", r.stderr);
+    assert_eq!(stats.requests.load(Ordering::SeqCst), requests);
+
+    let confirm = |answer: &str| -> (i32, String) {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two descriptors it opened; no name, settings or size given.
+        let opened =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(opened, 0, "a pseudo-terminal");
+        // SAFETY: both descriptors were just opened by openpty and are owned here alone.
+        let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+        cmd.args([
+            "notify",
+            s(&path),
+            "--org",
+            "fabrikam",
+            "--via",
+            "boards",
+            "--project",
+            PROJECT,
+            "--base-url",
+            &base,
+            "--owner",
+            &one,
+            "--execute",
+        ])
+        .env("PATH", crate::common::path_without_clis(None))
+        .env("AZURE_DEVOPS_EXT_PAT", PAT)
+        .env("NO_COLOR", "1")
+        .stdin(slave.try_clone().unwrap())
+        .stderr(slave)
+        .stdout(std::process::Stdio::null());
+        for name in crate::common::SIGN_IN_VARIABLES.iter().filter(|n| **n != "AZURE_DEVOPS_EXT_PAT") {
+            cmd.env_remove(name);
+        }
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd); // the parent's copies of the terminal's descriptors
+        let mut master = master;
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("to confirm: ") {
+            let n = master.read(&mut chunk).unwrap();
+            assert!(n > 0, "the prompt: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        master.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        // Read on until the child closes the terminal (EIO), so it never blocks on a full one.
+        while let Ok(n) = master.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        (child.wait().unwrap().code().unwrap_or(-1), String::from_utf8_lossy(&seen).into_owned())
+    };
+    let (code, terminal) = confirm("yes");
+    assert_eq!(code, 2, "{terminal}");
+    assert!(terminal.contains("Type 1 to confirm") && terminal.contains("not confirmed"), "{terminal}");
+    assert_eq!(stats.work_item_creates.load(Ordering::SeqCst), 0);
+    let (code, terminal) = confirm("1");
+    assert_eq!(code, 0, "{terminal}");
+    assert_eq!(stats.work_item_creates.load(Ordering::SeqCst), 1);
+}
