@@ -746,3 +746,65 @@ fn execute_is_confirmed_by_typing_the_count_or_by_yes() {
     assert_eq!(code, 0, "{terminal}");
     assert_eq!(stats.work_item_creates.load(Ordering::SeqCst), 1);
 }
+
+/// A boards run killed midway and run again: every owner ends with exactly one work item
+/// (one planned but unanswered at the kill is found by the query and updated, not duplicated).
+#[test]
+fn a_killed_run_and_its_rerun_leave_one_item_per_owner() {
+    let sim = start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scan(&sim, dir.path(), "scan.json");
+    let members: BTreeSet<String> = planned(&record(&path)).into_iter().filter(|o| o.2).map(|o| o.0).collect();
+    let base = sim.base_url();
+    // After three items, creations are throttled: the run waits there, and is killed waiting.
+    sim.sim().allow_work_item_creates(Some(3));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+    cmd.args([
+        "notify",
+        s(&path),
+        "--org",
+        "fabrikam",
+        "--via",
+        "boards",
+        "--project",
+        PROJECT,
+        "--base-url",
+        &base,
+        "--execute",
+        "--yes",
+    ])
+    .env("PATH", crate::common::path_without_clis(None));
+    for name in crate::common::SIGN_IN_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.env("AZURE_DEVOPS_EXT_PAT", PAT)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Killed once the fourth owner's creation is told to wait: a point in the run, not a time.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.unwrap().contains("told to wait") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(sim.sim().work_items().len(), 3, "killed midway");
+    let killed = journal(&dir.path().join("scan.notify-boards-journal.jsonl"));
+    let in_doubt = killed.last_outcomes().values().filter(|e| e.outcome == Outcome::Planned).count();
+    assert_eq!(in_doubt, 1, "one in doubt");
+    sim.sim().allow_work_item_creates(None);
+
+    let r = boards(&sim, &path, &["--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let items = sim.sim().work_items();
+    let assigned: Vec<String> = items.iter().filter_map(|i| i.assigned_to.clone()).collect();
+    assert_eq!(assigned.len(), members.len(), "one item per owner, none duplicated");
+    assert_eq!(assigned.into_iter().collect::<BTreeSet<_>>(), members);
+    let j = journal(&dir.path().join("scan.notify-boards-journal.jsonl"));
+    assert_eq!(j.runs.len(), 2);
+    let done = j.last_outcomes().values().filter(|e| e.outcome == Outcome::Done).count();
+    assert_eq!(done, members.len());
+}

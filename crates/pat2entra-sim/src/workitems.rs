@@ -67,6 +67,8 @@ pub(crate) struct Boards {
     denied: bool,
     /// Creations whose answer is lost (the item is created, the connection dropped).
     lose_create_answers: u32,
+    /// Items that may be created before creations are throttled (`allow_work_item_creates`).
+    creates_allowed: Option<usize>,
 }
 
 fn project_of(name: &str) -> Option<&'static str> {
@@ -175,6 +177,16 @@ impl SimState {
             return reply;
         }
         let mut boards = self.boards();
+        if boards.creates_allowed.is_some_and(|n| boards.items.len() >= n) {
+            return Reply::Response(
+                error(
+                    429,
+                    "TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'WorkItemTracking' in namespace 'User'.",
+                    "RequestBlockedException",
+                )
+                .with_header("Retry-After", "60"),
+            );
+        }
         item.id = boards.items.keys().next_back().copied().unwrap_or(0) + 1;
         let answer = self.item_json(&item);
         boards.items.insert(item.id, item);
@@ -666,6 +678,12 @@ impl SimHandle {
     /// The next `n` creations happen but their answers are lost (the connection drops).
     pub fn lose_create_answers(&self, n: u32) {
         self.state.boards().lose_create_answers = n;
+    }
+
+    /// From now on, once `n` items exist, a creation is throttled (429, `Retry-After: 60`) and
+    /// nothing is created (`None`: no limit): a point where a run waits, for tests that stop it.
+    pub fn allow_work_item_creates(&self, n: Option<usize>) {
+        self.state.boards().creates_allowed = n;
     }
 
     /// Sets an item's state (`Done`, `Closed`), as its assignee would.
