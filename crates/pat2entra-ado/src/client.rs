@@ -474,7 +474,9 @@ impl AdoClient {
             // already paused every request; waiting politely must not turn owners into gaps or
             // spend the retry budget. Only a service that never lets up ends the request, or
             // one asking for more than `max_wait`.
-            if let Some(wait) = failure.server_wait().filter(|w| !w.is_zero()) {
+            // Not idempotent: only a 429 says for certain that nothing was done.
+            let unsafe_to_repeat = post.is_some_and(|b| !b.idempotent) && failure.status() != Some(429);
+            if let Some(wait) = failure.server_wait().filter(|w| !w.is_zero() && !unsafe_to_repeat) {
                 if wait > self.options.max_wait {
                     return Err(AdoError::WaitTooLong {
                         endpoint,
@@ -490,8 +492,6 @@ impl AdoClient {
                 }
                 return Err(failure.into_error(endpoint, attempt + throttled));
             }
-            // Not idempotent: only a 429 says for certain that nothing was done.
-            let unsafe_to_repeat = post.is_some_and(|b| !b.idempotent) && failure.status() != Some(429);
             if unsafe_to_repeat || attempt > self.options.max_retries || !self.pacer.take_retry() {
                 return Err(failure.into_error(endpoint, attempt));
             }

@@ -324,6 +324,37 @@ mod tests {
         assert_eq!(result.work_items.first().map(|w| w.id), Some(300));
     }
 
+    /// A creation is sent again only after a 429; after a 503 (even with Retry-After) the caller
+    /// must look first. Sent as a JSON Patch.
+    #[tokio::test]
+    async fn a_creation_is_repeated_only_after_a_429() {
+        use crate::ClientOptions;
+        use crate::client::tests::{client_for, http, serve};
+        let options =
+            || ClientOptions { base_backoff: std::time::Duration::from_millis(1), ..ClientOptions::default() };
+        let (base, count) = serve(|_, head| {
+            assert!(head.starts_with("POST /contoso/P%20Q/_apis/wit/workitems/$Task?api-version=7.1 "), "{head}");
+            assert!(head.to_ascii_lowercase().contains("content-type: application/json-patch+json"), "{head}");
+            Some(http("503 Service Unavailable", "Retry-After: 1\r\n", "{}"))
+        })
+        .await;
+        let err = client_for(&base, options()).create_work_item("P Q", "Task", &draft()).await.unwrap_err();
+        assert!(matches!(err, AdoError::Status { status: 503, .. }), "{err}");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        let (base, count) = serve(|n, _| {
+            Some(if n == 0 {
+                http("429 Too Many Requests", "Retry-After: 0\r\n", "{}")
+            } else {
+                http("200 OK", "", r#"{"id":7,"rev":1,"fields":{}}"#)
+            })
+        })
+        .await;
+        let item = client_for(&base, options()).create_work_item("P Q", "Task", &draft()).await.unwrap();
+        assert_eq!(item.id, 7);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn wiql_literals_double_quotes() {
         assert_eq!(wiql_literal("o'brien@x.com"), "'o''brien@x.com'");
