@@ -328,8 +328,9 @@ pub async fn start(config: SimConfig, port: u16) -> io::Result<SimHandle> {
 impl SimState {
     async fn handle(&self, request: Request) -> Reply {
         let n = self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        // `{org}/_apis/…`, or a project's (and team's) `{org}/{project}[/{team}]/_apis/…`.
-        let is_api = request.segments.iter().skip(1).take(3).any(|s| s.eq_ignore_ascii_case("_apis"));
+        // `{org}/_apis/…`, or Azure Boards' `{org}/{project}[/{team}]/_apis/wit/…`.
+        let at = |i: usize, want: &str| request.segments.get(i).is_some_and(|s| s.eq_ignore_ascii_case(want));
+        let is_api = at(1, "_apis") || (at(2, "_apis") && at(3, "wit")) || (at(3, "_apis") && at(4, "wit"));
         // Rate limiting judges a request when it arrives.
         let mut rate_headers = Vec::new();
         if let (true, Some(limiter)) = (is_api, &self.limiter) {
