@@ -8,6 +8,7 @@ mod explain;
 mod limits;
 mod logging;
 mod merge;
+mod notify;
 mod orgs;
 mod output;
 mod plan;
@@ -33,7 +34,7 @@ Exit codes:
   2  bad arguments or rules file
   3  sign-in failed or a permission is missing
   4  scan incomplete: some owners could not be read (coverage gaps)
-  5  revoke: some revocations failed (the journal lists them; rerun to retry)
+  5  revoke, notify: some revocations or messages failed (the journal lists them; rerun to retry)
 
 Try it without an organization:  pat2entra scan --demo
 Check sign-in and permissions:   pat2entra whoami --org ORG";
@@ -64,6 +65,9 @@ pub enum Command {
     /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
     #[command(after_help = revoke::after_help())]
     Revoke(Box<revoke::RevokeArgs>),
+    /// Tell each owner their part of the plan by work item or e-mail (a dry run unless --execute).
+    #[command(after_help = notify::after_help())]
+    Notify(Box<notify::NotifyArgs>),
     /// Print a rule or a guidance entry in full (ids appear in every report).
     Explain {
         /// A rule id (long-lived) or guidance id (git-credential-manager-oauth).
@@ -146,6 +150,7 @@ pub fn main() -> i32 {
             Command::Rules(command) => rules::run(command),
             Command::Plan(args) => plan::run(args),
             Command::Revoke(args) => revoke::run(*args).await,
+            Command::Notify(args) => notify::run(*args).await,
             Command::Report(args) => report::run(args),
             Command::Diff(args) => diff::run(args),
             Command::Merge(args) => merge::run(args),

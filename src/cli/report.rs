@@ -59,7 +59,11 @@ fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure>
         .map(|o| summary.get(o).copied().unwrap_or(0))
         .sum::<usize>();
     if open > 0 {
-        eprintln!("warning: {open} credentials failed or are in doubt; rerun the same revoke command to settle them");
+        let (targets, command) = match journal.header.action {
+            crate::journal::Action::Revoke => ("credentials", "revoke"),
+            _ => ("owners", "notify"),
+        };
+        eprintln!("warning: {open} {targets} failed or are in doubt; rerun the same {command} command to settle them");
         return Ok(Exit::PartlyFailed);
     }
     Ok(Exit::Ok)

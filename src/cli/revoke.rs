@@ -213,8 +213,8 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
 
     let journal_path = args.journal.clone().unwrap_or_else(|| default_journal(&args.scan));
     // One run at a time writes a journal; held until the process ends.
-    let _lock = if args.execute { Some(lock_journal(&journal_path)?) } else { None };
-    let existing = read_journal(&journal_path, &record.organization, &binding)?;
+    let _lock = if args.execute { Some(lock_journal(&journal_path, "revoke")?) } else { None };
+    let existing = read_journal(&journal_path, Action::Revoke, &record.organization, &binding)?;
     let finished = existing.as_ref().map(Journal::finished).unwrap_or_default();
     // Sent by a run that stopped before it could record the answer.
     let in_doubt: std::collections::HashSet<(String, String)> = existing
@@ -295,7 +295,7 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
         );
     }
 
-    let mut writer = JournalWriter::open(&journal_path, existing.as_ref(), &record, &binding)
+    let mut writer = JournalWriter::open(&journal_path, Action::Revoke, existing.as_ref(), &record, &binding)
         .map_err(|e| journal_failure(&journal_path, e))?;
     let mut parameters: BTreeMap<String, String> = selectors.describe().into_iter().collect();
     parameters.insert("batch-size".into(), args.batch_size.to_string());
@@ -478,11 +478,11 @@ pub fn default_journal(scan: &Path) -> PathBuf {
 /// `JOURNAL.lock`, locked (`flock`, exclusive) while a run may write the journal: a second run on
 /// the same journal is refused instead of interleaving its lines. The lock goes with the process
 /// (also when it is killed); the small file stays beside the journal.
-struct JournalLock {
+pub(super) struct JournalLock {
     _file: std::fs::File,
 }
 
-fn lock_journal(journal: &Path) -> Result<JournalLock, Failure> {
+pub(super) fn lock_journal(journal: &Path, command: &str) -> Result<JournalLock, Failure> {
     let mut name = journal.as_os_str().to_owned();
     name.push(".lock");
     let path = PathBuf::from(name);
@@ -501,7 +501,7 @@ fn lock_journal(journal: &Path) -> Result<JournalLock, Failure> {
             return Err(Failure::new(
                 Exit::Usage,
                 format!(
-                    "journal {} is in use by another pat2entra revoke (lock {}); let it finish, then rerun",
+                    "journal {} is in use by another pat2entra {command} (lock {}); let it finish, then rerun",
                     journal.display(),
                     path.display()
                 ),
@@ -512,7 +512,12 @@ fn lock_journal(journal: &Path) -> Result<JournalLock, Failure> {
 }
 
 /// The journal at `path`, when there is one: it must belong to this scan and organization.
-fn read_journal(path: &Path, organization: &str, binding: &ScanBinding) -> Result<Option<Journal>, Failure> {
+pub(super) fn read_journal(
+    path: &Path,
+    action: Action,
+    organization: &str,
+    binding: &ScanBinding,
+) -> Result<Option<Journal>, Failure> {
     if !path.exists() {
         return Ok(None);
     }
@@ -520,7 +525,7 @@ fn read_journal(path: &Path, organization: &str, binding: &ScanBinding) -> Resul
         Failure::new(Exit::Usage, format!("journal {}: {}", path.display(), pat2entra_core::error::chain(&e)))
     })?;
     let journal = Journal::parse(&text).map_err(|e| journal_problem(path, e))?;
-    journal.check(Action::Revoke, organization, binding).map_err(|e| journal_problem(path, e))?;
+    journal.check(action, organization, binding).map_err(|e| journal_problem(path, e))?;
     if journal.torn_at.is_some() {
         eprintln!(
             "note: journal {}: its last line was cut short (the run stopped while writing it); ignored",
@@ -534,11 +539,11 @@ fn journal_problem(path: &Path, e: journal::JournalError) -> Failure {
     Failure::new(Exit::Usage, format!("journal {} {e}", terminal_text(&path.display().to_string())))
 }
 
-fn journal_failure(path: &Path, e: std::io::Error) -> Failure {
+pub(super) fn journal_failure(path: &Path, e: std::io::Error) -> Failure {
     Failure::new(Exit::Usage, format!("cannot write journal {}: {e}; nothing more was sent", path.display()))
 }
 
-fn stdout_failure(e: std::io::Error) -> Failure {
+pub(super) fn stdout_failure(e: std::io::Error) -> Failure {
     Failure::error(Exit::Usage, crate::files::WriteError::Stdout(e))
 }
 
@@ -598,7 +603,7 @@ fn show_choice(
 }
 
 /// Text cut to `width` characters (with `…`), safe for a terminal.
-fn clip(text: &str, width: usize) -> String {
+pub(super) fn clip(text: &str, width: usize) -> String {
     let text = terminal_text(text);
     if text.chars().count() <= width {
         return text;
@@ -721,14 +726,15 @@ impl Log {
 /// The journal file: created privately (0600) with its header, or reopened for appending (a
 /// torn last line cut off first), its lines chained on from the last one. Every write is synced
 /// before it returns.
-struct JournalWriter {
+pub(super) struct JournalWriter {
     file: std::fs::File,
     chain: journal::Chain,
 }
 
 impl JournalWriter {
-    fn open(
+    pub(super) fn open(
         path: &Path,
+        action: Action,
         existing: Option<&Journal>,
         record: &ScanRecord,
         binding: &ScanBinding,
@@ -745,7 +751,7 @@ impl JournalWriter {
                 let header = Line::Header(Header {
                     format: journal::FORMAT.into(),
                     version: journal::VERSION,
-                    action: Action::Revoke,
+                    action,
                     organization: record.organization.clone(),
                     scan: binding.clone(),
                     tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -759,7 +765,7 @@ impl JournalWriter {
         }
     }
 
-    fn write(&mut self, lines: &[Line]) -> std::io::Result<()> {
+    pub(super) fn write(&mut self, lines: &[Line]) -> std::io::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }

@@ -17,6 +17,7 @@ mod files;
 mod guidance_and_plan;
 mod hostile;
 mod html_report;
+mod notify;
 mod redaction;
 mod reports;
 mod resilience;

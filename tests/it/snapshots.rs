@@ -119,6 +119,7 @@ fn help_of_every_command() {
         &["diff"],
         &["plan"],
         &["revoke"],
+        &["notify"],
         &["explain"],
         &["whoami"],
         &["rules"],

@@ -108,6 +108,20 @@ pub(crate) enum Api {
     /// The profile and accounts endpoints (`orgs`, `--all-orgs`): a 401 there usually means a
     /// credential bound to one organization, which cannot list organizations.
     Profile,
+    /// Azure Boards (`_apis/wit/…` of one project): 401/403 mean the scope `vso.work_write` or the
+    /// permission to edit work items is missing; 404 that the project does not exist.
+    WorkItems,
+}
+
+/// A request with a body: its method, content type and bytes, and whether sending it twice is
+/// harmless. One that is not (creating a work item) is tried again only when the service said it
+/// did nothing (429): after a lost answer or a server error the caller must look before it
+/// sends it again.
+pub(crate) struct Body<'a> {
+    pub method: reqwest::Method,
+    pub content_type: &'static str,
+    pub bytes: &'a [u8],
+    pub idempotent: bool,
 }
 
 /// Client for the Azure DevOps endpoints pat2entra uses.
@@ -354,7 +368,26 @@ impl AdoClient {
         url: &Url,
         post: Option<&[u8]>,
     ) -> Result<(T, HeaderMap), AdoError> {
-        let endpoint = if post.is_some() { post_endpoint_name(url) } else { endpoint_name(url) };
+        let body = post.map(|bytes| Body {
+            method: reqwest::Method::POST,
+            content_type: "application/json",
+            bytes,
+            idempotent: true,
+        });
+        self.exchange_body(api, url, body.as_ref()).await
+    }
+
+    /// `exchange` with any method and content type (`Body`).
+    pub(crate) async fn exchange_body<T: DeserializeOwned>(
+        &self,
+        api: Api,
+        url: &Url,
+        post: Option<&Body<'_>>,
+    ) -> Result<(T, HeaderMap), AdoError> {
+        let endpoint = match post {
+            Some(body) => method_endpoint_name(body.method.as_str(), url),
+            None => endpoint_name(url),
+        };
         let deadline = self.options.deadline;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
@@ -466,7 +499,9 @@ impl AdoClient {
             // already paused every request; waiting politely must not turn owners into gaps or
             // spend the retry budget. Only a service that never lets up ends the request, or
             // one asking for more than `max_wait`.
-            if let Some(wait) = failure.server_wait().filter(|w| !w.is_zero()) {
+            // Not idempotent: only a 429 says for certain that nothing was done.
+            let unsafe_to_repeat = post.is_some_and(|b| !b.idempotent) && failure.status() != Some(429);
+            if let Some(wait) = failure.server_wait().filter(|w| !w.is_zero() && !unsafe_to_repeat) {
                 if wait > self.options.max_wait {
                     return Err(AdoError::WaitTooLong {
                         endpoint,
@@ -482,7 +517,7 @@ impl AdoClient {
                 }
                 return Err(failure.into_error(endpoint, attempt + throttled));
             }
-            if attempt > self.options.max_retries || !self.pacer.take_retry() {
+            if unsafe_to_repeat || attempt > self.options.max_retries || !self.pacer.take_retry() {
                 return Err(failure.into_error(endpoint, attempt));
             }
             let wait = self.backoff(attempt);
@@ -505,7 +540,7 @@ impl AdoClient {
     async fn send(
         &self,
         url: &Url,
-        post: Option<&[u8]>,
+        post: Option<&Body<'_>>,
         authorization: &Authorization,
     ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
         let timeout_at = Instant::now() + self.options.request_timeout;
@@ -523,11 +558,15 @@ impl AdoClient {
     async fn send_unbounded(
         &self,
         url: &Url,
-        post: Option<&[u8]>,
+        post: Option<&Body<'_>>,
         authorization: &Authorization,
     ) -> Result<(u16, HeaderMap, Vec<u8>), SendError> {
         let request = match post {
-            Some(body) => self.http.post(url.clone()).header(CONTENT_TYPE, "application/json").body(body.to_vec()),
+            Some(body) => self
+                .http
+                .request(body.method.clone(), url.clone())
+                .header(CONTENT_TYPE, body.content_type)
+                .body(body.bytes.to_vec()),
             None => self.http.get(url.clone()),
         };
         let mut response = request
@@ -613,6 +652,16 @@ impl AdoClient {
                 ),
             }),
             403 if api == Api::Revocations => Err(AdoError::TokenAdminDenied { endpoint, status }),
+            401 | 403 if api == Api::WorkItems => Err(AdoError::WorkItemsDenied {
+                endpoint,
+                status,
+                detail: self.credential.scrub(error_message(body).trim_start_matches(": ")),
+            }),
+            404 if api == Api::WorkItems => Err(AdoError::ProjectNotFound {
+                organization: self.org.name().to_string(),
+                endpoint,
+                detail: self.credential.scrub(error_message(body).trim_start_matches(": ")),
+            }),
             401 => Err(AdoError::NotAuthenticated {
                 endpoint,
                 detail: format!("HTTP 401{}", self.credential.scrub(&error_message(body))),
@@ -763,10 +812,10 @@ pub(crate) fn endpoint_name(url: &Url) -> String {
 }
 
 /// `POST https://host/org/_apis/…`, without the query string.
-fn post_endpoint_name(url: &Url) -> String {
+fn method_endpoint_name(method: &str, url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
-    format!("POST {shown}")
+    format!("{method} {shown}")
 }
 
 /// Where a redirect pointed, for the error: resolved against the request, without user

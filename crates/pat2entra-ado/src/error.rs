@@ -83,6 +83,20 @@ pub enum AdoError {
         detail: String,
     },
 
+    /// Azure Boards refused to query, create or update a work item (401/403). One line: the
+    /// scope and the permission it needs.
+    #[error(
+        "Azure Boards refused the request ({endpoint}: HTTP {status}{detail}): the credential needs the scope vso.work_write \
+         (Work Items, Read & write) and the identity permission to create and edit work items in the project"
+    )]
+    WorkItemsDenied { endpoint: String, status: u16, detail: String },
+
+    /// Azure Boards answered 404: no such project (or no such work item) in the organization.
+    #[error(
+        "{endpoint} answered HTTP 404 ({detail}): check --project, the name or id of a project of organization '{organization}'"
+    )]
+    ProjectNotFound { organization: String, endpoint: String, detail: String },
+
     /// The HTTP client could not be built (TLS setup): reqwest's error with its causes on one
     /// line (its own message is only "builder error"); no secret in it.
     #[error("cannot set up the HTTP client: {detail}")]
@@ -95,7 +109,11 @@ impl AdoError {
     /// A redirect is fatal too: every request goes to the same base URL, so it would redirect
     /// for every owner; the base URL (or a proxy in front of it) is wrong.
     pub fn is_fatal(&self) -> bool {
-        self.is_auth() || matches!(self, AdoError::OrganizationNotFound { .. } | AdoError::Redirect { .. })
+        self.is_auth()
+            || matches!(
+                self,
+                AdoError::OrganizationNotFound { .. } | AdoError::Redirect { .. } | AdoError::ProjectNotFound { .. }
+            )
     }
 
     /// Authentication or permission problems (exit code 3).
@@ -106,6 +124,7 @@ impl AdoError {
                 | AdoError::TokenAdminDenied { .. }
                 | AdoError::GraphDenied { .. }
                 | AdoError::Credential { .. }
+                | AdoError::WorkItemsDenied { .. }
         )
     }
 }

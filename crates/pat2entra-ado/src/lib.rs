@@ -22,6 +22,7 @@ mod revoke;
 mod sources;
 mod timestamp;
 pub mod wire;
+pub mod workitems;
 
 pub use client::{
     AdoClient, ClientOptions, DEFAULT_MAX_LISTING_PAGES, DEFAULT_MAX_PAGES_PER_OWNER, DEFAULT_MAX_RESPONSE_MB,

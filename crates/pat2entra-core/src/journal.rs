@@ -1,4 +1,4 @@
-//! The action journal: what a command that changes the organization (`revoke`; later `notify`)
+//! The action journal: what a command that changes the organization (`revoke`, `notify`)
 //! planned, did, skipped and failed, one JSON line per event, append-only.
 //!
 //! A journal is bound to one saved scan (its SHA-256) and one organization by its first line, the
@@ -25,18 +25,32 @@ pub const VERSION: u32 = 1;
 /// A journal is read whole: 256 MiB holds millions of lines.
 pub const MAX_JOURNAL: u64 = 256 * 1024 * 1024;
 
-/// What a journal's command does to its targets. `notify` adds its own kind.
+/// What a journal's command does to its targets: one journal serves one action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Revoke a credential through Token Admin.
     Revoke,
+    /// Tell an owner their part of the plan in an Azure Boards work item (`notify --via boards`).
+    NotifyBoards,
+    /// Tell an owner their part of the plan by e-mail (`notify --via email`).
+    NotifyEmail,
 }
 
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Revoke => "revoke",
+            Action::NotifyBoards => "notify-boards",
+            Action::NotifyEmail => "notify-email",
+        }
+    }
+
+    /// What the targets are, as a heading (`Credentials`, `Owners`), and what their id is.
+    pub fn targets(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Revoke => ("Credentials", "authorization id"),
+            Action::NotifyBoards | Action::NotifyEmail => ("Owners", "descriptor"),
         }
     }
 
@@ -44,6 +58,8 @@ impl Action {
     pub fn done_word(self) -> &'static str {
         match self {
             Action::Revoke => "revoked",
+            Action::NotifyBoards => "notified",
+            Action::NotifyEmail => "mailed",
         }
     }
 }

@@ -19,6 +19,7 @@ mod revocations;
 mod rng;
 pub mod shape;
 mod throttle;
+mod workitems;
 
 pub use behaviour::{BadBehaviour, Behaviour, PagingEnd as SimPagingEnd};
 pub use entra::{Principal, SimEntra, SimPipelines};
@@ -29,6 +30,7 @@ pub use org::{SimOrg, SimToken, SimUser, TimeFormat};
 pub use orgs::{SeededTenant, SharedCredentialTruth, SimTenant, start_tenant, start_tenant_refusing};
 pub use pat2entra_core::evidence::{Source, TenantPolicies};
 pub use throttle::RateLimit;
+pub use workitems::{PROJECTS, SimWorkItem};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -184,6 +186,12 @@ pub struct SimStats {
     pub revocations: AtomicU64,
     /// Times each authorization id was revoked.
     pub revocations_by_id: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Work items created (`POST _apis/wit/workitems/$type`, accepted).
+    pub work_item_creates: AtomicU64,
+    /// Work items updated (`PATCH _apis/wit/workitems/{id}`, accepted).
+    pub work_item_updates: AtomicU64,
+    /// WIQL queries received (`POST _apis/wit/wiql`).
+    pub wiql_queries: AtomicU64,
 }
 
 struct SimState {
@@ -205,6 +213,8 @@ struct SimState {
     /// The authorization id of `accepted_pat` (`SimHandle::bind_pat`): once it is revoked, the
     /// PAT stops working.
     pat_authorization_id: std::sync::Mutex<Option<String>>,
+    /// Azure Boards' work items (`workitems`).
+    boards: std::sync::Mutex<workitems::Boards>,
 }
 
 /// A running simulator. Dropping it shuts the server down gracefully: it stops accepting
@@ -321,6 +331,7 @@ impl SimState {
             changes: Default::default(),
             revocations_allowed: AtomicU64::new(u64::MAX),
             pat_authorization_id: Default::default(),
+            boards: Default::default(),
         })
     }
 }
@@ -328,7 +339,9 @@ impl SimState {
 impl SimState {
     async fn handle(&self, request: Request) -> Reply {
         let n = self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let is_api = request.segments.get(1).is_some_and(|s| s.eq_ignore_ascii_case("_apis"));
+        // `{org}/_apis/…`, or Azure Boards' `{org}/{project}[/{team}]/_apis/wit/…`.
+        let at = |i: usize, want: &str| request.segments.get(i).is_some_and(|s| s.eq_ignore_ascii_case(want));
+        let is_api = at(1, "_apis") || (at(2, "_apis") && at(3, "wit")) || (at(3, "_apis") && at(4, "wit"));
         // Rate limiting judges a request when it arrives.
         let mut rate_headers = Vec::new();
         if let (true, Some(limiter)) = (is_api, &self.limiter) {
@@ -395,6 +408,27 @@ impl SimState {
                 return reply;
             }
         };
+        // Azure Boards: `{org}/{project}[/{team}]/_apis/wit/…` (`workitems`).
+        let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
+        let boards = match segments.as_slice() {
+            [org, project, apis, wit, rest @ ..] if is(apis, "_apis") && is(wit, "wit") => Some((*org, *project, rest)),
+            [org, project, _team, apis, wit, rest @ ..]
+                if is(apis, "_apis") && is(wit, "wit") && rest.len() == 1 && is(rest[0], "wiql") =>
+            {
+                Some((*org, *project, rest))
+            }
+            _ => None,
+        };
+        if let Some((org, project, rest)) = boards {
+            if !org.eq_ignore_ascii_case(&self.config.organization) {
+                return Reply::Response(error(
+                    404,
+                    &format!("VS800075: The organization '{org}' does not exist."),
+                    "HostNotFoundException",
+                ));
+            }
+            return self.work_items(n, &request, project, rest);
+        }
         let route = match segments.as_slice() {
             [org, apis, rest @ ..] if apis.eq_ignore_ascii_case("_apis") => Some((*org, rest)),
             _ => None,
@@ -409,7 +443,6 @@ impl SimState {
                 "HostNotFoundException",
             ));
         }
-        let is = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
         match rest {
             [c] if is(c, "connectionData") && request.method == "GET" => self.connection_data(&principal),
             [t, p] if is(t, "tokens") && is(p, "pats") && request.method == "GET" => {

@@ -195,9 +195,10 @@ fn markdown(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "- {}", md(&line))?;
     }
     writeln!(out)?;
-    writeln!(out, "## Credentials")?;
+    let (heading, id) = journal.header.action.targets();
+    writeln!(out, "## {heading}")?;
     writeln!(out)?;
-    writeln!(out, "| outcome | time | kind | owner | name | authorization id | reason |")?;
+    writeln!(out, "| outcome | time | kind | owner | name | {id} | reason |")?;
     writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |")?;
     let action = journal.header.action;
     for e in targets(journal) {
@@ -225,6 +226,8 @@ struct JournalPage<'a> {
     headline: String,
     torn: bool,
     runs: Vec<String>,
+    /// `Credentials` or `Owners`, and what their id is.
+    targets: (&'static str, &'static str),
     rows: Vec<Row<'a>>,
 }
 
@@ -243,6 +246,7 @@ fn html(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
         headline: headline(journal),
         torn: journal.torn_at.is_some(),
         runs: run_lines(journal),
+        targets: action.targets(),
         rows: targets(journal)
             .into_iter()
             .map(|entry| Row {

@@ -2,7 +2,7 @@
 
 mod csv;
 mod diff;
-mod escape;
+pub(crate) mod escape;
 mod html;
 mod journal;
 mod json;
