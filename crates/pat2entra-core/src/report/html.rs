@@ -57,7 +57,7 @@ fn severity_colours(severity: Severity) -> (&'static str, &'static str) {
     }
 }
 
-fn fill(severity: Severity) -> &'static str {
+pub(super) fn fill(severity: Severity) -> &'static str {
     severity_colours(severity).0
 }
 
@@ -1114,7 +1114,7 @@ fn legend(items: &[(String, &'static str)], x: f64, y: f64) -> Vec<Key> {
 }
 
 /// A round axis maximum at or above `max`, and the step between grid lines (whole numbers).
-fn nice_scale(max: f64) -> (f64, f64) {
+pub(super) fn nice_scale(max: f64) -> (f64, f64) {
     if max <= 0.0 {
         return (1.0, 1.0);
     }
@@ -1131,7 +1131,7 @@ fn nice_scale(max: f64) -> (f64, f64) {
 }
 
 /// The values of the grid lines: 0, `step`, … up to `axis_max`.
-fn grid_values(axis_max: f64, step: f64) -> Vec<f64> {
+pub(super) fn grid_values(axis_max: f64, step: f64) -> Vec<f64> {
     let mut values = Vec::new();
     let mut v = 0.0;
     while v <= axis_max + 1e-9 {
@@ -1287,7 +1287,7 @@ fn columns_figure(chart: Chart, marker: Option<Marker>, note: String) -> Figure 
 
 // ---- text helpers --------------------------------------------------------------------------
 
-fn plural(n: usize) -> &'static str {
+pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 

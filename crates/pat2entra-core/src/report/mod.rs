@@ -8,11 +8,13 @@ mod journal;
 mod json;
 mod markdown;
 mod table;
+mod trend;
 
 pub use csv::neutralise;
 pub use diff::render as render_diff;
 pub use escape::{markdown_escape, markdown_prose, safe_link, sanitize, terminal_text};
 pub use journal::render as render_journal;
+pub use trend::render as render_trend;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
