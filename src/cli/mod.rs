@@ -5,6 +5,7 @@ mod auth;
 mod demo;
 mod diff;
 mod explain;
+mod history;
 mod limits;
 mod logging;
 mod output;
@@ -16,6 +17,7 @@ mod rules;
 mod scan;
 #[cfg(feature = "demo")]
 mod simulate;
+mod trend;
 mod whoami;
 
 use crate::exit::Exit;
@@ -55,6 +57,12 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
     Plan(plan::PlanArgs),
+    /// Keep a history of scans (SQLite) for `trend`: add saved scans to it.
+    #[command(subcommand)]
+    History(history::HistoryCommand),
+    /// Trends over a scan history: findings per scan, credentials created and revoked, time to
+    /// remediate, the retirement burn-down.
+    Trend(trend::TrendArgs),
     /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
     #[command(after_help = revoke::after_help())]
     Revoke(Box<revoke::RevokeArgs>),
@@ -138,6 +146,8 @@ pub fn main() -> i32 {
             Command::Revoke(args) => revoke::run(*args).await,
             Command::Report(args) => report::run(args),
             Command::Diff(args) => diff::run(args),
+            Command::History(command) => history::run(command),
+            Command::Trend(args) => trend::run(args),
             Command::Explain { id } => explain::run(&id),
         }
     });

@@ -70,6 +70,13 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     write_page(&ReportPage::new(record), out)
 }
 
+/// The report with the trend charts of a scan history (`--history`) after its own charts.
+pub fn render_with_trend(record: &ScanRecord, trend: &crate::trend::Trend, out: &mut dyn Write) -> io::Result<()> {
+    let mut page = ReportPage::new(record);
+    page.trend_charts = Some(super::trend::TrendCharts::new(trend));
+    write_page(&page, out)
+}
+
 /// Writes a page template to `out` as it is rendered, in chunks: a report of a large
 /// organization never sits whole in memory.
 pub(super) fn write_page(page: &impl Template, out: &mut dyn Write) -> io::Result<()> {
@@ -150,6 +157,8 @@ struct ReportPage<'a> {
     guidance: Vec<GuidanceText<'a>>,
     exceptions: ExceptionsView<'a>,
     rules: Vec<RuleRow<'a>>,
+    /// The trend of the organization's scan history, with `--history`.
+    trend_charts: Option<super::trend::TrendCharts>,
 }
 
 struct SeverityColours {
@@ -427,6 +436,7 @@ impl<'a> ReportPage<'a> {
             guidance: guidance_texts(r),
             exceptions: exceptions(r),
             rules: rule_rows(r),
+            trend_charts: None,
         }
     }
 

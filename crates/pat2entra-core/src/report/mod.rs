@@ -124,6 +124,11 @@ pub struct RenderOptions {
     pub csv_kind: CsvKind,
 }
 
+/// The HTML report of a record with the trend charts of its scan history (`--history`).
+pub fn render_html_with_trend(record: &ScanRecord, trend: &crate::trend::Trend, out: &mut dyn Write) -> io::Result<()> {
+    html::render_with_trend(record, trend, out)
+}
+
 /// Writes the record in `format`.
 pub fn render(record: &ScanRecord, format: Format, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     match format {

@@ -621,7 +621,11 @@ fn burndown_chart(trend: &Trend) -> SvgChart {
         return empty_chart("trend-burndown", title, note, "No scan in the history.");
     };
     let start = first.0;
-    let end = b.target.last().map_or(last_actual.0, |t| t.0.max(last_actual.0));
+    // The plan can run for years (tokens replaced at expiry): the chart shows as much of it as
+    // of the history, and at least 90 days, so that the history stays readable.
+    let history_days = (last_actual.0 - start).num_days().max(0) as u64;
+    let horizon = last_actual.0.checked_add_days(chrono::Days::new(history_days.max(90))).unwrap_or(NaiveDate::MAX);
+    let end = b.target.last().map_or(last_actual.0, |t| t.0.min(horizon).max(last_actual.0));
     let days = |d: NaiveDate| (d - start).num_days() as f64;
     let span = days(end).max(1.0);
     let mut chart = SvgChart {
@@ -660,12 +664,21 @@ fn burndown_chart(trend: &Trend) -> SvgChart {
     // A step line: level until each due date, then down.
     let mut steps: Vec<String> = Vec::new();
     let mut level = None;
-    for (d, n) in &b.target {
+    for (d, n) in b.target.iter().filter(|(d, _)| *d <= end) {
         if let Some(previous) = level {
             steps.push(format!("{},{}", Px(x(*d)), Px(y(previous))));
         }
         steps.push(format!("{},{}", Px(x(*d)), Px(y(*n))));
         level = Some(*n);
+    }
+    if let Some(left) = level.filter(|n| *n > 0) {
+        steps.push(format!("{},{}", Px(x(end)), Px(y(left))));
+        chart.note.push_str(&format!(
+            " The plan runs to {}: {left} PAT{} fall{} due after {end}, beyond this chart.",
+            b.target.last().map_or(end, |t| t.0),
+            plural(left),
+            if left == 1 { "s" } else { "" }
+        ));
     }
     if !steps.is_empty() {
         chart.lines.push(LineShape {
