@@ -14,6 +14,7 @@ mod evidence_reports;
 mod evidence_rules;
 mod files;
 mod guidance_and_plan;
+mod history;
 mod hostile;
 mod html_report;
 mod redaction;

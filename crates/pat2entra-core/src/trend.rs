@@ -423,7 +423,8 @@ pub struct Point {
     pub carried: usize,
     /// Every scan counted had complete coverage.
     pub complete: bool,
-    /// Open findings per severity, critical first ([`Severity::ALL`]).
+    /// Open findings per severity, critical first ([`Severity::ALL`]); JSON: by name.
+    #[serde(serialize_with = "by_severity")]
     pub open: [usize; 5],
     pub suppressed: usize,
     pub tokens: usize,
@@ -478,11 +479,13 @@ pub struct Remediation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Burndown {
     /// Active PATs at each point.
+    #[serde(serialize_with = "dated")]
     pub actual: Vec<(NaiveDate, usize)>,
     /// The date of the plan (the latest point).
     pub plan_as_of: Option<NaiveDate>,
     /// Active PATs the plan leaves after each due date, starting with all of them on the plan's
     /// date.
+    #[serde(serialize_with = "dated")]
     pub target: Vec<(NaiveDate, usize)>,
     /// Active PATs per wave of the plan, with the wave's last due date.
     pub waves: Vec<WaveDue>,
@@ -527,6 +530,26 @@ impl Trend {
     pub fn incomplete_points(&self) -> usize {
         self.points.iter().filter(|p| !p.complete).count()
     }
+}
+
+/// `{"critical": n, "high": n, …}`.
+fn by_severity<S: serde::Serializer>(open: &[usize; 5], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(5))?;
+    for (severity, n) in Severity::ALL.iter().zip(open) {
+        map.serialize_entry(severity.as_str(), n)?;
+    }
+    map.end()
+}
+
+/// `[{"date": "2026-11-20", "pats": n}, …]`.
+fn dated<S: serde::Serializer>(values: &[(NaiveDate, usize)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Dated {
+        date: NaiveDate,
+        pats: usize,
+    }
+    s.collect_seq(values.iter().map(|(date, pats)| Dated { date: *date, pats: *pats }))
 }
 
 /// The median of whole numbers (the mean of the two middle ones for an even count).
