@@ -10,9 +10,10 @@ use rusqlite::Connection;
 
 /// Version 1: the tables.
 const V1: &str = "
+-- Azure DevOps organization names ignore case.
 CREATE TABLE organizations (
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE
 );
 -- One scan of one organization: its numbers, as its record's summary has them.
 CREATE TABLE scans (

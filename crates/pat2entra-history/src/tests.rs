@@ -113,6 +113,12 @@ fn the_same_scan_twice_is_added_once_and_a_different_one_is_refused() {
     let e = history.add(&[scan(6, vec![], &[]), scan(3, vec![], &[])]).unwrap_err().to_string();
     assert!(e.contains("already holds a later scan of contoso"), "{e}");
     assert_eq!(history.rows(None).unwrap().scans.len(), 2, "the day-6 scan of the failed add was rolled back");
+    // Organization names ignore case, as Azure DevOps does.
+    let mut shouted = scan(7, vec![], &[]);
+    shouted.organization = "CONTOSO".into();
+    history.add(&[shouted]).unwrap();
+    assert_eq!(history.organizations().unwrap(), ["contoso"]);
+    assert_eq!(history.rows(Some("Contoso")).unwrap().scans.len(), 3);
 }
 
 #[test]

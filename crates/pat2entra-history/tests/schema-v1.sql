@@ -1,6 +1,7 @@
+-- Azure DevOps organization names ignore case.
 CREATE TABLE organizations (
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE
 );
 -- One scan of one organization: its numbers, as its record's summary has them.
 CREATE TABLE scans (
