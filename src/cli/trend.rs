@@ -2,7 +2,6 @@
 //! period, time to remediate and the retirement burn-down, from a scan history.
 
 use super::Failure;
-use super::output::OutputFormat;
 use crate::exit::Exit;
 use clap::{Args, ValueEnum};
 use pat2entra_core::trend::{self, Period};
@@ -27,6 +26,34 @@ impl From<PeriodArg> for Period {
     }
 }
 
+/// `--output` of `trend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrendFormat {
+    /// Numbers per scan and period, time to remediate, the plan's waves; 80 columns.
+    Table,
+    /// Everything, every finding's first-seen and resolved dates included.
+    Json,
+    /// One row per date: findings by severity and active PATs, for a spreadsheet chart.
+    Csv,
+    /// One self-contained page with the charts (inline SVG, no script).
+    Html,
+    /// The table's sections, for wikis and pull requests.
+    Markdown,
+}
+
+impl From<TrendFormat> for crate::report::Format {
+    fn from(f: TrendFormat) -> Self {
+        use crate::report::Format;
+        match f {
+            TrendFormat::Table => Format::Table,
+            TrendFormat::Json => Format::Json,
+            TrendFormat::Csv => Format::Csv,
+            TrendFormat::Html => Format::Html,
+            TrendFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TrendArgs {
     /// The history database (`scan --history FILE.db`, `history add … --history FILE.db`).
@@ -42,9 +69,9 @@ pub struct TrendArgs {
     #[arg(long, value_enum, ignore_case = true, default_value_t = PeriodArg::Month)]
     pub period: PeriodArg,
 
-    /// Output format (csv: one row per date).
-    #[arg(long, short = 'o', value_enum, ignore_case = true, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, ignore_case = true, default_value_t = TrendFormat::Table)]
+    pub output: TrendFormat,
 
     /// Write the output to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
