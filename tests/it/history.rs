@@ -159,7 +159,7 @@ fn median(mut v: Vec<i64>) -> Value {
     }
     v.sort();
     let m = v.len() / 2;
-    let x = if v.len() % 2 == 0 { (v[m - 1] + v[m]) as f64 / 2.0 } else { v[m] as f64 };
+    let x = if v.len().is_multiple_of(2) { (v[m - 1] + v[m]) as f64 / 2.0 } else { v[m] as f64 };
     serde_json::json!(x)
 }
 
@@ -235,8 +235,10 @@ fn ten_demo_scans_give_the_trend_their_records_give() {
     // Credentials created and revoked per month (all ten scans are in November 2026).
     let window = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     let (mut created, mut revoked, mut created_before, mut revoked_before) = (0, 0, 0, 0);
-    let mut seen: BTreeMap<(String, String), (Option<DateTime<Utc>>, Option<(Option<DateTime<Utc>>, &str)>)> =
-        BTreeMap::new();
+    // (owner, id) -> (created, (revoked at, how))
+    type Revocation = Option<(Option<DateTime<Utc>>, &'static str)>;
+    type Seen = (Option<DateTime<Utc>>, Revocation);
+    let mut seen: BTreeMap<(String, String), Seen> = BTreeMap::new();
     for scan in &scans {
         let as_of = time(&scan["as_of"]);
         for t in scan["tokens"].as_array().unwrap() {

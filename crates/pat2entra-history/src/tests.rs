@@ -50,7 +50,10 @@ fn scan(day: u32, tokens: Vec<Token>, failed: &[&str]) -> ScanRecord {
     ScanRecord::judge(inventory, &RuleSet::default_rules(), at(day))
 }
 
-fn full_access_lives(rows: &HistoryRows) -> Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>, Option<Ending>)> {
+/// (credential, first seen, ended, how)
+type Life = (String, DateTime<Utc>, Option<DateTime<Utc>>, Option<Ending>);
+
+fn full_access_lives(rows: &HistoryRows) -> Vec<Life> {
     let mut lives: Vec<_> = rows
         .findings
         .iter()

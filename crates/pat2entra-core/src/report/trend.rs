@@ -192,7 +192,7 @@ fn table(trend: &Trend, out: &mut dyn Write) -> io::Result<()> {
         Some(plan) if !b.waves.is_empty() => {
             let total: usize = b.waves.iter().map(|w| w.pats).sum();
             writeln!(out, "Retirement burn-down: plan of {plan}, {total} active PAT{}", plural(total))?;
-            writeln!(out, "{:<12}{:>6}  {}", "wave", "PATs", "last due")?;
+            writeln!(out, "{:<12}{:>6}  last due", "wave", "PATs")?;
             for w in &b.waves {
                 writeln!(out, "{:<12}{:>6}  {}", w.wave.as_str(), w.pats, w.last_due)?;
             }
