@@ -2,9 +2,12 @@
 //!
 //!     cargo bench --bench history
 //!
-//! The scans are judged records of the simulator's generated organization (no scanning): day 0
-//! is the organization as generated, each later day the same organization moved on from day 0
-//! (tokens revoked and created), so findings start and end between scans. Building the history
+//! The scans are judged records of the shared builder's organization (no scanning), moving on
+//! day by day as an organization does: each day about 0.3% of the tokens are revoked (and stay
+//! revoked), 0.6% of the users create a token (which stays), and tokens expire as the dates pass,
+//! so findings start and end between scans. (The simulator's `--demo-epoch` draws each date
+//! afresh, so a token revoked one day may be valid the next: fine for a pair of scans, not for a
+//! hundred.) Building the history
 //! (judging and adding each scan) is timed apart from what is measured: opening the history,
 //! reading its rows, computing the trend and writing it as JSON, best of three. Target: under
 //! 2 s. Not a test: timings depend on the machine. Environment (optional):
@@ -14,7 +17,6 @@ mod common;
 
 use pat2entra::record::ScanRecord;
 use pat2entra::rules::RuleSet;
-use pat2entra::sim::SimOrg;
 use pat2entra_core::trend::{self, Period};
 use pat2entra_history::History;
 use std::time::Instant;
@@ -33,23 +35,40 @@ fn main() {
     let mut history = History::open(&path).expect("a new history");
 
     let built = Instant::now();
-    // Day 0: the shared builder's organization; each later day, the same users' tokens as the
-    // organization moved on from day 0.
-    let common::Organization { users: people, tokens } = common::organization(users);
+    let common::Organization { users: people, tokens: base } = common::organization(users);
     let mut tokens_total = 0;
     let mut findings_total = 0;
+    // A stable pseudo-random number per (salt, index).
+    let draw = |salt: u64, i: u64| (i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29) % 10_000;
+    let mut created: Vec<pat2entra::inventory::Token> = Vec::new();
     for day in 0..scans {
         let as_of = epoch + chrono::Duration::days(day as i64);
-        let tokens = if day == 0 {
-            tokens.clone()
-        } else {
-            let org = SimOrg::generate("bench", 42, users, as_of, Some(epoch));
-            org.all_tokens()
-                .iter()
-                .enumerate()
-                .flat_map(|(i, ts)| ts.iter().map(|t| t.to_inventory(&people[i].descriptor)).collect::<Vec<_>>())
-                .collect()
-        };
+        // Users who create a token today (it stays from then on).
+        for (u, user) in people.iter().enumerate() {
+            if day > 0 && draw(day as u64, u as u64) < 60 {
+                let mut token = base[u % base.len()].clone();
+                let lifetime = token.valid_to.zip(token.valid_from).map(|(to, from)| to - from);
+                token.authorization_id = format!("new-{day}-{u}");
+                token.owner = user.descriptor.clone();
+                token.valid_from = Some(as_of);
+                token.valid_to = lifetime.map(|l| as_of + l);
+                token.is_valid = true;
+                created.push(token);
+            }
+        }
+        // Tokens revoked by today: about 0.3% a day, each for good.
+        let tokens = base
+            .iter()
+            .chain(&created)
+            .enumerate()
+            .map(|(i, t)| {
+                let mut t = t.clone();
+                if draw(0xC0FFEE, i as u64) < 30 * day as u64 {
+                    t.is_valid = false;
+                }
+                t
+            })
+            .collect();
         let record = ScanRecord::judge(common::inventory(&people, tokens), &rules, as_of);
         tokens_total += record.tokens.len();
         findings_total += record.findings.len();
