@@ -225,3 +225,22 @@ fn a_new_history_is_private_and_in_wal_mode() {
     let fk: i64 = history.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 1);
 }
+
+#[test]
+fn a_tenant_record_adds_every_organization_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(&dir.path().join("h.db")).unwrap();
+    let mut fabrikam = scan(2, vec![token("bob", "f1", true, true)], &[]);
+    fabrikam.organization = "fabrikam".into();
+    let contoso = scan(2, vec![token("ada", "c1", true, true)], &[]);
+    let tenant = pat2entra_core::tenant::TenantRecord::new(vec![fabrikam, contoso], vec![], at(2), None);
+    let added = history.add_any(&AnyRecord::Tenant(Box::new(tenant))).unwrap();
+    assert_eq!(added.iter().map(|a| a.organization.as_str()).collect::<Vec<_>>(), ["contoso", "fabrikam"]);
+    // A later scan of contoso alone: the date counts fabrikam's older scan too.
+    history.add(&[scan(3, vec![token("ada", "c1", false, true)], &[])]).unwrap();
+    let t = trend::compute(&history.rows(None).unwrap(), Period::Month);
+    assert_eq!(t.organizations, ["contoso", "fabrikam"]);
+    assert_eq!(t.points.iter().map(|p| (p.scanned, p.carried, p.open[1])).collect::<Vec<_>>(), [(2, 0, 2), (1, 1, 1)]);
+    let only = trend::compute(&history.rows(Some("fabrikam")).unwrap(), Period::Month);
+    assert_eq!(only.points.len(), 1);
+}
