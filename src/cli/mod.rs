@@ -5,6 +5,7 @@ mod auth;
 mod demo;
 mod diff;
 mod explain;
+mod history;
 mod limits;
 mod logging;
 mod merge;
@@ -20,6 +21,7 @@ mod scan;
 #[cfg(feature = "demo")]
 mod simulate;
 mod tenant;
+mod trend;
 mod whoami;
 
 use crate::exit::Exit;
@@ -62,6 +64,12 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Plan the retirement of every PAT of a saved scan: per owner, in waves with due dates.
     Plan(plan::PlanArgs),
+    /// Keep a history of scans (SQLite) for `trend`: add saved scans to it.
+    #[command(subcommand)]
+    History(history::HistoryCommand),
+    /// Trends over a scan history: findings per scan, credentials created and revoked, time to
+    /// remediate, the retirement burn-down.
+    Trend(trend::TrendArgs),
     /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
     #[command(after_help = revoke::after_help())]
     Revoke(Box<revoke::RevokeArgs>),
@@ -154,6 +162,8 @@ pub fn main() -> i32 {
             Command::Report(args) => report::run(args),
             Command::Diff(args) => diff::run(args),
             Command::Merge(args) => merge::run(args),
+            Command::History(command) => history::run(command),
+            Command::Trend(args) => trend::run(args),
             Command::Explain { id } => explain::run(&id),
         }
     });

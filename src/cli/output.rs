@@ -131,13 +131,25 @@ impl OutputArgs {
     }
 
     /// Redacts (when asked) and writes the record.
-    pub fn write(&self, mut record: ScanRecord) -> Result<ScanRecord, Failure> {
+    pub fn write(&self, record: ScanRecord) -> Result<ScanRecord, Failure> {
+        self.write_with_trend(record, None)
+    }
+
+    /// `write`, the HTML report with the trend charts of a scan history (`--history`).
+    pub fn write_with_trend(
+        &self,
+        mut record: ScanRecord,
+        trend: Option<&pat2entra_core::trend::Trend>,
+    ) -> Result<ScanRecord, Failure> {
         if let Some(key) = self.redaction_key()? {
             crate::redact::redact(&mut record, &key);
             note_random_key(&key);
         }
         let options = self.render_options();
-        super::write_to(self.out.as_deref(), |w| report::render(&record, self.output.into(), &options, w))?;
+        super::write_to(self.out.as_deref(), |w| match (self.output, trend) {
+            (OutputFormat::Html, Some(trend)) => report::render_html_with_trend(&record, trend, w),
+            _ => report::render(&record, self.output.into(), &options, w),
+        })?;
         self.write_summary(report::Records::Organization(&record))?;
         Ok(record)
     }

@@ -20,6 +20,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "scan")]
     pub journal: Option<PathBuf>,
 
+    /// With -o html: show the organization's trend from this scan history (`scan --history`)
+    /// up to the scan's date.
+    #[arg(long, value_name = "FILE.db", conflicts_with = "journal")]
+    pub history: Option<PathBuf>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -30,9 +35,31 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
     }
     let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
     // A single organization's record or a tenant's (`scan` of several organizations).
-    let record = AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))?;
-    let record = super::tenant::write(&args.output, record)?;
-    Ok(super::tenant::gate_any(&args.output, &record))
+    let record = match AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))? {
+        AnyRecord::Organization(record) => *record,
+        tenant => {
+            if args.history.is_some() {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    "--history shows one organization's trend in its HTML report; for a tenant record: pat2entra trend --history FILE.db [--org ORG]",
+                ));
+            }
+            let record = super::tenant::write(&args.output, tenant)?;
+            return Ok(super::tenant::gate_any(&args.output, &record));
+        }
+    };
+    let trend = match &args.history {
+        Some(_) if args.output.output != super::output::OutputFormat::Html => {
+            return Err(Failure::new(
+                Exit::Usage,
+                "--history shows the trend in the HTML report (-o html); for the trend itself: pat2entra trend --history FILE.db",
+            ));
+        }
+        Some(path) => Some(super::history::trend_for_report(path, &record)?),
+        None => None,
+    };
+    let record = args.output.write_with_trend(record, trend.as_ref())?;
+    Ok(args.output.gate(&record))
 }
 
 /// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials are

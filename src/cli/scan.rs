@@ -130,6 +130,11 @@ pub struct ScanArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
+    /// Add the scan to this history database (SQLite; created when missing), for `pat2entra
+    /// trend`; with -o html the report shows the organization's trend.
+    #[arg(long, value_name = "FILE.db")]
+    pub history: Option<PathBuf>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -186,6 +191,10 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     // A bad --redact key fails now, not after the scan.
     args.output.redaction_key()?;
+    // So does a history that cannot be used.
+    if let Some(path) = &args.history {
+        super::history::open(path)?;
+    }
     // Several organizations: one tenant record (`super::tenant`).
     if args.org.len() > 1 || args.orgs_file.is_some() || args.all_orgs {
         return super::tenant::scan(&args, &rules, &rules_id, as_of, started_at).await;
@@ -291,13 +300,23 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
 
     let mut record = ScanRecord::judge(inventory, &rules, as_of);
     record.shard = args.shard.map(|shard| owner_part(shard, &record.organization, &rules_id, as_of, &args.evidence.0));
-    let record = args.output.write(record)?;
+    // The history takes the scan unredacted; a history that cannot take it never costs the report.
+    let (trend, history_failure) = match &args.history {
+        Some(path) => {
+            super::history::add_scan(path, &record, args.output.output == super::output::OutputFormat::Html, args.quiet)
+        }
+        None => (None, None),
+    };
+    let record = args.output.write_with_trend(record, trend.as_ref())?;
     // Written: a complete scan no longer needs its checkpoint (an incomplete one keeps it, so a
     // rerun asks only for what failed).
     if let Some(path) = &args.checkpoint
         && record.coverage.complete
     {
         crate::scan::finish_checkpoint(path).map_err(|e| Failure::error(Exit::Usage, e))?;
+    }
+    if let Some(failure) = history_failure {
+        return Err(failure);
     }
     Ok(args.output.gate(&record))
 }

@@ -157,7 +157,14 @@ pub async fn scan(
         ));
     }
     let record = AnyRecord::Tenant(Box::new(TenantRecord::new(records, failed, as_of, shard)));
+    // The history takes the records unredacted; a history that cannot take them never costs
+    // the report.
+    let history_failure =
+        args.history.as_deref().and_then(|path| super::history::add_tenant(path, &record, args.quiet));
     let record = write(&args.output, record)?;
+    if let Some(failure) = history_failure {
+        return Err(failure);
+    }
     Ok(gate_any(&args.output, &record))
 }
 

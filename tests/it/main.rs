@@ -15,6 +15,7 @@ mod evidence_rules;
 mod exports;
 mod files;
 mod guidance_and_plan;
+mod history;
 mod hostile;
 mod html_report;
 mod notify;

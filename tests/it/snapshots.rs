@@ -126,6 +126,9 @@ fn help_of_every_command() {
         &["rules", "check"],
         &["rules", "explain"],
         &["simulate"],
+        &["history"],
+        &["history", "add"],
+        &["trend"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -411,3 +411,33 @@ fn organization_shards_merge_into_the_unsharded_tenant_scan() {
     merged.as_object_mut().unwrap().remove("shard");
     assert_eq!(merged, whole);
 }
+
+#[test]
+fn a_tenant_scan_adds_every_organization_to_the_history() {
+    let t = TestTenant::start(config(), 3);
+    let sim = t.sim();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let (r, whole) = scan(sim, dir.path(), "tenant.json", &["--all-orgs", "--history", db.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let organizations: BTreeSet<&str> =
+        whole["organizations"].as_array().unwrap().iter().map(|o| o["organization"].as_str().unwrap()).collect();
+    assert_eq!(organizations.len(), 3);
+    for org in &organizations {
+        let trend = run(&["trend", "--history", db.to_str().unwrap(), "--org", org, "-o", "json"], &[]);
+        assert_eq!(trend.code, 0, "{}", trend.stderr);
+        let trend: Value = serde_json::from_str(&trend.stdout).unwrap();
+        assert_eq!(trend["scans"], 1, "{org}");
+        assert_eq!(trend["organizations"], serde_json::json!([org]));
+        // The numbers are that organization's own record's.
+        let record = whole["organizations"].as_array().unwrap().iter().find(|o| o["organization"] == *org).unwrap();
+        assert_eq!(trend["points"][0]["tokens"], record["summary"]["tokens"], "{org}");
+    }
+    // The same record again adds nothing.
+    let again = run(
+        &["history", "add", dir.path().join("tenant.json").to_str().unwrap(), "--history", db.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stderr.matches("already there").count(), 3, "{}", again.stderr);
+}

@@ -6,10 +6,10 @@
 //! (`finding`s, with the `scopes` catalog) -> `guidance` (the Entra replacement per use) ->
 //! `record` (the canonical, versioned scan record) -> `report` (table, JSON, CSV, Markdown, HTML
 //! from the askama templates in `report/templates`), `plan` (the retirement plan per owner),
-//! `diff` (scan to scan), `redact` (keyed pseudonyms for sharing), `selection` (credentials chosen
-//! for an action) and `journal` (what an action planned and did). `files` reads and writes files
-//! safely (size limits, private atomic writes); `secret` holds secrets; `error` shows an error
-//! with its causes.
+//! `diff` (scan to scan), `trend` (over a scan history), `redact` (keyed pseudonyms for
+//! sharing), `selection` (credentials chosen for an action) and `journal` (what an action planned
+//! and did). `files` reads and writes files safely (size limits, private atomic writes); `secret`
+//! holds secrets; `error` shows an error with its causes.
 
 pub mod diff;
 pub mod error;
@@ -31,3 +31,4 @@ pub mod selection;
 pub mod service;
 pub mod shard;
 pub mod tenant;
+pub mod trend;

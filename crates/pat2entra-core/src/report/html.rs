@@ -57,7 +57,7 @@ fn severity_colours(severity: Severity) -> (&'static str, &'static str) {
     }
 }
 
-fn fill(severity: Severity) -> &'static str {
+pub(super) fn fill(severity: Severity) -> &'static str {
     severity_colours(severity).0
 }
 
@@ -68,6 +68,13 @@ const GLOBAL_FILL: &str = "#9d0208";
 
 pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
     write_page(&ReportPage::new(record), out)
+}
+
+/// The report with the trend charts of a scan history (`--history`) after its own charts.
+pub fn render_with_trend(record: &ScanRecord, trend: &crate::trend::Trend, out: &mut dyn Write) -> io::Result<()> {
+    let mut page = ReportPage::new(record);
+    page.trend_charts = Some(super::trend::TrendCharts::new(trend));
+    write_page(&page, out)
 }
 
 /// Writes a page template to `out` as it is rendered, in chunks: a report of a large
@@ -150,6 +157,8 @@ struct ReportPage<'a> {
     guidance: Vec<GuidanceText<'a>>,
     exceptions: ExceptionsView<'a>,
     rules: Vec<RuleRow<'a>>,
+    /// The trend of the organization's scan history, with `--history`.
+    trend_charts: Option<super::trend::TrendCharts>,
 }
 
 struct SeverityColours {
@@ -427,6 +436,7 @@ impl<'a> ReportPage<'a> {
             guidance: guidance_texts(r),
             exceptions: exceptions(r),
             rules: rule_rows(r),
+            trend_charts: None,
         }
     }
 
@@ -1117,7 +1127,7 @@ fn legend(items: &[(String, &'static str)], x: f64, y: f64) -> Vec<Key> {
 }
 
 /// A round axis maximum at or above `max`, and the step between grid lines (whole numbers).
-fn nice_scale(max: f64) -> (f64, f64) {
+pub(super) fn nice_scale(max: f64) -> (f64, f64) {
     if max <= 0.0 {
         return (1.0, 1.0);
     }
@@ -1134,7 +1144,7 @@ fn nice_scale(max: f64) -> (f64, f64) {
 }
 
 /// The values of the grid lines: 0, `step`, … up to `axis_max`.
-fn grid_values(axis_max: f64, step: f64) -> Vec<f64> {
+pub(super) fn grid_values(axis_max: f64, step: f64) -> Vec<f64> {
     let mut values = Vec::new();
     let mut v = 0.0;
     while v <= axis_max + 1e-9 {
@@ -1290,7 +1300,7 @@ fn columns_figure(chart: Chart, marker: Option<Marker>, note: String) -> Figure 
 
 // ---- text helpers --------------------------------------------------------------------------
 
-fn plural(n: usize) -> &'static str {
+pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 

@@ -12,6 +12,7 @@ mod ocsf;
 mod summary;
 mod table;
 pub mod tenant;
+mod trend;
 
 pub use csv::neutralise;
 pub use diff::render as render_diff;
@@ -21,6 +22,7 @@ pub use json::write_pretty;
 pub use ocsf::OCSF_VERSION;
 pub use summary::{MAX_SUMMARY, render as render_summary};
 pub use tenant::render as render_tenant;
+pub use trend::render as render_trend;
 
 use crate::evidence::{LastAccessed, Source};
 use crate::inventory::{Owner, Token};
@@ -205,6 +207,11 @@ pub(crate) fn other_parts(record: &ScanRecord) -> String {
         (n, Some(shard)) => format!(", {n} in other parts (part {}/{} of a sharded scan)", shard.index, shard.count),
         (n, None) => format!(", {n} in other parts of a sharded scan"),
     }
+}
+
+/// The HTML report of a record with the trend charts of its scan history (`--history`).
+pub fn render_html_with_trend(record: &ScanRecord, trend: &crate::trend::Trend, out: &mut dyn Write) -> io::Result<()> {
+    html::render_with_trend(record, trend, out)
 }
 
 /// Writes the record in `format`.
