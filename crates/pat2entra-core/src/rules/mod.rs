@@ -484,8 +484,21 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
             });
         }
     }
-    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
-    order.into_iter().map(|i| slots[i].take().expect("each index once")).collect()
+    // The permutation applied in place, one cycle at a time (position k takes the finding at
+    // order[k]): no second vector of findings at the judging peak.
+    let mut findings = findings;
+    for start in 0..order.len() {
+        let mut k = start;
+        while order[k] != usize::MAX {
+            let from = std::mem::replace(&mut order[k], usize::MAX);
+            if from == start {
+                break;
+            }
+            findings.swap(k, from);
+            k = from;
+        }
+    }
+    findings
 }
 
 /// What every thread judging tokens shares.
@@ -562,5 +575,47 @@ mod unreadable_tests {
         assert!(bad[0].message.contains("validTo: '10000-01-01' is not a timestamp"), "{}", bad[0].message);
         // The readable token with the same placeholders is judged by the rules as usual.
         assert!(findings.iter().any(|f| f.authorization_id == "read" && f.rule == "full-access"));
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::*;
+
+    /// The bucketed sort and its in-place permutation give the order of one plain sort on the
+    /// four keys (findings equal on all four keep their order).
+    #[test]
+    fn findings_sort_as_one_sort_on_the_four_keys() {
+        let severities = Severity::ALL;
+        let rules = ["full-access", "long-lived", "expired", "all-organizations"];
+        // A fixed pseudo-random sequence: owners, tokens and rules repeat, in no order.
+        let mut state: u64 = 42;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % n) as usize
+        };
+        let findings: Vec<Finding> = (0..2000)
+            .map(|i| Finding {
+                rule: rules[next(4)].into(),
+                severity: severities[next(5)],
+                authorization_id: format!("t{}", next(300)),
+                owner: format!("aad.{}", next(40)),
+                message: format!("m{i}"),
+                suppressed: None,
+                guidance: None,
+                scope: FindingScope::Credential,
+                confidence: Default::default(),
+            })
+            .collect();
+        let mut expected = findings.clone();
+        expected.sort_by(|a, b| {
+            (std::cmp::Reverse(a.severity), &a.owner, &a.authorization_id, &a.rule).cmp(&(
+                std::cmp::Reverse(b.severity),
+                &b.owner,
+                &b.authorization_id,
+                &b.rule,
+            ))
+        });
+        assert_eq!(sort_findings(findings), expected);
     }
 }
