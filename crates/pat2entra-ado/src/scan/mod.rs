@@ -14,11 +14,11 @@ use crate::{AdoClient, AdoError};
 use futures::{FutureExt, StreamExt};
 use pat2entra_core::evidence::{Evidence, Source};
 use pat2entra_core::inventory::{
-    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, Token, WarningKind, resolve_owners, resolve_tokens,
+    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, OwnerResolver, Token, WarningKind, resolve_tokens,
 };
 use pat2entra_core::service::{Observations, ServiceBehaviour};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Added to a Token Admin 404 when membership was not read.
@@ -240,10 +240,10 @@ pub async fn scan(
     // The organization-wide evidence is read beside the owners; a fatal owner error drops it.
     let org_evidence = evidence::read_org_evidence(client, ev).map(Ok);
     let ((), org) = futures::future::try_join(owners_done, org_evidence).await?;
-    let Listing { raw, per_owner, mut members, had, needs_membership, .. } = listing.into_inner();
+    let Listing { owners, per_owner, mut members, had, needs_membership, .. } = listing.into_inner();
     // An owner Graph listed twice is scanned once (the version worst for risk is kept); owners
     // keep the order of their first listing, the order their work was numbered in.
-    let (mut owners, mut warnings) = resolve_owners(raw);
+    let (mut owners, mut warnings) = owners.finish();
     debug_assert_eq!(owners.len(), per_owner.len());
     membership_asked.resize(owners.len(), false);
     // Resumed owners that already had a source count as read for it.
@@ -365,10 +365,8 @@ struct Work {
 /// checkpoint had for each and what the scan read.
 #[derive(Default)]
 struct Listing {
-    /// Every owner as Graph listed it, duplicates included (`resolve_owners` at the end).
-    raw: Vec<Owner>,
-    /// Descriptors numbered so far.
-    seen: HashSet<Arc<str>>,
+    /// The owners as Graph listed them, each once (`resolve_owners`' rule, page by page).
+    owners: OwnerResolver,
     /// The checkpoint's finished owners not listed yet.
     finished: HashMap<String, FinishedOwner>,
     per_owner: Vec<Option<Vec<Token>>>,
@@ -389,36 +387,35 @@ impl Listing {
     fn add(&mut self, page: Vec<Owner>, want_membership: bool, want_ssh: bool, membership_first: bool) -> Vec<Work> {
         let mut work = Vec::new();
         for owner in page {
-            if !self.seen.contains(owner.descriptor.as_str()) {
-                let i = self.per_owner.len();
-                let descriptor: Arc<str> = Arc::from(owner.descriptor.as_str());
-                self.seen.insert(descriptor.clone());
-                let (tokens, member, had) = match self.finished.remove(&owner.descriptor) {
-                    Some(done) => {
-                        self.resumed_owners += 1;
-                        self.resumed_tokens += done.tokens.len();
-                        (Some(done.tokens), done.member, done.evidence)
-                    }
-                    None => (None, None, Vec::new()),
-                };
-                let needs_membership = want_membership && !had.contains(&Source::Membership);
-                let w = Work {
-                    owner: i,
-                    descriptor,
-                    pats: tokens.is_none(),
-                    membership_first: membership_first && needs_membership,
-                    membership_on_404: needs_membership,
-                    ssh: want_ssh && !had.contains(&Source::Ssh),
-                };
-                if w.pats || w.membership_first || w.ssh {
-                    work.push(w);
-                }
-                self.per_owner.push(tokens);
-                self.members.push(member);
-                self.had.push(had);
-                self.needs_membership.push(needs_membership);
+            let descriptor: Arc<str> = Arc::from(owner.descriptor.as_str());
+            let (i, new) = self.owners.add(owner);
+            if !new {
+                continue;
             }
-            self.raw.push(owner);
+            let (tokens, member, had) = match self.finished.remove(&*descriptor) {
+                Some(done) => {
+                    self.resumed_owners += 1;
+                    self.resumed_tokens += done.tokens.len();
+                    (Some(done.tokens), done.member, done.evidence)
+                }
+                None => (None, None, Vec::new()),
+            };
+            let needs_membership = want_membership && !had.contains(&Source::Membership);
+            let w = Work {
+                owner: i,
+                descriptor,
+                pats: tokens.is_none(),
+                membership_first: membership_first && needs_membership,
+                membership_on_404: needs_membership,
+                ssh: want_ssh && !had.contains(&Source::Ssh),
+            };
+            if w.pats || w.membership_first || w.ssh {
+                work.push(w);
+            }
+            self.per_owner.push(tokens);
+            self.members.push(member);
+            self.had.push(had);
+            self.needs_membership.push(needs_membership);
         }
         work
     }
