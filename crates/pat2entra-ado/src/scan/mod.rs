@@ -119,14 +119,21 @@ pub async fn scan(
     // The owners as Graph lists them, page by page: each new owner's work starts as soon as its
     // page arrives, so Graph paging and Token Admin paging overlap.
     let listing = RefCell::new(Listing { finished, ..Listing::default() });
-    let pages = futures::stream::unfold(Some(client.user_pages()?), |pages| async move {
-        let mut pages = pages?;
-        match pages.next_page().await {
-            Ok(Some(page)) => Some((Ok(page), Some(pages))),
-            Ok(None) => None,
-            Err(e) => Some((Err(e), None)),
+    // Graph is paged on its own, not when the owners' work asks for more: the next page is on
+    // its way while the owners of this one are read, and a full set of owners in flight never
+    // holds the listing back. Pages wait in the channel (the owners are all kept anyway); the
+    // listing stops at the next page once the scan has stopped (the receiver is gone).
+    let mut user_pages = client.user_pages()?;
+    let (sender, pages) = futures::channel::mpsc::unbounded();
+    let graph = async move {
+        loop {
+            let page = user_pages.next_page().await.transpose();
+            let last = !matches!(page, Some(Ok(_)));
+            if page.is_none_or(|page| sender.unbounded_send(page).is_err()) || last {
+                break;
+            }
         }
-    });
+    };
     let work = pages
         .map(|page| {
             let mut listing = listing.borrow_mut();
@@ -239,6 +246,10 @@ pub async fn scan(
     };
     // The organization-wide evidence is read beside the owners; a fatal owner error drops it.
     let org_evidence = evidence::read_org_evidence(client, ev).map(Ok);
+    let owners_done = async {
+        let ((), done) = futures::join!(graph, owners_done);
+        done
+    };
     let ((), org) = futures::future::try_join(owners_done, org_evidence).await?;
     let Listing { owners, per_owner, mut members, had, needs_membership, .. } = listing.into_inner();
     // An owner Graph listed twice is scanned once (the version worst for risk is kept); owners
