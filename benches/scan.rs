@@ -11,6 +11,18 @@
 //! it, and peak RSS. Concurrency 1 is left out of the default (20,000 users at 20 ms take about
 //! 7 minutes, 100,000 about 35); add it with PAT2ENTRA_BENCH_CONCURRENCY=1,8,32,64.
 //!
+//! Against the least a client can do:
+//!
+//!     cargo bench --bench scan -- compare          # 20,000 users; PAT2ENTRA_BENCH_USERS=100000 for more
+//!
+//! starts one simulator process and runs against it, each in a process of its own, a bare
+//! reference client (`reference` below: lists Graph users and pages Token Admin per user at the
+//! same concurrency with reqwest and tokio, keeping only counts) and then the real binary
+//! (`pat2entra scan -o json --out`, no evidence). It prints both wall times, their ratio, the
+//! user + system CPU per 1,000 requests and the peak RSS of each (`wait4`'s rusage of the child),
+//! and the load average, since the cores may be shared. Concurrency 64 and 20 ms latency by
+//! default (PAT2ENTRA_BENCH_CONCURRENCY, PAT2ENTRA_BENCH_LATENCY_MS).
+//!
 //! PAT2ENTRA_BENCH_EVIDENCE (default "none"; "none,default" to compare) chooses the evidence
 //! sources: `none` (a bare inventory, the table above) and `default` (`scan`'s default
 //! `entitlements,membership,audit,ssh`). With both, a second table shows what evidence costs:
@@ -24,7 +36,7 @@ use pat2entra::rules::RuleSet;
 use pat2entra::scan::{EvidenceOptions, ScanOptions, scan};
 use pat2entra::secret::Secret;
 use pat2entra::sim::{self, SimConfig};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,6 +56,16 @@ fn main() {
         && mode == "serve"
     {
         serve(users.parse().unwrap(), latency.parse().unwrap());
+        return;
+    }
+    if let [mode, base_url, concurrency] = args.as_slice()
+        && mode == "reference"
+    {
+        reference(base_url, concurrency.parse().unwrap());
+        return;
+    }
+    if args.first().is_some_and(|a| a == "compare") {
+        compare();
         return;
     }
     let latency: u64 = std::env::var("PAT2ENTRA_BENCH_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
@@ -151,7 +173,8 @@ fn as_of() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
 }
 
-/// The simulator's process: prints its base URL, serves until its standard input closes, then
+/// The simulator's process: prints its base URL, answers each line of its standard input with
+/// the number of requests it answered so far, serves until its standard input closes, then
 /// prints how many requests it answered, its peak RSS (MB), its CPU time (s) and how many of
 /// the requests were membership states.
 fn serve(users: usize, latency_ms: u64) {
@@ -160,7 +183,18 @@ fn serve(users: usize, latency_ms: u64) {
         let handle = sim::start(simulator_config(users, latency_ms), 0).await.unwrap();
         println!("{}", handle.base_url());
         std::io::stdout().flush().unwrap();
-        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
+        let (lines, mut asked) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                if line.is_err() || lines.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        while asked.recv().await.is_some() {
+            println!("{}", handle.stats().requests.load(std::sync::atomic::Ordering::Relaxed));
+            std::io::stdout().flush().unwrap();
+        }
         let stats = handle.stats();
         let requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
         let membership = stats.membership_requests.load(std::sync::atomic::Ordering::Relaxed);
@@ -268,4 +302,202 @@ fn peak_rss_mb() -> f64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Figures of a finished child process: `wait4`'s resource usage.
+struct Child {
+    wall: f64,
+    cpu: f64,
+    peak_rss_mb: f64,
+    status: i32,
+}
+
+/// Runs `command` to its end and reads its resource usage with `wait4` (user + system CPU, and
+/// `ru_maxrss`, in KB on Linux): the child's own figures, not this process's.
+fn measure(command: &mut Command) -> (Child, String) {
+    let start = Instant::now();
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value; `wait4` fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not waited for yet; both pointers are to live locals.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let wall = start.elapsed().as_secs_f64();
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    // Reaped by wait4: `child` must not be waited for again.
+    std::mem::forget(child);
+    (Child { wall, cpu, peak_rss_mb: usage.ru_maxrss as f64 / 1024.0, status }, stdout)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// `compare`: the reference client and `pat2entra scan` against one simulator process.
+fn compare() {
+    let latency: u64 = std::env::var("PAT2ENTRA_BENCH_LATENCY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let concurrency = list("PAT2ENTRA_BENCH_CONCURRENCY", "64").first().copied().unwrap_or(64);
+    println!(
+        "| users | client | requests | wall (s) | wall / reference | CPU (s) | CPU per 1,000 requests (s) | peak RSS (MB) | load average before |"
+    );
+    println!("| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- |");
+    for users in list("PAT2ENTRA_BENCH_USERS", "20000") {
+        let mut simulator = Command::new(std::env::current_exe().unwrap())
+            .args(["serve", &users.to_string(), &latency.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ask = simulator.stdin.take().unwrap();
+        let mut answers = BufReader::new(simulator.stdout.take().unwrap()).lines();
+        let base_url = answers.next().unwrap().unwrap();
+        let mut requests_so_far = || {
+            writeln!(ask, "requests").unwrap();
+            ask.flush().unwrap();
+            answers.next().unwrap().unwrap().parse::<u64>().unwrap()
+        };
+        let out = std::env::temp_dir().join(format!("pat2entra-bench-{}-{users}.json", std::process::id()));
+        let mut reference_wall = None;
+        for client in ["reference", "pat2entra scan"] {
+            let load = load_average();
+            let before = requests_so_far();
+            let mut command = if client == "reference" {
+                let mut c = Command::new(std::env::current_exe().unwrap());
+                c.args(["reference", &base_url, &concurrency.to_string()]);
+                c
+            } else {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+                c.args(["scan", "--org", "fabrikam", "--base-url", &base_url, "--auth", "pat"])
+                    .args(["--concurrency", &concurrency.to_string(), "--evidence", "none"])
+                    .args(["--as-of", "2026-11-26", "-o", "json", "--out"])
+                    .arg(&out)
+                    .arg("-q")
+                    .env("AZURE_DEVOPS_EXT_PAT", "bench");
+                c
+            };
+            let (child, stdout) = measure(&mut command);
+            let requests = requests_so_far() - before;
+            let reference = *reference_wall.get_or_insert(child.wall);
+            println!(
+                "| {users} | {client} | {requests} | {:.2} | {:.2} | {:.2} | {:.3} | {:.0} | {load} |",
+                child.wall,
+                child.wall / reference,
+                child.cpu,
+                child.cpu * 1000.0 / requests.max(1) as f64,
+                child.peak_rss_mb,
+            );
+            if child.status != 0 {
+                eprintln!("{client} exited with status {:#x}: {}", child.status, stdout.trim());
+            } else if !stdout.trim().is_empty() {
+                eprintln!("{client}: {}", stdout.trim());
+            }
+        }
+        let _ = std::fs::remove_file(&out);
+        drop(ask);
+        simulator.wait().unwrap();
+    }
+}
+
+/// The reference client: the least work a scan must do. Lists Graph users (following
+/// `X-MS-ContinuationToken`) and, as each page arrives, pages Token Admin for each user at
+/// `concurrency` (following the body's `continuationToken`), keeping only counts. Prints
+/// "users tokens requests".
+fn reference(base_url: &str, concurrency: usize) {
+    use futures::StreamExt;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Users {
+        value: Vec<User>,
+    }
+    #[derive(Deserialize)]
+    struct User {
+        descriptor: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Tokens {
+        value: Vec<serde::de::IgnoredAny>,
+        continuation_token: Option<String>,
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let base = format!("{}/fabrikam/_apis", base_url.trim_end_matches('/'));
+        let authorization = "Basic OmJlbmNo"; // ":bench"
+        let (found, descriptors) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let requests = std::sync::atomic::AtomicU64::new(0);
+        let requests = &requests;
+        let (http, base) = (&http, base.as_str());
+        let listing = async move {
+            let mut continuation: Option<String> = None;
+            let mut users = 0usize;
+            loop {
+                let mut request = http
+                    .get(format!("{base}/graph/users"))
+                    .query(&[("subjectTypes", "aad,msa,csp,bnd,svc"), ("api-version", "7.1-preview.1")])
+                    .header("Authorization", authorization);
+                if let Some(c) = &continuation {
+                    request = request.query(&[("continuationToken", c)]);
+                }
+                let response = request.send().await.unwrap();
+                requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continuation = response
+                    .headers()
+                    .get("x-ms-continuationtoken")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string);
+                let page: Users = response.json().await.unwrap();
+                users += page.value.len();
+                for user in page.value {
+                    found.send(user.descriptor).unwrap();
+                }
+                if continuation.is_none() {
+                    return users;
+                }
+            }
+        };
+        let owners = futures::stream::unfold(descriptors, |mut d| async move { d.recv().await.map(|x| (x, d)) });
+        let tokens = owners
+            .map(|descriptor| async move {
+                let mut continuation: Option<String> = None;
+                let mut tokens = 0usize;
+                loop {
+                    let mut request = http
+                        .get(format!("{base}/tokenadmin/personalaccesstokens/{descriptor}"))
+                        .query(&[("pageSize", "100"), ("isPublic", "false"), ("api-version", "7.1")])
+                        .header("Authorization", authorization);
+                    if let Some(c) = &continuation {
+                        request = request.query(&[("continuationToken", c)]);
+                    }
+                    let response = request.send().await.unwrap();
+                    requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if !response.status().is_success() {
+                        let _ = response.bytes().await;
+                        return tokens;
+                    }
+                    let page: Tokens = response.json().await.unwrap();
+                    tokens += page.value.len();
+                    continuation = page
+                        .continuation_token
+                        .filter(|c| !c.is_empty() && c != "00000000-0000-0000-0000-000000000000");
+                    if continuation.is_none() {
+                        return tokens;
+                    }
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .fold(0usize, |sum, n| async move { sum + n });
+        let (users, tokens) = futures::join!(listing, tokens);
+        println!("{users} users {tokens} tokens {} requests", requests.load(std::sync::atomic::Ordering::Relaxed));
+    });
 }

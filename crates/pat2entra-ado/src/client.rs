@@ -222,32 +222,20 @@ impl AdoClient {
     /// Every user of the organization of a kind that can own a PAT (`USER_SUBJECT_TYPES`),
     /// following `X-MS-ContinuationToken`.
     pub async fn list_users(&self) -> Result<Vec<Owner>, AdoError> {
-        let base = self.api_url(&self.endpoints.vssps, &["graph", "users"])?;
+        let mut pages = self.user_pages()?;
         let mut owners = Vec::new();
-        let mut paging = Paging::new(&base, self.options.max_listing_pages, "--max-listing-pages");
-        let mut continuation: Option<String> = None;
-        loop {
-            paging.start_page()?;
-            let mut url = base.clone();
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("subjectTypes", USER_SUBJECT_TYPES);
-                if let Some(c) = &continuation {
-                    q.append_pair("continuationToken", c);
-                }
-                q.append_pair("api-version", GRAPH_API_VERSION);
-            }
-            let (page, headers): (Collection<GraphUser>, HeaderMap) = self.get_json(Api::GraphUsers, &url).await?;
-            // An owner listed twice (the directory changed while paging) is resolved by the scan
-            // (`inventory::resolve_owners`), which keeps the version worst for risk and says so.
-            owners.extend(page.value.into_iter().map(GraphUser::into_owner));
-            let next = headers.get(CONTINUATION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-            continuation = paging.follow(next)?;
-            if continuation.is_none() {
-                break;
-            }
+        while let Some(page) = pages.next_page().await? {
+            owners.extend(page);
         }
         Ok(owners)
+    }
+
+    /// The users of `list_users`, one Graph page at a time: the scan starts on an owner's tokens
+    /// as soon as its page arrives.
+    pub fn user_pages(&self) -> Result<UserPages<'_>, AdoError> {
+        let base = self.api_url(&self.endpoints.vssps, &["graph", "users"])?;
+        let paging = Paging::new(&base, self.options.max_listing_pages, "--max-listing-pages");
+        Ok(UserPages { client: self, base, paging, continuation: None, done: false })
     }
 
     /// Every personal access token of one owner, following the body's `continuationToken`.
@@ -754,6 +742,42 @@ impl Retryable {
             Retryable::Transport(detail) => AdoError::Transport { endpoint, detail: format!("{detail} ({gave_up})") },
             Retryable::Malformed(detail) => AdoError::Malformed { endpoint, detail: format!("{detail} ({gave_up})") },
         }
+    }
+}
+
+/// Graph's user listing, page by page (`AdoClient::user_pages`), under the `Paging` guard.
+pub struct UserPages<'a> {
+    client: &'a AdoClient,
+    base: Url,
+    paging: Paging,
+    continuation: Option<String>,
+    done: bool,
+}
+
+impl UserPages<'_> {
+    /// The next page's owners, or `None` once the listing is complete.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Owner>>, AdoError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.paging.start_page()?;
+        let mut url = self.base.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("subjectTypes", USER_SUBJECT_TYPES);
+            if let Some(c) = &self.continuation {
+                q.append_pair("continuationToken", c);
+            }
+            q.append_pair("api-version", GRAPH_API_VERSION);
+        }
+        let (page, headers): (Collection<GraphUser>, HeaderMap) = self.client.get_json(Api::GraphUsers, &url).await?;
+        // An owner listed twice (the directory changed while paging) is resolved by the scan
+        // (`inventory::resolve_owners`), which keeps the version worst for risk and says so.
+        let owners = page.value.into_iter().map(GraphUser::into_owner).collect();
+        let next = headers.get(CONTINUATION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        self.continuation = self.paging.follow(next)?;
+        self.done = self.continuation.is_none();
+        Ok(Some(owners))
     }
 }
 

@@ -115,14 +115,16 @@ impl<'de> serde::de::Visitor<'de> for SessionTokenVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SessionToken, A::Error> {
-        let mut fields = serde_json::Map::new();
+        // Each declared field in its slot of `SESSION_TOKEN_FIELDS`; keys are matched without
+        // being copied (one token costs only the values it keeps).
+        let mut fields: [Option<serde_json::Value>; SESSION_TOKEN_FIELDS.len()] = Default::default();
         let mut problems = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            match SESSION_TOKEN_FIELDS.iter().find(|f| **f == key) {
-                Some(name) => {
+        while let Some(key) = map.next_key::<FieldKey>()? {
+            match key.0 {
+                Some(i) => {
                     let value: serde_json::Value = map.next_value()?;
-                    if fields.insert((*name).to_string(), value).is_some() {
-                        problems.push(format!("{name}: appears twice"));
+                    if fields[i].replace(value).is_some() {
+                        problems.push(format!("{}: appears twice", SESSION_TOKEN_FIELDS[i]));
                     }
                 }
                 // The secret, and whatever else the service adds: skipped, never kept.
@@ -168,6 +170,28 @@ impl<'de> serde::de::Visitor<'de> for SessionTokenVisitor {
     }
 }
 
+/// A `SessionToken` key: its slot in `SESSION_TOKEN_FIELDS`, or `None` for any other key (read
+/// as a borrowed string where the JSON allows, never kept).
+struct FieldKey(Option<usize>);
+
+impl<'de> Deserialize<'de> for FieldKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = FieldKey;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<FieldKey, E> {
+                Ok(FieldKey(SESSION_TOKEN_FIELDS.iter().position(|f| *f == key)))
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
 /// The JSON type of a value, for messages (never the value itself: it could be anything).
 fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
@@ -183,9 +207,15 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 impl SessionToken {
     /// Types the declared fields one by one; a field that cannot be read is left unset (its
     /// placeholder) and named in `unreadable`. `null` or absent is simply unset.
-    fn from_fields(mut fields: serde_json::Map<String, serde_json::Value>, mut problems: Vec<String>) -> Self {
+    fn from_fields(
+        mut fields: [Option<serde_json::Value>; SESSION_TOKEN_FIELDS.len()],
+        mut problems: Vec<String>,
+    ) -> Self {
         use serde_json::Value;
-        let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_null());
+        let mut take = |name: &str| {
+            let slot = SESSION_TOKEN_FIELDS.iter().position(|f| *f == name).expect("a declared field");
+            fields[slot].take().filter(|v| !v.is_null())
+        };
         let mut string = |name: &str, problems: &mut Vec<String>| match take(name) {
             None => None,
             Some(Value::String(s)) => Some(s),

@@ -274,39 +274,81 @@ fn and_list(items: &[&str]) -> String {
 /// owner is kept, in the place it was first listed, and it is the version worst for risk (deleted
 /// in its origin wins). Each such owner gives a warning. Linear in the number of owners.
 pub fn resolve_owners(owners: Vec<Owner>) -> (Vec<Owner>, Vec<CoverageWarning>) {
-    let mut kept: Vec<Owner> = Vec::with_capacity(owners.len());
-    let mut position: HashMap<String, usize> = HashMap::with_capacity(owners.len());
-    let mut listed: Vec<usize> = Vec::with_capacity(owners.len());
+    let mut resolver = OwnerResolver::with_capacity(owners.len());
     for owner in owners {
-        match position.get(&owner.descriptor) {
+        resolver.add(owner);
+    }
+    resolver.finish()
+}
+
+/// `resolve_owners` one owner at a time, for a scan that starts on each Graph page as it
+/// arrives: owners are numbered in the order of their first listing, which is their order in
+/// the result.
+#[derive(Debug, Default)]
+pub struct OwnerResolver {
+    kept: Vec<Owner>,
+    position: HashMap<String, usize>,
+    listed: Vec<usize>,
+}
+
+impl OwnerResolver {
+    pub fn with_capacity(owners: usize) -> Self {
+        OwnerResolver {
+            kept: Vec::with_capacity(owners),
+            position: HashMap::with_capacity(owners),
+            listed: Vec::with_capacity(owners),
+        }
+    }
+
+    /// Adds one listed owner: its number, and whether it was listed for the first time.
+    pub fn add(&mut self, owner: Owner) -> (usize, bool) {
+        match self.position.get(&owner.descriptor) {
             Some(&i) => {
-                listed[i] += 1;
-                if owner.deleted_in_origin && !kept[i].deleted_in_origin {
-                    kept[i] = owner;
+                self.listed[i] += 1;
+                if owner.deleted_in_origin && !self.kept[i].deleted_in_origin {
+                    self.kept[i] = owner;
                 }
+                (i, false)
             }
             None => {
-                position.insert(owner.descriptor.clone(), kept.len());
-                kept.push(owner);
-                listed.push(1);
+                let i = self.kept.len();
+                self.position.insert(owner.descriptor.clone(), i);
+                self.kept.push(owner);
+                self.listed.push(1);
+                (i, true)
             }
         }
     }
-    let warnings = kept
-        .iter()
-        .zip(&listed)
-        .filter(|(_, n)| **n > 1)
-        .map(|(o, n)| CoverageWarning {
-            kind: WarningKind::DuplicateOwner,
-            message: format!(
-                "owner {} listed {n} times by Graph; kept one, the version worst for risk{}",
-                o.descriptor,
-                if o.deleted_in_origin { " (deleted in origin)" } else { "" }
-            ),
-            ids: vec![o.descriptor.clone()],
-        })
-        .collect();
-    (kept, warnings)
+
+    /// Owners numbered so far.
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// The owners, once each, and a warning for each owner listed more than once.
+    pub fn finish(self) -> (Vec<Owner>, Vec<CoverageWarning>) {
+        drop(self.position);
+        let warnings = self
+            .kept
+            .iter()
+            .zip(&self.listed)
+            .filter(|(_, n)| **n > 1)
+            .map(|(o, n)| CoverageWarning {
+                kind: WarningKind::DuplicateOwner,
+                message: format!(
+                    "owner {} listed {n} times by Graph; kept one, the version worst for risk{}",
+                    o.descriptor,
+                    if o.deleted_in_origin { " (deleted in origin)" } else { "" }
+                ),
+                ids: vec![o.descriptor.clone()],
+            })
+            .collect();
+        (self.kept, warnings)
+    }
 }
 
 /// Placeholder id of an unreadable token whose authorization id could not be read either.

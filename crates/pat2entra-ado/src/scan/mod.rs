@@ -16,11 +16,14 @@ use crate::{AdoClient, AdoError};
 use futures::{FutureExt, StreamExt};
 use pat2entra_core::evidence::{Evidence, Source};
 use pat2entra_core::inventory::{
-    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, Token, organization_id_unread_warning,
-    other_organizations_warning, resolve_owners, resolve_tokens,
+    Coverage, CoverageWarning, Inventory, Owner, OwnerFailure, OwnerResolver, Token, organization_id_unread_warning,
+    other_organizations_warning, resolve_tokens,
 };
 use pat2entra_core::service::{Observations, ServiceBehaviour};
 use pat2entra_core::shard::{AuditJoin, OwnerFilter, PartCoverage};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Added to a Token Admin 404 when membership was not read.
 const NOT_FOUND_HINT: &str =
@@ -108,91 +111,97 @@ pub async fn scan(
     on_event: &(dyn Fn(ScanEvent) + Sync),
 ) -> Result<Inventory, ScanError> {
     // The checkpoint first: a wrong file should not cost a long listing of owners.
-    let opened = match &options.checkpoint {
-        None => None,
-        Some(settings) => Some(checkpoint::open(settings)?),
+    let (checkpoint, finished) = match &options.checkpoint {
+        None => (None, HashMap::new()),
+        Some(settings) => {
+            let (checkpoint, finished) = checkpoint::open(settings)?;
+            (Some(checkpoint), finished)
+        }
     };
-    // An owner Graph listed twice is scanned once (the version worst for risk is kept).
-    let (mut owners, mut warnings) = resolve_owners(client.list_users().await?);
-    on_event(ScanEvent::OwnersListed(owners.len()));
-    // A part of a sharded scan reads only its owners (`options.owners`); every owner is listed.
-    let in_part: Vec<bool> = owners.iter().map(|o| options.owners.includes(&o.descriptor)).collect();
-    let part_owners = in_part.iter().filter(|p| **p).count();
 
     let ev = &options.evidence;
     let want_membership = ev.wants(Source::Membership);
     let want_ssh = ev.wants(Source::Ssh);
     // Without User Entitlements nothing tells members apart: ask each owner before its PATs.
     let membership_first = want_membership && !ev.wants(Source::Entitlements);
-    let mut per_owner: Vec<Option<Vec<Token>>> = vec![None; owners.len()];
-    let mut members: Vec<Option<bool>> = vec![None; owners.len()];
-    // Per-owner evidence a resumed owner already has (from its checkpoint line).
-    let mut had: Vec<Vec<Source>> = vec![Vec::new(); owners.len()];
-    let checkpoint = match opened {
-        None => None,
-        Some((checkpoint, mut finished)) => {
-            let mut resumed_tokens = 0;
-            for (i, owner) in owners.iter().enumerate() {
-                if in_part[i]
-                    && let Some(done) = finished.remove(&owner.descriptor)
-                {
-                    resumed_tokens += done.tokens.len();
-                    per_owner[i] = Some(done.tokens);
-                    members[i] = done.member;
-                    had[i] = done.evidence;
-                }
+    // The owners as Graph lists them, page by page: each new owner's work starts as soon as its
+    // page arrives, so Graph paging and Token Admin paging overlap.
+    // A part of a sharded scan reads only its owners (`options.owners`); every owner is listed.
+    let listing = RefCell::new(Listing { finished, filter: options.owners, ..Listing::default() });
+    // Graph is paged on its own, not when the owners' work asks for more: the next page is on
+    // its way while the owners of this one are read, and a full set of owners in flight never
+    // holds the listing back. Pages wait in the channel (the owners are all kept anyway); the
+    // listing stops at the next page once the scan has stopped (the receiver is gone).
+    let mut user_pages = client.user_pages()?;
+    let (sender, pages) = futures::channel::mpsc::unbounded();
+    let graph = async move {
+        loop {
+            let page = user_pages.next_page().await.transpose();
+            let last = !matches!(page, Some(Ok(_)));
+            if page.is_none_or(|page| sender.unbounded_send(page).is_err()) || last {
+                break;
             }
-            let resumed = per_owner.iter().filter(|t| t.is_some()).count();
-            if resumed > 0 {
-                on_event(ScanEvent::Resumed { owners: resumed, tokens: resumed_tokens });
-            }
-            Some(checkpoint)
         }
     };
-    // Each owner's work: its PATs unless resumed, and the per-owner evidence it lacks (a
-    // resumed owner's missing evidence is read again, not left out; its missing membership is
-    // derived again from this scan's entitlements, or asked).
-    let needs_membership: Vec<bool> =
-        (0..owners.len()).map(|i| in_part[i] && want_membership && !had[i].contains(&Source::Membership)).collect();
-    let work: Vec<Work> = (0..owners.len())
-        .map(|i| Work {
-            owner: i,
-            pats: per_owner[i].is_none(),
-            membership_first: membership_first && needs_membership[i],
-            membership_on_404: needs_membership[i],
-            ssh: want_ssh && !had[i].contains(&Source::Ssh),
+    let work = pages
+        .map(|page| {
+            let mut listing = listing.borrow_mut();
+            let work = match page {
+                Ok(page) => listing.add(page, want_membership, want_ssh, membership_first),
+                // A listing cut short stops the scan (`listing.error`, read as owners finish).
+                Err(e) => {
+                    listing.error = Some(e);
+                    Vec::new()
+                }
+            };
+            futures::stream::iter(work)
         })
-        .filter(|w| in_part[w.owner] && (w.pats || w.membership_first || w.ssh))
-        .collect();
+        .flatten()
+        .chain(
+            futures::stream::once(async {
+                // Every owner is listed: the count, and what the checkpoint already had.
+                let listing = listing.borrow();
+                if listing.error.is_none() {
+                    on_event(ScanEvent::OwnersListed(listing.per_owner.len()));
+                    if listing.resumed_owners > 0 {
+                        on_event(ScanEvent::Resumed { owners: listing.resumed_owners, tokens: listing.resumed_tokens });
+                    }
+                }
+            })
+            .filter_map(|()| async { None::<Work> }),
+        );
+
     // Owners whose membership was asked (whatever the answer): not asked again.
-    let mut membership_asked = vec![false; owners.len()];
-    // Resumed owners that already had a source count as read for it.
-    let mut membership_tally = evidence::Tally {
-        read: (0..owners.len()).filter(|i| want_membership && had[*i].contains(&Source::Membership)).count(),
-        ..Default::default()
-    };
-    let mut ssh_tally = evidence::Tally {
-        read: (0..owners.len()).filter(|i| want_ssh && had[*i].contains(&Source::Ssh)).count(),
-        ..Default::default()
-    };
-    let resumed_membership = membership_tally.read;
+    let mut membership_asked: Vec<bool> = Vec::new();
+    let mut membership_tally = evidence::Tally::default();
+    let mut ssh_tally = evidence::Tally::default();
     let membership_gate = evidence::Gate::default();
     let ssh_gate = evidence::Gate::default();
 
     let mut failures = Vec::new();
-    let owner_list = &owners;
     let gates = (&membership_gate, &ssh_gate);
     let owners_done = async {
-        let mut results = futures::stream::iter(work)
-            .map(|w| async move { (w, read_owner(client, &owner_list[w.owner], w, options.page_size, gates).await) })
-            .buffer_unordered(options.concurrency.max(1));
+        let mut results = std::pin::pin!(
+            work.map(|w| async move {
+                let read = read_owner(client, &w.descriptor, &w, options.page_size, gates).await;
+                (w, read)
+            })
+            .buffer_unordered(options.concurrency.max(1))
+        );
         while let Some((w, read)) = results.next().await {
+            let mut listing = listing.borrow_mut();
+            if let Some(e) = listing.error.take() {
+                return Err(ScanError::from(e));
+            }
             let i = w.owner;
             if let Some(member) = &read.member {
+                if membership_asked.len() <= i {
+                    membership_asked.resize(i + 1, false);
+                }
                 membership_asked[i] = true;
                 membership_tally.count(&membership_gate, member);
                 if let Ok(Some(active)) = member {
-                    members[i] = Some(*active);
+                    listing.members[i] = Some(*active);
                 }
             }
             let ssh_keys = match read.ssh {
@@ -205,7 +214,7 @@ pub async fn scan(
             match read.pats {
                 None => {
                     // A resumed owner: only its missing evidence was read.
-                    if let (Some(keys), Some(tokens)) = (ssh_keys, per_owner[i].as_mut()) {
+                    if let (Some(keys), Some(tokens)) = (ssh_keys, listing.per_owner[i].as_mut()) {
                         tokens.extend(keys);
                     }
                 }
@@ -220,11 +229,11 @@ pub async fn scan(
                         read_sources.push(Source::Ssh);
                     }
                     if let Some(checkpoint) = &checkpoint {
-                        let done = FinishedOwner { tokens, member: members[i], evidence: read_sources };
-                        checkpoint.record_owner(&owner_list[i].descriptor, &done)?;
-                        per_owner[i] = Some(done.tokens);
+                        let done = FinishedOwner { tokens, member: listing.members[i], evidence: read_sources };
+                        checkpoint.record_owner(&w.descriptor, &done)?;
+                        listing.per_owner[i] = Some(done.tokens);
                     } else {
-                        per_owner[i] = Some(tokens);
+                        listing.per_owner[i] = Some(tokens);
                     }
                 }
                 Some(Err(e)) if e.is_fatal() => return Err(ScanError::from(e)),
@@ -238,11 +247,29 @@ pub async fn scan(
                 }
             }
         }
-        Ok::<(), ScanError>(())
+        // The listing failed with no owner in flight.
+        match listing.borrow_mut().error.take() {
+            Some(e) => Err(ScanError::from(e)),
+            None => Ok(()),
+        }
     };
     // The organization-wide evidence is read beside the owners; a fatal owner error drops it.
     let org_evidence = evidence::read_org_evidence(client, ev).map(Ok);
+    let owners_done = async {
+        let ((), done) = futures::join!(graph, owners_done);
+        done
+    };
     let ((), org) = futures::future::try_join(owners_done, org_evidence).await?;
+    let Listing { owners, per_owner, mut members, had, needs_membership, part_owners, .. } = listing.into_inner();
+    // An owner Graph listed twice is scanned once (the version worst for risk is kept); owners
+    // keep the order of their first listing, the order their work was numbered in.
+    let (mut owners, mut warnings) = owners.finish();
+    debug_assert_eq!(owners.len(), per_owner.len());
+    membership_asked.resize(owners.len(), false);
+    // Resumed owners that already had a source count as read for it.
+    let resumed_membership = had.iter().filter(|h| want_membership && h.contains(&Source::Membership)).count();
+    membership_tally.read += resumed_membership;
+    ssh_tally.read += had.iter().filter(|h| want_ssh && h.contains(&Source::Ssh)).count();
 
     // Membership of the owners not asked yet: from User Entitlements where it lists them as
     // members, asked (concurrently) for the few it does not.
@@ -367,15 +394,84 @@ pub async fn scan(
 }
 
 /// What to read for one owner.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Work {
     owner: usize,
+    descriptor: Arc<str>,
     pats: bool,
     /// Ask membership before the PATs (no User Entitlements to infer it from).
     membership_first: bool,
     /// Ask membership if Token Admin answers 404 and it is not known yet.
     membership_on_404: bool,
     ssh: bool,
+}
+
+/// The owners listed so far, numbered in the order Graph first listed them, with what the
+/// checkpoint had for each and what the scan read.
+#[derive(Default)]
+struct Listing {
+    /// The owners as Graph listed them, each once (`resolve_owners`' rule, page by page).
+    owners: OwnerResolver,
+    /// The checkpoint's finished owners not listed yet.
+    finished: HashMap<String, FinishedOwner>,
+    per_owner: Vec<Option<Vec<Token>>>,
+    members: Vec<Option<bool>>,
+    /// Per-owner evidence a resumed owner already has (from its checkpoint line).
+    had: Vec<Vec<Source>>,
+    needs_membership: Vec<bool>,
+    resumed_owners: usize,
+    resumed_tokens: usize,
+    /// Why the listing stopped short.
+    error: Option<AdoError>,
+    /// Whose tokens and per-owner evidence this scan reads (one part's owners, or all).
+    filter: OwnerFilter,
+    /// Listed owners of this part (all of them for a whole scan).
+    part_owners: usize,
+}
+
+impl Listing {
+    /// Numbers the page's new owners and returns their work: PATs unless resumed, and the
+    /// per-owner evidence a resumed owner lacks (read again, not left out; its missing
+    /// membership is derived again from this scan's entitlements, or asked).
+    fn add(&mut self, page: Vec<Owner>, want_membership: bool, want_ssh: bool, membership_first: bool) -> Vec<Work> {
+        let mut work = Vec::new();
+        for owner in page {
+            let descriptor: Arc<str> = Arc::from(owner.descriptor.as_str());
+            let (i, new) = self.owners.add(owner);
+            if !new {
+                continue;
+            }
+            // An owner of another part is listed only: not resumed, nothing read.
+            let mine = self.filter.includes(&descriptor);
+            self.part_owners += usize::from(mine);
+            let resumed = if mine { self.finished.remove(&*descriptor) } else { None };
+            let (tokens, member, had) = match resumed {
+                Some(done) => {
+                    self.resumed_owners += 1;
+                    self.resumed_tokens += done.tokens.len();
+                    (Some(done.tokens), done.member, done.evidence)
+                }
+                None => (None, None, Vec::new()),
+            };
+            let needs_membership = mine && want_membership && !had.contains(&Source::Membership);
+            let w = Work {
+                owner: i,
+                descriptor,
+                pats: mine && tokens.is_none(),
+                membership_first: membership_first && needs_membership,
+                membership_on_404: needs_membership,
+                ssh: mine && want_ssh && !had.contains(&Source::Ssh),
+            };
+            if w.pats || w.membership_first || w.ssh {
+                work.push(w);
+            }
+            self.per_owner.push(tokens);
+            self.members.push(member);
+            self.had.push(had);
+            self.needs_membership.push(needs_membership);
+        }
+        work
+    }
 }
 
 /// What was read for one owner (`None`: not asked).
@@ -391,12 +487,11 @@ struct OwnerRead {
 /// (`bnd`, `svc`), is an answer ("no tokens"), not a gap.
 async fn read_owner(
     client: &AdoClient,
-    owner: &Owner,
-    work: Work,
+    descriptor: &str,
+    work: &Work,
     page_size: u32,
     (membership_gate, ssh_gate): (&evidence::Gate, &evidence::Gate),
 ) -> OwnerRead {
-    let descriptor = owner.descriptor.as_str();
     let mut member = if work.membership_first && membership_gate.open() {
         Some(client.membership_state(descriptor).await)
     } else {
@@ -566,6 +661,63 @@ mod tests {
             },
             ..ScanOptions::default()
         }
+    }
+
+    /// Token Admin is asked as soon as Graph's first page arrives: here Graph answers its second
+    /// page (503 until then, retried) only once a Token Admin request has come in, which a scan
+    /// that listed every owner first would never send. The record is as if listed first: owners
+    /// in Graph's order, an owner listed twice scanned once (its version worst for risk kept).
+    #[tokio::test]
+    async fn token_requests_start_with_the_first_graph_page() {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = log.clone();
+        let (base, _) = serve(move |_, head| {
+            let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+            seen.lock().unwrap().push(target.clone());
+            let user = |d: &str, deleted: bool| {
+                format!(r#"{{"descriptor":"{d}","principalName":"{d}@contoso.com","isDeletedInOrigin":{deleted}}}"#)
+            };
+            if target.contains("/graph/users") && !target.contains("continuationToken=") {
+                let body = format!(r#"{{"value":[{},{}]}}"#, user("aad.a1", false), user("aad.a2", false));
+                return Some(http("200 OK", "X-MS-ContinuationToken: p2\r\n", &body));
+            }
+            if target.contains("/graph/users") {
+                let tokens_asked = seen.lock().unwrap().iter().any(|t| t.contains("/personalaccesstokens/"));
+                if !tokens_asked {
+                    return Some(http("503 Service Unavailable", "", "{}"));
+                }
+                let body = format!(r#"{{"value":[{},{}]}}"#, user("aad.b1", false), user("aad.a1", true));
+                return Some(http("200 OK", "", &body));
+            }
+            let owner = target.split("/personalaccesstokens/").nth(1)?.split('?').next()?.to_string();
+            Some(http(
+                "200 OK",
+                "",
+                &format!(r#"{{"value":[{{"authorizationId":"id-{owner}","displayName":"t","scope":"vso.code"}}]}}"#),
+            ))
+        })
+        .await;
+        let client = client_for(&base, ClientOptions { max_retries: 20, ..ClientOptions::default() });
+        let inventory =
+            scan(&client, &ScanOptions { concurrency: 4, ..ScanOptions::default() }, &|_| {}).await.unwrap();
+        assert!(inventory.coverage.complete, "{:?}", inventory.coverage);
+        let owners: Vec<(&str, bool)> =
+            inventory.owners.iter().map(|o| (o.descriptor.as_str(), o.deleted_in_origin)).collect();
+        assert_eq!(owners, [("aad.a1", true), ("aad.a2", false), ("aad.b1", false)]);
+        let tokens: Vec<&str> = inventory.tokens.iter().map(|t| t.authorization_id.as_str()).collect();
+        assert_eq!(tokens, ["id-aad.a1", "id-aad.a2", "id-aad.b1"]);
+        assert!(
+            inventory
+                .coverage
+                .warnings
+                .iter()
+                .any(|w| w.kind == pat2entra_core::inventory::WarningKind::DuplicateOwner)
+        );
+        let log = log.lock().unwrap();
+        assert_eq!(log.iter().filter(|t| t.contains("/personalaccesstokens/aad.a1")).count(), 1, "{log:?}");
+        let first_token = log.iter().position(|t| t.contains("/personalaccesstokens/")).unwrap();
+        let last_graph = log.iter().rposition(|t| t.contains("/graph/users")).unwrap();
+        assert!(first_token < last_graph, "{log:?}");
     }
 
     #[tokio::test]

@@ -134,23 +134,42 @@ impl ExceptionIndex {
         index
     }
 
-    /// Exceptions that may match some finding of this token (whatever its rule), in no order.
-    pub fn for_token(&self, token: &Token, owner: Option<&Owner>, out: &mut Vec<usize>) {
+    /// Exceptions that may match some finding of a token (whatever its rule), in no order, in
+    /// two parts: `for_owner`, then `for_token_alone` adds to it. This part depends on the
+    /// owner only (the same for each of its tokens): those keyed by its descriptor or principal
+    /// name. Replaces `out`.
+    pub fn for_owner(&self, descriptor: &str, owner: Option<&Owner>, out: &mut Vec<usize>) {
         out.clear();
-        let mut add = |map: &HashMap<String, Vec<usize>>, key: &str| {
-            if let Some(list) = map.get(key) {
-                out.extend_from_slice(list);
-            }
-        };
-        add(&self.by_token, &token.authorization_id.to_ascii_lowercase());
-        add(&self.by_owner, &token.owner.to_ascii_lowercase());
+        if self.by_owner.is_empty() {
+            return;
+        }
+        let descriptor = descriptor.to_ascii_lowercase();
+        if let Some(list) = self.by_owner.get(&descriptor) {
+            out.extend_from_slice(list);
+        }
         if let Some(owner) = owner {
             let principal = owner.principal_name.to_ascii_lowercase();
-            if principal != token.owner.to_ascii_lowercase() {
-                add(&self.by_owner, &principal);
+            if principal != descriptor
+                && let Some(list) = self.by_owner.get(&principal)
+            {
+                out.extend_from_slice(list);
             }
         }
-        add(&self.by_name, &token.display_name.to_lowercase());
+    }
+
+    /// The part that depends on the token itself; added to `out`. Allocates
+    /// only for the keys some exception uses.
+    pub fn for_token_alone(&self, token: &Token, out: &mut Vec<usize>) {
+        if !self.by_token.is_empty()
+            && let Some(list) = self.by_token.get(&token.authorization_id.to_ascii_lowercase())
+        {
+            out.extend_from_slice(list);
+        }
+        if !self.by_name.is_empty()
+            && let Some(list) = self.by_name.get(&token.display_name.to_lowercase())
+        {
+            out.extend_from_slice(list);
+        }
         out.extend_from_slice(&self.globs);
     }
 

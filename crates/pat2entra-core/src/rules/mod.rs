@@ -6,6 +6,7 @@ mod config;
 mod docs;
 mod exceptions;
 mod glob;
+mod scopeset;
 mod suggest;
 
 pub use checks::RuleId;
@@ -200,13 +201,24 @@ impl RuleSet {
         let chunk = inventory.tokens.len().div_ceil(threads).max(1);
         let index = ExceptionIndex::new(&self.exceptions);
         let index = &index;
+        // Per rule, once: what tells from a token's scope set that it surely has no finding.
+        let prefilters: Vec<Option<scopeset::Prefilter>> =
+            self.rules.iter().map(|r| scopeset::Prefilter::of(&r.check)).collect();
+        let prefilters = prefilters.as_slice();
         let parts: Vec<(Vec<Finding>, Vec<usize>)> = std::thread::scope(|scope| {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
                 .map(|tokens| {
                     scope.spawn(|| {
-                        self.evaluate_tokens(tokens, &owners, index, &inventory.service, as_of, &inventory.evidence)
+                        let context = Context {
+                            owners: &owners,
+                            index,
+                            prefilters,
+                            service: &inventory.service,
+                            evidence: &inventory.evidence,
+                        };
+                        self.evaluate_tokens(tokens, &context, as_of)
                     })
                 })
                 .collect();
@@ -300,21 +312,25 @@ impl RuleSet {
         (findings, matched)
     }
 
-    /// Findings of some tokens, and how many findings each exception matched.
+    /// Findings of some tokens, and how many findings each exception matched. A token with no
+    /// finding costs no allocation.
     fn evaluate_tokens(
         &self,
         tokens: &[crate::inventory::Token],
-        owners: &HashMap<&str, (&Owner, Option<&str>)>,
-        index: &ExceptionIndex,
-        service: &crate::service::ServiceBehaviour,
+        context: &Context<'_>,
         as_of: DateTime<Utc>,
-        evidence: &crate::evidence::Evidence,
     ) -> (Vec<Finding>, Vec<usize>) {
+        let Context { owners, index, prefilters, service, evidence } = *context;
         let (mut token_candidates, mut candidates) = (Vec::new(), Vec::new());
         let mut findings = Vec::new();
         let mut matched = vec![0usize; self.exceptions.len()];
         let exception_expired = self.rule(RuleId::ExceptionExpired);
         let mut expired_noted: Vec<usize> = Vec::new();
+        let any_prefilter = prefilters.iter().any(Option::is_some);
+        // Tokens come grouped by owner: the owner's lookups are kept while the owner stays the same.
+        let mut last_owner: Option<&str> = None;
+        let mut owner_entry: Option<(&Owner, Option<&str>)> = None;
+        let mut owner_candidates: Vec<usize> = Vec::new();
         for token in tokens {
             // Its fields hold placeholders: the rules would judge guesses. One finding instead.
             if let Some(reason) = &token.unreadable {
@@ -333,7 +349,14 @@ impl RuleSet {
                 });
                 continue;
             }
-            let (owner, service_pattern) = owners.get(token.owner.as_str()).copied().unzip();
+            if last_owner != Some(token.owner.as_str()) {
+                last_owner = Some(token.owner.as_str());
+                owner_entry = owners.get(token.owner.as_str()).copied();
+                if !self.exceptions.is_empty() {
+                    index.for_owner(&token.owner, owner_entry.map(|(o, _)| o), &mut owner_candidates);
+                }
+            }
+            let (owner, service_pattern) = owner_entry.unzip();
             let subject = Subject {
                 token,
                 owner,
@@ -345,11 +368,19 @@ impl RuleSet {
             };
             expired_noted.clear();
             if !self.exceptions.is_empty() {
-                index.for_token(token, subject.owner, &mut token_candidates);
+                token_candidates.clone_from(&owner_candidates);
+                index.for_token_alone(token, &mut token_candidates);
             }
-            for rule in
-                self.rules.iter().filter(|r| r.check.applies_to(subject.state) && r.check.applies_to_kind(token.kind))
+            let scope_set = if any_prefilter { scopeset::ScopeSet::of(token) } else { Default::default() };
+            for (rule, prefilter) in self
+                .rules
+                .iter()
+                .zip(prefilters)
+                .filter(|(r, _)| r.check.applies_to(subject.state) && r.check.applies_to_kind(token.kind))
             {
+                if prefilter.as_ref().is_some_and(|p| p.passes(&scope_set)) {
+                    continue;
+                }
                 let Some(message) = rule.check.evaluate(&subject) else {
                     continue;
                 };
@@ -404,21 +435,82 @@ impl RuleSet {
 }
 
 /// Most severe first, then by owner, token and rule: one order whatever the inventory's order.
-/// Sorts indices on small keys (comparing and moving whole findings dominated large scans).
+/// Linear bucketing by severity and owner (a counting sort), then a sort of each small bucket by
+/// token and rule: comparing and moving whole findings, or sorting them all on string keys,
+/// dominated large scans. Findings equal on all four keep the order they were found in.
 fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
     let distinct: HashSet<&str> = findings.iter().map(|f| f.owner.as_str()).collect();
     let mut owners: Vec<&str> = distinct.into_iter().collect();
     owners.sort_unstable();
-    let rank: HashMap<&str, usize> = owners.into_iter().enumerate().map(|(i, o)| (o, i)).collect();
-    let keys: Vec<(std::cmp::Reverse<Severity>, usize, &str, &str)> = findings
+    let rank: HashMap<&str, usize> = owners.iter().enumerate().map(|(i, o)| (*o, i)).collect();
+    let most_severe = Severity::Critical as usize;
+    // Findings of one owner come together: its rank is looked up once per run of them.
+    let mut last: Option<(&str, usize)> = None;
+    let buckets: Vec<usize> = findings
         .iter()
-        .map(|f| (std::cmp::Reverse(f.severity), rank[f.owner.as_str()], f.authorization_id.as_str(), f.rule.as_ref()))
+        .map(|f| {
+            let owner_rank = match last {
+                Some((o, r)) if o == f.owner => r,
+                _ => {
+                    let r = rank[f.owner.as_str()];
+                    last = Some((f.owner.as_str(), r));
+                    r
+                }
+            };
+            (most_severe - f.severity as usize) * owners.len() + owner_rank
+        })
         .collect();
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]));
-    drop(keys);
-    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
-    order.into_iter().map(|i| slots[i].take().expect("each index once")).collect()
+    drop(rank);
+    let mut starts = vec![0usize; (most_severe + 1) * owners.len() + 1];
+    for &b in &buckets {
+        starts[b + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut order = vec![0usize; findings.len()];
+    let mut next = starts.clone();
+    for (i, &b) in buckets.iter().enumerate() {
+        order[next[b]] = i;
+        next[b] += 1;
+    }
+    drop((buckets, next));
+    for bucket in starts.windows(2) {
+        let slice = &mut order[bucket[0]..bucket[1]];
+        if slice.len() > 1 {
+            slice.sort_by(|&a, &b| {
+                let (a, b) = (&findings[a], &findings[b]);
+                (a.authorization_id.as_str(), a.rule.as_ref()).cmp(&(b.authorization_id.as_str(), b.rule.as_ref()))
+            });
+        }
+    }
+    // The permutation applied in place, one cycle at a time (position k takes the finding at
+    // order[k]): no second vector of findings at the judging peak.
+    let mut findings = findings;
+    for start in 0..order.len() {
+        let mut k = start;
+        while order[k] != usize::MAX {
+            let from = std::mem::replace(&mut order[k], usize::MAX);
+            if from == start {
+                break;
+            }
+            findings.swap(k, from);
+            k = from;
+        }
+    }
+    findings
+}
+
+/// What every thread judging tokens shares.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    /// Per owner: the owner and the service-account pattern it matches.
+    owners: &'a HashMap<&'a str, (&'a Owner, Option<&'a str>)>,
+    index: &'a ExceptionIndex,
+    /// Per rule (in `rules` order): the scope prefilter of a scope rule.
+    prefilters: &'a [Option<scopeset::Prefilter>],
+    service: &'a crate::service::ServiceBehaviour,
+    evidence: &'a crate::evidence::Evidence,
 }
 
 /// The exception that decides a finding among those that match it: the first still in force,
@@ -483,5 +575,47 @@ mod unreadable_tests {
         assert!(bad[0].message.contains("validTo: '10000-01-01' is not a timestamp"), "{}", bad[0].message);
         // The readable token with the same placeholders is judged by the rules as usual.
         assert!(findings.iter().any(|f| f.authorization_id == "read" && f.rule == "full-access"));
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::*;
+
+    /// The bucketed sort and its in-place permutation give the order of one plain sort on the
+    /// four keys (findings equal on all four keep their order).
+    #[test]
+    fn findings_sort_as_one_sort_on_the_four_keys() {
+        let severities = Severity::ALL;
+        let rules = ["full-access", "long-lived", "expired", "all-organizations"];
+        // A fixed pseudo-random sequence: owners, tokens and rules repeat, in no order.
+        let mut state: u64 = 42;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % n) as usize
+        };
+        let findings: Vec<Finding> = (0..2000)
+            .map(|i| Finding {
+                rule: rules[next(4)].into(),
+                severity: severities[next(5)],
+                authorization_id: format!("t{}", next(300)),
+                owner: format!("aad.{}", next(40)),
+                message: format!("m{i}"),
+                suppressed: None,
+                guidance: None,
+                scope: FindingScope::Credential,
+                confidence: Default::default(),
+            })
+            .collect();
+        let mut expected = findings.clone();
+        expected.sort_by(|a, b| {
+            (std::cmp::Reverse(a.severity), &a.owner, &a.authorization_id, &a.rule).cmp(&(
+                std::cmp::Reverse(b.severity),
+                &b.owner,
+                &b.authorization_id,
+                &b.rule,
+            ))
+        });
+        assert_eq!(sort_findings(findings), expected);
     }
 }

@@ -1,0 +1,102 @@
+//! Reports of a large scan record, through the real binary: every format, `--redact`, `plan` and
+//! `diff` over a record of 100,000 users (the simulator's generated organization, judged).
+//!
+//!     cargo bench --bench reports          # PAT2ENTRA_BENCH_USERS=20000 for a smaller record
+//!
+//! Each command runs in a process of its own, its output to a file; printed: wall time, CPU
+//! (user + system) and peak RSS of that process (`wait4`), the output's size, and the load
+//! average before it, since the cores may be shared. Building the records is not measured.
+
+mod common;
+
+use pat2entra::record::ScanRecord;
+use pat2entra::report::{self, Format, RenderOptions};
+use pat2entra::rules::RuleSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn main() {
+    let users: usize = std::env::var("PAT2ENTRA_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.json");
+    let old = dir.path().join("old.json");
+    let org = common::organization(users);
+    println!("organization: {} tokens", org.tokens.len());
+    let rules = RuleSet::default_rules();
+    // The older record: the same organization judged a month earlier (other findings, for diff).
+    for (path, as_of) in [(&new, common::as_of()), (&old, common::as_of() - chrono::Duration::days(30))] {
+        let record = ScanRecord::judge(common::inventory(&org.users, org.tokens.clone()), &rules, as_of);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        report::render(&record, Format::Json, &RenderOptions::default(), &mut file).unwrap();
+    }
+    drop(org);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1e6;
+    println!("record: {users} users, {:.1} MB of JSON", size(&new));
+    println!("| command | wall (s) | CPU (s) | peak RSS (MB) | output (MB) | load average before |");
+    println!("| :--- | ---: | ---: | ---: | ---: | :--- |");
+    let out = dir.path().join("out");
+    let new = new.to_str().unwrap();
+    let old = old.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["report", new, "-o", "table"],
+        vec!["report", new, "-o", "json"],
+        vec!["report", new, "-o", "csv"],
+        vec!["report", new, "-o", "csv", "--csv-kind", "tokens"],
+        vec!["report", new, "-o", "html"],
+        vec!["report", new, "-o", "markdown"],
+        vec!["report", new, "-o", "table", "--redact"],
+        vec!["report", new, "-o", "json", "--redact"],
+        vec!["report", new, "-o", "csv", "--redact"],
+        vec!["report", new, "-o", "html", "--redact"],
+        vec!["report", new, "-o", "markdown", "--redact"],
+        vec!["plan", new],
+        vec!["plan", new, "-o", "csv"],
+        vec!["plan", new, "--redact"],
+        vec!["diff", old, new],
+        vec!["diff", old, new, "-o", "json"],
+    ];
+    for args in cases {
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        let _ = std::fs::remove_file(&out);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+        command.args(&args).arg("--out").arg(&out).env("PAT2ENTRA_REDACT_KEY", "bench-key-0123456789abcdef");
+        let (wall, cpu, rss, status) = measure(&mut command);
+        let shown: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if *a == new {
+                    "NEW"
+                } else if *a == old {
+                    "OLD"
+                } else {
+                    a
+                }
+            })
+            .collect();
+        println!("| {} | {wall:.2} | {cpu:.2} | {rss:.0} | {:.1} | {load} |", shown.join(" "), size(&out));
+        if status != 0 {
+            eprintln!("{}: exit status {status:#x}", shown.join(" "));
+        }
+    }
+}
+
+/// Wall time, CPU (user + system) and peak RSS (MB) of a child process run to its end, from
+/// `wait4`, and its wait status.
+fn measure(command: &mut Command) -> (f64, f64, f64, i32) {
+    let start = Instant::now();
+    let child = command.stdout(Stdio::null()).spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value; `wait4` fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not waited for yet; both pointers are to live locals.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let wall = start.elapsed().as_secs_f64();
+    // Reaped by wait4: `child` must not be waited for again.
+    std::mem::forget(child);
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (wall, seconds(usage.ru_utime) + seconds(usage.ru_stime), usage.ru_maxrss as f64 / 1024.0, status)
+}
