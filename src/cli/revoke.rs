@@ -241,7 +241,7 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     if !args.execute {
         writeln!(
             stdout,
-            "\nDry run: nothing was sent. To revoke these {} credentials, run the same command with --execute.",
+            "\nDry run: nothing was sent. To revoke these {} credentials,\nrun the same command with --execute.",
             to_do.len()
         )
         .map_err(stdout_failure)?;
@@ -567,23 +567,24 @@ fn show_choice(
     )?;
     if !to_do.is_empty() {
         writeln!(out)?;
-        writeln!(
-            out,
-            "{:<36} {:<4} {:<28} {:<32} {:<10} AUTHORIZATION ID",
-            "OWNER", "KIND", "NAME", "RULES", "EXPIRES"
-        )?;
+        // Two lines per credential, within 80 columns: who, what and until when; then the id to
+        // revoke it by and every rule (wrapped, never cut: they are why it is chosen).
+        writeln!(out, "{:<34} {:<4} {:<27} EXPIRES", "OWNER", "KIND", "NAME")?;
+        writeln!(out, "  {:<36}   RULES", "AUTHORIZATION ID")?;
         for c in to_do {
-            let rules = if c.rules.is_empty() { "-".to_string() } else { c.rules.join(",") };
             writeln!(
                 out,
-                "{:<36} {:<4} {:<28} {:<32} {:<10} {}",
-                clip(&c.owner_label, 36),
+                "{:<34} {:<4} {:<27} {}",
+                clip(&c.owner_label, 34),
                 c.kind.as_str(),
-                clip(if c.name.is_empty() { "(no name)" } else { &c.name }, 28),
-                clip(&rules, 32),
+                clip(if c.name.is_empty() { "(no name)" } else { &c.name }, 27),
                 c.valid_to.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into()),
-                terminal_text(&c.authorization_id)
             )?;
+            let rules = if c.rules.is_empty() { vec!["-".to_string()] } else { c.rules.clone() };
+            for (i, line) in wrap_list(&rules, 80 - 41).iter().enumerate() {
+                let id = if i == 0 { clip(&c.authorization_id, 36) } else { String::new() };
+                writeln!(out, "  {id:<36}   {line}")?;
+            }
         }
     }
     if !done.is_empty() {
@@ -603,6 +604,27 @@ fn show_choice(
 }
 
 /// Text cut to `width` characters (with `…`), safe for a terminal.
+/// Items joined by ", " into lines of at most `width` characters (an item longer than that is a
+/// line of its own).
+fn wrap_list(items: &[String], width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for item in items {
+        let item = terminal_text(item);
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + item.chars().count() < width => {
+                line.push_str(", ");
+                line.push_str(&item);
+            }
+            Some(line) => {
+                line.push(',');
+                lines.push(item);
+            }
+            None => lines.push(item),
+        }
+    }
+    lines
+}
+
 pub(super) fn clip(text: &str, width: usize) -> String {
     let text = terminal_text(text);
     if text.chars().count() <= width {

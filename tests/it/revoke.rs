@@ -160,7 +160,8 @@ fn the_revoke_now_wave_chooses_what_the_plan_puts_there() {
     let listed: BTreeSet<String> = r
         .stdout
         .lines()
-        .filter_map(|l| l.split_whitespace().last())
+        // The id opens the second line of each credential.
+        .filter_map(|l| l.split_whitespace().next())
         .filter(|w| w.len() == 36 && w.matches('-').count() == 4)
         .map(str::to_string)
         .collect();
@@ -352,7 +353,7 @@ fn a_credential_that_revokes_itself_stops_the_run_with_the_journal_intact() {
         let r = revoke(&sim, &path, &["--kind", "pat"]);
         r.stdout
             .lines()
-            .filter_map(|l| l.split_whitespace().last().filter(|w| expected.contains(*w) && !own.contains(*w)))
+            .filter_map(|l| l.split_whitespace().next().filter(|w| expected.contains(*w) && !own.contains(*w)))
             .map(str::to_string)
             .collect()
     };
