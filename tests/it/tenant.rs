@@ -388,11 +388,12 @@ fn organization_shards_merge_into_the_unsharded_tenant_scan() {
     assert_eq!(r.code, 0, "complete: {}", r.stderr);
     let mut parts = Vec::new();
     let mut scanned = BTreeSet::new();
-    for i in 1..=2 {
+    for i in 1..=3 {
         let name = format!("part{i}.json");
-        let (r, part) = scan(sim, dir.path(), &name, &["--all-orgs", "--shard", &format!("{i}/2")]);
+        let (r, part) = scan(sim, dir.path(), &name, &["--all-orgs", "--shard", &format!("{i}/3")]);
         assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
         assert_eq!(part["shard"]["by"], "organizations");
+        assert_eq!(part["organizations"].as_array().unwrap().len(), 1, "three organizations in three parts");
         for org in part["organizations"].as_array().unwrap() {
             // Each organization is scanned by exactly one part.
             assert!(scanned.insert(org["organization"].as_str().unwrap().to_string()), "scanned twice: {org}");
