@@ -13,7 +13,7 @@ use crate::ado::workitems::{Upserted, WorkItemDraft};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
 use crate::exit::Exit;
 use crate::finding::Severity;
-use crate::journal::{Action, Entry, Line, Outcome, Run, ScanBinding, Target, TargetKind};
+use crate::journal::{Action, Entry, Line, Outcome, Run, Target, TargetKind};
 use crate::notify::{Message, Notification, TAG};
 use crate::record::ScanRecord;
 use crate::report::terminal_text;
@@ -223,33 +223,13 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
     let org = OrgRef::parse(&args.org)
         .map_err(|e| Failure::new(Exit::Usage, format!("--org: {}", pat2entra_core::error::chain(&e))))?;
     check_channel_args(&args)?;
-    let scan_name = args.scan.display().to_string();
-    let bytes = crate::files::read_limited(&args.scan, crate::files::MAX_SAVED_SCAN, "saved scan")
-        .map_err(|e| Failure::error(Exit::Usage, e))?;
-    let sha256 = crate::files::sha256_hex(&bytes);
-    let record = ScanRecord::from_json(&bytes, &scan_name).map_err(|e| Failure::error(Exit::Usage, e))?;
-    drop(bytes);
-    let binding = ScanBinding { file: scan_name.clone(), sha256, as_of: record.as_of };
-    if !record.organization.eq_ignore_ascii_case(org.name()) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "--org {}: the scan {} is of organization '{}'; notify acts only on the organization its scan read",
-                org.name(),
-                terminal_text(&scan_name),
-                terminal_text(&record.organization)
-            ),
-        ));
-    }
-    if record.redaction.is_some() {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "the scan {} is redacted (--redact): its owners are pseudonyms no one can be told under; notify from the scan as written",
-                terminal_text(&scan_name)
-            ),
-        ));
-    }
+    let (record, binding) = super::revoke::load_scan_for_action(
+        &args.scan,
+        &org,
+        "notify",
+        "its owners are pseudonyms no one can be told under; notify from the scan as written",
+    )?;
+    let scan_name = binding.file.clone();
     if !record.coverage.complete {
         eprintln!(
             "note: the scan could not read the credentials of {} of {} owners; they are in no message (rescan to reach them)",

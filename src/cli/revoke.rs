@@ -170,34 +170,13 @@ pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     let started_at = tokio::time::Instant::now();
     let org = OrgRef::parse(&args.org)
         .map_err(|e| Failure::new(Exit::Usage, format!("--org: {}", pat2entra_core::error::chain(&e))))?;
-    let scan_name = args.scan.display().to_string();
-    let bytes = crate::files::read_limited(&args.scan, crate::files::MAX_SAVED_SCAN, "saved scan")
-        .map_err(|e| Failure::error(Exit::Usage, e))?;
-    // The journal is bound to these bytes.
-    let sha256 = crate::files::sha256_hex(&bytes);
-    let record = ScanRecord::from_json(&bytes, &scan_name).map_err(|e| Failure::error(Exit::Usage, e))?;
-    drop(bytes);
-    let binding = ScanBinding { file: scan_name.clone(), sha256, as_of: record.as_of };
-    if !record.organization.eq_ignore_ascii_case(org.name()) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "--org {}: the scan {} is of organization '{}'; revoke acts only on the organization its scan read",
-                org.name(),
-                terminal_text(&scan_name),
-                terminal_text(&record.organization)
-            ),
-        ));
-    }
-    if record.redaction.is_some() {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "the scan {} is redacted (--redact): its owners are pseudonyms that Azure DevOps does not know; revoke from the scan as written, without --redact",
-                terminal_text(&scan_name)
-            ),
-        ));
-    }
+    let (record, binding) = load_scan_for_action(
+        &args.scan,
+        &org,
+        "revoke",
+        "its owners are pseudonyms that Azure DevOps does not know; revoke from the scan as written, without --redact",
+    )?;
+    let scan_name = binding.file.clone();
     if !record.coverage.complete {
         eprintln!(
             "note: the scan could not read the credentials of {} of {} owners; none of theirs can be chosen",
@@ -545,6 +524,42 @@ pub(super) fn journal_failure(path: &Path, e: std::io::Error) -> Failure {
 
 pub(super) fn stdout_failure(e: std::io::Error) -> Failure {
     Failure::error(Exit::Usage, crate::files::WriteError::Stdout(e))
+}
+
+/// The saved scan an action (`revoke`, `notify`) works from: read once, bound to its bytes
+/// (the journal names their SHA-256), of the organization asked (`--org`), and not redacted
+/// (`redacted` says why that matters to this action).
+pub(super) fn load_scan_for_action(
+    path: &Path,
+    org: &OrgRef,
+    action: &str,
+    redacted: &str,
+) -> Result<(ScanRecord, ScanBinding), Failure> {
+    let scan_name = path.display().to_string();
+    let bytes = crate::files::read_limited(path, crate::files::MAX_SAVED_SCAN, "saved scan")
+        .map_err(|e| Failure::error(Exit::Usage, e))?;
+    let sha256 = crate::files::sha256_hex(&bytes);
+    let record = ScanRecord::from_json(&bytes, &scan_name).map_err(|e| Failure::error(Exit::Usage, e))?;
+    drop(bytes);
+    if !record.organization.eq_ignore_ascii_case(org.name()) {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--org {}: the scan {} is of organization '{}'; {action} acts only on the organization its scan read",
+                org.name(),
+                terminal_text(&scan_name),
+                terminal_text(&record.organization)
+            ),
+        ));
+    }
+    if record.redaction.is_some() {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("the scan {} is redacted (--redact): {redacted}", terminal_text(&scan_name)),
+        ));
+    }
+    let binding = ScanBinding { file: scan_name, sha256, as_of: record.as_of };
+    Ok((record, binding))
 }
 
 /// What would be revoked, and what the journal says is done already.
