@@ -23,7 +23,23 @@ pub struct DiffArgs {
 pub fn run(args: DiffArgs) -> Result<Exit, Failure> {
     args.output.refuse_exports("diff")?;
     let load = |path: &PathBuf| AnyRecord::load(path).map_err(|e| Failure::error(Exit::Usage, e));
-    let (mut old, mut new) = match (load(&args.old)?, load(&args.new)?) {
+    let (old, new) = (load(&args.old)?, load(&args.new)?);
+    // A part of a sharded scan holds only some owners or organizations: the others would show
+    // as resolved or new.
+    for (path, record) in [(&args.old, &old), (&args.new, &new)] {
+        if let Some(shard) = record.shard() {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{} is part {} of {} of a sharded scan: merge the parts first (pat2entra merge PART.json… --out ALL.json) and compare the merged records",
+                    crate::report::terminal_text(&path.display().to_string()),
+                    shard.index,
+                    shard.count
+                ),
+            ));
+        }
+    }
+    let (mut old, mut new) = match (old, new) {
         (AnyRecord::Organization(old), AnyRecord::Organization(new)) => (*old, *new),
         // A tenant record on either side: organization by organization.
         (old, new) => return super::tenant::diff(&args, old, new),

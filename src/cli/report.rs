@@ -35,6 +35,8 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
     }
     let scan = args.scan.as_deref().expect("clap requires a scan without --journal");
     // A single organization's record or a tenant's (`scan` of several organizations).
+    // A summary file that cannot be written fails before the report is printed.
+    args.output.check_summary()?;
     let record = match AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))? {
         AnyRecord::Organization(record) => *record,
         tenant => {

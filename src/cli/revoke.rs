@@ -14,6 +14,7 @@ use crate::journal::{self, Action, Entry, Header, Journal, Line, Outcome, Run, S
 use crate::record::ScanRecord;
 use crate::report::terminal_text;
 use crate::selection::{Chosen, Selectors, select};
+use crate::tenant::AnyRecord;
 use chrono::Utc;
 use clap::Args;
 use futures::StreamExt;
@@ -539,7 +540,19 @@ pub(super) fn load_scan_for_action(
     let bytes = crate::files::read_limited(path, crate::files::MAX_SAVED_SCAN, "saved scan")
         .map_err(|e| Failure::error(Exit::Usage, e))?;
     let sha256 = crate::files::sha256_hex(&bytes);
-    let record = ScanRecord::from_json(&bytes, &scan_name).map_err(|e| Failure::error(Exit::Usage, e))?;
+    let record = match AnyRecord::from_json(&bytes, &scan_name).map_err(|e| Failure::error(Exit::Usage, e))? {
+        AnyRecord::Organization(record) => *record,
+        AnyRecord::Tenant(_) => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{} is a tenant record (several organizations); {action} acts on one organization's scan: scan it with --org {} -o json --out FILE",
+                    terminal_text(&scan_name),
+                    org.name()
+                ),
+            ));
+        }
+    };
     drop(bytes);
     if !record.organization.eq_ignore_ascii_case(org.name()) {
         return Err(Failure::new(

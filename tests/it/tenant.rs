@@ -411,6 +411,21 @@ fn organization_shards_merge_into_the_unsharded_tenant_scan() {
     // The merged record says which parts it came from; the unsharded one has no shard.
     merged.as_object_mut().unwrap().remove("shard");
     assert_eq!(merged, whole);
+    // A part is no whole scan: diff and history refuse it with what to do instead.
+    let whole_path = dir.path().join("whole.json");
+    let r = run(&["diff", whole_path.to_str().unwrap(), &parts[0]], &[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("part 1 of 3 of a sharded scan") && r.stderr.contains("pat2entra merge"), "{}", r.stderr);
+    let db = dir.path().join("h.db");
+    let r = run(&["history", "add", &parts[0], "--history", db.to_str().unwrap()], &[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("merge the parts first"), "{}", r.stderr);
+    // Acting needs one organization's scan: a tenant record gets one line saying so.
+    let org = scanned.iter().next().unwrap();
+    let r = run(&["revoke", whole_path.to_str().unwrap(), "--org", org, "--wave", "now"], &[]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is a tenant record") && r.stderr.contains(&format!("--org {org}")), "{}", r.stderr);
 }
 
 #[test]

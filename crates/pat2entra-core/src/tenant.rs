@@ -264,6 +264,14 @@ impl AnyRecord {
         }
     }
 
+    /// Which part of a sharded scan the record is, if it is one.
+    pub fn shard(&self) -> Option<&Shard> {
+        match self {
+            AnyRecord::Organization(r) => r.shard.as_ref(),
+            AnyRecord::Tenant(t) => t.shard.as_ref(),
+        }
+    }
+
     /// The organizations' records: one for a single-organization record.
     pub fn organizations(&self) -> &[ScanRecord] {
         match self {

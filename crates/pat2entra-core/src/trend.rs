@@ -361,6 +361,8 @@ impl Observation {
 pub struct OpenEpisode {
     pub key: FindingKey,
     pub suppressed: bool,
+    /// The credential is an SSH key: only a scan that read SSH keys in full can see it gone.
+    pub ssh: bool,
 }
 
 /// What a new scan changes in the history's episodes.
@@ -398,6 +400,9 @@ pub fn advance(open: &[OpenEpisode], observation: &Observation) -> Changes {
                     changes.ended.push((i, how));
                 }
             }
+            // An SSH key is listed only when SSH keys are read: absent from a scan that did not
+            // read them in full says nothing of it.
+            None if episode.ssh && !observation.complete_sources.contains(&Source::Ssh) => {}
             None if observation.judges(&episode.key) => changes.ended.push((i, Ending::Resolved)),
             None => {}
         }
@@ -850,15 +855,20 @@ mod tests {
         let o = Observation::new(&record(&[("ada", "a1")], &["bob"], true));
         let full = o.findings.iter().position(|f| f.key == key("ada", "a1", "full-access")).unwrap();
         let open = vec![
-            OpenEpisode { key: key("ada", "a1", "full-access"), suppressed: false },
-            OpenEpisode { key: key("ada", "a0", "full-access"), suppressed: false },
-            OpenEpisode { key: key("bob", "b1", "full-access"), suppressed: false },
-            OpenEpisode { key: key("ada", "a1", "all-organizations"), suppressed: true },
+            OpenEpisode { key: key("ada", "a1", "full-access"), suppressed: false, ssh: false },
+            OpenEpisode { key: key("ada", "a0", "full-access"), suppressed: false, ssh: false },
+            OpenEpisode { key: key("ada", "k0", "long-lived"), suppressed: false, ssh: true },
+            OpenEpisode { key: key("bob", "b1", "full-access"), suppressed: false, ssh: false },
+            OpenEpisode { key: key("ada", "a1", "all-organizations"), suppressed: true, ssh: false },
         ];
         let changes = advance(&open, &o);
         assert!(changes.continued.iter().any(|(i, sev)| *i == 0 && *sev == Severity::High));
         assert!(changes.ended.contains(&(1, Ending::Resolved)), "a0 is gone and ada was read");
-        assert!(!changes.ended.iter().any(|(i, _)| *i == 2), "bob was not read: b1 stays open");
+        assert!(!changes.ended.iter().any(|(i, _)| *i == 3), "bob was not read: b1 stays open");
+        assert!(!changes.ended.iter().any(|(i, _)| *i == 2), "SSH keys were not read: k0's finding stays open");
+        let mut with_ssh = o.clone();
+        with_ssh.complete_sources.insert(Source::Ssh);
+        assert!(advance(&open, &with_ssh).ended.contains(&(2, Ending::Resolved)), "SSH keys read, k0 gone");
         assert!(!changes.started.contains(&full), "a1's full access goes on");
         assert_eq!(changes.started.len(), o.findings.len() - 1);
     }

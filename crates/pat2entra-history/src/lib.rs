@@ -193,6 +193,16 @@ impl History {
     /// Adds a saved record of either kind: every organization of a tenant record, in one
     /// transaction (all or none).
     pub fn add_any(&mut self, record: &AnyRecord) -> Result<Vec<Added>, HistoryError> {
+        // A part of a scan split by organization: its organizations' records are whole, but the
+        // tenant is not; merge first, as for owner parts.
+        if let (AnyRecord::Tenant(t), Some(shard)) = (record, record.shard()) {
+            return Err(HistoryError::Shard {
+                path: self.path.clone(),
+                organization: t.organizations.iter().map(|r| r.organization.as_str()).collect::<Vec<_>>().join(", "),
+                index: shard.index,
+                count: shard.count,
+            });
+        }
         self.add(record.organizations())
     }
 
@@ -664,7 +674,7 @@ fn add_one(tx: &Transaction<'_>, path: &Path, record: &ScanRecord) -> Result<Add
     {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT f.id, c.owner_id, c.authorization_id, f.rule, f.suppressed, f.severity FROM findings f \
+                "SELECT f.id, c.owner_id, c.authorization_id, f.rule, f.suppressed, f.severity, c.kind FROM findings f \
                  LEFT JOIN credentials c ON c.id = f.credential_id \
                  WHERE f.organization_id = ?1 AND f.ended_scan IS NULL",
             )
@@ -679,6 +689,8 @@ fn add_one(tx: &Transaction<'_>, path: &Path, record: &ScanRecord) -> Result<Add
                     rule: r.get(3).map_err(write)?,
                 },
                 suppressed: r.get(4).map_err(write)?,
+                ssh: r.get::<_, Option<String>>(6).map_err(write)?.as_deref().and_then(parse_kind)
+                    == Some(CredentialKind::Ssh),
             });
             open_rows.push((r.get(0).map_err(write)?, r.get(5).map_err(write)?));
         }

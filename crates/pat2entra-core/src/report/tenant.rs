@@ -226,7 +226,9 @@ fn html(p: &Preamble, parts: &[Part], out: &mut dyn Write) -> io::Result<()> {
         _ => head,
     };
     writeln!(out, "{head}")?;
-    writeln!(out, "<header id=\"tenant\"><h1>{}</h1><ul>", html_escape(&p.title))?;
+    // The tenant's part in a `main` of its own: the page's margins and width, as each
+    // organization's part has.
+    writeln!(out, "<main id=\"tenant\">\n<header><h1>{}</h1><ul>", html_escape(&p.title))?;
     for line in &p.summary {
         writeln!(out, "<li>{}</li>", html_escape(line))?;
     }
@@ -248,12 +250,17 @@ fn html(p: &Preamble, parts: &[Part], out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "</ul></section>")?;
     }
+    writeln!(out, "</main>")?;
     for (part, page) in parts.iter().zip(&pages) {
         let body = match (page.find("<body>"), page.rfind("</body>")) {
             (Some(a), Some(b)) if a < b => &page[a + "<body>".len()..b],
             _ => page.as_str(),
         };
-        writeln!(out, "<section class=\"organization\"><h1>Organization {}</h1>", html_escape(part.organization))?;
+        writeln!(
+            out,
+            "<section class=\"organization\"><main><h1>Organization {}</h1></main>",
+            html_escape(part.organization)
+        )?;
         writeln!(out, "{body}")?;
         writeln!(out, "</section>")?;
     }

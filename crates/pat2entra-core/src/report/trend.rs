@@ -183,7 +183,8 @@ fn table(trend: &Trend, out: &mut dyn Write) -> io::Result<()> {
             writeln!(
                 out,
                 "{:<12}{:<10}{:<22}{}",
-                f.first_seen,
+                // A date's Display ignores the width: pad its text.
+                f.first_seen.to_string(),
                 f.severity.as_str(),
                 clip(&f.rule, 21),
                 clip(&who, 36)

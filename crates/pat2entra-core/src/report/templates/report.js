@@ -1,6 +1,10 @@
 (function () {
   "use strict";
-  var table = document.getElementById("findings-table");
+  // The page's own part: a tenant report holds one such page per organization, each with the
+  // same ids, so look only inside the element this script sits in.
+  var root = (document.currentScript && document.currentScript.parentNode) || document;
+  function byId(id) { return root.querySelector("#" + id); }
+  var table = byId("findings-table");
   if (!table || !table.tBodies.length) { return; }
   var body = table.tBodies[0];
   var rows = Array.prototype.slice.call(body.rows);
@@ -36,10 +40,10 @@
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sortBy(col); }
     });
   });
-  var text = document.getElementById("filter-text");
-  var severity = document.getElementById("filter-severity");
-  var accepted = document.getElementById("filter-suppressed");
-  var count = document.getElementById("filter-count");
+  var text = byId("filter-text");
+  var severity = byId("filter-severity");
+  var accepted = byId("filter-suppressed");
+  var count = byId("filter-count");
   function filter() {
     var query = text.value.trim().toLowerCase();
     var wanted = severity.value;
@@ -56,6 +60,6 @@
   text.addEventListener("input", filter);
   severity.addEventListener("change", filter);
   accepted.addEventListener("change", filter);
-  document.getElementById("finding-controls").hidden = false;
+  byId("finding-controls").hidden = false;
   filter();
 })();
