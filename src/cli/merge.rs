@@ -11,10 +11,12 @@ use std::path::PathBuf;
 
 pub const EXAMPLES: &str = "\
 Examples:
-  pat2entra scan --org contoso --as-of 2026-12-06 --shard 1/3 -o json --out part1.json   # on three machines,
-  pat2entra scan --org contoso --as-of 2026-12-06 --shard 2/3 -o json --out part2.json   # one part each
-  pat2entra scan --org contoso --as-of 2026-12-06 --shard 3/3 -o json --out part3.json
-  pat2entra merge part1.json part2.json part3.json --out scan.json
+  # one part on each of three machines, every part with the same --as-of:
+  pat2entra scan --org corp --as-of 2026-12-06 --shard 1/3 -o json --out 1.json
+  pat2entra scan --org corp --as-of 2026-12-06 --shard 2/3 -o json --out 2.json
+  pat2entra scan --org corp --as-of 2026-12-06 --shard 3/3 -o json --out 3.json
+  # then, with the three files in one place:
+  pat2entra merge 1.json 2.json 3.json --out scan.json
   pat2entra report scan.json -o html --out scan.html";
 
 #[derive(Debug, Args)]

@@ -37,13 +37,19 @@ every owner with an active credential in the plan; selectors narrow it as for re
 suppressed by an exception is never shown.
 
 Examples:
-  pat2entra notify scan.json --org contoso --via boards --project Security      # dry run
-  pat2entra notify scan.json --org contoso --via boards --project Security --execute
+  # what would be sent (a dry run), then send it:
+  pat2entra notify scan.json --org contoso --via boards --project Security
   pat2entra notify scan.json --org contoso --via boards --project Security \\
-      --area-path 'Security\\PAT' --wave now --execute --yes                    # in a job
-  pat2entra notify scan.json --org contoso --via email --smtp-url smtps://smtp.contoso.com \\
-      --from 'PAT audit <pat2entra@contoso.com>' --smtp-credentials /run/secrets/smtp --execute
-  pat2entra report --journal scan.notify-boards-journal.jsonl -o markdown      # who was told
+      --execute
+  # in a job: an area path, one wave, no question asked
+  pat2entra notify scan.json --org contoso --via boards --project Security \\
+      --area-path 'Security\\PAT' --wave now --execute --yes
+  pat2entra notify scan.json --org contoso --via email \\
+      --smtp-url smtps://smtp.contoso.com \\
+      --from 'PAT audit <pat2entra@contoso.com>' \\
+      --smtp-credentials /run/secrets/smtp --execute
+  # who was told:
+  pat2entra report --journal scan.notify-boards-journal.jsonl -o markdown
 
 Boards: one work item per owner, of --work-item-type (Task), tagged pat2entra and assigned to the
 owner. The owner's open one (tag pat2entra, not Closed, Done or Removed) is updated instead of a
