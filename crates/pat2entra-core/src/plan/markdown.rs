@@ -10,9 +10,16 @@ pub fn render(plan: &Plan, guide: &dyn Fn(&str) -> Option<Guidance>, out: &mut d
     let total: usize = plan.per_wave.values().sum();
     writeln!(out, "# PAT retirement plan: {}", esc(&plan.organization))?;
     writeln!(out)?;
+    // SSH keys are planned too; say how many of the credentials are which.
+    let ssh = plan.owners.iter().flat_map(|o| &o.items).filter(|i| !i.kind.is_pat()).count();
+    let what = if ssh == 0 {
+        "active personal access tokens".to_string()
+    } else {
+        format!("active credentials ({} personal access tokens, {ssh} SSH keys)", total.saturating_sub(ssh))
+    };
     writeln!(
         out,
-        "As of {}: {total} active personal access tokens of {} owners to replace with Microsoft Entra ID tokens \
+        "As of {}: {total} {what} of {} owners to replace with Microsoft Entra ID tokens \
          ({} expired or revoked tokens need nothing).",
         plan.as_of,
         plan.owners.len(),
