@@ -7,7 +7,7 @@ use crate::inventory::{Coverage, Inventory, Owner, Token, TokenState};
 use crate::rules::{Evaluation, ExceptionReport, RuleInfo, RuleSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// Version of the record's shape. Bump on any change a reader could notice.
@@ -71,11 +71,39 @@ pub struct ScanRecord {
 /// the owner's (duplicates are rare, so this stays linear).
 #[derive(Debug, Default)]
 struct Positions {
-    owners: HashMap<String, usize>,
-    tokens: HashMap<String, Vec<usize>>,
-    usage: HashMap<String, Vec<usize>>,
-    findings: HashMap<String, Vec<usize>>,
-    guidance: HashMap<String, usize>,
+    owners: Lookup,
+    tokens: Lookup,
+    usage: Lookup,
+    findings: Lookup,
+    guidance: Lookup,
+}
+
+/// Positions by a hash of their id, sorted: 12 bytes a position, where a map of id strings to
+/// vectors of positions took about 150 (a copy of each id, a vector, the map's slot) and was
+/// most of the memory `report` needs beyond the record. The hash only narrows the search:
+/// callers compare the ids themselves, so a collision costs a comparison, never a wrong answer.
+#[derive(Debug, Default)]
+struct Lookup(Vec<(u64, u32)>);
+
+impl Lookup {
+    fn new<'a>(ids: impl Iterator<Item = &'a str>) -> Self {
+        let mut entries: Vec<(u64, u32)> = ids.enumerate().map(|(i, id)| (id_hash(id), i as u32)).collect();
+        entries.sort_unstable();
+        entries.shrink_to_fit();
+        Lookup(entries)
+    }
+
+    /// Positions whose id may be `id`, in ascending order.
+    fn get(&self, id: &str) -> impl Iterator<Item = usize> + '_ {
+        let hash = id_hash(id);
+        let from = self.0.partition_point(|(h, _)| *h < hash);
+        self.0[from..].iter().take_while(move |(h, _)| *h == hash).map(|(_, i)| *i as usize)
+    }
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
 }
 
 /// A lazily built `Positions`. It is derived data: it never takes part in equality, and a clone
@@ -208,22 +236,12 @@ impl ScanRecord {
     }
 
     fn positions(&self) -> &Positions {
-        self.index.0.get_or_init(|| {
-            let by_id = |ids: Vec<&str>| ids.into_iter().enumerate().map(|(i, id)| (id.to_string(), i)).rev().collect();
-            let all_by_id = |ids: &mut dyn Iterator<Item = &str>| {
-                let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-                for (i, id) in ids.enumerate() {
-                    map.entry(id.to_string()).or_default().push(i);
-                }
-                map
-            };
-            Positions {
-                owners: by_id(self.owners.iter().map(|o| o.descriptor.as_str()).collect()),
-                tokens: all_by_id(&mut self.tokens.iter().map(|t| t.authorization_id.as_str())),
-                usage: all_by_id(&mut self.usage.iter().map(|u| u.authorization_id.as_str())),
-                findings: all_by_id(&mut self.findings.iter().map(|f| f.authorization_id.as_str())),
-                guidance: by_id(self.guidance.iter().map(|g| g.id.as_str()).collect()),
-            }
+        self.index.0.get_or_init(|| Positions {
+            owners: Lookup::new(self.owners.iter().map(|o| o.descriptor.as_str())),
+            tokens: Lookup::new(self.tokens.iter().map(|t| t.authorization_id.as_str())),
+            usage: Lookup::new(self.usage.iter().map(|u| u.authorization_id.as_str())),
+            findings: Lookup::new(self.findings.iter().map(|f| f.authorization_id.as_str())),
+            guidance: Lookup::new(self.guidance.iter().map(|g| g.id.as_str())),
         })
     }
 
@@ -233,10 +251,8 @@ impl ScanRecord {
         self.positions()
             .findings
             .get(authorization_id)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.findings[*i])
-            .filter(move |f| f.owner == owner)
+            .map(|i| &self.findings[i])
+            .filter(move |f| f.owner == owner && f.authorization_id == authorization_id)
     }
 
     /// Findings not accepted by an exception: what gating and summaries count.
@@ -246,14 +262,17 @@ impl ScanRecord {
 
     /// The guidance entry with this id, from the record itself.
     pub fn guidance(&self, id: &str) -> Option<&Guidance> {
-        self.positions().guidance.get(id).map(|i| &self.guidance[*i])
+        self.positions().guidance.get(id).map(|i| &self.guidance[i]).find(|g| g.id == id)
     }
 
     /// The inferred use of one token of one owner. A record written before usages named their
     /// owner matches on the id alone.
     pub fn usage(&self, owner: &str, authorization_id: &str) -> Option<&TokenUsage> {
-        let positions = self.positions().usage.get(authorization_id)?;
-        positions.iter().map(|i| &self.usage[*i]).find(|u| u.owner == owner || u.owner.is_empty())
+        self.positions()
+            .usage
+            .get(authorization_id)
+            .map(|i| &self.usage[i])
+            .find(|u| u.authorization_id == authorization_id && (u.owner == owner || u.owner.is_empty()))
     }
 
     /// Reads a saved scan (`--output json`, at most `files::MAX_SAVED_SCAN` bytes), checking its
@@ -329,13 +348,16 @@ impl ScanRecord {
     }
 
     pub fn owner(&self, descriptor: &str) -> Option<&Owner> {
-        self.positions().owners.get(descriptor).map(|i| &self.owners[*i])
+        self.positions().owners.get(descriptor).map(|i| &self.owners[i]).find(|o| o.descriptor == descriptor)
     }
 
     /// The token of this owner with this id.
     pub fn token(&self, owner: &str, authorization_id: &str) -> Option<&Token> {
-        let positions = self.positions().tokens.get(authorization_id)?;
-        positions.iter().map(|i| &self.tokens[*i]).find(|t| t.owner == owner)
+        self.positions()
+            .tokens
+            .get(authorization_id)
+            .map(|i| &self.tokens[i])
+            .find(|t| t.owner == owner && t.authorization_id == authorization_id)
     }
 
     /// The principal name of an owner, or its descriptor when unknown.

@@ -6,7 +6,7 @@ use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use crate::rules::ExceptionStatus;
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 
 /// Width used when the output is not a terminal.
@@ -79,7 +79,7 @@ pub fn render(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write)
 
     if record.open_findings().next().is_some() {
         writeln!(out)?;
-        writeln!(out, "{}", flagged_tokens(record, options))?;
+        flagged_tokens(record, options, out)?;
     }
     let attention: Vec<_> = record.exceptions.iter().filter(|e| e.status != ExceptionStatus::Active).collect();
     if !attention.is_empty() {
@@ -182,12 +182,83 @@ struct Row {
 
 /// One row per flagged token: its worst severity, every rule it broke, the worst rule's message
 /// and the short action of its guidance (`pat2entra explain ID` prints the whole guidance).
-fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
+///
+/// Written in chunks of rows, not as one table: comfy-table holds every cell and every formatted
+/// line of a table until it is printed, several times the record for 100,000 flagged tokens.
+/// The column widths of the whole table come first, from a table of each column's distinct
+/// lines (comfy-table's layout looks only at the longest line and at how lines split, so it
+/// lays that table out exactly as the whole one), then every chunk is rendered at those widths.
+fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let shows_seen = record.evidence.shows_audit();
+    let rows = sorted_rows(record);
+    let width = options.terminal_width.unwrap_or(FILE_WIDTH);
+    let (header, constraints) = columns(width, shows_seen);
+
+    // First pass: each column's distinct lines, as comfy-table splits a cell's text.
+    let mut distinct: Vec<HashSet<String>> = vec![HashSet::new(); header.len()];
+    for (_, row) in &rows {
+        for (column, text) in distinct.iter_mut().zip(cells(row, width, shows_seen)) {
+            for line in text.split('\n') {
+                if !column.contains(line) {
+                    column.insert(line.to_string());
+                }
+            }
+        }
+    }
+    let mut probe = new_table(width, false);
+    probe.set_header(header.clone()).set_constraints(constraints);
+    let mut distinct: Vec<Vec<String>> = distinct.into_iter().map(|set| set.into_iter().collect()).collect();
+    let longest = distinct.iter().map(Vec::len).max().unwrap_or(0);
+    for _ in 0..longest {
+        probe.add_row(distinct.iter_mut().map(|lines| lines.pop().unwrap_or_default()).collect::<Vec<_>>());
+    }
+    drop(distinct);
+    // The top border shows each column's width with its padding: `┌──────┬───…┐`.
+    let top = probe.lines().next().unwrap_or_default();
+    drop(probe);
+    let horizontal = top.chars().nth(1).unwrap_or('─');
+    let widths: Vec<u16> =
+        top.split(|c| c != horizontal).filter(|run| !run.is_empty()).map(|run| run.chars().count() as u16).collect();
+    debug_assert_eq!(widths.len(), header.len());
+
+    // Second pass: chunks at those widths; the borders between chunks left out.
+    let chunks: Vec<&[(String, Row)]> = if rows.is_empty() { vec![&[]] } else { rows.chunks(CHUNK_ROWS).collect() };
+    let last = chunks.len() - 1;
+    for (n, chunk) in chunks.into_iter().enumerate() {
+        let mut table = new_table(width, options.color);
+        if n == 0 {
+            table.set_header(header.clone());
+        }
+        for (_, row) in chunk {
+            let mut texts = cells(row, width, shows_seen).into_iter();
+            texts.next();
+            let severity = if options.color {
+                Cell::new(row.severity.as_str()).fg(colour(row.severity))
+            } else {
+                Cell::new(row.severity.to_string())
+            };
+            let mut row_cells = vec![severity];
+            row_cells.extend(texts.map(Cell::new_owned));
+            table.add_row(row_cells);
+        }
+        // After the rows: a table without a header has no columns to constrain before them.
+        table.set_constraints(widths.iter().map(|w| ColumnConstraint::Absolute(Width::Fixed(*w))));
+        let lines: Vec<String> = table.lines().collect();
+        let from = usize::from(n > 0);
+        let to = if n == last { lines.len() } else { lines.len().saturating_sub(1) };
+        for line in &lines[from.min(to)..to] {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// One row per flagged token, in the table's order: worst severity first, then owner, token.
+fn sorted_rows(record: &ScanRecord) -> Vec<(String, Row)> {
     let mut by_token: BTreeMap<(&str, &str), Vec<&Finding>> = BTreeMap::new();
     for f in record.open_findings().filter(|f| !f.is_organization()) {
         by_token.entry((&f.owner, &f.authorization_id)).or_default().push(f);
     }
-    let shows_seen = record.evidence.shows_audit();
     let mut rows: Vec<(String, Row)> = by_token
         .into_values()
         .map(|findings| {
@@ -227,99 +298,156 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions) -> Table {
         b.1.severity.cmp(&a.1.severity).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.token.cmp(&b.1.token))
     });
 
-    let width = options.terminal_width.unwrap_or(FILE_WIDTH);
+    rows
+}
+
+/// Rows rendered at a time: bounds the table's memory, not its bytes.
+const CHUNK_ROWS: usize = 1024;
+
+fn new_table(width: u16, color: bool) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
     table.force_no_tty().set_width(width);
-    if options.color {
+    if color {
         table.enforce_styling();
     }
+    table
+}
+
+/// The header and column constraints of the layout for `width`.
+fn columns(width: u16, shows_seen: bool) -> (Vec<&'static str>, Vec<ColumnConstraint>) {
     let fixed = |w: u16| Width::Fixed(w);
     let between = |lower: u16, upper: u16| ColumnConstraint::Boundaries { lower: fixed(lower), upper: fixed(upper) };
     if width >= WIDE_FROM && shows_seen {
-        table.set_header(["Severity", "Owner", "Token", "Expires", "Seen", "Rules", "Why", "Action"]);
-        table.set_constraints([
-            ColumnConstraint::ContentWidth,
-            between(22, 32),
-            between(22, 26),
-            ColumnConstraint::ContentWidth,
-            between(12, 12),
-            between(19, 22),
-            ColumnConstraint::LowerBoundary(fixed(22)),
-            ColumnConstraint::LowerBoundary(fixed(22)),
-        ]);
+        (
+            vec!["Severity", "Owner", "Token", "Expires", "Seen", "Rules", "Why", "Action"],
+            vec![
+                ColumnConstraint::ContentWidth,
+                between(22, 32),
+                between(22, 26),
+                ColumnConstraint::ContentWidth,
+                between(12, 12),
+                between(19, 22),
+                ColumnConstraint::LowerBoundary(fixed(22)),
+                ColumnConstraint::LowerBoundary(fixed(22)),
+            ],
+        )
     } else if width >= WIDE_FROM {
-        table.set_header(["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"]);
-        table.set_constraints([
-            ColumnConstraint::ContentWidth,
-            between(22, 32),
-            between(22, 26),
-            ColumnConstraint::ContentWidth,
-            between(19, 22),
-            ColumnConstraint::LowerBoundary(fixed(26)),
-            ColumnConstraint::LowerBoundary(fixed(26)),
-        ]);
+        (
+            vec!["Severity", "Owner", "Token", "Expires", "Rules", "Why", "Action"],
+            vec![
+                ColumnConstraint::ContentWidth,
+                between(22, 32),
+                between(22, 26),
+                ColumnConstraint::ContentWidth,
+                between(19, 22),
+                ColumnConstraint::LowerBoundary(fixed(26)),
+                ColumnConstraint::LowerBoundary(fixed(26)),
+            ],
+        )
     } else if width >= STACKED_FROM {
-        table.set_header(["Severity", "Owner / Token", "Rules", "Why / Action"]);
-        table.set_constraints([
-            ColumnConstraint::ContentWidth,
-            between(24, 34),
-            between(19, 19),
-            ColumnConstraint::LowerBoundary(fixed(18)),
-        ]);
+        (
+            vec!["Severity", "Owner / Token", "Rules", "Why / Action"],
+            vec![
+                ColumnConstraint::ContentWidth,
+                between(24, 34),
+                between(19, 19),
+                ColumnConstraint::LowerBoundary(fixed(18)),
+            ],
+        )
     } else {
-        table.set_header(["Severity", "Token"]);
-        table.set_constraints([ColumnConstraint::ContentWidth, ColumnConstraint::LowerBoundary(fixed(24))]);
+        (vec!["Severity", "Token"], vec![ColumnConstraint::ContentWidth, ColumnConstraint::LowerBoundary(fixed(24))])
     }
-    for (_, row) in rows {
-        let severity = if options.color {
-            Cell::new(row.severity.as_str()).fg(colour(row.severity))
-        } else {
-            Cell::new(row.severity.to_string())
-        };
-        let expires = if row.expires.is_empty() { String::new() } else { format!("\nexpires {}", row.expires) };
-        // Stacked layouts: the last audited use under the expiry (`seen 2026-11-20`).
-        let seen = match row.seen.as_str() {
-            "" => String::new(),
-            "none seen" => "\nnone seen".to_string(),
-            date if date.starts_with(|c: char| c.is_ascii_digit()) => format!("\nseen {date}"),
-            other => format!("\nuse {other}"),
-        };
-        let action = if row.action.is_empty() { String::new() } else { format!("\n→ {}", row.action) };
-        let cells = if width >= WIDE_FROM {
-            let mut cells = vec![severity, Cell::new(row.owner), Cell::new(row.token), Cell::new(row.expires)];
-            if shows_seen {
-                cells.push(Cell::new(row.seen));
-            }
-            cells.extend([Cell::new(row.rules.join("\n")), Cell::new(row.why), Cell::new(row.action)]);
-            cells
-        } else if width >= STACKED_FROM {
-            vec![
-                severity,
-                Cell::new(format!("{}\n{}{expires}{seen}", row.owner, row.token)),
-                Cell::new(row.rules.join("\n")),
-                Cell::new(format!("{}{action}", row.why)),
-            ]
-        } else {
-            vec![
-                severity,
-                Cell::new(format!(
-                    "{}\n{}{expires}{seen}\n{}\n{}{action}",
-                    row.owner,
-                    row.token,
-                    row.rules.join(", "),
-                    row.why
-                )),
-            ]
-        };
-        table.add_row(cells);
+}
+
+/// The text of each cell of `row` in the layout for `width`, the severity first.
+fn cells(row: &Row, width: u16, shows_seen: bool) -> Vec<String> {
+    let severity = row.severity.to_string();
+    let expires = if row.expires.is_empty() { String::new() } else { format!("\nexpires {}", row.expires) };
+    // Stacked layouts: the last audited use under the expiry (`seen 2026-11-20`).
+    let seen = match row.seen.as_str() {
+        "" => String::new(),
+        "none seen" => "\nnone seen".to_string(),
+        date if date.starts_with(|c: char| c.is_ascii_digit()) => format!("\nseen {date}"),
+        other => format!("\nuse {other}"),
+    };
+    let action = if row.action.is_empty() { String::new() } else { format!("\n→ {}", row.action) };
+    if width >= WIDE_FROM {
+        let mut cells = vec![severity, row.owner.clone(), row.token.clone(), row.expires.clone()];
+        if shows_seen {
+            cells.push(row.seen.clone());
+        }
+        cells.extend([row.rules.join("\n"), row.why.clone(), row.action.clone()]);
+        cells
+    } else if width >= STACKED_FROM {
+        vec![
+            severity,
+            format!("{}\n{}{expires}{seen}", row.owner, row.token),
+            row.rules.join("\n"),
+            format!("{}{action}", row.why),
+        ]
+    } else {
+        vec![
+            severity,
+            format!("{}\n{}{expires}{seen}\n{}\n{}{action}", row.owner, row.token, row.rules.join(", "), row.why),
+        ]
     }
-    table
 }
 
 #[cfg(test)]
 mod tests {
     use super::clip;
+
+    /// Chunks print the same bytes as one comfy-table of every row would, across chunk
+    /// boundaries and in every layout, with rows of distinct widths.
+    #[test]
+    fn chunked_table_matches_one_whole_table() {
+        use super::*;
+        use crate::inventory::{Coverage, Inventory, Token};
+        use crate::rules::RuleSet;
+        let tokens: Vec<Token> = (0..CHUNK_ROWS + 300)
+            .map(|i| Token {
+                authorization_id: format!("id-{i}"),
+                owner: format!("aad.{}", i % 700),
+                display_name: format!("token {} {i}", "x".repeat(i % 37)),
+                scopes: vec!["app_token".into()],
+                target_accounts: vec!["o".into()],
+                is_valid: true,
+                ..Default::default()
+            })
+            .collect();
+        let inventory = Inventory {
+            organization: "o".into(),
+            owners: vec![],
+            tokens,
+            coverage: Coverage::new(700, 700, vec![]),
+            evidence: Default::default(),
+            service: Default::default(),
+        };
+        let record = ScanRecord::judge(inventory, &RuleSet::default_rules(), "2026-11-26T00:00:00Z".parse().unwrap());
+        let shows_seen = record.evidence.shows_audit();
+        for width in [200u16, 100, 50] {
+            let options = RenderOptions { terminal_width: Some(width), ..Default::default() };
+            let mut chunked = Vec::new();
+            flagged_tokens(&record, &options, &mut chunked).unwrap();
+            let chunked = String::from_utf8(chunked).unwrap();
+            assert!(chunked.lines().count() > CHUNK_ROWS + 2, "{width}: the test spans chunks");
+
+            // The same rows in one table, as the renderer printed them before chunks.
+            let (header, constraints) = columns(width, shows_seen);
+            let mut whole = new_table(width, false);
+            whole.set_header(header).set_constraints(constraints);
+            for (_, row) in sorted_rows(&record) {
+                whole.add_row(cells(&row, width, shows_seen));
+            }
+            let whole = format!("{whole}\n");
+            let first = chunked.lines().zip(whole.lines()).position(|(a, b)| a != b);
+            if let Some(n) = first {
+                panic!("{width}: line {n}:\n{}\n{}", chunked.lines().nth(n).unwrap(), whole.lines().nth(n).unwrap());
+            }
+            assert_eq!(chunked, whole, "{width}");
+        }
+    }
 
     #[test]
     fn clip_cuts_by_display_width_and_marks_the_cut() {
