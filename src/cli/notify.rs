@@ -6,18 +6,16 @@
 
 mod mail;
 
+use super::Failure;
 use super::auth::{AUTH_HELP, AuthArgs};
-use super::revoke::{JournalWriter, KindArg, clip, journal_failure, lock_journal, read_journal, stdout_failure};
-use super::{Failure, parse_severity};
+use super::revoke::{JournalWriter, SelectionArgs, clip, journal_failure, lock_journal, read_journal, stdout_failure};
 use crate::ado::workitems::{Upserted, WorkItemDraft};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
 use crate::exit::Exit;
-use crate::finding::Severity;
 use crate::journal::{Action, Entry, Line, Outcome, Run, Target, TargetKind};
 use crate::notify::{Message, Notification, TAG};
 use crate::record::ScanRecord;
 use crate::report::terminal_text;
-use crate::selection::Selectors;
 use chrono::Utc;
 use clap::Args;
 use std::collections::BTreeMap;
@@ -115,25 +113,8 @@ pub struct NotifyArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// Credentials with an open finding of this rule (e.g. all-organizations).
-    #[arg(long = "rule", value_name = "ID", help_heading = "Selection")]
-    pub rules: Vec<String>,
-
-    /// Credentials with an open finding at or above this severity.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity, help_heading = "Selection")]
-    pub min_severity: Option<Severity>,
-
-    /// Credentials the retirement plan puts in this wave (revoke-now, now, next, at-expiry).
-    #[arg(long = "wave", value_name = "WAVE", help_heading = "Selection")]
-    pub waves: Vec<String>,
-
-    /// This owner only (principal name, mail or descriptor); may be given again.
-    #[arg(long = "owner", value_name = "UPN", help_heading = "Selection")]
-    pub owners: Vec<String>,
-
-    /// Only personal access tokens, or only SSH keys.
-    #[arg(long, value_enum, ignore_case = true, value_name = "KIND", help_heading = "Selection")]
-    pub kind: Option<KindArg>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
     /// The project the work items go to (name or id).
     #[arg(long, value_name = "PROJECT", help_heading = "Azure Boards")]
@@ -243,14 +224,7 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
             record.coverage.owners_listed
         );
     }
-    let selectors = Selectors {
-        rules: args.rules.clone(),
-        min_severity: args.min_severity,
-        waves: args.waves.clone(),
-        owners: args.owners.clone(),
-        ids: Vec::new(),
-        kind: args.kind.map(Into::into),
-    };
+    let selectors = args.selection.selectors(Vec::new());
     let notification = crate::notify::build(&record, &selectors).map_err(|e| Failure::error(Exit::Usage, e))?;
     for note in &notification.notes {
         eprintln!("note: {}", terminal_text(note));

@@ -82,22 +82,8 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// Credentials with an open finding of this rule (e.g. all-organizations).
-    #[arg(long = "rule", value_name = "ID", help_heading = "Selection")]
-    pub rules: Vec<String>,
-
-    /// Credentials with an open finding at or above this severity (critical, high, medium, low, info).
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity, help_heading = "Selection")]
-    pub min_severity: Option<Severity>,
-
-    /// Credentials the retirement plan puts in this wave (revoke-now, now, next, at-expiry;
-    /// `pat2entra plan SCAN.json` shows them).
-    #[arg(long = "wave", value_name = "WAVE", help_heading = "Selection")]
-    pub waves: Vec<String>,
-
-    /// Credentials of this owner (principal name, mail or descriptor).
-    #[arg(long = "owner", value_name = "UPN", help_heading = "Selection")]
-    pub owners: Vec<String>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
     /// The credential with this authorization id (the scan's `authorization_id`).
     #[arg(long = "id", value_name = "AUTH_ID", help_heading = "Selection")]
@@ -106,10 +92,6 @@ pub struct RevokeArgs {
     /// Authorization ids from FILE, one per line (`#` starts a comment).
     #[arg(long, value_name = "FILE", help_heading = "Selection")]
     pub ids_file: Option<PathBuf>,
-
-    /// Only personal access tokens, or only SSH keys.
-    #[arg(long, value_enum, ignore_case = true, value_name = "KIND", help_heading = "Selection")]
-    pub kind: Option<KindArg>,
 
     /// Revoke. Without it, a dry run: the list of what would be revoked, nothing sent.
     #[arg(long)]
@@ -166,6 +148,45 @@ pub struct RevokeArgs {
 
 /// Largest `--ids-file`.
 const MAX_IDS_FILE: u64 = 16 * 1024 * 1024;
+
+/// The selectors `revoke` and `notify` share (revoke adds `--id` and `--ids-file`).
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// Credentials with an open finding of this rule (e.g. all-organizations).
+    #[arg(long = "rule", value_name = "ID", help_heading = "Selection")]
+    pub rules: Vec<String>,
+
+    /// Credentials with an open finding at or above this severity (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity, help_heading = "Selection")]
+    pub min_severity: Option<Severity>,
+
+    /// Credentials the retirement plan puts in this wave (revoke-now, now, next, at-expiry;
+    /// `pat2entra plan SCAN.json` shows them).
+    #[arg(long = "wave", value_name = "WAVE", help_heading = "Selection")]
+    pub waves: Vec<String>,
+
+    /// Credentials of this owner (principal name, mail or descriptor); may be given again.
+    #[arg(long = "owner", value_name = "UPN", help_heading = "Selection")]
+    pub owners: Vec<String>,
+
+    /// Only personal access tokens, or only SSH keys.
+    #[arg(long, value_enum, ignore_case = true, value_name = "KIND", help_heading = "Selection")]
+    pub kind: Option<KindArg>,
+}
+
+impl SelectionArgs {
+    /// The selectors, with the authorization ids chosen by id (none for `notify`).
+    pub fn selectors(&self, ids: Vec<String>) -> Selectors {
+        Selectors {
+            rules: self.rules.clone(),
+            min_severity: self.min_severity,
+            waves: self.waves.clone(),
+            owners: self.owners.clone(),
+            ids,
+            kind: self.kind.map(Into::into),
+        }
+    }
+}
 
 pub async fn run(args: RevokeArgs) -> Result<Exit, Failure> {
     let started_at = tokio::time::Instant::now();
@@ -439,14 +460,7 @@ fn selectors(args: &RevokeArgs) -> Result<Selectors, Failure> {
             ));
         }
     }
-    Ok(Selectors {
-        rules: args.rules.clone(),
-        min_severity: args.min_severity,
-        waves: args.waves.clone(),
-        owners: args.owners.clone(),
-        ids,
-        kind: args.kind.map(Into::into),
-    })
+    Ok(args.selection.selectors(ids))
 }
 
 /// `scan.json` -> `scan.revoke-journal.jsonl`, beside it.
