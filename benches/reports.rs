@@ -2,6 +2,7 @@
 //! `diff` over a record of 100,000 users (the simulator's generated organization, judged).
 //!
 //!     cargo bench --bench reports          # PAT2ENTRA_BENCH_USERS=20000 for a smaller record
+//!     # PAT2ENTRA_BENCH_ONLY=csv: only those commands; PAT2ENTRA_BENCH_KEEP=DIR: keep the records
 //!
 //! Each command runs in a process of its own, its output to a file; printed: wall time, CPU
 //! (user + system) and peak RSS of that process (`wait4`), the output's size, and the load
@@ -19,8 +20,11 @@ use std::time::Instant;
 fn main() {
     let users: usize = std::env::var("PAT2ENTRA_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let new = dir.path().join("new.json");
-    let old = dir.path().join("old.json");
+    // PAT2ENTRA_BENCH_KEEP=DIR keeps the two records there (to profile a command on them).
+    let keep = std::env::var_os("PAT2ENTRA_BENCH_KEEP").map(std::path::PathBuf::from);
+    let base = keep.as_deref().unwrap_or(dir.path());
+    let new = base.join("new.json");
+    let old = base.join("old.json");
     let org = common::organization(users);
     println!("organization: {} tokens", org.tokens.len());
     let rules = RuleSet::default_rules();
@@ -56,7 +60,9 @@ fn main() {
         vec!["diff", old, new],
         vec!["diff", old, new, "-o", "json"],
     ];
-    for args in cases {
+    // PAT2ENTRA_BENCH_ONLY=csv runs only the commands whose words contain it.
+    let only = std::env::var("PAT2ENTRA_BENCH_ONLY").unwrap_or_default();
+    for args in cases.into_iter().filter(|a| a.join(" ").contains(&only)) {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
         let _ = std::fs::remove_file(&out);
