@@ -18,7 +18,7 @@ fn main() {
     let tokens = (0..TOKENS)
         .map(|n| {
             let mut token = org.tokens[n % org.tokens.len()].clone();
-            token.authorization_id = format!("{}-{n}", token.authorization_id);
+            token.authorization_id = format!("{}-{n}", token.authorization_id).into();
             token
         })
         .collect();

@@ -48,8 +48,8 @@ fn main() {
             if day > 0 && draw(day as u64, u as u64) < 60 {
                 let mut token = base[u % base.len()].clone();
                 let lifetime = token.valid_to.zip(token.valid_from).map(|(to, from)| to - from);
-                token.authorization_id = format!("new-{day}-{u}");
-                token.owner = user.descriptor.clone();
+                token.authorization_id = format!("new-{day}-{u}").into();
+                token.owner = user.descriptor.as_str().into();
                 token.valid_from = Some(as_of);
                 token.valid_to = lifetime.map(|l| as_of + l);
                 token.is_valid = true;

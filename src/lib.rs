@@ -13,8 +13,8 @@ pub mod exit;
 
 pub use pat2entra_ado::{self as ado, auth, scan};
 pub use pat2entra_core::{
-    diff, evidence, files, finding, guidance, inventory, journal, notify, plan, record, redact, report, rules, scopes,
-    secret, selection, tenant,
+    Text, diff, evidence, files, finding, guidance, inventory, journal, notify, plan, record, redact, report, rules,
+    scopes, secret, selection, tenant, text,
 };
 #[cfg(feature = "demo")]
 pub use pat2entra_sim as sim;

@@ -2,8 +2,10 @@
 //! inventory, and the date they judge at. Building it is not part of what they measure.
 
 use chrono::{DateTime, TimeZone, Utc};
+use pat2entra::Text;
 use pat2entra::inventory::{Coverage, Inventory, Owner, Token};
 use pat2entra::sim::{SimOrg, SimUser};
+use std::collections::HashMap;
 
 /// The date every bench judges at (the simulator's anchor).
 pub fn as_of() -> DateTime<Utc> {
@@ -19,25 +21,34 @@ pub struct Organization {
 pub fn organization(users: usize) -> Organization {
     let org = SimOrg::generate("bench", 42, users, as_of(), None);
     let users: Vec<SimUser> = org.users().collect();
-    let tokens = org
-        .all_tokens()
-        .iter()
-        .enumerate()
-        .flat_map(|(i, ts)| ts.iter().map(|t| t.to_inventory(&users[i].descriptor)).collect::<Vec<_>>())
-        .collect();
+    // As a scan shares them: one descriptor per owner, one id per organization.
+    let tokens = pat2entra::text::interned(|| {
+        org.all_tokens()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ts)| {
+                let owner = Text::from(users[i].descriptor.as_str());
+                ts.iter().map(|t| t.to_inventory(owner.clone())).collect::<Vec<_>>()
+            })
+            .collect()
+    });
     Organization { users, tokens }
 }
 
 /// A complete inventory (every owner read) of `tokens`, owned by `users`.
 pub fn inventory(users: &[SimUser], tokens: Vec<Token>) -> Inventory {
+    // The owners share their descriptors with their tokens.
+    let shared: HashMap<&str, &Text> = tokens.iter().map(|t| (t.owner.as_str(), &t.owner)).collect();
     let owners: Vec<Owner> = users
         .iter()
         .map(|u| Owner {
-            descriptor: u.descriptor.clone(),
+            descriptor: shared
+                .get(u.descriptor.as_str())
+                .map_or_else(|| u.descriptor.as_str().into(), |t| (*t).clone()),
             display_name: u.display_name.clone(),
             principal_name: u.principal_name.clone(),
             mail: Some(u.mail.clone()),
-            origin: u.origin.clone(),
+            origin: u.origin.as_str().into(),
             deleted_in_origin: u.deleted_in_origin,
             ..Default::default()
         })

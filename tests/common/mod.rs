@@ -227,7 +227,7 @@ impl TokenBuilder {
     }
 
     pub fn scopes(mut self, scopes: &[&str]) -> Self {
-        self.0.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self.0.scopes = scopes.iter().map(|s| pat2entra::Text::from(*s)).collect();
         self
     }
 

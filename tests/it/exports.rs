@@ -224,8 +224,8 @@ fn every_ocsf_line_has_the_required_attributes_one_per_finding() {
         assert_eq!(event["time"], record.as_of.timestamp_millis());
         assert_eq!(event["unmapped"]["rule"], finding.rule.as_ref());
         if !finding.is_organization() {
-            assert_eq!(event["resources"][0]["uid"], finding.authorization_id);
-            assert_eq!(event["resources"][0]["owner"]["uid"], finding.owner);
+            assert_eq!(event["resources"][0]["uid"], finding.authorization_id.as_str());
+            assert_eq!(event["resources"][0]["owner"]["uid"], finding.owner.as_str());
         }
     }
     let gaps: Vec<&str> = events

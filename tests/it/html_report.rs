@@ -320,13 +320,13 @@ fn every_finding_has_a_row_that_links_its_guidance() {
     let mut expected: Vec<(String, String, String)> = record
         .findings
         .iter()
-        .map(|f| (f.authorization_id.clone(), f.rule.to_string(), f.severity.to_string()))
+        .map(|f| (f.authorization_id.to_string(), f.rule.to_string(), f.severity.to_string()))
         .collect();
     shown.sort();
     expected.sort();
     assert_eq!(shown, expected);
     for (row, f) in rows.iter().zip(&record.findings) {
-        assert!(inner(&html, row).contains(&f.authorization_id), "the row shows the authorization id");
+        assert!(inner(&html, row).contains(f.authorization_id.as_str()), "the row shows the authorization id");
         let id = f.guidance.as_deref().unwrap();
         let g = record.guidance(id).unwrap();
         let href = format!("#guidance-{id}");

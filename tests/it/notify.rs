@@ -440,8 +440,12 @@ fn without_mail(path: &Path, n: usize) -> (PathBuf, BTreeSet<String>) {
     }
     let out = path.with_file_name("no-mail.json");
     std::fs::write(&out, serde_json::to_vec(&value).unwrap()).unwrap();
-    let names =
-        rec.owners.iter().filter(|o| removed.contains(&o.descriptor)).map(|o| o.principal_name.clone()).collect();
+    let names = rec
+        .owners
+        .iter()
+        .filter(|o| removed.contains(o.descriptor.as_str()))
+        .map(|o| o.principal_name.clone())
+        .collect();
     (out, names)
 }
 

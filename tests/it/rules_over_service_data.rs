@@ -24,7 +24,7 @@ fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
         .findings
         .into_iter()
         .filter(|f| !f.is_suppressed())
-        .map(|f| (f.rule.into_owned(), f.authorization_id))
+        .map(|f| (f.rule.into_owned(), f.authorization_id.to_string()))
         .collect();
     out.sort();
     out

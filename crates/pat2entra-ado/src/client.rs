@@ -6,6 +6,7 @@ use super::endpoints::{Endpoints, OrgRef};
 use super::error::AdoError;
 use super::pacer::{Pacer, WaitRefused, format_duration, retry_after};
 use super::wire::{Collection, ConnectionData, GraphUser, TokenAdminPage, WrappedException};
+use pat2entra_core::Text;
 use pat2entra_core::inventory::{Owner, Token};
 use pat2entra_core::service::PagingEnd;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LOCATION};
@@ -239,10 +240,15 @@ impl AdoClient {
     }
 
     /// Every personal access token of one owner, following the body's `continuationToken`.
-    pub async fn list_pats(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
-        let pages = self.token_admin_pages(owner_descriptor, page_size, false, Api::TokenAdmin).await?;
+    /// Pass the owner's own `Text` for `owner_descriptor`: its tokens then share it.
+    pub async fn list_pats(&self, owner_descriptor: impl Into<Text>, page_size: u32) -> Result<Vec<Token>, AdoError> {
+        let owner: Text = owner_descriptor.into();
+        let pages = self.token_admin_pages(&owner, page_size, false, Api::TokenAdmin).await?;
         // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
-        Ok(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_token(owner_descriptor)).collect())
+        // One owner's tokens share their organization ids.
+        Ok(pat2entra_core::text::interned(|| {
+            pages.into_iter().flat_map(|p| p.value).map(|t| t.into_token(owner.clone())).collect()
+        }))
     }
 
     /// Every Token Admin page of one owner's PATs (`is_public` false) or SSH keys (true),
@@ -773,7 +779,7 @@ impl UserPages<'_> {
         let (page, headers): (Collection<GraphUser>, HeaderMap) = self.client.get_json(Api::GraphUsers, &url).await?;
         // An owner listed twice (the directory changed while paging) is resolved by the scan
         // (`inventory::resolve_owners`), which keeps the version worst for risk and says so.
-        let owners = page.value.into_iter().map(GraphUser::into_owner).collect();
+        let owners = pat2entra_core::text::interned(|| page.value.into_iter().map(GraphUser::into_owner).collect());
         let next = headers.get(CONTINUATION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         self.continuation = self.paging.follow(next)?;
         self.done = self.continuation.is_none();

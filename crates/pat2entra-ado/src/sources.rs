@@ -154,7 +154,8 @@ impl AdoClient {
     pub async fn list_ssh_keys(&self, owner_descriptor: &str, page_size: u32) -> Result<Vec<Token>, AdoError> {
         let pages =
             self.token_admin_pages(owner_descriptor, page_size, true, Api::Evidence { needs: NEEDS_SSH }).await?;
-        Ok(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_ssh_key(owner_descriptor)).collect())
+        let owner = pat2entra_core::Text::from(owner_descriptor);
+        Ok(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_ssh_key(owner.clone())).collect())
     }
 
     /// One page of `GET https://auditservice.dev.azure.com/{org}/_apis/audit/auditlog`

@@ -4,6 +4,7 @@
 //! even read into memory as strings we keep.
 
 use chrono::{DateTime, Utc};
+use pat2entra_core::Text;
 use pat2entra_core::inventory::{Owner, Token};
 use serde::Deserialize;
 
@@ -333,11 +334,12 @@ impl GraphUser {
         let principal_name = self.principal_name.filter(|s| !s.is_empty()).unwrap_or_default();
         let display_name = self.display_name.filter(|s| !s.is_empty()).unwrap_or_else(|| principal_name.clone());
         Owner {
-            descriptor: self.descriptor,
+            descriptor: self.descriptor.into(),
             display_name,
             principal_name,
             mail: self.mail_address.filter(|m| !m.is_empty()),
-            origin: self.origin.unwrap_or_default(),
+            // A handful of values (`aad`, `msa`): shared within a page (see `Client::user_pages`).
+            origin: Text::intern(self.origin.as_deref().unwrap_or_default()),
             deleted_in_origin: self.is_deleted_in_origin.unwrap_or(false),
             ..Default::default()
         }
@@ -346,18 +348,21 @@ impl GraphUser {
 
 impl SessionToken {
     /// An SSH key from `isPublic=true` (its `publicData`, the key, is not even read).
-    pub fn into_ssh_key(self, owner: &str) -> Token {
+    pub fn into_ssh_key(self, owner: impl Into<Text>) -> Token {
         Token { kind: pat2entra_core::evidence::CredentialKind::Ssh, ..self.into_token(owner) }
     }
 
-    pub fn into_token(self, owner: &str) -> Token {
-        let target_accounts = self.target_accounts.unwrap_or_default();
+    /// The token of `owner` (pass the owner's own `Text` to share it). Scopes are the catalog's
+    /// shared values; organization ids are shared within an `interned` call (one owner's pages).
+    pub fn into_token(self, owner: impl Into<Text>) -> Token {
+        let target_accounts: Vec<Text> =
+            self.target_accounts.unwrap_or_default().iter().map(|id| Text::intern(id)).collect();
         Token {
-            authorization_id: self.authorization_id,
-            owner: owner.to_string(),
+            authorization_id: self.authorization_id.into(),
+            owner: owner.into(),
             display_name: self.display_name.unwrap_or_default(),
             scopes: pat2entra_core::scopes::split(self.scope.as_deref().unwrap_or_default())
-                .map(str::to_string)
+                .map(pat2entra_core::scopes::shared)
                 .collect(),
             all_organizations: target_accounts.is_empty(),
             target_accounts,

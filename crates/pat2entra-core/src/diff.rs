@@ -5,6 +5,7 @@ use crate::evidence::{CredentialKind, EventKind};
 use crate::finding::{Finding, Severity};
 use crate::inventory::TokenState;
 use crate::record::ScanRecord;
+use crate::text::Text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -34,8 +35,8 @@ pub struct FindingChange {
     pub change: Change,
     pub rule: String,
     pub severity: Severity,
-    pub authorization_id: String,
-    pub owner: String,
+    pub authorization_id: Text,
+    pub owner: Text,
     pub owner_label: String,
     pub token_name: String,
     /// The newer message (the older one for resolved findings).
@@ -47,7 +48,7 @@ pub struct FindingChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenChange {
-    pub authorization_id: String,
+    pub authorization_id: Text,
     pub owner_label: String,
     pub token_name: String,
     /// created, revoked, expired, missing (in the old scan, not in the new one), first-read (its

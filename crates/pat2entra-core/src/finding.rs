@@ -1,5 +1,6 @@
 //! Findings: what the rules say about a token. Plain data.
 
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -101,12 +102,14 @@ impl Confidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable rule id, e.g. `full-access`.
-    /// (Borrowed from the rule table while evaluating: no allocation per finding.)
+    /// (Borrowed from the rule table while evaluating, and when read from a record: no
+    /// allocation per finding.)
+    #[serde(deserialize_with = "rule_id")]
     pub rule: Cow<'static, str>,
     pub severity: Severity,
-    pub authorization_id: String,
+    pub authorization_id: Text,
     /// Descriptor of the token's owner.
-    pub owner: String,
+    pub owner: Text,
     /// One line that explains the finding.
     pub message: String,
     /// Set when an exception of the rules file accepts this finding: it stays in the record but
@@ -115,7 +118,7 @@ pub struct Finding {
     pub suppressed: Option<Box<crate::rules::Suppression>>,
     /// Id of the guidance that says what to do (`pat2entra explain ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guidance: Option<String>,
+    pub guidance: Option<Text>,
     /// A credential's finding (not written) or the organization's (`"scope": "organization"`).
     #[serde(default, skip_serializing_if = "FindingScope::is_credential")]
     pub scope: FindingScope,
@@ -123,6 +126,21 @@ pub struct Finding {
     /// it hold findings of high confidence only).
     #[serde(default, skip_serializing_if = "Confidence::is_high")]
     pub confidence: Confidence,
+}
+
+/// A rule id as read from a record: one of pat2entra's own rules borrows its static name; any
+/// other (a record of a later version) is kept as read.
+fn rule_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cow<'static, str>, D::Error> {
+    let id = crate::text::Text::deserialize(deserializer)?;
+    let known = crate::rules::RuleId::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .chain([crate::rules::UNREADABLE_TOKEN])
+        .find(|known| *known == id.as_str());
+    Ok(match known {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(id.to_string()),
+    })
 }
 
 impl Finding {

@@ -1,6 +1,7 @@
 //! The inventory: owners and their tokens, as plain data. No HTTP, no output format.
 
 use crate::evidence::{AccessLevel, CredentialEvent, CredentialKind, Evidence, LastAccessed, LastSeen};
+use crate::text::Text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -9,13 +10,13 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     /// Graph subject descriptor (`aad.…`, `msa.…`): the stable identity of the owner.
-    pub descriptor: String,
+    pub descriptor: Text,
     pub display_name: String,
     /// User principal name (UPN) or account name.
     pub principal_name: String,
     pub mail: Option<String>,
     /// Directory the account comes from (`aad`, `msa`, …).
-    pub origin: String,
+    pub origin: Text,
     /// The account was deleted in its origin directory (it may still own valid PATs).
     pub deleted_in_origin: bool,
     /// Last sign-in to the organization (User Entitlements); `None` (written `null`) when not
@@ -35,17 +36,17 @@ pub struct Owner {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
     /// The id used to revoke the token.
-    pub authorization_id: String,
-    /// Descriptor of the owner.
-    pub owner: String,
+    pub authorization_id: Text,
+    /// Descriptor of the owner (the same allocation as the owner's, when the scanner made it).
+    pub owner: Text,
     pub display_name: String,
     /// OAuth scopes (`app_token` means full access).
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Text>,
     /// Valid in every organization the owner can reach (`targetAccounts` null or empty).
     pub all_organizations: bool,
     /// Organization ids the token is limited to (empty for an all-organizations token).
     #[serde(default)]
-    pub target_accounts: Vec<String>,
+    pub target_accounts: Vec<Text>,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_to: Option<DateTime<Utc>>,
     /// `false` once the token is revoked.
@@ -222,7 +223,7 @@ pub fn other_organizations_warning(tokens: &[Token], organization_id: &str) -> O
             others.len(),
             if others.len() == 1 { " is" } else { "s are" }
         ),
-        ids: others.iter().flat_map(|t| [t.authorization_id.clone(), t.owner.clone()]).collect(),
+        ids: others.iter().flat_map(|t| [t.authorization_id.to_string(), t.owner.to_string()]).collect(),
     })
 }
 
@@ -287,7 +288,7 @@ pub fn resolve_owners(owners: Vec<Owner>) -> (Vec<Owner>, Vec<CoverageWarning>) 
 #[derive(Debug, Default)]
 pub struct OwnerResolver {
     kept: Vec<Owner>,
-    position: HashMap<String, usize>,
+    position: HashMap<Text, usize>,
     listed: Vec<usize>,
 }
 
@@ -344,7 +345,7 @@ impl OwnerResolver {
                     o.descriptor,
                     if o.deleted_in_origin { " (deleted in origin)" } else { "" }
                 ),
-                ids: vec![o.descriptor.clone()],
+                ids: vec![o.descriptor.to_string()],
             })
             .collect();
         (self.kept, warnings)
@@ -393,7 +394,7 @@ pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) 
                     t.owner,
                     if *differ { " with different contents" } else { "" }
                 ),
-                ids: vec![t.authorization_id.clone(), t.owner.clone()],
+                ids: vec![t.authorization_id.to_string(), t.owner.to_string()],
             });
         }
         let owners = &owners_of[t.authorization_id.as_str()];
@@ -418,7 +419,7 @@ pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) 
                     "token {} of owner {} could not be read ({reason}); kept and judged as unknown",
                     t.authorization_id, t.owner
                 ),
-                ids: vec![t.authorization_id.clone(), t.owner.clone()],
+                ids: vec![t.authorization_id.to_string(), t.owner.to_string()],
             });
         }
     }
@@ -433,12 +434,12 @@ pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) 
 fn merge_versions(tokens: Vec<Token>) -> (Vec<Token>, Vec<(usize, bool)>) {
     let mut kept: Vec<Token> = Vec::with_capacity(tokens.len());
     let mut listed: Vec<(usize, bool)> = Vec::with_capacity(tokens.len());
-    let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(tokens.len());
+    let mut position: HashMap<(Text, Text), usize> = HashMap::with_capacity(tokens.len());
     let mut placeholders = 0usize;
     for mut token in tokens {
         if token.authorization_id.trim().is_empty() {
             placeholders += 1;
-            token.authorization_id = format!("{UNREADABLE_ID_PREFIX}{placeholders}");
+            token.authorization_id = format!("{UNREADABLE_ID_PREFIX}{placeholders}").into();
             if token.unreadable.is_none() {
                 token.unreadable = Some("authorizationId: missing or empty".into());
             }

@@ -31,4 +31,7 @@ pub mod selection;
 pub mod service;
 pub mod shard;
 pub mod tenant;
+pub mod text;
 pub mod trend;
+
+pub use text::Text;

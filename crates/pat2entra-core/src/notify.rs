@@ -93,7 +93,9 @@ pub fn build(record: &ScanRecord, selectors: &Selectors) -> Result<Notification,
             .items
             .iter()
             .filter(|i| {
-                chosen.as_ref().is_none_or(|c| c.contains(&(owner.descriptor.clone(), i.authorization_id.clone())))
+                chosen
+                    .as_ref()
+                    .is_none_or(|c| c.contains(&(owner.descriptor.to_string(), i.authorization_id.to_string())))
             })
             .collect();
         if items.is_empty() {
@@ -472,7 +474,7 @@ mod tests {
             authorization_id: id.into(),
             owner: owner.into(),
             display_name: name.into(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            scopes: scopes.iter().map(|s| crate::Text::from(*s)).collect(),
             all_organizations: false,
             target_accounts: vec!["org".into()],
             valid_from: Some(now - Duration::days(30)),

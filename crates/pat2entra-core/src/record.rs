@@ -290,7 +290,8 @@ impl ScanRecord {
         let Some(reader) = open_limited(path, MAX_SAVED_SCAN, "saved scan")? else {
             return diagnose();
         };
-        match serde_json::from_reader::<_, ScanRecord>(reader) {
+        // Inside `interned`: each descriptor, id and repeated value is one allocation.
+        match crate::text::interned(|| serde_json::from_reader::<_, ScanRecord>(reader)) {
             Ok(record) if readable(u64::from(record.schema_version)) => Ok(record.upgraded()),
             Ok(record) => Err(LoadError::Version { name, found: record.schema_version.to_string() }),
             // The same bytes, now in memory, for a message that locates the problem.
@@ -332,7 +333,9 @@ impl ScanRecord {
             }
             None => return Err(LoadError::NoSchemaVersion { name: name.to_string() }),
         }
-        serde_json::from_slice::<ScanRecord>(bytes).map(ScanRecord::upgraded).map_err(|e| located(e, ""))
+        crate::text::interned(|| serde_json::from_slice::<ScanRecord>(bytes))
+            .map(ScanRecord::upgraded)
+            .map_err(|e| located(e, ""))
     }
 
     /// A record of an older readable version, as the current version: the fields it lacks
@@ -409,7 +412,7 @@ mod lookup_tests {
         assert!(record.summary.flagged_tokens >= 1);
         // A record written before usages named their owner: the id alone matches.
         for u in &mut record.usage {
-            u.owner.clear();
+            u.owner = crate::Text::default();
         }
         let reloaded: ScanRecord = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
         assert!(reloaded.usage("aad.b", "x").is_some());

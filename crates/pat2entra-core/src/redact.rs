@@ -250,6 +250,13 @@ impl<'k> Scrubber<'k> {
         }
     }
 
+    /// A shared text is replaced only when it changes (equal texts stay shared).
+    pub fn scrub_text(&self, text: &mut crate::Text) {
+        if let Some(clean) = self.changed(text) {
+            *text = clean.into();
+        }
+    }
+
     /// The scrubbed text, or `None` when nothing had to change (no allocation).
     fn changed(&self, text: &str) -> Option<String> {
         let phrased = self.phrases(text);
@@ -529,24 +536,28 @@ fn scrub_word(text: &str, start: usize, end: usize, edits: &mut Edits<'_>, mail:
 pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
     // One HMAC per owner, whatever the number of tokens and findings that name it. Owners that
     // failed or own tokens without being listed get their pseudonym too.
-    let mut pseudonyms: HashMap<String, String> = HashMap::with_capacity(record.owners.len());
+    // Each pseudonym is one shared `Text`: every token, finding and usage of the owner names it.
+    let mut pseudonyms: HashMap<crate::Text, crate::Text> = HashMap::with_capacity(record.owners.len());
     // In the order of the record, so that which of two values equal but for case wins is the
     // same in every run.
-    let mut descriptors: Vec<String> = Vec::with_capacity(record.owners.len());
+    let mut descriptors: Vec<crate::Text> = Vec::with_capacity(record.owners.len());
     for descriptor in record
         .owners
         .iter()
-        .map(|o| &o.descriptor)
-        .chain(record.coverage.owners_failed.iter().map(|f| &f.descriptor))
-        .chain(record.tokens.iter().map(|t| &t.owner))
-        .chain(record.findings.iter().filter(|f| !f.is_organization()).map(|f| &f.owner))
+        .map(|o| o.descriptor.as_str())
+        .chain(record.coverage.owners_failed.iter().map(|f| f.descriptor.as_str()))
+        .chain(record.tokens.iter().map(|t| t.owner.as_str()))
+        .chain(record.findings.iter().filter(|f| !f.is_organization()).map(|f| f.owner.as_str()))
     {
         if !pseudonyms.contains_key(descriptor) {
-            pseudonyms.insert(descriptor.clone(), key.owner(descriptor));
-            descriptors.push(descriptor.clone());
+            let descriptor = crate::Text::from(descriptor);
+            pseudonyms.insert(descriptor.clone(), key.owner(&descriptor).into());
+            descriptors.push(descriptor);
         }
     }
-    let pseudonym_of = |descriptor: &str| pseudonyms.get(descriptor).cloned().unwrap_or_else(|| key.owner(descriptor));
+    let pseudonym_of = |descriptor: &str| -> crate::Text {
+        pseudonyms.get(descriptor).cloned().unwrap_or_else(|| key.owner(descriptor).into())
+    };
 
     let mut identities: Vec<(String, String)> = Vec::with_capacity(record.owners.len() * 4 + pseudonyms.len());
     // Values shorter than `min_chars` are not looked for in texts (the fields are replaced anyway).
@@ -556,7 +567,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
     };
     for owner in &record.owners {
-        let pseudonym = &pseudonyms[&owner.descriptor];
+        let pseudonym = &pseudonyms[owner.descriptor.as_str()];
         add(&owner.principal_name, pseudonym, 4);
         if let Some(mail) = &owner.mail {
             add(mail, &format!("{pseudonym}@{MAIL_DOMAIN}"), 3);
@@ -586,8 +597,8 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         } = owner;
         let pseudonym = pseudonym_of(descriptor);
         *mail = mail.as_ref().map(|_| format!("{pseudonym}@{MAIL_DOMAIN}"));
-        *display_name = pseudonym.clone();
-        *principal_name = pseudonym.clone();
+        *display_name = pseudonym.to_string();
+        *principal_name = pseudonym.to_string();
         *descriptor = pseudonym;
     }
     for token in &mut record.tokens {
@@ -677,13 +688,13 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         // Owner descriptors among the ids become their pseudonyms; authorization ids stay.
         for id in ids {
             if let Some(pseudonym) = pseudonyms.get(id.as_str()) {
-                *id = pseudonym.clone();
+                *id = pseudonym.to_string();
             }
         }
     }
     for gap in owners_failed {
         let crate::inventory::OwnerFailure { descriptor, error } = gap;
-        *descriptor = pseudonym_of(descriptor);
+        *descriptor = pseudonym_of(descriptor).to_string();
         scrubber.scrub_in_place(error);
     }
     // Evidence: why a source could not be read is free text (an error may name the signed-in
@@ -717,7 +728,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
         let crate::guidance::Inference { use_id: _, confidence: _, evidence } = inference;
         for evidence in evidence {
-            scrubber.scrub_in_place(evidence);
+            scrubber.scrub_text(evidence);
         }
     }
     // Redacting a redacted record chains two keys: comparable only when both were.

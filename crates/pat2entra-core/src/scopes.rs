@@ -351,8 +351,19 @@ pub fn split(raw: &str) -> impl Iterator<Item = &str> {
 
 /// Every scope of a token's list, split again with [`split`] so that an element such as
 /// `"vso.code,app_token"` (a saved scan written before splitting was fixed) is judged right.
-pub fn each(scopes: &[String]) -> impl Iterator<Item = &str> {
-    scopes.iter().flat_map(|s| split(s))
+pub fn each<S: AsRef<str>>(scopes: &[S]) -> impl Iterator<Item = &str> {
+    scopes.iter().flat_map(|s| split(s.as_ref()))
+}
+
+/// A scope string as a shared [`Text`](crate::Text): one allocation per catalog scope for the
+/// whole process (the catalog's spelling only; any other string is interned like any `Text`).
+pub fn shared(scope: &str) -> crate::Text {
+    static SHARED: std::sync::OnceLock<std::collections::HashMap<&'static str, crate::Text>> =
+        std::sync::OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        CATALOG.iter().map(|s| s.scope).chain([FULL_ACCESS]).map(|s| (s, crate::Text::from(s))).collect()
+    });
+    shared.get(scope).cloned().unwrap_or_else(|| crate::Text::intern(scope))
 }
 
 /// Whether a scope string is the full-access value `app_token` (any case).

@@ -147,7 +147,9 @@ pub fn select(record: &ScanRecord, selectors: &Selectors) -> Result<Selection, S
         }
         plan.owners
             .iter()
-            .flat_map(|o| o.items.iter().map(|i| ((o.descriptor.clone(), i.authorization_id.clone()), i.wave.as_str())))
+            .flat_map(|o| {
+                o.items.iter().map(|i| ((o.descriptor.clone(), i.authorization_id.to_string()), i.wave.as_str()))
+            })
             .collect()
     };
     let ids: HashSet<String> = selectors.ids.iter().map(|i| i.to_ascii_lowercase()).collect();
@@ -188,7 +190,7 @@ pub fn select(record: &ScanRecord, selectors: &Selectors) -> Result<Selection, S
             continue;
         }
         if !selectors.waves.is_empty() {
-            let wave = waves.get(&(token.owner.clone(), token.authorization_id.clone()));
+            let wave = waves.get(&(token.owner.to_string(), token.authorization_id.to_string()));
             if !wave.is_some_and(|w| selectors.waves.iter().any(|s| s.eq_ignore_ascii_case(w))) {
                 continue;
             }
@@ -200,8 +202,8 @@ pub fn select(record: &ScanRecord, selectors: &Selectors) -> Result<Selection, S
             }
         }
         selection.chosen.push(Chosen {
-            authorization_id: token.authorization_id.clone(),
-            owner: token.owner.clone(),
+            authorization_id: token.authorization_id.to_string(),
+            owner: token.owner.to_string(),
             owner_label: record.owner_label(&token.owner),
             name: token.display_name.clone(),
             kind: token.kind,

@@ -382,7 +382,7 @@ mod tests {
             owner: "aad.o".into(),
             scopes: vec!["vso.code".into()],
             all_organizations: targets.is_empty(),
-            target_accounts: targets.iter().map(|t| t.to_string()).collect(),
+            target_accounts: targets.iter().map(|t| crate::Text::from(*t)).collect(),
             is_valid: true,
             ..Token::default()
         };

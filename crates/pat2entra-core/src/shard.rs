@@ -450,7 +450,7 @@ fn merge_owners(parts: &[(&str, &ScanRecord)], count: u32, rules: MergeRules<'_>
             if belongs != k {
                 return Err(MergeError::Foreign {
                     name: name.to_string(),
-                    owner: token.owner.clone(),
+                    owner: token.owner.to_string(),
                     belongs: belongs as u32 + 1,
                 });
             }
@@ -707,7 +707,7 @@ mod tests {
     fn org(name: &str, ids: &[(&str, bool)], shard: Option<Shard>) -> ScanRecord {
         use crate::inventory::Coverage;
         let owner = Owner {
-            descriptor: format!("aad.{name}"),
+            descriptor: format!("aad.{name}").into(),
             principal_name: "ada@contoso.com".into(),
             display_name: "Ada".into(),
             origin: "aad".into(),

@@ -153,7 +153,8 @@ fn shared_credentials(organizations: &[ScanRecord]) -> Vec<SharedCredential> {
     let mut seen: BTreeMap<&str, (String, BTreeSet<&str>)> = BTreeMap::new();
     for record in organizations {
         for token in &record.tokens {
-            let owner = record.owner(&token.owner).map_or_else(|| token.owner.clone(), |o| o.principal_name.clone());
+            let owner =
+                record.owner(&token.owner).map_or_else(|| token.owner.to_string(), |o| o.principal_name.clone());
             seen.entry(&token.authorization_id)
                 .or_insert_with(|| (owner, BTreeSet::new()))
                 .1
@@ -250,8 +251,8 @@ impl AnyRecord {
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         match serde_json::from_slice::<Probe>(bytes) {
             Ok(Probe { kind: Some(RecordKind::Tenant) }) => {
-                let record: TenantRecord =
-                    serde_json::from_slice(bytes).map_err(|e| crate::record::load_error(bytes, name, &e, ""))?;
+                let record: TenantRecord = crate::text::interned(|| serde_json::from_slice(bytes))
+                    .map_err(|e| crate::record::load_error(bytes, name, &e, ""))?;
                 if !crate::record::readable(u64::from(record.schema_version)) {
                     return Err(LoadError::Version {
                         name: name.to_string(),
@@ -439,7 +440,7 @@ mod tests {
 
     fn org(name: &str, tokens: &[(&str, bool)]) -> ScanRecord {
         let owner = Owner {
-            descriptor: format!("aad.{name}"),
+            descriptor: format!("aad.{name}").into(),
             principal_name: "ada@contoso.com".into(),
             display_name: "Ada".into(),
             origin: "aad".into(),

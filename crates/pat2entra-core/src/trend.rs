@@ -277,7 +277,7 @@ impl Observation {
             .owners
             .iter()
             .filter(|o| !failed.contains(o.descriptor.as_str()))
-            .map(|o| o.descriptor.clone())
+            .map(|o| o.descriptor.to_string())
             .collect();
         let mut open = [0usize; 5];
         for (i, severity) in Severity::ALL.iter().enumerate() {
@@ -308,13 +308,13 @@ impl Observation {
                 open,
                 suppressed: record.summary.suppressed_findings,
             },
-            owners: record.owners.iter().map(|o| (o.descriptor.clone(), o.principal_name.clone())).collect(),
+            owners: record.owners.iter().map(|o| (o.descriptor.to_string(), o.principal_name.clone())).collect(),
             credentials: record
                 .tokens
                 .iter()
                 .map(|t| CredentialFacts {
-                    owner: t.owner.clone(),
-                    authorization_id: t.authorization_id.clone(),
+                    owner: t.owner.to_string(),
+                    authorization_id: t.authorization_id.to_string(),
                     kind: t.kind,
                     valid_from: t.valid_from,
                     valid_to: t.valid_to,
@@ -328,8 +328,8 @@ impl Observation {
                 .iter()
                 .map(|f| FindingFacts {
                     key: FindingKey {
-                        owner: f.owner.clone(),
-                        authorization_id: f.authorization_id.clone(),
+                        owner: f.owner.to_string(),
+                        authorization_id: f.authorization_id.to_string(),
                         rule: f.rule.to_string(),
                     },
                     severity: f.severity,
@@ -788,7 +788,7 @@ mod tests {
         let owners: Vec<Owner> = ["ada", "bob"]
             .iter()
             .map(|n| Owner {
-                descriptor: format!("aad.{n}"),
+                descriptor: format!("aad.{n}").into(),
                 principal_name: format!("{n}@x.com"),
                 ..Default::default()
             })
@@ -797,7 +797,7 @@ mod tests {
             .iter()
             .map(|(owner, id)| Token {
                 authorization_id: (*id).into(),
-                owner: format!("aad.{owner}"),
+                owner: format!("aad.{owner}").into(),
                 scopes: vec!["app_token".into()],
                 target_accounts: vec!["x".into()],
                 valid_from: Some(at(1)),

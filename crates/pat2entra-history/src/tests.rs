@@ -9,7 +9,7 @@ fn at(day: u32) -> DateTime<Utc> {
 
 fn owner(name: &str) -> Owner {
     Owner {
-        descriptor: format!("aad.{name}"),
+        descriptor: format!("aad.{name}").into(),
         principal_name: format!("{name}@contoso.com"),
         display_name: name.into(),
         origin: "aad".into(),
@@ -21,7 +21,7 @@ fn owner(name: &str) -> Owner {
 fn token(owner: &str, id: &str, full: bool, valid: bool) -> Token {
     Token {
         authorization_id: id.into(),
-        owner: format!("aad.{owner}"),
+        owner: format!("aad.{owner}").into(),
         display_name: format!("token {id}"),
         scopes: vec![if full { "app_token" } else { "vso.code" }.into()],
         target_accounts: vec!["contoso".into()],

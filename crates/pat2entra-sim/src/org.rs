@@ -57,15 +57,18 @@ pub enum TimeFormat {
 
 impl SimToken {
     /// The token as a scan of the simulator would record it (for tests and benchmarks that
-    /// need an inventory without going through HTTP).
-    pub fn to_inventory(&self, owner: &str) -> pat2entra_core::inventory::Token {
+    /// need an inventory without going through HTTP). Shares what the scanner shares: pass the
+    /// owner's own `Text`; scopes are the catalog's; organization ids are shared inside
+    /// `pat2entra_core::text::interned`.
+    pub fn to_inventory(&self, owner: impl Into<pat2entra_core::Text>) -> pat2entra_core::inventory::Token {
+        use pat2entra_core::Text;
         pat2entra_core::inventory::Token {
-            authorization_id: self.authorization_id.clone(),
-            owner: owner.to_string(),
+            authorization_id: self.authorization_id.as_str().into(),
+            owner: owner.into(),
             display_name: self.display_name.clone().unwrap_or_default(),
-            scopes: self.scope.split_whitespace().map(str::to_string).collect(),
+            scopes: self.scope.split_whitespace().map(pat2entra_core::scopes::shared).collect(),
             all_organizations: self.target_accounts.is_none(),
-            target_accounts: self.target_accounts.clone().unwrap_or_default(),
+            target_accounts: self.target_accounts.iter().flatten().map(|id| Text::intern(id)).collect(),
             valid_from: Some(self.valid_from),
             valid_to: Some(self.valid_to),
             is_valid: self.is_valid,

@@ -181,7 +181,8 @@ fn open_at(
     let existing = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
     let bytes = if existing { read_limited(path, MAX_CHECKPOINT, "checkpoint")? } else { Vec::new() };
     let (header_line, lines, finished) = if existing {
-        read(&bytes, settings, now).map_err(|reason| CheckpointError::Unusable { path: path.clone(), reason })?
+        pat2entra_core::text::interned(|| read(&bytes, settings, now))
+            .map_err(|reason| CheckpointError::Unusable { path: path.clone(), reason })?
     } else {
         let header = Header { format: FORMAT.into(), version: VERSION, params: settings.params.clone(), started: now };
         let json = serde_json::to_string(&header).expect("headers serialize");

@@ -23,7 +23,6 @@ use pat2entra_core::service::{Observations, ServiceBehaviour};
 use pat2entra_core::shard::{AuditJoin, OwnerFilter, PartCoverage};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Added to a Token Admin 404 when membership was not read.
 const NOT_FOUND_HINT: &str =
@@ -318,7 +317,7 @@ pub async fn scan(
     failures.sort_by_key(|(i, _)| *i);
     let owners_failed = failures
         .into_iter()
-        .map(|(i, error)| OwnerFailure { descriptor: owners[i].descriptor.clone(), error })
+        .map(|(i, error)| OwnerFailure { descriptor: owners[i].descriptor.to_string(), error })
         .collect();
     let owners_scanned = per_owner.iter().filter(|t| t.is_some()).count();
     for (owner, member) in owners.iter_mut().zip(members) {
@@ -397,7 +396,7 @@ pub async fn scan(
 #[derive(Debug, Clone)]
 struct Work {
     owner: usize,
-    descriptor: Arc<str>,
+    descriptor: pat2entra_core::Text,
     pats: bool,
     /// Ask membership before the PATs (no User Entitlements to infer it from).
     membership_first: bool,
@@ -436,7 +435,7 @@ impl Listing {
     fn add(&mut self, page: Vec<Owner>, want_membership: bool, want_ssh: bool, membership_first: bool) -> Vec<Work> {
         let mut work = Vec::new();
         for owner in page {
-            let descriptor: Arc<str> = Arc::from(owner.descriptor.as_str());
+            let descriptor = owner.descriptor.clone();
             let (i, new) = self.owners.add(owner);
             if !new {
                 continue;
@@ -487,7 +486,7 @@ struct OwnerRead {
 /// (`bnd`, `svc`), is an answer ("no tokens"), not a gap.
 async fn read_owner(
     client: &AdoClient,
-    descriptor: &str,
+    descriptor: &pat2entra_core::Text,
     work: &Work,
     page_size: u32,
     (membership_gate, ssh_gate): (&evidence::Gate, &evidence::Gate),
@@ -498,7 +497,7 @@ async fn read_owner(
         None
     };
     let kind = descriptor.split('.').next().unwrap_or_default().to_ascii_lowercase();
-    let pats = if work.pats { Some(client.list_pats(descriptor, page_size).await) } else { None };
+    let pats = if work.pats { Some(client.list_pats(descriptor.clone(), page_size).await) } else { None };
     if member.is_none()
         && work.membership_on_404
         && matches!(pats, Some(Err(AdoError::Status { status: 404, .. })))
@@ -516,7 +515,7 @@ async fn read_owner(
     let answered = |result: Result<Vec<Token>, AdoError>| match result {
         Err(e) if holds_none(&e) => {
             tracing::debug!(
-                owner = descriptor,
+                owner = descriptor.as_str(),
                 "Token Admin: {e}; read as no tokens (not a member, or a kind without PATs)"
             );
             Ok(Vec::new())

@@ -1,5 +1,6 @@
 //! What a PAT is used for, inferred from its scopes and display name, with the evidence.
 
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 
 /// Uses pat2entra can recognise. Ids are stable (they appear in JSON and the guidance catalog).
@@ -149,9 +150,9 @@ pub enum Confidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inference {
     #[serde(rename = "use")]
-    pub use_id: String,
+    pub use_id: Text,
     pub confidence: Confidence,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<Text>,
 }
 
 /// The display-name words, lower case, with spaces around each for phrase matching.
@@ -175,7 +176,7 @@ fn name_matches(hint: &str, words: &[String], phrase: &str) -> bool {
 }
 
 /// Infers the use of a token from its scopes and display name.
-pub fn infer(scopes: &[String], display_name: &str) -> Inference {
+pub fn infer<S: AsRef<str>>(scopes: &[S], display_name: &str) -> Inference {
     let mut scores: Vec<(usize, u32)> = Vec::new();
     let mut evidence_of: Vec<Vec<String>> = vec![Vec::new(); USES.len()];
     let index = |id: &str| USES.iter().position(|(u, _)| *u == id).expect("hint names a known use");
@@ -228,7 +229,7 @@ pub fn infer(scopes: &[String], display_name: &str) -> Inference {
         if crate::scopes::each(scopes).any(crate::scopes::is_full_access) {
             evidence = vec!["full access (app_token) and no name hint".to_string()];
         }
-        return Inference { use_id: "unknown".into(), confidence: Confidence::Low, evidence };
+        return Inference { use_id: Text::intern("unknown"), confidence: Confidence::Low, evidence: shared(evidence) };
     };
     let runner_up = scores.get(1).map_or(0, |(_, s)| *s);
     let by_name = named.contains(&best);
@@ -246,7 +247,13 @@ pub fn infer(scopes: &[String], display_name: &str) -> Inference {
         let (other, _) = scores[1];
         evidence.push(format!("ambiguous: also fits {}", USES[other].1));
     }
-    Inference { use_id: USES[best].0.to_string(), confidence, evidence }
+    Inference { use_id: Text::intern(USES[best].0), confidence, evidence: shared(evidence) }
+}
+
+/// The lines of evidence as `Text`s: many tokens have the same ones, and within
+/// [`interned`](crate::text::interned) (as `advise` runs) they share them.
+fn shared(evidence: Vec<String>) -> Vec<Text> {
+    evidence.iter().map(|e| Text::intern(e)).collect()
 }
 
 #[cfg(test)]
@@ -302,8 +309,8 @@ mod tests {
     #[test]
     fn evidence_names_scopes_and_name_words() {
         let got = case("vso.packaging_write", "nuget push");
-        assert!(got.evidence.contains(&"scope vso.packaging_write".to_string()), "{:?}", got.evidence);
-        assert!(got.evidence.contains(&"name contains 'nuget'".to_string()), "{:?}", got.evidence);
+        assert!(got.evidence.contains(&crate::Text::from("scope vso.packaging_write")), "{:?}", got.evidence);
+        assert!(got.evidence.contains(&crate::Text::from("name contains 'nuget'")), "{:?}", got.evidence);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub use inference::{Confidence, Inference, USES, infer};
 
 use crate::finding::Finding;
 use crate::inventory::Inventory;
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
@@ -18,7 +19,7 @@ const CATALOG: &str = include_str!("catalog.toml");
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Guidance {
-    pub id: String,
+    pub id: Text,
     /// Inferred uses it serves.
     #[serde(default)]
     pub uses: Vec<String>,
@@ -56,14 +57,14 @@ struct CatalogFile {
 /// The use pat2entra inferred for a token, and the guidance that follows from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
-    pub authorization_id: String,
+    pub authorization_id: Text,
     /// Descriptor of the token's owner: an id listed under two owners is two tokens. (Empty in
     /// records written before it existed.)
     #[serde(default)]
-    pub owner: String,
+    pub owner: Text,
     #[serde(flatten)]
     pub inference: Inference,
-    pub guidance: String,
+    pub guidance: Text,
 }
 
 /// Every guidance entry (parsed once; the catalog's validity is checked by tests).
@@ -95,16 +96,19 @@ pub fn for_rule(rule: &str) -> Option<&'static Guidance> {
 }
 
 /// Infers every token's use, and gives every finding its guidance id. Pure.
+/// Usages share their ids with their tokens, and equal lines of evidence with each other.
 pub fn advise(inventory: &Inventory, findings: &mut [Finding]) -> Vec<TokenUsage> {
-    let usage: Vec<TokenUsage> = inventory
-        .tokens
-        .iter()
-        .map(|t| {
-            let inference = infer(&t.scopes, &t.display_name);
-            let guidance = for_use(&inference.use_id).id.clone();
-            TokenUsage { authorization_id: t.authorization_id.clone(), owner: t.owner.clone(), inference, guidance }
-        })
-        .collect();
+    let usage: Vec<TokenUsage> = crate::text::interned(|| {
+        inventory
+            .tokens
+            .iter()
+            .map(|t| {
+                let inference = infer(&t.scopes, &t.display_name);
+                let guidance = for_use(&inference.use_id).id.clone();
+                TokenUsage { authorization_id: t.authorization_id.clone(), owner: t.owner.clone(), inference, guidance }
+            })
+            .collect()
+    });
     let by_token: HashMap<(&str, &str), &TokenUsage> =
         usage.iter().map(|u| ((u.owner.as_str(), u.authorization_id.as_str()), u)).collect();
     for f in findings.iter_mut() {

@@ -31,15 +31,15 @@ pub fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             let row = [
                 owner.principal_name.clone(),
                 owner.display_name.clone(),
-                item.authorization_id.clone(),
+                item.authorization_id.to_string(),
                 item.token_name.clone(),
                 item.wave.as_str().to_string(),
                 item.due.to_string(),
                 item.severity.map(|s| s.to_string()).unwrap_or_default(),
                 item.rules.join(" "),
                 item.revoke_now.clone().unwrap_or_else(|| item.action.replace('`', "")),
-                item.guidance.clone(),
-                item.use_id.clone(),
+                item.guidance.to_string(),
+                item.use_id.to_string(),
                 owner.descriptor.clone(),
                 item.kind.as_str().to_string(),
                 item.last_seen

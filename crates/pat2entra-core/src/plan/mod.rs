@@ -58,17 +58,17 @@ const NEXT_DAYS: u64 = 30;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanItem {
-    pub authorization_id: String,
+    pub authorization_id: crate::Text,
     pub token_name: String,
     pub wave: Wave,
     pub due: NaiveDate,
     /// Worst open finding, if any.
     pub severity: Option<Severity>,
     pub rules: Vec<String>,
-    pub guidance: String,
+    pub guidance: crate::Text,
     pub action: String,
     /// Inferred use and confidence.
-    pub use_id: String,
+    pub use_id: crate::Text,
     pub confidence: String,
     /// A PAT or an SSH key.
     pub kind: CredentialKind,
@@ -242,8 +242,8 @@ pub fn build(record: &ScanRecord) -> Plan {
             // Nothing to set up before revoking what is revoked now.
             let mut set_up_first: Vec<String> = Vec::new();
             for item in items.iter().filter(|i| i.wave != Wave::RevokeNow) {
-                if !set_up_first.contains(&item.guidance) {
-                    set_up_first.push(item.guidance.clone());
+                if !set_up_first.iter().any(|g| *g == item.guidance) {
+                    set_up_first.push(item.guidance.to_string());
                 }
             }
             let owner = record.owner(descriptor);

@@ -78,7 +78,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         let row = [
             f.severity.to_string(),
             f.rule.to_string(),
-            f.authorization_id.clone(),
+            f.authorization_id.to_string(),
             token.map(|t| t.display_name.clone()).unwrap_or_default(),
             owner.map(|o| o.principal_name.clone()).unwrap_or_default(),
             owner.map(|o| o.display_name.clone()).unwrap_or_default(),
@@ -87,7 +87,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             date(token.and_then(|t| t.valid_from)),
             date(token.and_then(|t| t.valid_to)),
             f.message.clone(),
-            f.owner.clone(),
+            f.owner.to_string(),
             f.is_suppressed().to_string(),
             f.suppressed
                 .as_ref()
@@ -96,7 +96,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
                     format!("#{} {trace} until {}: {}", s.exception, s.expires, s.reason)
                 })
                 .unwrap_or_default(),
-            f.guidance.clone().unwrap_or_default(),
+            f.guidance.as_deref().unwrap_or_default().to_string(),
             f.guidance.as_deref().and_then(|id| record.guidance(id)).map(|g| g.action.clone()).unwrap_or_default(),
             kind,
             last_seen,
@@ -190,7 +190,7 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
         let [kind, last_seen, last_seen_action] = credential_evidence(record, Some(t));
         let [owner_last_accessed, owner_member] = owner_evidence(owner);
         let row = [
-            t.authorization_id.clone(),
+            t.authorization_id.to_string(),
             t.display_name.clone(),
             owner.map(|o| o.principal_name.clone()).unwrap_or_default(),
             owner.map(|o| o.display_name.clone()).unwrap_or_default(),
@@ -202,9 +202,9 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
             t.lifetime_days().map(|d| d.to_string()).unwrap_or_default(),
             findings.and_then(|f| f.iter().map(|f| f.severity).max()).map(|s| s.to_string()).unwrap_or_default(),
             findings.map(|f| f.iter().map(|f| f.rule.as_ref()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
-            usage.map(|u| u.inference.use_id.clone()).unwrap_or_default(),
-            usage.map(|u| u.guidance.clone()).unwrap_or_default(),
-            t.owner.clone(),
+            usage.map(|u| u.inference.use_id.to_string()).unwrap_or_default(),
+            usage.map(|u| u.guidance.to_string()).unwrap_or_default(),
+            t.owner.to_string(),
             kind,
             last_seen,
             last_seen_action,
@@ -238,7 +238,7 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
         row[4] = "organization".into();
         row[10] = f.severity.to_string();
         row[11] = f.rule.to_string();
-        row[13] = f.guidance.clone().unwrap_or_default();
+        row[13] = f.guidance.as_deref().unwrap_or_default().to_string();
         writer.write_record(row.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
     for line in evidence_notes(record) {

@@ -247,7 +247,7 @@ struct Upn<'p> {
 
 struct TokenCell<'p> {
     name: &'p str,
-    scopes: &'p [String],
+    scopes: &'p [crate::Text],
     global: bool,
     /// An SSH key, not a PAT.
     ssh: bool,
@@ -256,7 +256,7 @@ struct TokenCell<'p> {
 struct UsedFor<'p> {
     name: &'p str,
     confidence: &'static str,
-    evidence: &'p [String],
+    evidence: &'p [crate::Text],
 }
 
 enum Action<'p> {
@@ -1475,7 +1475,7 @@ mod tests {
             authorization_id: id.into(),
             owner: owner.into(),
             display_name: format!("token {id}"),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            scopes: scopes.iter().map(|s| crate::Text::from(*s)).collect(),
             all_organizations: global,
             target_accounts: if global { vec![] } else { vec!["org".into()] },
             valid_from: Some(to - Duration::days(lifetime)),

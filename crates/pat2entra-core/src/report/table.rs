@@ -407,8 +407,8 @@ mod tests {
         use crate::rules::RuleSet;
         let tokens: Vec<Token> = (0..CHUNK_ROWS + 300)
             .map(|i| Token {
-                authorization_id: format!("id-{i}"),
-                owner: format!("aad.{}", i % 700),
+                authorization_id: format!("id-{i}").into(),
+                owner: format!("aad.{}", i % 700).into(),
                 display_name: format!("token {} {i}", "x".repeat(i % 37)),
                 scopes: vec!["app_token".into()],
                 target_accounts: vec!["o".into()],

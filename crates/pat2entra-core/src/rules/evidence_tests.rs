@@ -133,7 +133,7 @@ fn evidence_findings(inventory: &Inventory, rules: &RuleSet) -> BTreeSet<(String
         .findings
         .into_iter()
         .filter(|f| !f.is_suppressed() && EVIDENCE_RULES.contains(&f.rule.as_ref()))
-        .map(|f| (f.rule.into_owned(), f.authorization_id))
+        .map(|f| (f.rule.into_owned(), f.authorization_id.to_string()))
         .collect()
 }
 
@@ -278,7 +278,7 @@ fn evidence_rules_judge_the_same_on_many_threads() {
         .flat_map(|i| {
             base.tokens.iter().map(move |t| {
                 let mut t = t.clone();
-                t.authorization_id = format!("{}-{i}", t.authorization_id);
+                t.authorization_id = format!("{}-{i}", t.authorization_id).into();
                 t
             })
         })

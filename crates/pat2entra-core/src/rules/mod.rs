@@ -16,6 +16,7 @@ pub use exceptions::{Exception, ExceptionReport, ExceptionStatus, Suppression};
 
 use crate::finding::{Finding, FindingScope, Severity};
 use crate::inventory::{Inventory, Owner};
+use crate::text::Text;
 use checks::{Check, Subject};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -272,8 +273,8 @@ impl RuleSet {
             let mut finding = Finding {
                 rule: rule.id.as_str().into(),
                 severity: rule.severity,
-                authorization_id: String::new(),
-                owner: String::new(),
+                authorization_id: Text::default(),
+                owner: Text::default(),
                 message,
                 suppressed: None,
                 guidance: None,
@@ -294,8 +295,8 @@ impl RuleSet {
                     findings.push(Finding {
                         rule: expired_rule.id.as_str().into(),
                         severity: expired_rule.severity,
-                        authorization_id: String::new(),
-                        owner: String::new(),
+                        authorization_id: Text::default(),
+                        owner: Text::default(),
                         message: format!(
                             "exception #{} (line {}: {}) expired on {}; its findings count again",
                             exception.number, exception.line, exception.reason, exception.expires
@@ -598,8 +599,8 @@ mod sort_tests {
             .map(|i| Finding {
                 rule: rules[next(4)].into(),
                 severity: severities[next(5)],
-                authorization_id: format!("t{}", next(300)),
-                owner: format!("aad.{}", next(40)),
+                authorization_id: format!("t{}", next(300)).into(),
+                owner: format!("aad.{}", next(40)).into(),
                 message: format!("m{i}"),
                 suppressed: None,
                 guidance: None,

@@ -25,7 +25,7 @@ fn token(id: &str, scopes: &[&str], age: i64, lifetime: i64) -> Token {
         authorization_id: id.into(),
         owner: "aad.alice".into(),
         display_name: id.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        scopes: scopes.iter().map(|s| crate::Text::from(*s)).collect(),
         all_organizations: false,
         target_accounts: vec!["org".into()],
         valid_from: Some(from),
@@ -59,7 +59,7 @@ fn flagged(rules: &str, tokens: Vec<Token>) -> Vec<(String, String)> {
         .findings
         .into_iter()
         .filter(|f| !f.is_suppressed())
-        .map(|f| (f.rule.into_owned(), f.authorization_id))
+        .map(|f| (f.rule.into_owned(), f.authorization_id.to_string()))
         .collect();
     out.sort();
     out
@@ -306,7 +306,7 @@ fn large_inventories_judged_in_parallel_give_the_same_findings_as_one_thread() {
     big.tokens = (0..(PARALLEL_FROM + 1000))
         .map(|n| {
             let mut t = template.tokens[n % 3].clone();
-            t.authorization_id = format!("{n:08}");
+            t.authorization_id = format!("{n:08}").into();
             t.owner = ["aad.alice", "aad.gone", "aad.svc"][n % 3].into();
             t
         })
@@ -393,7 +393,7 @@ fn arbitrary_token() -> impl proptest::strategy::Strategy<Value = Token> {
     )
         .prop_map(|(scopes, name, owner, from, to, is_valid, global)| {
             let mut t = token("", &[], 0, 0);
-            t.scopes = scopes;
+            t.scopes = scopes.into_iter().map(crate::Text::from).collect();
             t.display_name = name;
             t.owner = owner.into();
             t.valid_from = from;
@@ -425,7 +425,7 @@ proptest::proptest! {
         let tokens = tokens
             .into_iter()
             .enumerate()
-            .map(|(i, t)| Token { authorization_id: format!("t{i}"), ..t })
+            .map(|(i, t)| Token { authorization_id: format!("t{i}").into(), ..t })
             .collect();
         let inv = inventory(tokens);
         let a = rules.evaluate(&inv, now());
