@@ -2,7 +2,8 @@
 //! `diff` over a record of 100,000 users (the simulator's generated organization, judged).
 //!
 //!     cargo bench --bench reports          # PAT2ENTRA_BENCH_USERS=20000 for a smaller record
-//!     # PAT2ENTRA_BENCH_ONLY=csv: only those commands; PAT2ENTRA_BENCH_KEEP=DIR: keep the records
+//!     # PAT2ENTRA_BENCH_ONLY=csv: only those commands; PAT2ENTRA_BENCH_KEEP=DIR: keep the records;
+//!     # PAT2ENTRA_BENCH_BIN=PATH: measure that pat2entra binary instead
 //!
 //! Each command runs in a process of its own, its output to a file; printed: wall time, CPU
 //! (user + system) and peak RSS of that process (`wait4`), the output's size, and the load
@@ -25,16 +26,22 @@ fn main() {
     let base = keep.as_deref().unwrap_or(dir.path());
     let new = base.join("new.json");
     let old = base.join("old.json");
-    let org = common::organization(users);
-    println!("organization: {} tokens", org.tokens.len());
-    let rules = RuleSet::default_rules();
-    // The older record: the same organization judged a month earlier (other findings, for diff).
-    for (path, as_of) in [(&new, common::as_of()), (&old, common::as_of() - chrono::Duration::days(30))] {
-        let record = ScanRecord::judge(common::inventory(&org.users, org.tokens.clone()), &rules, as_of);
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        report::render(&record, Format::Json, &RenderOptions::default(), &mut file).unwrap();
+    if let Some(users) = std::env::var("PAT2ENTRA_BENCH_BUILD").ok().and_then(|v| v.parse().ok()) {
+        return build(users, &new, &old);
     }
-    drop(org);
+    // The records are built by a child process (this bench again), so that this process stays
+    // small: a command's peak RSS as `wait4` reports it is at least its parent's RSS when it was
+    // forked (the kernel carries the high-water mark over `exec`). Built here, the records
+    // added about 180 MB to every figure.
+    let status = Command::new(std::env::current_exe().unwrap())
+        .env("PAT2ENTRA_BENCH_BUILD", users.to_string())
+        .env("PAT2ENTRA_BENCH_KEEP", base)
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the records failed");
+    // PAT2ENTRA_BENCH_BIN=PATH measures another build of pat2entra (an older one, to compare).
+    let binary = std::env::var_os("PAT2ENTRA_BENCH_BIN")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_BIN_EXE_pat2entra")), std::path::PathBuf::from);
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1e6;
     println!("record: {users} users, {:.1} MB of JSON", size(&new));
     println!("| command | wall (s) | CPU (s) | peak RSS (MB) | output (MB) | load average before |");
@@ -66,7 +73,7 @@ fn main() {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
         let _ = std::fs::remove_file(&out);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pat2entra"));
+        let mut command = Command::new(&binary);
         command.args(&args).arg("--out").arg(&out).env("PAT2ENTRA_REDACT_KEY", "bench-key-0123456789abcdef");
         let (wall, cpu, rss, status) = measure(&mut command);
         let shown: Vec<&str> = args
@@ -85,6 +92,19 @@ fn main() {
         if status != 0 {
             eprintln!("{}: exit status {status:#x}", shown.join(" "));
         }
+    }
+}
+
+/// The two records: the organization judged now (`new`) and a month earlier (`old`: other
+/// findings, for diff).
+fn build(users: usize, new: &Path, old: &Path) {
+    let org = common::organization(users);
+    println!("organization: {} tokens", org.tokens.len());
+    let rules = RuleSet::default_rules();
+    for (path, as_of) in [(new, common::as_of()), (old, common::as_of() - chrono::Duration::days(30))] {
+        let record = ScanRecord::judge(common::inventory(&org.users, org.tokens.clone()), &rules, as_of);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        report::render(&record, Format::Json, &RenderOptions::default(), &mut file).unwrap();
     }
 }
 
