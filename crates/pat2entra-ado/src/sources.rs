@@ -155,7 +155,9 @@ impl AdoClient {
         let pages =
             self.token_admin_pages(owner_descriptor, page_size, true, Api::Evidence { needs: NEEDS_SSH }).await?;
         let owner = pat2entra_core::Text::from(owner_descriptor);
-        Ok(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_ssh_key(owner.clone())).collect())
+        let mut keys = Vec::with_capacity(pages.iter().map(|p| p.value.len()).sum());
+        keys.extend(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_ssh_key(owner.clone())));
+        Ok(keys)
     }
 
     /// One page of `GET https://auditservice.dev.azure.com/{org}/_apis/audit/auditlog`

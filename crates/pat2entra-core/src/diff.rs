@@ -154,7 +154,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         owner: f.owner.clone(),
         owner_label: if f.is_organization() { ORGANIZATION_LABEL.to_string() } else { record.owner_label(&f.owner) },
         token_name: token_name(record, &f.owner, &f.authorization_id),
-        message: f.message.clone(),
+        message: f.message.to_string(),
         note,
     };
     let unread_in_old: std::collections::HashSet<&str> =

@@ -110,8 +110,9 @@ pub struct Finding {
     pub authorization_id: Text,
     /// Descriptor of the token's owner.
     pub owner: Text,
-    /// One line that explains the finding.
-    pub message: String,
+    /// One line that explains the finding. (Many findings share one text: "lifetime of 365
+    /// days, over the 90-day limit".)
+    pub message: Text,
     /// Set when an exception of the rules file accepts this finding: it stays in the record but
     /// does not count for `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +158,20 @@ impl Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_id_read_from_a_record_borrows_the_static_name_when_known() {
+        let read = |rule: &str| -> Finding {
+            serde_json::from_str(&format!(
+                r#"{{"rule":"{rule}","severity":"high","authorization_id":"a","owner":"aad.o","message":"m"}}"#
+            ))
+            .unwrap()
+        };
+        assert!(matches!(read("full-access").rule, Cow::Borrowed("full-access")));
+        assert!(matches!(read(crate::rules::UNREADABLE_TOKEN).rule, Cow::Borrowed(_)));
+        let later = read("a-rule-of-a-later-version");
+        assert!(matches!(&later.rule, Cow::Owned(id) if id == "a-rule-of-a-later-version"));
+    }
 
     #[test]
     fn severities_order_and_parse() {

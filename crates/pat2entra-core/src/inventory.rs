@@ -379,10 +379,17 @@ pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) 
         merge_versions(tokens)
     };
     let mut warnings = Vec::new();
-    let mut owners_of: HashMap<&str, Vec<&str>> = HashMap::with_capacity(kept.len());
+    // The owners of each id listed under more than one (rare): a count per id first, so that
+    // the common case holds no vector per token.
+    let mut listings: HashMap<&str, usize> = HashMap::with_capacity(kept.len());
     for t in &kept {
+        *listings.entry(t.authorization_id.as_str()).or_default() += 1;
+    }
+    let mut owners_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for t in kept.iter().filter(|t| listings[t.authorization_id.as_str()] > 1) {
         owners_of.entry(t.authorization_id.as_str()).or_default().push(t.owner.as_str());
     }
+    drop(listings);
     let mut shared_noted: HashSet<&str> = HashSet::new();
     for (t, (count, differ)) in kept.iter().zip(&listed) {
         if *count > 1 {
@@ -397,8 +404,9 @@ pub fn resolve_tokens(tokens: Vec<Token>) -> (Vec<Token>, Vec<CoverageWarning>) 
                 ids: vec![t.authorization_id.to_string(), t.owner.to_string()],
             });
         }
-        let owners = &owners_of[t.authorization_id.as_str()];
-        if owners.len() > 1 && shared_noted.insert(t.authorization_id.as_str()) {
+        if let Some(owners) = owners_of.get(t.authorization_id.as_str())
+            && shared_noted.insert(t.authorization_id.as_str())
+        {
             warnings.push(CoverageWarning {
                 kind: WarningKind::SharedAuthorizationId,
                 message: format!(

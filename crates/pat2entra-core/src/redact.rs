@@ -249,14 +249,39 @@ impl<'k> Scrubber<'k> {
             *text = clean;
         }
     }
+}
 
-    /// A shared text is replaced only when it changes (equal texts stay shared).
-    pub fn scrub_text(&self, text: &mut crate::Text) {
-        if let Some(clean) = self.changed(text) {
-            *text = clean.into();
-        }
+/// Scrubs shared texts once per distinct value: a record repeats its messages and lines of
+/// evidence thousands of times (a 100k-user record: 2,373 distinct messages among 133,783
+/// findings, 45 distinct lines among 286,161 of evidence). Equal texts stay shared. At most
+/// `MEMO_LIMIT` values are remembered, so a record of all-different texts costs no more memory
+/// than one scrub at a time.
+struct Memo<'a, 'k> {
+    scrubber: &'a Scrubber<'k>,
+    done: HashMap<crate::Text, crate::Text, foldhash::fast::RandomState>,
+}
+
+const MEMO_LIMIT: usize = 1 << 16;
+
+impl<'a, 'k> Memo<'a, 'k> {
+    fn new(scrubber: &'a Scrubber<'k>) -> Self {
+        Memo { scrubber, done: HashMap::default() }
     }
 
+    fn scrub(&mut self, text: &mut crate::Text) {
+        if let Some(clean) = self.done.get(text.as_str()) {
+            *text = clean.clone();
+            return;
+        }
+        let clean = self.scrubber.changed(text).map_or_else(|| text.clone(), crate::Text::from);
+        if self.done.len() < MEMO_LIMIT {
+            self.done.insert(text.clone(), clean.clone());
+        }
+        *text = clean;
+    }
+}
+
+impl<'k> Scrubber<'k> {
     /// The scrubbed text, or `None` when nothing had to change (no allocation).
     fn changed(&self, text: &str) -> Option<String> {
         let phrased = self.phrases(text);
@@ -582,6 +607,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         add(approver, &key.pseudonym("person", &approver.to_lowercase()), 3);
     }
     let scrubber = Scrubber::new(key, identities);
+    let mut memo = Memo::new(&scrubber);
 
     for owner in &mut record.owners {
         let crate::inventory::Owner {
@@ -655,7 +681,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         if scope.is_credential() {
             *owner = pseudonym_of(owner);
         }
-        scrubber.scrub_in_place(message);
+        memo.scrub(message);
         if let Some(s) = suppressed.as_deref_mut() {
             let crate::rules::Suppression { exception: _, reason, ticket, approver, expires: _ } = s;
             scrubber.scrub_in_place(reason);
@@ -728,7 +754,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
         let crate::guidance::Inference { use_id: _, confidence: _, evidence } = inference;
         for evidence in evidence {
-            scrubber.scrub_text(evidence);
+            memo.scrub(evidence);
         }
     }
     // Redacting a redacted record chains two keys: comparable only when both were.
@@ -752,6 +778,32 @@ mod tests {
 
     fn scrub(text: &str) -> String {
         scrub_secrets(text, |m| format!("MAIL({m})")).unwrap_or_else(|| text.to_string())
+    }
+
+    #[test]
+    fn equal_texts_are_scrubbed_once_and_stay_shared() {
+        let key = key("0123456789abcdef-memo");
+        let scrubber = Scrubber::new(&key, vec![("Anna Novak".into(), "person-1".into())]);
+        let mut memo = Memo::new(&scrubber);
+        let named = crate::Text::from("owner Anna Novak asked for it");
+        let (mut a, mut b) = (named.clone(), crate::Text::from(named.as_str()));
+        memo.scrub(&mut a);
+        memo.scrub(&mut b);
+        assert!(!a.contains("Anna") && a.contains("person-1"), "{a}");
+        assert_eq!(a, b);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the second equal text gets the first one's result");
+        // A text with nothing to replace is kept as it is (the same allocation).
+        let clean = crate::Text::from("lifetime of 365 days");
+        let mut c = clean.clone();
+        memo.scrub(&mut c);
+        assert_eq!(c.as_ptr(), clean.as_ptr());
+        // Past the limit, texts are still scrubbed, only not remembered.
+        for i in 0..MEMO_LIMIT + 10 {
+            let mut t = crate::Text::from(format!("Anna Novak {i}"));
+            memo.scrub(&mut t);
+            assert_eq!(t, format!("person-1 {i}"));
+        }
+        assert_eq!(memo.done.len(), MEMO_LIMIT);
     }
 
     #[test]

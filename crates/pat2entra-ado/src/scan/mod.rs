@@ -214,6 +214,7 @@ pub async fn scan(
                 None => {
                     // A resumed owner: only its missing evidence was read.
                     if let (Some(keys), Some(tokens)) = (ssh_keys, listing.per_owner[i].as_mut()) {
+                        tokens.reserve_exact(keys.len());
                         tokens.extend(keys);
                     }
                 }
@@ -224,6 +225,7 @@ pub async fn scan(
                         read_sources.push(Source::Membership);
                     }
                     if let Some(keys) = ssh_keys {
+                        tokens.reserve_exact(keys.len());
                         tokens.extend(keys);
                         read_sources.push(Source::Ssh);
                     }

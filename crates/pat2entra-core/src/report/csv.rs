@@ -86,7 +86,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             token.map(|t| t.all_organizations.to_string()).unwrap_or_default(),
             date(token.and_then(|t| t.valid_from)),
             date(token.and_then(|t| t.valid_to)),
-            f.message.clone(),
+            f.message.to_string(),
             f.owner.to_string(),
             f.is_suppressed().to_string(),
             f.suppressed
@@ -234,7 +234,7 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
     // The organization's findings (tenant policies) belong to no token: one row each.
     for f in record.open_findings().filter(|f| f.is_organization()) {
         let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
-        row[1] = f.message.clone();
+        row[1] = f.message.to_string();
         row[4] = "organization".into();
         row[10] = f.severity.to_string();
         row[11] = f.rule.to_string();

@@ -219,7 +219,8 @@ impl RuleSet {
                             service: &inventory.service,
                             evidence: &inventory.evidence,
                         };
-                        self.evaluate_tokens(tokens, &context, as_of)
+                        // Equal messages share one allocation per worker.
+                        crate::text::interned(|| self.evaluate_tokens(tokens, &context, as_of))
                     })
                 })
                 .collect();
@@ -275,7 +276,7 @@ impl RuleSet {
                 severity: rule.severity,
                 authorization_id: Text::default(),
                 owner: Text::default(),
-                message,
+                message: Text::intern(&message),
                 suppressed: None,
                 guidance: None,
                 scope: FindingScope::Organization,
@@ -297,10 +298,10 @@ impl RuleSet {
                         severity: expired_rule.severity,
                         authorization_id: Text::default(),
                         owner: Text::default(),
-                        message: format!(
+                        message: Text::from(format!(
                             "exception #{} (line {}: {}) expired on {}; its findings count again",
                             exception.number, exception.line, exception.reason, exception.expires
-                        ),
+                        )),
                         suppressed: None,
                         guidance: None,
                         scope: FindingScope::Organization,
@@ -340,9 +341,9 @@ impl RuleSet {
                     severity: UNREADABLE_TOKEN_SEVERITY,
                     authorization_id: token.authorization_id.clone(),
                     owner: token.owner.clone(),
-                    message: format!(
+                    message: Text::from(format!(
                         "could not be read ({reason}); judged as unknown: check this token in Azure DevOps by hand"
-                    ),
+                    )),
                     suppressed: None,
                     guidance: None,
                     scope: FindingScope::Credential,
@@ -390,7 +391,7 @@ impl RuleSet {
                     severity: rule.severity,
                     authorization_id: token.authorization_id.clone(),
                     owner: token.owner.clone(),
-                    message,
+                    message: Text::intern(&message),
                     suppressed: None,
                     guidance: None,
                     scope: FindingScope::Credential,
@@ -417,10 +418,10 @@ impl RuleSet {
                             severity: rule.severity,
                             authorization_id: token.authorization_id.clone(),
                             owner: token.owner.clone(),
-                            message: format!(
+                            message: Text::from(format!(
                                 "exception #{} (line {}: {}) expired on {}; its findings count again",
                                 exception.number, exception.line, exception.reason, exception.expires
-                            ),
+                            )),
                             suppressed: None,
                             guidance: None,
                             scope: FindingScope::Credential,
@@ -601,7 +602,7 @@ mod sort_tests {
                 severity: severities[next(5)],
                 authorization_id: format!("t{}", next(300)).into(),
                 owner: format!("aad.{}", next(40)).into(),
-                message: format!("m{i}"),
+                message: format!("m{i}").into(),
                 suppressed: None,
                 guidance: None,
                 scope: FindingScope::Credential,
