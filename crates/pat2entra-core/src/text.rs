@@ -246,6 +246,7 @@ mod tests {
         let mut map = std::collections::HashMap::new();
         map.insert(Text::from("k"), 1);
         assert_eq!(map.get("k"), Some(&1));
-        assert!(Text::from("a") < Text::from("b"));
+        let (a, b) = (Text::from("a"), Text::from("b"));
+        assert!(a < b, "ordered as their text");
     }
 }
