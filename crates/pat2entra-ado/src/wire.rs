@@ -205,6 +205,25 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// An organization id of `targetAccounts`: nearly always this organization's, so the last one
+/// seen on this thread is reused (one allocation, not one per owner).
+fn account(id: &str) -> Text {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Text>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some(shared) if shared == id => shared.clone(),
+            _ => {
+                let shared = Text::intern(id);
+                *last = Some(shared.clone());
+                shared
+            }
+        }
+    })
+}
+
 impl SessionToken {
     /// Types the declared fields one by one; a field that cannot be read is left unset (its
     /// placeholder) and named in `unreadable`. `null` or absent is simply unset.
@@ -356,14 +375,16 @@ impl SessionToken {
     /// shared values; organization ids are shared within an `interned` call (one owner's pages).
     pub fn into_token(self, owner: impl Into<Text>) -> Token {
         let target_accounts: Vec<Text> =
-            self.target_accounts.unwrap_or_default().iter().map(|id| Text::intern(id)).collect();
+            self.target_accounts.unwrap_or_default().iter().map(|id| account(id)).collect();
+        // At their exact count: a vector collected from an iterator starts at four.
+        let scope = self.scope.as_deref().unwrap_or_default();
+        let mut scopes = Vec::with_capacity(pat2entra_core::scopes::split(scope).count());
+        scopes.extend(pat2entra_core::scopes::split(scope).map(pat2entra_core::scopes::shared));
         Token {
             authorization_id: self.authorization_id.into(),
             owner: owner.into(),
             display_name: self.display_name.unwrap_or_default(),
-            scopes: pat2entra_core::scopes::split(self.scope.as_deref().unwrap_or_default())
-                .map(pat2entra_core::scopes::shared)
-                .collect(),
+            scopes,
             all_organizations: target_accounts.is_empty(),
             target_accounts,
             valid_from: self.valid_from,

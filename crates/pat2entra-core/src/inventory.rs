@@ -331,8 +331,10 @@ impl OwnerResolver {
     }
 
     /// The owners, once each, and a warning for each owner listed more than once.
-    pub fn finish(self) -> (Vec<Owner>, Vec<CoverageWarning>) {
+    pub fn finish(mut self) -> (Vec<Owner>, Vec<CoverageWarning>) {
         drop(self.position);
+        // The vector grew by doubling while Graph was paged: up to twice the owners' size.
+        self.kept.shrink_to_fit();
         let warnings = self
             .kept
             .iter()

@@ -193,11 +193,17 @@ impl ScanRecord {
         let Evaluation { findings, exceptions } = evaluation;
         let count = |state| inventory.tokens.iter().filter(|t| t.state(as_of) == state).count();
         let open = || findings.iter().filter(|f| !f.is_suppressed());
-        // A token is (owner, id): two owners sharing an id are two flagged tokens.
-        let mut flagged: Vec<(&str, &str)> =
-            open().filter(|f| !f.is_organization()).map(|f| (f.owner.as_str(), f.authorization_id.as_str())).collect();
-        flagged.sort_unstable();
-        flagged.dedup();
+        // A token is (owner, id): two owners sharing an id are two flagged tokens. Counted over
+        // the findings' positions (4 bytes each, not a pair of references).
+        let key = |i: &u32| {
+            let f = &findings[*i as usize];
+            (f.owner.as_str(), f.authorization_id.as_str())
+        };
+        let mut flagged: Vec<u32> = (0..findings.len() as u32)
+            .filter(|i| !findings[*i as usize].is_suppressed() && !findings[*i as usize].is_organization())
+            .collect();
+        flagged.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        flagged.dedup_by(|a, b| key(a) == key(b));
         let mut by_severity: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
         for f in open() {
             *by_severity.entry(f.severity).or_default() += 1;

@@ -126,11 +126,14 @@ pub fn advise(inventory: &Inventory, findings: &mut [Finding]) -> Vec<TokenUsage
 
 /// The guidance entries a set of findings and usages refer to, in catalog order.
 pub fn referenced<'a>(findings: &[Finding], usage: impl IntoIterator<Item = &'a TokenUsage>) -> Vec<Guidance> {
-    let ids: BTreeSet<&str> = findings
-        .iter()
-        .filter_map(|f| f.guidance.as_deref())
-        .chain(usage.into_iter().map(|u| u.guidance.as_str()))
-        .collect();
+    // Inserted one by one: `collect` into a set first gathers every id (one per finding and
+    // usage) in a vector to sort, for a set of a dozen.
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    for id in
+        findings.iter().filter_map(|f| f.guidance.as_deref()).chain(usage.into_iter().map(|u| u.guidance.as_str()))
+    {
+        ids.insert(id);
+    }
     catalog().iter().filter(|g| ids.contains(g.id.as_str())).cloned().collect()
 }
 
