@@ -297,6 +297,9 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let scanned = scan(&client, &options, &|event| progress.event(event)).await;
     progress.finish(started.elapsed());
     let inventory = scanned.map_err(scan_failure)?;
+    // The response bodies and per-owner buffers of the scan are freed by now; judging then
+    // allocates again. Handing the freed pages back first keeps them out of the peak.
+    super::limits::release_free_memory();
 
     let mut record = ScanRecord::judge(inventory, &rules, as_of);
     record.shard = args.shard.map(|shard| owner_part(shard, &record.organization, &rules_id, as_of, &args.evidence.0));

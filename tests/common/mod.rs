@@ -272,11 +272,11 @@ impl TokenBuilder {
 
     /// Last audited use `days` before `as_of()`, by `action`.
     pub fn seen_days_ago(mut self, days: i64, action: &str) -> Self {
-        self.0.last_seen = Some(pat2entra::evidence::LastSeen {
+        self.0.last_seen = Some(Box::new(pat2entra::evidence::LastSeen {
             at: as_of() - Duration::days(days),
             action: action.into(),
             source: pat2entra::evidence::Source::Audit,
-        });
+        }));
         self
     }
 

@@ -40,7 +40,7 @@ pub struct FindingChange {
     pub owner_label: String,
     pub token_name: String,
     /// The newer message (the older one for resolved findings).
-    pub message: String,
+    pub message: Text,
     /// Why, when it is not obvious (e.g. "exception expired", "token revoked").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -141,10 +141,24 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
     fn key(f: &Finding) -> Key<'_> {
         (f.rule.as_ref(), f.owner.as_str(), f.authorization_id.as_str())
     }
-    let old_open: HashMap<Key, &Finding> = old.open_findings().map(|f| (key(f), f)).collect();
-    let new_open: HashMap<Key, &Finding> = new.open_findings().map(|f| (key(f), f)).collect();
-    let old_all: HashMap<Key, &Finding> = old.findings.iter().map(|f| (key(f), f)).collect();
-    let new_all: HashMap<Key, &Finding> = new.findings.iter().map(|f| (key(f), f)).collect();
+    /// What a record's findings of one key are: whether one is open, and whether the last one
+    /// listed is suppressed. One map per record (it was four, two of them for the open ones).
+    #[derive(Default)]
+    struct Seen {
+        open: bool,
+        last_suppressed: bool,
+    }
+    fn seen(record: &ScanRecord) -> HashMap<Key<'_>, Seen> {
+        let mut seen: HashMap<Key, Seen> = HashMap::with_capacity(record.findings.len());
+        for f in &record.findings {
+            let entry = seen.entry(key(f)).or_default();
+            entry.open |= !f.is_suppressed();
+            entry.last_suppressed = f.is_suppressed();
+        }
+        seen
+    }
+    let (old_seen, new_seen) = (seen(old), seen(new));
+    let open_in = |seen: &HashMap<Key, Seen>, f: &Finding| seen.get(&key(f)).is_some_and(|s| s.open);
 
     let change_of = |record: &ScanRecord, f: &Finding, change: Change, note: Option<String>| FindingChange {
         change,
@@ -154,7 +168,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         owner: f.owner.clone(),
         owner_label: if f.is_organization() { ORGANIZATION_LABEL.to_string() } else { record.owner_label(&f.owner) },
         token_name: token_name(record, &f.owner, &f.authorization_id),
-        message: f.message.to_string(),
+        message: f.message.clone(),
         note,
     };
     let unread_in_old: std::collections::HashSet<&str> =
@@ -163,19 +177,19 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
         new.coverage.owners_failed.iter().map(|g| g.descriptor.as_str()).collect();
     let mut findings = Vec::new();
     for f in new.open_findings() {
-        if old_open.contains_key(&key(f)) {
+        if open_in(&old_seen, f) {
             findings.push(change_of(new, f, Change::Unchanged, None));
         } else {
             let note = if unread_in_old.contains(f.owner.as_str()) {
                 Some(NOT_READ_BEFORE.to_string())
             } else {
-                old_all.get(&key(f)).filter(|o| o.is_suppressed()).map(|_| "its exception expired".to_string())
+                old_seen.get(&key(f)).filter(|s| s.last_suppressed).map(|_| "its exception expired".to_string())
             };
             findings.push(change_of(new, f, Change::New, note));
         }
     }
     for f in old.open_findings() {
-        if new_open.contains_key(&key(f)) {
+        if open_in(&new_seen, f) {
             continue;
         }
         let note = match new.token(&f.owner, &f.authorization_id) {
@@ -188,7 +202,7 @@ pub fn diff(old: &ScanRecord, new: &ScanRecord) -> ScanDiff {
             Some(t) => match t.state(new.as_of) {
                 TokenState::Revoked => Some("token revoked".to_string()),
                 TokenState::Expired => Some("token expired".to_string()),
-                TokenState::Active if new_all.contains_key(&key(f)) => Some("accepted by an exception".to_string()),
+                TokenState::Active if new_seen.contains_key(&key(f)) => Some("accepted by an exception".to_string()),
                 TokenState::Active => None,
             },
         };

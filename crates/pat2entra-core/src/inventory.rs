@@ -62,7 +62,7 @@ pub struct Token {
     /// The last audited action taken with this credential. Always written: `null` means "none
     /// seen" when the record's `evidence.sources.audit` was read, and "not known" otherwise.
     #[serde(default)]
-    pub last_seen: Option<LastSeen>,
+    pub last_seen: Option<Box<LastSeen>>,
     /// What the audit log says happened to it (created, revoked, leaked…), oldest first. Always
     /// written; empty means nothing seen only when the audit log was read.
     #[serde(default)]

@@ -655,7 +655,7 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             scrubber.scrub_in_place(action);
         }
         if let Some(seen) = last_seen {
-            let crate::evidence::LastSeen { at: _, action, source: _ } = seen;
+            let crate::evidence::LastSeen { at: _, action, source: _ } = &mut **seen;
             scrubber.scrub_in_place(action);
         }
         if let Some(reason) = unreadable {

@@ -24,9 +24,36 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 /// An immutable string whose clones share one allocation. Compares, orders and hashes as its
-/// text (so a `HashMap<Text, _>` is looked up with a `&str`).
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// text (so a `HashMap<Text, _>` is looked up with a `&str`); two `Text`s that share their
+/// allocation are equal without comparing bytes.
+#[derive(Clone, Default, Eq)]
 pub struct Text(Arc<str>);
+
+// As its text: consistent with `PartialEq` (equal texts hash alike whether shared or not) and
+// with `Borrow<str>`.
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) { std::cmp::Ordering::Equal } else { self.0.cmp(&other.0) }
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Text {
     pub fn as_str(&self) -> &str {

@@ -391,8 +391,11 @@ pub(super) fn apply_audit(tokens: &mut [Token], owners: &[Owner], mut records: V
             for i in by_id.get(id).into_iter().flatten() {
                 let token = &mut tokens[*i];
                 if token.kind == CredentialKind::Pat && token.last_seen.as_ref().is_none_or(|s| s.at <= record.at) {
-                    token.last_seen =
-                        Some(LastSeen { at: record.at, action: record.action.clone(), source: Source::Audit });
+                    token.last_seen = Some(Box::new(LastSeen {
+                        at: record.at,
+                        action: record.action.clone(),
+                        source: Source::Audit,
+                    }));
                 }
             }
         }

@@ -226,7 +226,7 @@ pub fn build(record: &ScanRecord) -> Plan {
             use_id: usage.map(|u| u.inference.use_id.clone()).unwrap_or_else(|| "unknown".into()),
             confidence: usage.map(|u| format!("{:?}", u.inference.confidence).to_lowercase()).unwrap_or_default(),
             kind: token.kind,
-            last_seen: token.last_seen.clone(),
+            last_seen: token.last_seen.as_deref().cloned(),
             revoke_now: revoke_now.map(str::to_string),
         });
     }

@@ -197,7 +197,7 @@ fn csv(diff: &ScanDiff, out: &mut dyn Write) -> io::Result<()> {
             f.authorization_id.to_string(),
             f.token_name.clone(),
             f.owner_label.clone(),
-            f.message.clone(),
+            f.message.to_string(),
             f.note.clone().unwrap_or_default(),
         ];
         w.write_record(row.iter().map(|c| neutralise(c).into_owned()))?;

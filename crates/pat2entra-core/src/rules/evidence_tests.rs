@@ -41,7 +41,8 @@ fn pat(id: &str, owner: &str, seen: Option<i64>) -> Token {
         valid_from: Some(days_ago(200)),
         valid_to: Some(days_ago(200) + Duration::days(400)),
         is_valid: true,
-        last_seen: seen.map(|d| LastSeen { at: days_ago(d), action: "Git.RefUpdate".into(), source: Source::Audit }),
+        last_seen: seen
+            .map(|d| Box::new(LastSeen { at: days_ago(d), action: "Git.RefUpdate".into(), source: Source::Audit })),
         ..Default::default()
     }
 }

@@ -330,7 +330,7 @@ impl RuleSet {
         let mut expired_noted: Vec<usize> = Vec::new();
         let any_prefilter = prefilters.iter().any(Option::is_some);
         // Tokens come grouped by owner: the owner's lookups are kept while the owner stays the same.
-        let mut last_owner: Option<&str> = None;
+        let mut last_owner: Option<&Text> = None;
         let mut owner_entry: Option<(&Owner, Option<&str>)> = None;
         let mut owner_candidates: Vec<usize> = Vec::new();
         for token in tokens {
@@ -351,8 +351,8 @@ impl RuleSet {
                 });
                 continue;
             }
-            if last_owner != Some(token.owner.as_str()) {
-                last_owner = Some(token.owner.as_str());
+            if last_owner != Some(&token.owner) {
+                last_owner = Some(&token.owner);
                 owner_entry = owners.get(token.owner.as_str()).copied();
                 if !self.exceptions.is_empty() {
                     index.for_owner(&token.owner, owner_entry.map(|(o, _)| o), &mut owner_candidates);
@@ -447,15 +447,15 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
     let rank: HashMap<&str, usize> = owners.iter().enumerate().map(|(i, o)| (*o, i)).collect();
     let most_severe = Severity::Critical as usize;
     // Findings of one owner come together: its rank is looked up once per run of them.
-    let mut last: Option<(&str, usize)> = None;
+    let mut last: Option<(&Text, usize)> = None;
     let buckets: Vec<usize> = findings
         .iter()
         .map(|f| {
             let owner_rank = match last {
-                Some((o, r)) if o == f.owner => r,
+                Some((o, r)) if *o == f.owner => r,
                 _ => {
                     let r = rank[f.owner.as_str()];
-                    last = Some((f.owner.as_str(), r));
+                    last = Some((&f.owner, r));
                     r
                 }
             };
