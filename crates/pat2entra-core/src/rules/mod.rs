@@ -226,16 +226,27 @@ impl RuleSet {
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
-        let mut findings = Vec::with_capacity(parts.iter().map(|(f, _)| f.len()).sum());
         let mut matched = vec![0usize; self.exceptions.len()];
         // Organization-level findings (tenant policies), once, on this thread.
         let organization = self.evaluate_organization(inventory, as_of);
-        for (part, counts) in std::iter::once(organization).chain(parts) {
+        let organization_count = organization.0.len();
+        let total = organization_count + parts.iter().map(|(f, _)| f.len()).sum::<usize>();
+        // The first part grows to hold them all (a large block grows in place, by remapping),
+        // so the findings are not held twice while they are gathered; the organization's come
+        // first, as they were found.
+        let mut parts = parts.into_iter();
+        let (mut findings, counts) = parts.next().unwrap_or_default();
+        findings.reserve_exact(total - findings.len());
+        for (total, n) in matched.iter_mut().zip(counts) {
+            *total += n;
+        }
+        for (part, counts) in parts.chain(std::iter::once(organization)) {
             findings.extend(part);
             for (total, n) in matched.iter_mut().zip(counts) {
                 *total += n;
             }
         }
+        findings.rotate_right(organization_count);
         let findings = sort_findings(findings);
         let exceptions = self
             .exceptions
