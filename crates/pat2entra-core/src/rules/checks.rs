@@ -156,6 +156,8 @@ pub struct Subject<'a> {
     pub service_pattern: Option<&'a str>,
     pub state: TokenState,
     pub as_of: DateTime<Utc>,
+    /// Whole days from `as_of` to the token's expiry, once per token (several rules ask).
+    pub remaining_days: Option<i64>,
     /// What the evidence sources said and how much of each was read.
     pub evidence: &'a Evidence,
     /// How the scan read the service (`targetAccounts`, `isValid`): decides how sure a finding is.
@@ -251,7 +253,7 @@ impl Check {
     /// The finding's message, or `None` when the token passes.
     pub fn evaluate(&self, s: &Subject<'_>) -> Option<String> {
         let t = s.token;
-        let remaining_days = t.valid_to.map(|to| (to - s.as_of).num_days());
+        let remaining_days = s.remaining_days;
         match self {
             Check::FullAccess => {
                 t.is_full_access().then(|| "full access (scope app_token): can do anything its owner can".to_string())

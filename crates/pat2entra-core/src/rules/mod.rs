@@ -376,6 +376,7 @@ impl RuleSet {
                 service_pattern: service_pattern.flatten(),
                 state: token.state(as_of),
                 as_of,
+                remaining_days: token.valid_to.map(|to| (to - as_of).num_days()),
                 evidence,
                 service,
             };
@@ -452,7 +453,15 @@ impl RuleSet {
 /// token and rule: comparing and moving whole findings, or sorting them all on string keys,
 /// dominated large scans. Findings equal on all four keep the order they were found in.
 fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
-    let distinct: HashSet<&str> = findings.iter().map(|f| f.owner.as_str()).collect();
+    // Findings come grouped by owner: each run of one owner is hashed once.
+    let mut distinct: HashSet<&str> = HashSet::new();
+    let mut previous: Option<&Text> = None;
+    for f in &findings {
+        if previous != Some(&f.owner) {
+            distinct.insert(f.owner.as_str());
+            previous = Some(&f.owner);
+        }
+    }
     let mut owners: Vec<&str> = distinct.into_iter().collect();
     owners.sort_unstable();
     let rank: HashMap<&str, usize> = owners.iter().enumerate().map(|(i, o)| (*o, i)).collect();
