@@ -3,19 +3,22 @@
 //!     cargo bench --bench evaluate
 //!
 //! Prints the best of five runs. Not a test: timings depend on the machine.
+//! `PAT2ENTRA_BENCH_TOKENS` and `PAT2ENTRA_BENCH_RUNS` change the size and the number of runs
+//! (a small single run counts instructions under `valgrind --tool=callgrind`, which the shared
+//! machine's load does not sway).
 
 mod common;
 
 use pat2entra::rules::RuleSet;
 use std::time::Instant;
 
-const TOKENS: usize = 1_000_000;
-
 fn main() {
+    let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (tokens_wanted, runs) = (env("PAT2ENTRA_BENCH_TOKENS", 1_000_000), env("PAT2ENTRA_BENCH_RUNS", 5));
     let as_of = common::as_of();
     let org = common::organization(5_000);
     // The organization's tokens over and over, each copy with its own id.
-    let tokens = (0..TOKENS)
+    let tokens = (0..tokens_wanted)
         .map(|n| {
             let mut token = org.tokens[n % org.tokens.len()].clone();
             token.authorization_id = format!("{}-{n}", token.authorization_id).into();
@@ -32,7 +35,7 @@ fn main() {
     let mut best = f64::MAX;
     let mut best_cpu = f64::MAX;
     let mut findings = 0;
-    for _ in 0..5 {
+    for _ in 0..runs {
         let (start, cpu) = (Instant::now(), cpu_seconds());
         let evaluation = rules.evaluate(&inventory, as_of);
         best = best.min(start.elapsed().as_secs_f64());
@@ -42,11 +45,11 @@ fn main() {
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "evaluate: {TOKENS} tokens, {} owners, {} rules, {findings} findings: best of 5 = {:.3} s ({:.0} tokens/s), CPU (user + system, all threads) {best_cpu:.3} s; load average {}",
+        "evaluate: {tokens_wanted} tokens, {} owners, {} rules, {findings} findings: best of {runs} = {:.3} s ({:.0} tokens/s), CPU (user + system, all threads) {best_cpu:.3} s; load average {}",
         inventory.owners.len(),
         rules.rules.len(),
         best,
-        TOKENS as f64 / best,
+        tokens_wanted as f64 / best,
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
 }
