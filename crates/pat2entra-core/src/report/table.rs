@@ -6,7 +6,7 @@ use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
 use crate::rules::ExceptionStatus;
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{self, Write};
 
 /// Width used when the output is not a terminal.
@@ -194,12 +194,18 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Wr
     let width = options.terminal_width.unwrap_or(FILE_WIDTH);
     let (header, constraints) = columns(width, shows_seen);
 
-    // First pass: each column's distinct lines, as comfy-table splits a cell's text.
+    // First pass: each column's distinct lines, as comfy-table splits a cell's text. A line of
+    // printable ASCII without a space is one word that comfy-table splits by width alone, so all
+    // such lines of one length lay out alike: their lengths stand for them (ids, descriptors,
+    // principal names and every pseudonym of `--redact` would otherwise each be a line).
     let mut distinct: Vec<HashSet<String>> = vec![HashSet::new(); header.len()];
+    let mut words: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); header.len()];
     for (_, row) in &rows {
-        for (column, text) in distinct.iter_mut().zip(cells(row, width, shows_seen)) {
+        for ((column, lengths), text) in distinct.iter_mut().zip(&mut words).zip(cells(row, width, shows_seen)) {
             for line in text.split('\n') {
-                if !column.contains(line) {
+                if !line.is_empty() && line.bytes().all(|b| b.is_ascii_graphic()) {
+                    lengths.insert(line.len());
+                } else if !column.contains(line) {
                     column.insert(line.to_string());
                 }
             }
@@ -207,7 +213,11 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Wr
     }
     let mut probe = new_table(width, false);
     probe.set_header(header.clone()).set_constraints(constraints);
-    let mut distinct: Vec<Vec<String>> = distinct.into_iter().map(|set| set.into_iter().collect()).collect();
+    let mut distinct: Vec<Vec<String>> = distinct
+        .into_iter()
+        .zip(words)
+        .map(|(set, lengths)| set.into_iter().chain(lengths.into_iter().map(|n| "x".repeat(n))).collect())
+        .collect();
     let longest = distinct.iter().map(Vec::len).max().unwrap_or(0);
     for _ in 0..longest {
         probe.add_row(distinct.iter_mut().map(|lines| lines.pop().unwrap_or_default()).collect::<Vec<_>>());
@@ -408,7 +418,8 @@ mod tests {
         let tokens: Vec<Token> = (0..CHUNK_ROWS + 300)
             .map(|i| Token {
                 authorization_id: format!("id-{i}").into(),
-                owner: format!("aad.{}", i % 700).into(),
+                // Single words of many lengths, some longer than their column (split by width).
+                owner: format!("aad.{}-{}", "q".repeat(i % 700 % 47), i % 700).into(),
                 display_name: format!("token {} {i}", "x".repeat(i % 37)),
                 scopes: vec!["app_token".into()],
                 target_accounts: vec!["o".into()],
