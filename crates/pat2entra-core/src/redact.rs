@@ -157,7 +157,11 @@ impl RedactKey {
         context.update(kind.as_bytes());
         context.update(&[0]);
         context.update(value.as_bytes());
-        format!("{kind}-{}", hex(&context.sign().as_ref()[..8]))
+        let mut pseudonym = String::with_capacity(kind.len() + 17);
+        pseudonym.push_str(kind);
+        pseudonym.push('-');
+        pseudonym.push_str(&hex(&context.sign().as_ref()[..8]));
+        pseudonym
     }
 
     /// The pseudonym of an owner, from its descriptor (also its name and principal name).
@@ -177,7 +181,13 @@ impl RedactKey {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 /// Rewrites free texts: every known identity becomes its pseudonym, then credentials and
