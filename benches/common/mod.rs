@@ -41,13 +41,15 @@ pub fn inventory(users: &[SimUser], tokens: Vec<Token>) -> Inventory {
     let shared: HashMap<&str, &Text> = tokens.iter().map(|t| (t.owner.as_str(), &t.owner)).collect();
     let owners: Vec<Owner> = users
         .iter()
-        .map(|u| Owner {
+        .map(|u| (u, Text::from(u.principal_name.as_str())))
+        .map(|(u, principal)| Owner {
             descriptor: shared
                 .get(u.descriptor.as_str())
                 .map_or_else(|| u.descriptor.as_str().into(), |t| (*t).clone()),
             display_name: u.display_name.clone(),
-            principal_name: u.principal_name.clone(),
-            mail: Some(u.mail.clone()),
+            principal_name: principal.clone(),
+            // As the scanner shares them: the mail, when it is the principal name, is one value with it.
+            mail: Some(if u.mail == u.principal_name { principal.clone() } else { u.mail.as_str().into() }),
             origin: u.origin.as_str().into(),
             deleted_in_origin: u.deleted_in_origin,
             ..Default::default()

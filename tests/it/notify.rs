@@ -65,7 +65,7 @@ fn planned(record: &ScanRecord) -> Vec<(String, Option<String>, bool)> {
         .iter()
         .map(|o| {
             let owner = record.owner(&o.descriptor).unwrap();
-            (owner.principal_name.clone(), owner.mail.clone(), owner.member != Some(false))
+            (owner.principal_name.to_string(), owner.mail.as_deref().map(str::to_string), owner.member != Some(false))
         })
         .collect()
 }
@@ -444,7 +444,7 @@ fn without_mail(path: &Path, n: usize) -> (PathBuf, BTreeSet<String>) {
         .owners
         .iter()
         .filter(|o| removed.contains(o.descriptor.as_str()))
-        .map(|o| o.principal_name.clone())
+        .map(|o| o.principal_name.to_string())
         .collect();
     (out, names)
 }

@@ -239,7 +239,7 @@ fn report_renders_every_format_from_a_saved_scan_and_redacts_everywhere() {
     let names: Vec<String> = record
         .owners
         .iter()
-        .flat_map(|o| [o.principal_name.clone(), o.display_name.clone()])
+        .flat_map(|o| [o.principal_name.to_string(), o.display_name.clone()])
         .chain(record.tokens.iter().map(|t| t.display_name.clone()).filter(|n| n.len() > 12))
         // A token named like one of pat2entra's own use descriptions ("self-hosted agent
         // registration") is not a leak when that description appears.
@@ -261,7 +261,7 @@ fn report_renders_every_format_from_a_saved_scan_and_redacts_everywhere() {
         let r = run(&["report", scan.to_str().unwrap(), "-o", format], &[]);
         assert_eq!(r.code, 0, "{format}: {}", r.stderr);
         assert!(
-            r.stdout.contains(&shown.principal_name) || r.stdout.contains(&shown.display_name),
+            r.stdout.contains(shown.principal_name.as_str()) || r.stdout.contains(&shown.display_name),
             "{format} shows names without --redact"
         );
         let r = run(&["report", scan.to_str().unwrap(), "-o", format, "--redact"], &[]);

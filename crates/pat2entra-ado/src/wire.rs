@@ -350,13 +350,18 @@ pub struct WrappedException {
 
 impl GraphUser {
     pub fn into_owner(self) -> Owner {
-        let principal_name = self.principal_name.filter(|s| !s.is_empty()).unwrap_or_default();
-        let display_name = self.display_name.filter(|s| !s.is_empty()).unwrap_or_else(|| principal_name.clone());
+        let principal_name: Text = self.principal_name.filter(|s| !s.is_empty()).unwrap_or_default().into();
+        let display_name = self.display_name.filter(|s| !s.is_empty()).unwrap_or_else(|| principal_name.to_string());
+        // Mostly the principal name again: then the same allocation.
+        let mail = self
+            .mail_address
+            .filter(|m| !m.is_empty())
+            .map(|m| if principal_name == m.as_str() { principal_name.clone() } else { Text::from(m) });
         Owner {
             descriptor: self.descriptor.into(),
             display_name,
             principal_name,
-            mail: self.mail_address.filter(|m| !m.is_empty()),
+            mail,
             // A handful of values (`aad`, `msa`): shared within a page (see `Client::user_pages`).
             origin: Text::intern(self.origin.as_deref().unwrap_or_default()),
             deleted_in_origin: self.is_deleted_in_origin.unwrap_or(false),

@@ -13,8 +13,8 @@ pub struct Owner {
     pub descriptor: Text,
     pub display_name: String,
     /// User principal name (UPN) or account name.
-    pub principal_name: String,
-    pub mail: Option<String>,
+    pub principal_name: Text,
+    pub mail: Option<Text>,
     /// Directory the account comes from (`aad`, `msa`, …).
     pub origin: Text,
     /// The account was deleted in its origin directory (it may still own valid PATs).
@@ -28,7 +28,7 @@ pub struct Owner {
     pub member: Option<bool>,
     /// Access level and license (User Entitlements); `None` (`null`) when not read.
     #[serde(default)]
-    pub access_level: Option<AccessLevel>,
+    pub access_level: Option<Box<AccessLevel>>,
 }
 
 /// A personal access token or SSH key (`kind`), as the Token Admin API describes it. The secret
@@ -515,7 +515,7 @@ mod tests {
         Owner {
             descriptor: descriptor.into(),
             display_name: "d".into(),
-            principal_name: format!("{descriptor}@contoso.com"),
+            principal_name: format!("{descriptor}@contoso.com").into(),
             mail: None,
             origin: "aad".into(),
             deleted_in_origin: deleted,

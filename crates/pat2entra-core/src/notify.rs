@@ -101,7 +101,10 @@ pub fn build(record: &ScanRecord, selectors: &Selectors) -> Result<Notification,
         if items.is_empty() {
             continue;
         }
-        let mail = record.owner(&owner.descriptor).and_then(|o| o.mail.clone()).filter(|m| !m.trim().is_empty());
+        let mail = record
+            .owner(&owner.descriptor)
+            .and_then(|o| o.mail.as_deref().map(str::to_string))
+            .filter(|m| !m.trim().is_empty());
         messages.push(message(record, owner, &items, mail, &guide));
     }
     Ok(Notification { messages, notes })
@@ -462,7 +465,7 @@ mod tests {
             descriptor: descriptor.into(),
             display_name: display.into(),
             principal_name: principal.into(),
-            mail: mail.map(str::to_string),
+            mail: mail.map(crate::Text::from),
             origin: "aad".into(),
             ..Owner::default()
         }

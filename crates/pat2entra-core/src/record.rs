@@ -372,7 +372,7 @@ impl ScanRecord {
     /// The principal name of an owner, or its descriptor when unknown.
     pub fn owner_label(&self, descriptor: &str) -> String {
         self.owner(descriptor)
-            .map(|o| if o.principal_name.is_empty() { o.display_name.clone() } else { o.principal_name.clone() })
+            .map(|o| if o.principal_name.is_empty() { o.display_name.clone() } else { o.principal_name.to_string() })
             .unwrap_or_else(|| descriptor.to_string())
     }
 }

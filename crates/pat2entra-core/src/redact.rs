@@ -632,9 +632,9 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             access_level: _,
         } = owner;
         let pseudonym = pseudonym_of(descriptor);
-        *mail = mail.as_ref().map(|_| format!("{pseudonym}@{MAIL_DOMAIN}"));
+        *mail = mail.as_ref().map(|_| format!("{pseudonym}@{MAIL_DOMAIN}").into());
         *display_name = pseudonym.to_string();
-        *principal_name = pseudonym.to_string();
+        *principal_name = pseudonym.clone();
         *descriptor = pseudonym;
     }
     for token in &mut record.tokens {

@@ -847,8 +847,11 @@ mod tests {
 
     #[test]
     fn owner_parts_merge_into_the_whole_with_every_warning_in_its_place() {
-        let person =
-            |d: &str| Owner { descriptor: d.into(), principal_name: format!("{d}@contoso.com"), ..Default::default() };
+        let person = |d: &str| Owner {
+            descriptor: d.into(),
+            principal_name: format!("{d}@contoso.com").into(),
+            ..Default::default()
+        };
         let descriptors = ["aad.a", "aad.b", "aad.c", "aad.d", "aad.e", "aad.f", "aad.g", "aad.h"];
         let mut raw_owners: Vec<Owner> = descriptors.iter().map(|d| person(d)).collect();
         raw_owners.push(person("aad.e")); // Graph listed it twice

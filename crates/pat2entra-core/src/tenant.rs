@@ -154,7 +154,7 @@ fn shared_credentials(organizations: &[ScanRecord]) -> Vec<SharedCredential> {
     for record in organizations {
         for token in &record.tokens {
             let owner =
-                record.owner(&token.owner).map_or_else(|| token.owner.to_string(), |o| o.principal_name.clone());
+                record.owner(&token.owner).map_or_else(|| token.owner.to_string(), |o| o.principal_name.to_string());
             seen.entry(&token.authorization_id)
                 .or_insert_with(|| (owner, BTreeSet::new()))
                 .1

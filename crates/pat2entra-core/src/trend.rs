@@ -308,7 +308,7 @@ impl Observation {
                 open,
                 suppressed: record.summary.suppressed_findings,
             },
-            owners: record.owners.iter().map(|o| (o.descriptor.to_string(), o.principal_name.clone())).collect(),
+            owners: record.owners.iter().map(|o| (o.descriptor.to_string(), o.principal_name.to_string())).collect(),
             credentials: record
                 .tokens
                 .iter()
@@ -789,7 +789,7 @@ mod tests {
             .iter()
             .map(|n| Owner {
                 descriptor: format!("aad.{n}").into(),
-                principal_name: format!("{n}@x.com"),
+                principal_name: format!("{n}@x.com").into(),
                 ..Default::default()
             })
             .collect();

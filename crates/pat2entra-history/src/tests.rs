@@ -10,7 +10,7 @@ fn at(day: u32) -> DateTime<Utc> {
 fn owner(name: &str) -> Owner {
     Owner {
         descriptor: format!("aad.{name}").into(),
-        principal_name: format!("{name}@contoso.com"),
+        principal_name: format!("{name}@contoso.com").into(),
         display_name: name.into(),
         origin: "aad".into(),
         ..Default::default()

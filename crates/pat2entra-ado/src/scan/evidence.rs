@@ -300,7 +300,7 @@ pub(super) fn apply_activity(owners: &mut [Owner], activity: Vec<OwnerActivity>)
     for owner in owners {
         if let Some(a) = by_descriptor.get(&owner.descriptor.to_ascii_lowercase()) {
             owner.last_accessed = a.last_accessed;
-            owner.access_level = a.access_level.clone();
+            owner.access_level = a.access_level.clone().map(Box::new);
         }
     }
 }

@@ -249,7 +249,7 @@ pub fn build(record: &ScanRecord) -> Plan {
             let owner = record.owner(descriptor);
             OwnerPlan {
                 descriptor: descriptor.to_string(),
-                principal_name: owner.map(|o| o.principal_name.clone()).unwrap_or_else(|| descriptor.to_string()),
+                principal_name: owner.map(|o| o.principal_name.to_string()).unwrap_or_else(|| descriptor.to_string()),
                 display_name: owner.map(|o| o.display_name.clone()).unwrap_or_default(),
                 items,
                 set_up_first,

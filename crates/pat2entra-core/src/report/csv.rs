@@ -80,7 +80,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
             f.rule.to_string(),
             f.authorization_id.to_string(),
             token.map(|t| t.display_name.clone()).unwrap_or_default(),
-            owner.map(|o| o.principal_name.clone()).unwrap_or_default(),
+            owner.map(|o| o.principal_name.to_string()).unwrap_or_default(),
             owner.map(|o| o.display_name.clone()).unwrap_or_default(),
             token.map(|t| t.scopes.join(" ")).unwrap_or_default(),
             token.map(|t| t.all_organizations.to_string()).unwrap_or_default(),
@@ -112,7 +112,7 @@ pub fn render(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()> {
         let owner = record.owner(&gap.descriptor);
         let mut row = vec![String::new(); COLUMNS.len()];
         row[1] = "coverage-gap".into();
-        row[4] = owner.map(|o| o.principal_name.clone()).unwrap_or_default();
+        row[4] = owner.map(|o| o.principal_name.to_string()).unwrap_or_default();
         row[5] = owner.map(|o| o.display_name.clone()).unwrap_or_default();
         row[10] = format!("the tokens of this owner could not be read: {}", gap.error);
         row[11] = gap.descriptor.clone();
@@ -192,7 +192,7 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
         let row = [
             t.authorization_id.to_string(),
             t.display_name.clone(),
-            owner.map(|o| o.principal_name.clone()).unwrap_or_default(),
+            owner.map(|o| o.principal_name.to_string()).unwrap_or_default(),
             owner.map(|o| o.display_name.clone()).unwrap_or_default(),
             state.unwrap_or_default(),
             t.scopes.join(" "),
@@ -218,7 +218,7 @@ pub fn render_tokens(record: &ScanRecord, out: &mut dyn Write) -> io::Result<()>
     for gap in &record.coverage.owners_failed {
         let owner = record.owner(&gap.descriptor);
         let mut row = vec![String::new(); TOKEN_COLUMNS.len()];
-        row[2] = owner.map(|o| o.principal_name.clone()).unwrap_or_default();
+        row[2] = owner.map(|o| o.principal_name.to_string()).unwrap_or_default();
         row[3] = owner.map(|o| o.display_name.clone()).unwrap_or_default();
         row[4] = "not-read".into();
         row[11] = "coverage-gap".into();

@@ -1490,7 +1490,7 @@ mod tests {
         let owner = |d: &str| Owner {
             descriptor: d.into(),
             display_name: d.to_uppercase(),
-            principal_name: format!("{d}@contoso.com"),
+            principal_name: format!("{d}@contoso.com").into(),
             mail: None,
             origin: "aad".into(),
             deleted_in_origin: false,

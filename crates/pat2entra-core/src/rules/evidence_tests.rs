@@ -18,7 +18,7 @@ fn owner(descriptor: &str, member: Option<bool>, last_accessed: Option<LastAcces
     Owner {
         descriptor: descriptor.into(),
         display_name: descriptor.into(),
-        principal_name: format!("{descriptor}@contoso.com"),
+        principal_name: format!("{descriptor}@contoso.com").into(),
         origin: "aad".into(),
         member,
         last_accessed,
