@@ -757,15 +757,30 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
             scrubber.scrub_in_place(ticket);
         }
     }
+    // Lists of evidence are shared whole: each distinct list is scrubbed once and stays shared.
+    let mut lists: HashMap<std::sync::Arc<[crate::Text]>, std::sync::Arc<[crate::Text]>> = HashMap::new();
     for usage in &mut record.usage {
         let crate::guidance::TokenUsage { authorization_id: _, owner, inference, guidance: _ } = usage;
         if !owner.is_empty() {
             *owner = pseudonym_of(owner);
         }
         let crate::guidance::Inference { use_id: _, confidence: _, evidence } = inference;
-        for evidence in evidence {
-            memo.scrub(evidence);
+        if let Some(done) = lists.get(&**evidence) {
+            *evidence = done.clone();
+            continue;
         }
+        let clean: std::sync::Arc<[crate::Text]> = evidence
+            .iter()
+            .map(|line| {
+                let mut line = line.clone();
+                memo.scrub(&mut line);
+                line
+            })
+            .collect();
+        if lists.len() < MEMO_LIMIT {
+            lists.insert(evidence.clone(), clean.clone());
+        }
+        *evidence = clean;
     }
     // Redacting a redacted record chains two keys: comparable only when both were.
     let redaction = key.redaction();

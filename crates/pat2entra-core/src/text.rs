@@ -235,6 +235,22 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// A list of `Text`s shared whole (`Arc<[Text]>`), read and written as a JSON array: for
+/// `#[serde(with = "crate::text::list")]`.
+pub mod list {
+    use super::Text;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(list: &Arc<[Text]>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(list.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<[Text]>, D::Error> {
+        Vec::<Text>::deserialize(deserializer).map(Arc::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,7 +152,9 @@ pub struct Inference {
     #[serde(rename = "use")]
     pub use_id: Text,
     pub confidence: Confidence,
-    pub evidence: Vec<Text>,
+    /// Shared whole by the usages `advise` makes (most tokens give one of a few dozen lists).
+    #[serde(with = "crate::text::list")]
+    pub evidence: std::sync::Arc<[Text]>,
 }
 
 /// The display-name words, lower case, with spaces around each for phrase matching.
@@ -252,7 +254,7 @@ pub fn infer<S: AsRef<str>>(scopes: &[S], display_name: &str) -> Inference {
 
 /// The lines of evidence as `Text`s: many tokens have the same ones, and within
 /// [`interned`](crate::text::interned) (as `advise` runs) they share them.
-fn shared(evidence: Vec<String>) -> Vec<Text> {
+fn shared(evidence: Vec<String>) -> std::sync::Arc<[Text]> {
     evidence.iter().map(|e| Text::intern(e)).collect()
 }
 

@@ -99,12 +99,20 @@ pub fn for_rule(rule: &str) -> Option<&'static Guidance> {
 /// Infers every token's use, and gives every finding its guidance id. Pure.
 /// Usages share their ids with their tokens, and equal lines of evidence with each other.
 pub fn advise(inventory: &Inventory, findings: &mut [Finding]) -> Vec<TokenUsage> {
+    // Equal lists of evidence, one allocation (each new one is dropped once matched).
+    let mut lists: std::collections::HashSet<std::sync::Arc<[Text]>> = std::collections::HashSet::new();
     let usage: Vec<TokenUsage> = crate::text::interned(|| {
         inventory
             .tokens
             .iter()
             .map(|t| {
-                let inference = infer(&t.scopes, &t.display_name);
+                let mut inference = infer(&t.scopes, &t.display_name);
+                match lists.get(&*inference.evidence) {
+                    Some(shared) => inference.evidence = shared.clone(),
+                    None => {
+                        lists.insert(inference.evidence.clone());
+                    }
+                }
                 let guidance = for_use(&inference.use_id).id.clone();
                 TokenUsage { authorization_id: t.authorization_id.clone(), owner: t.owner.clone(), inference, guidance }
             })
