@@ -237,13 +237,13 @@ impl RuleSet {
         let mut parts = parts.into_iter();
         let (mut findings, counts) = parts.next().unwrap_or_default();
         findings.reserve_exact(total - findings.len());
-        for (total, n) in matched.iter_mut().zip(counts) {
-            *total += n;
+        for (sum, n) in matched.iter_mut().zip(counts) {
+            *sum += n;
         }
         for (part, counts) in parts.chain(std::iter::once(organization)) {
             findings.extend(part);
-            for (total, n) in matched.iter_mut().zip(counts) {
-                *total += n;
+            for (sum, n) in matched.iter_mut().zip(counts) {
+                *sum += n;
             }
         }
         findings.rotate_right(organization_count);
