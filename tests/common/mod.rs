@@ -212,7 +212,7 @@ impl TokenBuilder {
             display_name: authorization_id.into(),
             scopes: Vec::new(),
             all_organizations: false,
-            target_accounts: vec!["org".into()],
+            target_accounts: ["org".into()].into(),
             valid_from: Some(from),
             valid_to: Some(from + Duration::days(400)),
             is_valid: true,
@@ -234,7 +234,7 @@ impl TokenBuilder {
     /// Valid in every organization of its owner (`true`) or limited to one (`false`).
     pub fn global(mut self, global: bool) -> Self {
         self.0.all_organizations = global;
-        self.0.target_accounts = if global { vec![] } else { vec!["org".into()] };
+        self.0.target_accounts = if global { [].into() } else { ["org".into()].into() };
         self
     }
 

@@ -79,7 +79,7 @@ fn pat_list_examples_parse_as_session_tokens() {
         assert!(all_access.all_organizations && all_access.is_full_access());
         let work = tokens.iter().find(|t| t.display_name == "work_token").unwrap();
         assert!(!work.all_organizations);
-        assert_eq!(work.target_accounts, ["38aaa865-2c70-4bf7-a308-0c6539c38c1a"]);
+        assert_eq!(*work.target_accounts, [pat2entra::Text::from("38aaa865-2c70-4bf7-a308-0c6539c38c1a")]);
         // Seven fractional digits.
         assert_eq!(all_access.valid_to.unwrap().to_rfc3339(), "2020-11-23T04:04:38.523333300+00:00");
     }

@@ -205,18 +205,21 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// An organization id of `targetAccounts`: nearly always this organization's, so the last one
-/// seen on this thread is reused (one allocation, not one per owner).
-fn account(id: &str) -> Text {
+/// A token's `targetAccounts`: nearly always this organization's id alone, so the last list
+/// seen on this thread is reused whole (one allocation, not one per token).
+fn accounts(ids: &[String]) -> std::sync::Arc<[Text]> {
     thread_local! {
-        static LAST: std::cell::RefCell<Option<Text>> = const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Option<std::sync::Arc<[Text]>>> = const { std::cell::RefCell::new(None) };
+    }
+    if ids.is_empty() {
+        return std::sync::Arc::default();
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         match &*last {
-            Some(shared) if shared == id => shared.clone(),
+            Some(shared) if shared.len() == ids.len() && shared.iter().zip(ids).all(|(a, b)| a == b) => shared.clone(),
             _ => {
-                let shared = Text::intern(id);
+                let shared: std::sync::Arc<[Text]> = ids.iter().map(|id| Text::intern(id)).collect();
                 *last = Some(shared.clone());
                 shared
             }
@@ -379,8 +382,7 @@ impl SessionToken {
     /// The token of `owner` (pass the owner's own `Text` to share it). Scopes are the catalog's
     /// shared values; organization ids are shared within an `interned` call (one owner's pages).
     pub fn into_token(self, owner: impl Into<Text>) -> Token {
-        let target_accounts: Vec<Text> =
-            self.target_accounts.unwrap_or_default().iter().map(|id| account(id)).collect();
+        let target_accounts = accounts(self.target_accounts.as_deref().unwrap_or_default());
         // At their exact count: a vector collected from an iterator starts at four.
         let scope = self.scope.as_deref().unwrap_or_default();
         let mut scopes = Vec::with_capacity(pat2entra_core::scopes::split(scope).count());

@@ -46,7 +46,8 @@ pub struct Token {
     pub all_organizations: bool,
     /// Organization ids the token is limited to (empty for an all-organizations token).
     #[serde(default)]
-    pub target_accounts: Vec<Text>,
+    #[serde(with = "crate::text::list")]
+    pub target_accounts: std::sync::Arc<[Text]>,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_to: Option<DateTime<Utc>>,
     /// `false` once the token is revoked.
@@ -486,7 +487,7 @@ mod tests {
             display_name: "t".into(),
             scopes: vec!["vso.code".into()],
             all_organizations: false,
-            target_accounts: vec![],
+            target_accounts: [].into(),
             valid_from: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
             valid_to: Some(Utc.with_ymd_and_hms(2026, 11, valid_to_day, 0, 0, 0).unwrap()),
             is_valid,

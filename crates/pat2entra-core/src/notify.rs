@@ -479,7 +479,7 @@ mod tests {
             display_name: name.into(),
             scopes: scopes.iter().map(|s| crate::Text::from(*s)).collect(),
             all_organizations: false,
-            target_accounts: vec!["org".into()],
+            target_accounts: ["org".into()].into(),
             valid_from: Some(now - Duration::days(30)),
             valid_to: Some(now + Duration::days(days_left)),
             is_valid: true,

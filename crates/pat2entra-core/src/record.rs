@@ -388,7 +388,7 @@ mod lookup_tests {
             display_name: format!("{owner}-{id}"),
             scopes: vec![scope.into()],
             all_organizations: false,
-            target_accounts: vec!["o".into()],
+            target_accounts: ["o".into()].into(),
             valid_from: None,
             valid_to: None,
             is_valid: true,

@@ -863,7 +863,7 @@ mod tests {
             display_name: format!("{owner} {id}"),
             scopes: vec!["vso.code".into()],
             is_valid: true,
-            target_accounts: vec!["0rg-1d".into()],
+            target_accounts: ["0rg-1d".into()].into(),
             ..Default::default()
         };
         // An id shared by owners of both parts.
@@ -880,8 +880,8 @@ mod tests {
         raw_tokens.push(worse);
         // Unreadable, limited to another organization, global.
         raw_tokens.push(Token { unreadable: Some("validTo: bad".into()), ..token("aad.d", "aad.d-2") });
-        raw_tokens.push(Token { target_accounts: vec!["other".into()], ..token("aad.f", "aad.f-2") });
-        raw_tokens.push(Token { target_accounts: vec![], all_organizations: true, ..token("aad.h", "aad.h-2") });
+        raw_tokens.push(Token { target_accounts: ["other".into()].into(), ..token("aad.f", "aad.f-2") });
+        raw_tokens.push(Token { target_accounts: [].into(), all_organizations: true, ..token("aad.h", "aad.h-2") });
 
         let whole = assemble(&raw_owners, &raw_tokens, OwnerFilter::All, AuditJoin { token_events: 20, unmatched: 3 });
         let kinds: HashSet<WarningKind> = whole.coverage.warnings.iter().map(|w| w.kind).collect();

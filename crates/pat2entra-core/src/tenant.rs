@@ -454,7 +454,7 @@ mod tests {
                 display_name: format!("token {id}"),
                 scopes: vec!["app_token".into()],
                 all_organizations: *global,
-                target_accounts: if *global { vec![] } else { vec![name.into()] },
+                target_accounts: if *global { [].into() } else { [name.into()].into() },
                 is_valid: true,
                 ..Default::default()
             })

@@ -799,7 +799,7 @@ mod tests {
                 authorization_id: (*id).into(),
                 owner: format!("aad.{owner}").into(),
                 scopes: vec!["app_token".into()],
-                target_accounts: vec!["x".into()],
+                target_accounts: ["x".into()].into(),
                 valid_from: Some(at(1)),
                 valid_to: Some(at(20)),
                 is_valid: true,

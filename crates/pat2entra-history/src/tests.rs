@@ -24,7 +24,7 @@ fn token(owner: &str, id: &str, full: bool, valid: bool) -> Token {
         owner: format!("aad.{owner}").into(),
         display_name: format!("token {id}"),
         scopes: vec![if full { "app_token" } else { "vso.code" }.into()],
-        target_accounts: vec!["contoso".into()],
+        target_accounts: ["contoso".into()].into(),
         valid_from: Some(at(1)),
         valid_to: Some(at(1) + chrono::Duration::days(30)),
         is_valid: valid,

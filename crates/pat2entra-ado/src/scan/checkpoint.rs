@@ -368,7 +368,7 @@ mod tests {
             display_name: "t".into(),
             scopes: vec!["vso.code".into()],
             all_organizations: false,
-            target_accounts: vec![],
+            target_accounts: [].into(),
             valid_from: None,
             valid_to: None,
             is_valid: true,

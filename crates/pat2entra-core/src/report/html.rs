@@ -1477,7 +1477,7 @@ mod tests {
             display_name: format!("token {id}"),
             scopes: scopes.iter().map(|s| crate::Text::from(*s)).collect(),
             all_organizations: global,
-            target_accounts: if global { vec![] } else { vec!["org".into()] },
+            target_accounts: if global { [].into() } else { ["org".into()].into() },
             valid_from: Some(to - Duration::days(lifetime)),
             valid_to: Some(to),
             is_valid: true,

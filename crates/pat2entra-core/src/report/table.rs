@@ -422,7 +422,7 @@ mod tests {
                 owner: format!("aad.{}-{}", "q".repeat(i % 700 % 47), i % 700).into(),
                 display_name: format!("token {} {i}", "x".repeat(i % 37)),
                 scopes: vec!["app_token".into()],
-                target_accounts: vec!["o".into()],
+                target_accounts: ["o".into()].into(),
                 is_valid: true,
                 ..Default::default()
             })

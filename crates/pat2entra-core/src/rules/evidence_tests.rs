@@ -37,7 +37,7 @@ fn pat(id: &str, owner: &str, seen: Option<i64>) -> Token {
         owner: owner.into(),
         display_name: id.into(),
         scopes: vec!["vso.code".into()],
-        target_accounts: vec!["org".into()],
+        target_accounts: ["org".into()].into(),
         valid_from: Some(days_ago(200)),
         valid_to: Some(days_ago(200) + Duration::days(400)),
         is_valid: true,
@@ -87,7 +87,7 @@ fn inventory(evidence: Evidence) -> Inventory {
     ssh.kind = CredentialKind::Ssh;
     ssh.scopes = vec!["app_token".into()];
     ssh.all_organizations = true;
-    ssh.target_accounts = vec![];
+    ssh.target_accounts = [].into();
     Inventory {
         organization: "o".into(),
         owners: vec![

@@ -567,7 +567,7 @@ mod unreadable_tests {
             display_name: id.into(),
             scopes: vec!["app_token".into()],
             all_organizations: true,
-            target_accounts: vec![],
+            target_accounts: [].into(),
             valid_from: None,
             valid_to: None,
             is_valid: true,

@@ -27,7 +27,7 @@ fn token(id: &str, scopes: &[&str], age: i64, lifetime: i64) -> Token {
         display_name: id.into(),
         scopes: scopes.iter().map(|s| crate::Text::from(*s)).collect(),
         all_organizations: false,
-        target_accounts: vec!["org".into()],
+        target_accounts: ["org".into()].into(),
         valid_from: Some(from),
         valid_to: Some(from + Duration::days(lifetime)),
         is_valid: true,
