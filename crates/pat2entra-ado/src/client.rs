@@ -245,9 +245,9 @@ impl AdoClient {
         let owner: Text = owner_descriptor.into();
         let pages = self.token_admin_pages(&owner, page_size, false, Api::TokenAdmin).await?;
         // Two versions of one token are resolved by the scan (`inventory::resolve_tokens`).
-        // One owner's tokens share their organization ids.
         // Collected at their exact count: most owners hold one or two tokens, and a vector
-        // collected from pages starts at four (224 bytes each) and grows by doubling.
+        // collected from pages starts at four (about 200 bytes each) and grows by doubling.
+        // Inside `interned`, one owner's tokens share the values they repeat.
         let mut tokens = Vec::with_capacity(pages.iter().map(|p| p.value.len()).sum());
         pat2entra_core::text::interned(|| {
             tokens.extend(pages.into_iter().flat_map(|p| p.value).map(|t| t.into_token(owner.clone())));
