@@ -129,6 +129,14 @@ pub struct Finding {
     pub confidence: Confidence,
 }
 
+/// Open findings per severity, most severe first: `3 critical, 0 high, 1 medium, 0 low, 0 info`
+/// (a severity without findings counts 0).
+pub fn severity_counts(counts: &std::collections::BTreeMap<Severity, usize>) -> String {
+    let counts: Vec<String> =
+        Severity::ALL.iter().map(|sev| format!("{} {sev}", counts.get(sev).copied().unwrap_or(0))).collect();
+    counts.join(", ")
+}
+
 /// A rule id as read from a record: one of pat2entra's own rules borrows its static name; any
 /// other (a record of a later version) is kept as read.
 fn rule_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cow<'static, str>, D::Error> {

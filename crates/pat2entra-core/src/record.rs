@@ -82,28 +82,29 @@ struct Positions {
 /// vectors of positions took about 150 (a copy of each id, a vector, the map's slot) and was
 /// most of the memory `report` needs beyond the record. The hash only narrows the search:
 /// callers compare the ids themselves, so a collision costs a comparison, never a wrong answer.
+/// A key is an id (`&str`) or a pair of them; `new` and `get` must be given the same kind.
 #[derive(Debug, Default)]
-struct Lookup(Vec<(u64, u32)>);
+pub(crate) struct Lookup(Vec<(u64, u32)>);
 
 impl Lookup {
-    fn new<'a>(ids: impl Iterator<Item = &'a str>) -> Self {
-        let mut entries: Vec<(u64, u32)> = ids.enumerate().map(|(i, id)| (id_hash(id), i as u32)).collect();
+    pub(crate) fn new<K: std::hash::Hash>(keys: impl Iterator<Item = K>) -> Self {
+        let mut entries: Vec<(u64, u32)> = keys.enumerate().map(|(i, key)| (key_hash(key), i as u32)).collect();
         entries.sort_unstable();
         entries.shrink_to_fit();
         Lookup(entries)
     }
 
-    /// Positions whose id may be `id`, in ascending order.
-    fn get(&self, id: &str) -> impl Iterator<Item = usize> + '_ {
-        let hash = id_hash(id);
+    /// Positions whose key may be `key`, in ascending order.
+    pub(crate) fn get<K: std::hash::Hash>(&self, key: K) -> impl Iterator<Item = usize> + '_ {
+        let hash = key_hash(key);
         let from = self.0.partition_point(|(h, _)| *h < hash);
         self.0[from..].iter().take_while(move |(h, _)| *h == hash).map(|(_, i)| *i as usize)
     }
 }
 
-fn id_hash(id: &str) -> u64 {
+fn key_hash<K: std::hash::Hash>(key: K) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
 /// A lazily built `Positions`. It is derived data: it never takes part in equality, and a clone
@@ -157,11 +158,7 @@ pub struct Summary {
 impl Summary {
     /// Open findings per severity, most severe first: `3 critical, 0 high, 1 medium, 0 low, 0 info`.
     pub fn severity_counts(&self) -> String {
-        let counts: Vec<String> = Severity::ALL
-            .iter()
-            .map(|sev| format!("{} {sev}", self.findings_by_severity.get(sev).copied().unwrap_or(0)))
-            .collect();
-        counts.join(", ")
+        crate::finding::severity_counts(&self.findings_by_severity)
     }
 }
 

@@ -89,11 +89,7 @@ pub struct TenantSummary {
 impl TenantSummary {
     /// Open findings per severity, most severe first: `3 critical, 0 high, 1 medium, 0 low, 0 info`.
     pub fn severity_counts(&self) -> String {
-        let counts: Vec<String> = Severity::ALL
-            .iter()
-            .map(|sev| format!("{} {sev}", self.findings_by_severity.get(sev).copied().unwrap_or(0)))
-            .collect();
-        counts.join(", ")
+        crate::finding::severity_counts(&self.findings_by_severity)
     }
 }
 

@@ -11,7 +11,6 @@ use crate::inventory::Inventory;
 use crate::text::Text;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 const CATALOG: &str = include_str!("catalog.toml");
@@ -118,23 +117,12 @@ pub fn advise(inventory: &Inventory, findings: &mut [Finding]) -> Vec<TokenUsage
             })
             .collect()
     });
-    // Usages by a hash of (owner, id), sorted: 12 bytes a usage where a map of the pairs took
-    // about 50. The ids are compared on every lookup, so a collision costs a comparison only;
-    // the hash is seeded, so a record cannot be crafted to collide.
-    let state = foldhash::fast::RandomState::default();
-    let hash = |owner: &str, id: &str| state.hash_one((owner, id));
-    let mut by_token: Vec<(u64, u32)> =
-        usage.iter().enumerate().map(|(i, u)| (hash(&u.owner, &u.authorization_id), i as u32)).collect();
-    by_token.sort_unstable();
+    // Usages by (owner, id) in the record's compact lookup: 12 bytes a usage where a map of
+    // the pairs took about 50. The ids are compared on every lookup (a collision costs a
+    // comparison only); of two usages of one pair, the later one answers.
+    let by_token = crate::record::Lookup::new(usage.iter().map(|u| (u.owner.as_str(), u.authorization_id.as_str())));
     let usage_of = |owner: &str, id: &str| {
-        let h = hash(owner, id);
-        let from = by_token.partition_point(|(x, _)| *x < h);
-        by_token[from..]
-            .iter()
-            .take_while(|(x, _)| *x == h)
-            .map(|(_, i)| &usage[*i as usize])
-            .filter(|u| u.owner == owner && u.authorization_id == id)
-            .last()
+        by_token.get((owner, id)).map(|i| &usage[i]).filter(|u| u.owner == owner && u.authorization_id == id).last()
     };
     for f in findings.iter_mut() {
         let id = match for_rule(&f.rule) {

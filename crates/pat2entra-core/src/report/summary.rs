@@ -9,7 +9,6 @@ use super::Records;
 use super::escape::{markdown_escape, sanitize};
 use crate::finding::{Finding, Severity};
 use crate::record::ScanRecord;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The most a summary takes: under GitHub's 1 MiB limit for one step's summary, with room.
@@ -100,7 +99,7 @@ pub fn render(records: Records<'_>, budget: usize) -> String {
                 "| Credentials | {} distinct ({} active, {} shared by several organizations); {} flagged |",
                 s.credentials, s.active_credentials, s.shared_credentials, s.flagged_credentials
             );
-            let _ = writeln!(out, "| Findings | {} |", severity_counts(&s.findings_by_severity));
+            let _ = writeln!(out, "| Findings | {} |", crate::finding::severity_counts(&s.findings_by_severity));
             let _ = writeln!(out, "| Accepted by exceptions | {} |", s.suppressed_findings);
         }
     }
@@ -171,10 +170,6 @@ fn severity(s: Severity) -> &'static str {
         Severity::High => "**high**",
         other => other.as_str(),
     }
-}
-
-fn severity_counts(counts: &BTreeMap<Severity, usize>) -> String {
-    Severity::ALL.iter().map(|s| format!("{} {s}", counts.get(s).copied().unwrap_or(0))).collect::<Vec<_>>().join(", ")
 }
 
 /// Every coverage gap: for one organization, each owner not read (capped) and each evidence
