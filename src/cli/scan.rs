@@ -266,14 +266,7 @@ pub async fn run(args: ScanArgs) -> Result<Exit, Failure> {
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
         page_size,
-        evidence: EvidenceOptions {
-            sources: args.evidence.0.clone(),
-            audit_end: as_of,
-            audit_days: args.audit_days,
-            audit_slice: chrono::Duration::from_std(args.audit_slice)
-                .unwrap_or(chrono::Duration::days(pat2entra_ado::scan::DEFAULT_AUDIT_SLICE_DAYS)),
-            audit_batch_size: args.audit_batch_size,
-        },
+        evidence: evidence_options(&args, as_of),
         checkpoint: args.checkpoint.clone().map(|path| CheckpointSettings {
             path,
             params: CheckpointParams {
@@ -343,6 +336,19 @@ fn owner_part(
 
 /// Where `scan --demo` sends its requests, and the simulator that must live as long as the scan.
 type DemoTarget = (Endpoints, OrgRef, SignedIn, Option<Box<dyn std::any::Any + Send>>);
+
+/// What the evidence sources read, and the audit window ending at `as_of` (one organization or
+/// each of a tenant's).
+pub(super) fn evidence_options(args: &ScanArgs, as_of: DateTime<Utc>) -> EvidenceOptions {
+    EvidenceOptions {
+        sources: args.evidence.0.clone(),
+        audit_end: as_of,
+        audit_days: args.audit_days,
+        audit_slice: chrono::Duration::from_std(args.audit_slice)
+            .unwrap_or(chrono::Duration::days(pat2entra_ado::scan::DEFAULT_AUDIT_SLICE_DAYS)),
+        audit_batch_size: args.audit_batch_size,
+    }
+}
 
 #[cfg(feature = "demo")]
 async fn demo_target(args: &ScanArgs, as_of: DateTime<Utc>) -> Result<Option<DemoTarget>, Failure> {

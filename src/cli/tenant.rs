@@ -10,7 +10,7 @@ use crate::ado::{AdoClient, ClientOptions, OrgRef};
 use crate::exit::Exit;
 use crate::record::ScanRecord;
 use crate::rules::RuleSet;
-use crate::scan::{EvidenceOptions, ScanEvent, ScanOptions, scan_organizations};
+use crate::scan::{ScanEvent, ScanOptions, scan_organizations};
 use crate::tenant::{AnyRecord, OrganizationFailure, TenantRecord};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,14 +101,7 @@ pub async fn scan(
     let options = ScanOptions {
         concurrency: usize::from(args.concurrency),
         page_size: args.page_size,
-        evidence: EvidenceOptions {
-            sources: args.evidence.0.clone(),
-            audit_end: as_of,
-            audit_days: args.audit_days,
-            audit_slice: chrono::Duration::from_std(args.audit_slice)
-                .unwrap_or(chrono::Duration::days(pat2entra_ado::scan::DEFAULT_AUDIT_SLICE_DAYS)),
-            audit_batch_size: args.audit_batch_size,
-        },
+        evidence: super::scan::evidence_options(args, as_of),
         checkpoint: None,
         service: Default::default(),
         now: Some(as_of),
