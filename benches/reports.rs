@@ -10,13 +10,13 @@
 //! average before it, since the cores may be shared. Building the records is not measured.
 
 mod common;
+mod measure;
 
 use pat2entra::record::ScanRecord;
 use pat2entra::report::{self, Format, RenderOptions};
 use pat2entra::rules::RuleSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
 fn main() {
     let users: usize = std::env::var("PAT2ENTRA_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
@@ -69,13 +69,14 @@ fn main() {
     ];
     // PAT2ENTRA_BENCH_ONLY=csv runs only the commands whose words contain it.
     let only = std::env::var("PAT2ENTRA_BENCH_ONLY").unwrap_or_default();
-    for args in cases.into_iter().filter(|a| a.join(" ").contains(&only)) {
-        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-        let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    // The words of the command, not the records' paths (`new.json` would match `json`).
+    let words = |args: &[&str]| args.iter().filter(|a| **a != new && **a != old).copied().collect::<Vec<_>>().join(" ");
+    for args in cases.into_iter().filter(|a| words(a).contains(&only)) {
+        let load = measure::load_average();
         let _ = std::fs::remove_file(&out);
         let mut command = Command::new(&binary);
         command.args(&args).arg("--out").arg(&out).env("PAT2ENTRA_REDACT_KEY", "bench-key-0123456789abcdef");
-        let (wall, cpu, rss, status) = measure(&mut command);
+        let (measure::Child { wall, cpu, peak_rss_mb: rss, status }, _) = measure::measure(&mut command);
         let shown: Vec<&str> = args
             .iter()
             .map(|a| {
@@ -106,23 +107,4 @@ fn build(users: usize, new: &Path, old: &Path) {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
         report::render(&record, Format::Json, &RenderOptions::default(), &mut file).unwrap();
     }
-}
-
-/// Wall time, CPU (user + system) and peak RSS (MB) of a child process run to its end, from
-/// `wait4`, and its wait status.
-fn measure(command: &mut Command) -> (f64, f64, f64, i32) {
-    let start = Instant::now();
-    let child = command.stdout(Stdio::null()).spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value; `wait4` fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not waited for yet; both pointers are to live locals.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    let wall = start.elapsed().as_secs_f64();
-    // Reaped by wait4: `child` must not be waited for again.
-    std::mem::forget(child);
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (wall, seconds(usage.ru_utime) + seconds(usage.ru_stime), usage.ru_maxrss as f64 / 1024.0, status)
 }

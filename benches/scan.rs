@@ -28,7 +28,10 @@
 //! `entitlements,membership,audit,ssh`). With both, a second table shows what evidence costs:
 //! requests per owner and the wall and CPU time it adds to the bare scan of the same size.
 
+mod measure;
+
 use chrono::{TimeZone, Utc};
+use measure::{load_average, measure};
 use pat2entra::ado::{AdoClient, ClientOptions, Credential, Endpoints, OrgRef};
 use pat2entra::evidence::{Source, Status};
 use pat2entra::record::ScanRecord;
@@ -302,42 +305,6 @@ fn peak_rss_mb() -> f64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Figures of a finished child process: `wait4`'s resource usage.
-struct Child {
-    wall: f64,
-    cpu: f64,
-    peak_rss_mb: f64,
-    status: i32,
-}
-
-/// Runs `command` to its end and reads its resource usage with `wait4` (user + system CPU, and
-/// `ru_maxrss`, in KB on Linux): the child's own figures, not this process's.
-fn measure(command: &mut Command) -> (Child, String) {
-    let start = Instant::now();
-    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value; `wait4` fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not waited for yet; both pointers are to live locals.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    let wall = start.elapsed().as_secs_f64();
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
-    // Reaped by wait4: `child` must not be waited for again.
-    std::mem::forget(child);
-    (Child { wall, cpu, peak_rss_mb: usage.ru_maxrss as f64 / 1024.0, status }, stdout)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 /// `compare`: the reference client and `pat2entra scan` against one simulator process.
