@@ -4,7 +4,7 @@ use super::glob::Glob;
 use crate::evidence::{CredentialKind, EventKind, Evidence, LastAccessed, Source};
 use crate::inventory::{Owner, Token, TokenState};
 use crate::scopes::{self, Tier};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use std::collections::HashSet;
 
 /// The stable rule ids: they appear in JSON, CSV, exceptions and exit-code gating.
@@ -87,6 +87,19 @@ impl RuleId {
     pub fn parse(s: &str) -> Option<RuleId> {
         RuleId::ALL.into_iter().find(|id| id.as_str() == s)
     }
+}
+
+/// What a check's result depends on, for remembering it (`Check::key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// The token's scope strings.
+    Scopes,
+    /// The owner, and the kind of credential.
+    Owner,
+    /// These numbers (dates as days, flags as 0 or 1).
+    Numbers([i64; 3]),
+    /// The token itself: not remembered.
+    Token,
 }
 
 /// A rule's check with its parameters.
@@ -428,6 +441,41 @@ impl Check {
                 ),
                 _ => "revoked".to_string(),
             }),
+        }
+    }
+
+    /// What `evaluate` and `confidence` read of a token, besides the rule's parameters and what
+    /// one evaluation shares (`as_of`, the evidence, the service's behaviour): two tokens with
+    /// equal keys get equal results, so a worker judges and words each key once
+    /// (`memo::Memo`). A check that reads more of the token than its key says gives wrong
+    /// findings: `memo_tests` compares every check against judging each token afresh.
+    pub fn key(&self, s: &Subject<'_>) -> Key {
+        let t = s.token;
+        let day = |at: Option<DateTime<Utc>>| at.map_or(i64::MIN, |at| i64::from(at.date_naive().num_days_from_ce()));
+        match self {
+            Check::FullAccess | Check::PrivilegedScope { .. } | Check::BroadScope { .. } | Check::UnknownScope => {
+                Key::Scopes
+            }
+            Check::AllOrganizations { .. } => Key::Numbers([i64::from(t.all_organizations), 0, 0]),
+            Check::LongLived { .. } => Key::Numbers([
+                i64::from(t.valid_from.is_some()),
+                i64::from(t.valid_to.is_some()),
+                t.lifetime_days().unwrap_or(i64::MIN),
+            ]),
+            Check::LongRemaining { .. } | Check::ExpiringSoon { .. } => {
+                Key::Numbers([i64::from(s.remaining_days.is_some()), s.remaining_days.unwrap_or(0), 0])
+            }
+            Check::OwnerRemoved
+            | Check::OwnerNotMember
+            | Check::OwnerInactive { .. }
+            | Check::ServiceAccount { .. } => Key::Owner,
+            Check::Expired => Key::Numbers([day(t.valid_to), 0, 0]),
+            Check::Revoked => Key::Numbers([
+                day(t.valid_to),
+                i64::from(t.valid_to.is_some_and(|to| to <= s.as_of)),
+                i64::from(t.events.is_empty()),
+            ]),
+            Check::Leaked | Check::Unused { .. } | Check::ExceptionExpired | Check::Policy(_) => Key::Token,
         }
     }
 

@@ -7,6 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// The index's tables: foldhash, seeded per process (the keys come from the rules file).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// One `[[exception]]` of a rules file.
 #[derive(Debug, Clone)]
 pub struct Exception {
@@ -103,13 +106,13 @@ impl Exception {
 #[derive(Debug, Default)]
 pub struct ExceptionIndex {
     /// By lower-case `authorization_id`.
-    by_token: HashMap<String, Vec<usize>>,
+    by_token: Map<String, Vec<usize>>,
     /// By lower-case `owner` (a descriptor or a principal name), when no token id is set.
-    by_owner: HashMap<String, Vec<usize>>,
+    by_owner: Map<String, Vec<usize>>,
     /// By lower-case `display_name` without wildcards, when neither token id nor owner is set.
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: Map<String, Vec<usize>>,
     /// By `rule`, when the only other key is a `display_name` with wildcards (or none).
-    by_rule: HashMap<String, Vec<usize>>,
+    by_rule: Map<String, Vec<usize>>,
     /// Only a `display_name` with wildcards: checked for every token.
     globs: Vec<usize>,
 }
@@ -137,28 +140,33 @@ impl ExceptionIndex {
     /// Exceptions that may match some finding of a token (whatever its rule), in no order, in
     /// two parts: `for_owner`, then `for_token_alone` adds to it. This part depends on the
     /// owner only (the same for each of its tokens): those keyed by its descriptor or principal
-    /// name. Replaces `out`.
-    pub fn for_owner(&self, descriptor: &str, owner: Option<&Owner>, out: &mut Vec<usize>) {
+    /// name. Replaces `out`; `scratch` holds the lower-case keys (no allocation per owner).
+    pub fn for_owner(&self, descriptor: &str, owner: Option<&Owner>, out: &mut Vec<usize>, scratch: &mut String) {
         out.clear();
         if self.by_owner.is_empty() {
             return;
         }
-        let descriptor = descriptor.to_ascii_lowercase();
-        if let Some(list) = self.by_owner.get(&descriptor) {
+        let lower = |text: &str, into: &mut String| {
+            into.clear();
+            into.push_str(text);
+            into.make_ascii_lowercase();
+        };
+        lower(descriptor, scratch);
+        if let Some(list) = self.by_owner.get(scratch.as_str()) {
             out.extend_from_slice(list);
         }
-        if let Some(owner) = owner {
-            let principal = owner.principal_name.to_ascii_lowercase();
-            if principal != descriptor
-                && let Some(list) = self.by_owner.get(&principal)
-            {
+        if let Some(owner) = owner
+            && !owner.principal_name.eq_ignore_ascii_case(descriptor)
+        {
+            lower(&owner.principal_name, scratch);
+            if let Some(list) = self.by_owner.get(scratch.as_str()) {
                 out.extend_from_slice(list);
             }
         }
     }
 
-    /// The part that depends on the token itself; added to `out`. Allocates
-    /// only for the keys some exception uses.
+    /// The part that depends on the token itself; added to `out`, which is then in file order.
+    /// Allocates only for the keys some exception uses.
     pub fn for_token_alone(&self, token: &Token, out: &mut Vec<usize>) {
         if !self.by_token.is_empty()
             && let Some(list) = self.by_token.get(&token.authorization_id.to_ascii_lowercase())
@@ -171,17 +179,28 @@ impl ExceptionIndex {
             out.extend_from_slice(list);
         }
         out.extend_from_slice(&self.globs);
+        // In file order, which decides between several matches.
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
     }
 
-    /// The candidates of one finding: the token's, plus those keyed by the finding's rule;
-    /// sorted in file order (which decides between several matches).
-    pub fn for_finding(&self, token_candidates: &[usize], rule: &str, out: &mut Vec<usize>) {
+    /// The exceptions keyed by a rule alone (or with a wildcard name): the candidates of each
+    /// finding of that rule.
+    pub fn for_rule(&self, rule: &str) -> &[usize] {
+        self.by_rule.get(rule).map_or(&[], Vec::as_slice)
+    }
+
+    /// The candidates of one finding: the token's, plus those of the finding's rule
+    /// (`for_rule`); sorted in file order (which decides between several matches).
+    pub fn for_finding(token_candidates: &[usize], rule_candidates: &[usize], out: &mut Vec<usize>) {
         out.clear();
         out.extend_from_slice(token_candidates);
-        if let Some(list) = self.by_rule.get(rule) {
-            out.extend_from_slice(list);
+        out.extend_from_slice(rule_candidates);
+        if !token_candidates.is_empty() && !rule_candidates.is_empty() {
+            out.sort_unstable();
+            out.dedup();
         }
-        out.sort_unstable();
-        out.dedup();
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod docs;
 mod exceptions;
 mod glob;
+mod memo;
 mod scopeset;
 mod suggest;
 
@@ -185,13 +186,16 @@ impl RuleSet {
 
     /// Judges every token. Pure and deterministic.
     pub fn evaluate(&self, inventory: &Inventory, as_of: DateTime<Utc>) -> Evaluation {
-        let service_rule = self.rule(RuleId::ServiceAccount);
-        // Per owner, once: the owner and the service-account pattern it matches.
-        let owners: HashMap<&str, (&Owner, Option<&str>)> = inventory
-            .owners
-            .iter()
-            .map(|o| (o.descriptor.as_str(), (o, service_rule.and_then(|r| r.check.service_pattern(o)))))
-            .collect();
+        self.evaluate_with(inventory, as_of, || memo::Memo::new(self.rules.len()))
+    }
+
+    /// `evaluate`, with the memory each worker keeps of results (`memo`).
+    fn evaluate_with<'a>(
+        &self,
+        inventory: &'a Inventory,
+        as_of: DateTime<Utc>,
+        memo: impl Fn() -> memo::Memo<'a> + Sync,
+    ) -> Evaluation {
         // Tokens are judged independently: large inventories are split across the cores, and
         // the final sort makes the result the same whatever the split.
         let threads = if inventory.tokens.len() >= PARALLEL_FROM {
@@ -201,26 +205,31 @@ impl RuleSet {
         };
         let chunk = inventory.tokens.len().div_ceil(threads).max(1);
         let index = ExceptionIndex::new(&self.exceptions);
-        let index = &index;
-        // Per rule, once: what tells from a token's scope set that it surely has no finding.
+        // What the rules need of each owner, once per owner (split across the cores too).
+        let facts = parallel_map(&inventory.owners, threads, |owners| self.owner_facts(owners, &index));
+        let owners: OwnerMap<'_> = facts.iter().map(|f| (f.owner.descriptor.as_str(), f)).collect();
+        // Per rule, once: the exceptions keyed by its id, and what tells from a token's scope
+        // set that it surely has no finding.
+        let rule_candidates: Vec<&[usize]> = self.rules.iter().map(|r| index.for_rule(r.id.as_str())).collect();
         let prefilters: Vec<Option<scopeset::Prefilter>> =
             self.rules.iter().map(|r| scopeset::Prefilter::of(&r.check)).collect();
-        let prefilters = prefilters.as_slice();
+        let context = Context {
+            owners: &owners,
+            index: &index,
+            rule_candidates: &rule_candidates,
+            prefilters: &prefilters,
+            service: &inventory.service,
+            evidence: &inventory.evidence,
+        };
         let parts: Vec<(Vec<Finding>, Vec<usize>)> = std::thread::scope(|scope| {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
                 .map(|tokens| {
-                    scope.spawn(|| {
-                        let context = Context {
-                            owners: &owners,
-                            index,
-                            prefilters,
-                            service: &inventory.service,
-                            evidence: &inventory.evidence,
-                        };
+                    let memo = &memo;
+                    scope.spawn(move || {
                         // Equal messages share one allocation per worker.
-                        crate::text::interned(|| self.evaluate_tokens(tokens, &context, as_of))
+                        crate::text::interned(|| self.evaluate_tokens(tokens, &context, memo(), as_of))
                     })
                 })
                 .collect();
@@ -247,7 +256,7 @@ impl RuleSet {
             }
         }
         findings.rotate_right(organization_count);
-        let findings = sort_findings(findings);
+        let findings = sort_findings(findings, threads);
         let exceptions = self
             .exceptions
             .iter()
@@ -325,24 +334,44 @@ impl RuleSet {
         (findings, matched)
     }
 
+    /// The facts of some owners, in their order.
+    fn owner_facts<'a>(&'a self, owners: &'a [Owner], index: &ExceptionIndex) -> Vec<OwnerFacts<'a>> {
+        let service_rule = self.rule(RuleId::ServiceAccount);
+        let mut scratch = String::new();
+        owners
+            .iter()
+            .map(|owner| {
+                let mut candidates = Vec::new();
+                if !self.exceptions.is_empty() {
+                    index.for_owner(&owner.descriptor, Some(owner), &mut candidates, &mut scratch);
+                }
+                OwnerFacts {
+                    owner,
+                    service_pattern: service_rule.and_then(|r| r.check.service_pattern(owner)),
+                    candidates,
+                }
+            })
+            .collect()
+    }
+
     /// Findings of some tokens, and how many findings each exception matched. A token with no
-    /// finding costs no allocation.
-    fn evaluate_tokens(
+    /// finding costs no allocation; tokens alike are judged once (`memo`).
+    fn evaluate_tokens<'a>(
         &self,
-        tokens: &[crate::inventory::Token],
+        tokens: &'a [crate::inventory::Token],
         context: &Context<'_>,
+        mut memo: memo::Memo<'a>,
         as_of: DateTime<Utc>,
     ) -> (Vec<Finding>, Vec<usize>) {
-        let Context { owners, index, prefilters, service, evidence } = *context;
-        let (mut token_candidates, mut candidates) = (Vec::new(), Vec::new());
+        let Context { owners, index, rule_candidates, prefilters, service, evidence } = *context;
+        let (mut token_candidates, mut candidates, mut scratch) = (Vec::new(), Vec::new(), String::new());
         let mut findings = Vec::new();
         let mut matched = vec![0usize; self.exceptions.len()];
         let exception_expired = self.rule(RuleId::ExceptionExpired);
         let mut expired_noted: Vec<usize> = Vec::new();
-        let any_prefilter = prefilters.iter().any(Option::is_some);
-        // Tokens come grouped by owner: the owner's lookups are kept while the owner stays the same.
+        // Tokens come grouped by owner: the owner's entry is looked up once per run of its tokens.
         let mut last_owner: Option<&Text> = None;
-        let mut owner_entry: Option<(&Owner, Option<&str>)> = None;
+        let mut facts: Option<&OwnerFacts<'_>> = None;
         let mut owner_candidates: Vec<usize> = Vec::new();
         for token in tokens {
             // Its fields hold placeholders: the rules would judge guesses. One finding instead.
@@ -364,16 +393,18 @@ impl RuleSet {
             }
             if last_owner != Some(&token.owner) {
                 last_owner = Some(&token.owner);
-                owner_entry = owners.get(token.owner.as_str()).copied();
-                if !self.exceptions.is_empty() {
-                    index.for_owner(&token.owner, owner_entry.map(|(o, _)| o), &mut owner_candidates);
+                facts = owners.get(token.owner.as_str()).copied();
+                memo.next_owner();
+                match facts {
+                    Some(facts) => owner_candidates.clone_from(&facts.candidates),
+                    // An owner the inventory does not list: exceptions may still name its descriptor.
+                    None => index.for_owner(&token.owner, None, &mut owner_candidates, &mut scratch),
                 }
             }
-            let (owner, service_pattern) = owner_entry.unzip();
             let subject = Subject {
                 token,
-                owner,
-                service_pattern: service_pattern.flatten(),
+                owner: facts.map(|f| f.owner),
+                service_pattern: facts.and_then(|f| f.service_pattern),
                 state: token.state(as_of),
                 as_of,
                 remaining_days: token.valid_to.map(|to| (to - as_of).num_days()),
@@ -385,17 +416,14 @@ impl RuleSet {
                 token_candidates.clone_from(&owner_candidates);
                 index.for_token_alone(token, &mut token_candidates);
             }
-            let scope_set = if any_prefilter { scopeset::ScopeSet::of(token) } else { Default::default() };
-            for (rule, prefilter) in self
-                .rules
-                .iter()
-                .zip(prefilters)
-                .filter(|(r, _)| r.check.applies_to(subject.state) && r.check.applies_to_kind(token.kind))
-            {
-                if prefilter.as_ref().is_some_and(|p| p.passes(&scope_set)) {
+            let scope_set = memo.scopes(&token.scopes);
+            for (number, (rule, prefilter)) in self.rules.iter().zip(prefilters).enumerate() {
+                if !(rule.check.applies_to(subject.state) && rule.check.applies_to_kind(token.kind))
+                    || prefilter.as_ref().is_some_and(|p| p.passes(&scope_set))
+                {
                     continue;
                 }
-                let Some(message) = rule.check.evaluate(&subject) else {
+                let Some((message, confidence)) = memo.outcome(number, &rule.check, &subject) else {
                     continue;
                 };
                 let mut finding = Finding {
@@ -403,15 +431,15 @@ impl RuleSet {
                     severity: rule.severity,
                     authorization_id: token.authorization_id.clone(),
                     owner: token.owner.clone(),
-                    message: Text::intern(&message),
+                    message,
                     suppressed: None,
                     guidance: None,
                     scope: FindingScope::Credential,
-                    confidence: rule.check.confidence(&subject),
+                    confidence,
                 };
                 // An exception still in force wins over one that has expired.
                 if !self.exceptions.is_empty() {
-                    index.for_finding(&token_candidates, &finding.rule, &mut candidates);
+                    ExceptionIndex::for_finding(&token_candidates, rule_candidates[number], &mut candidates);
                 }
                 let matching = candidates
                     .iter()
@@ -452,9 +480,9 @@ impl RuleSet {
 /// Linear bucketing by severity and owner (a counting sort), then a sort of each small bucket by
 /// token and rule: comparing and moving whole findings, or sorting them all on string keys,
 /// dominated large scans. Findings equal on all four keep the order they were found in.
-fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
+fn sort_findings(findings: Vec<Finding>, threads: usize) -> Vec<Finding> {
     // Findings come grouped by owner: each run of one owner is hashed once.
-    let mut distinct: HashSet<&str> = HashSet::new();
+    let mut distinct: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
     let mut previous: Option<&Text> = None;
     for f in &findings {
         if previous != Some(&f.owner) {
@@ -464,7 +492,8 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
     }
     let mut owners: Vec<&str> = distinct.into_iter().collect();
     owners.sort_unstable();
-    let rank: HashMap<&str, usize> = owners.iter().enumerate().map(|(i, o)| (*o, i)).collect();
+    let rank: HashMap<&str, usize, foldhash::fast::RandomState> =
+        owners.iter().enumerate().map(|(i, o)| (*o, i)).collect();
     let most_severe = Severity::Critical as usize;
     // Findings of one owner come together: its rank is looked up once per run of them.
     let mut last: Option<(&Text, usize)> = None;
@@ -497,14 +526,37 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
         next[b] += 1;
     }
     drop((buckets, next));
-    for bucket in starts.windows(2) {
-        let slice = &mut order[bucket[0]..bucket[1]];
-        if slice.len() > 1 {
-            slice.sort_by(|&a, &b| {
-                let (a, b) = (&findings[a], &findings[b]);
-                (a.authorization_id.as_str(), a.rule.as_ref()).cmp(&(b.authorization_id.as_str(), b.rule.as_ref()))
-            });
+    // Each bucket sorted by token and rule, the buckets split across the cores (at bucket
+    // boundaries near equal shares of the findings).
+    let sort_buckets = |order: &mut [usize], starts: &[usize]| {
+        let base = starts[0];
+        for bucket in starts.windows(2) {
+            let slice = &mut order[bucket[0] - base..bucket[1] - base];
+            if slice.len() > 1 {
+                slice.sort_by(|&a, &b| {
+                    let (a, b) = (&findings[a], &findings[b]);
+                    (a.authorization_id.as_str(), a.rule.as_ref()).cmp(&(b.authorization_id.as_str(), b.rule.as_ref()))
+                });
+            }
         }
+    };
+    if threads <= 1 {
+        sort_buckets(&mut order, &starts);
+    } else {
+        let cuts: Vec<usize> = (0..=threads)
+            .map(|t| {
+                if t == threads { starts.len() - 1 } else { starts.partition_point(|&s| s < order.len() * t / threads) }
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let mut rest: &mut [usize] = &mut order;
+            for part in cuts.windows(2) {
+                let (mine, others) = std::mem::take(&mut rest).split_at_mut(starts[part[1]] - starts[part[0]]);
+                rest = others;
+                let (starts, sort_buckets) = (&starts[part[0]..=part[1]], &sort_buckets);
+                scope.spawn(move || sort_buckets(mine, starts));
+            }
+        });
     }
     // The permutation applied in place, one cycle at a time (position k takes the finding at
     // order[k]): no second vector of findings at the judging peak.
@@ -523,12 +575,39 @@ fn sort_findings(findings: Vec<Finding>) -> Vec<Finding> {
     findings
 }
 
+/// What the rules need of one owner: worked out once per owner, whatever the order of the tokens.
+struct OwnerFacts<'a> {
+    owner: &'a Owner,
+    /// The `service-account` pattern the owner matches.
+    service_pattern: Option<&'a str>,
+    /// The exceptions that name the owner (`ExceptionIndex::for_owner`).
+    candidates: Vec<usize>,
+}
+
+/// The owners' facts by descriptor.
+type OwnerMap<'a> = HashMap<&'a str, &'a OwnerFacts<'a>, foldhash::fast::RandomState>;
+
+/// `f` over `items` split in `threads` parts, on as many threads (on this one for one part);
+/// the results in the items' order.
+fn parallel_map<'a, T: Sync, R: Send>(items: &'a [T], threads: usize, f: impl Fn(&'a [T]) -> Vec<R> + Sync) -> Vec<R> {
+    if threads <= 1 {
+        return f(items);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            items.chunks(items.len().div_ceil(threads).max(1)).map(|part| scope.spawn(move || f(part))).collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
 /// What every thread judging tokens shares.
 #[derive(Clone, Copy)]
 struct Context<'a> {
-    /// Per owner: the owner and the service-account pattern it matches.
-    owners: &'a HashMap<&'a str, (&'a Owner, Option<&'a str>)>,
+    owners: &'a OwnerMap<'a>,
     index: &'a ExceptionIndex,
+    /// Per rule (in `rules` order): the exceptions keyed by its id (`ExceptionIndex::for_rule`).
+    rule_candidates: &'a [&'a [usize]],
     /// Per rule (in `rules` order): the scope prefilter of a scope rule.
     prefilters: &'a [Option<scopeset::Prefilter>],
     service: &'a crate::service::ServiceBehaviour,
@@ -553,6 +632,9 @@ mod tests;
 
 #[cfg(test)]
 mod evidence_tests;
+
+#[cfg(test)]
+mod memo_tests;
 
 #[cfg(test)]
 mod unreadable_tests {
@@ -638,6 +720,8 @@ mod sort_tests {
                 &b.rule,
             ))
         });
-        assert_eq!(sort_findings(findings), expected);
+        for threads in [1, 2, 3] {
+            assert_eq!(sort_findings(findings.clone(), threads), expected);
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! token that may have a finding goes through the rule's own check, which writes the message.
 
 use super::checks::Check;
-use crate::inventory::Token;
 use crate::scopes::{self, CATALOG};
+use crate::text::Text;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
@@ -75,10 +75,10 @@ pub struct ScopeSet {
 }
 
 impl ScopeSet {
-    pub fn of(token: &Token) -> Self {
+    pub fn of(scopes: &[Text]) -> Self {
         let table = table();
         let mut set = ScopeSet { exact: true, ..ScopeSet::default() };
-        for scope in scopes::each(&token.scopes) {
+        for scope in scopes::each(scopes) {
             match id(scope).filter(|i| *i < BITS).and_then(|i| Some((i, table.area[i]?))) {
                 Some((i, area)) => {
                     set.known[i / 64] |= 1 << (i % 64);
