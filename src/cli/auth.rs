@@ -8,15 +8,30 @@ use clap::Args;
 use std::path::PathBuf;
 use url::Url;
 
-pub const AUTH_HELP: &str = "\
+/// How `--auth` signs in: the closing help every command that signs in shares.
+macro_rules! sign_in_help {
+    () => {
+        "\
 Authentication (--auth, default auto):
   auto tries, in order: a service principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET),
   workload identity (AZURE_FEDERATED_TOKEN_FILE), a managed identity where IDENTITY_ENDPOINT and
   IDENTITY_HEADER say one is present, the Azure CLI (az login), the Azure Developer CLI
   (azd auth login), then a PAT in AZURE_DEVOPS_EXT_PAT. It says on stderr which one it used.
+  Secrets are never taken as flags."
+    };
+}
+
+/// `scan` and `whoami`: sign-in, and the permission reading every user's tokens needs.
+pub const AUTH_HELP: &str = concat!(
+    sign_in_help!(),
+    "
   The identity must be a Project Collection Administrator of the organization; PATs need the
-  scopes vso.tokenadministration and vso.graph. Secrets are never taken as flags.
-  Check sign-in and permissions first with: pat2entra whoami --org ORG";
+  scopes vso.tokenadministration and vso.graph.
+  Check sign-in and permissions first with: pat2entra whoami --org ORG"
+);
+
+/// Commands that say their own permission (`revoke`, `notify`): sign-in only.
+pub const SIGN_IN_HELP: &str = sign_in_help!();
 
 #[derive(Debug, Args)]
 pub struct AuthArgs {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {
     /// Add saved scans (single-organization or tenant records) to a history, oldest first.
+    #[command(after_help = super::trend::EXAMPLES)]
     Add(AddArgs),
 }
 

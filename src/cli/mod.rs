@@ -69,6 +69,7 @@ pub enum Command {
     History(history::HistoryCommand),
     /// Trends over a scan history: findings per scan, credentials created and revoked, time to
     /// remediate, the retirement burn-down.
+    #[command(after_help = trend::EXAMPLES)]
     Trend(trend::TrendArgs),
     /// Revoke credentials chosen from a saved scan (a dry run unless --execute), with a journal.
     #[command(after_help = revoke::after_help())]

@@ -7,7 +7,7 @@
 mod mail;
 
 use super::Failure;
-use super::auth::{AUTH_HELP, AuthArgs};
+use super::auth::{AuthArgs, SIGN_IN_HELP};
 use super::revoke::{JournalWriter, SelectionArgs, clip, journal_failure, lock_journal, read_journal, stdout_failure};
 use crate::ado::workitems::{Upserted, WorkItemDraft};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
@@ -25,7 +25,7 @@ use std::time::Duration;
 
 /// `notify --help`'s closing text.
 pub fn after_help() -> String {
-    format!("{EXAMPLES}\n\n{AUTH_HELP}")
+    format!("{EXAMPLES}\n\n{SIGN_IN_HELP}")
 }
 
 const EXAMPLES: &str = "\

@@ -150,7 +150,7 @@ fn render(entries: &[OrganizationEntry], format: OrgsFormat, out: &mut dyn Write
                     crate::report::terminal_text(&e.note)
                 )?;
             }
-            writeln!(out, "{} organizations", entries.len())
+            writeln!(out, "{}", pat2entra_core::text::plural(entries.len(), "organization"))
         }
     }
 }

@@ -14,9 +14,10 @@ pub struct ReportArgs {
     #[arg(required_unless_present = "journal")]
     pub scan: Option<PathBuf>,
 
-    /// Render a revoke journal instead (`SCAN.revoke-journal.jsonl`): each credential's last
-    /// outcome and why (table, Markdown, HTML), or every line (CSV, JSON). Exit 5 while some
-    /// failed or are in doubt.
+    /// Render a journal of `revoke` or `notify` instead (`SCAN.revoke-journal.jsonl`,
+    /// `SCAN.notify-boards-journal.jsonl`, `SCAN.notify-email-journal.jsonl`): each
+    /// credential's or owner's last outcome and why (table, Markdown, HTML), or every line (CSV,
+    /// JSON). Exit 5 while some failed or are in doubt.
     #[arg(long, value_name = "FILE", conflicts_with = "scan")]
     pub journal: Option<PathBuf>,
 
@@ -64,8 +65,8 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
     Ok(args.output.gate(&record))
 }
 
-/// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials are
-/// failed or in doubt (a rerun of the revoke is due), as `revoke` itself exits.
+/// `report --journal FILE`: the journal in the chosen format. Exit 5 while credentials or owners
+/// are failed or in doubt (a rerun of the revoke or notify is due), as those commands exit.
 fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure> {
     output.refuse_exports("--journal")?;
     let scan_only = [

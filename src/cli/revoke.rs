@@ -4,7 +4,7 @@
 //! (what is gone, already revoked or now another owner's is skipped), revocations in batches, and
 //! a journal synced before and after each batch, so a rerun does only what is left.
 
-use super::auth::{AUTH_HELP, AuthArgs};
+use super::auth::{AuthArgs, SIGN_IN_HELP};
 use super::{Failure, parse_severity};
 use crate::ado::{AdoClient, AdoError, ClientOptions, Endpoints, OrgRef};
 use crate::exit::Exit;
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// `revoke --help`'s closing text.
 pub fn after_help() -> String {
-    format!("{EXAMPLES}\n\n{AUTH_HELP}")
+    format!("{EXAMPLES}\n\n{SIGN_IN_HELP}")
 }
 
 const EXAMPLES: &str = "\

@@ -23,11 +23,19 @@ pub fn after_help() -> String {
 
 const EXAMPLES: &str = "\
 Examples:
-  pat2entra scan --demo                                   # a simulated organization, no sign-in
-  pat2entra scan --org contoso                            # table on the terminal
+  pat2entra scan --demo                    # a simulated organization
+  pat2entra scan --org contoso             # a table on the terminal
   pat2entra scan --org contoso --auth azcli --tenant contoso.onmicrosoft.com
   pat2entra scan --org contoso -o json --out scan.json    # the canonical record
-  pat2entra scan --org contoso --fail-on high             # exit 1 on high or critical findings";
+  pat2entra scan --org contoso --fail-on high    # exit 1 on high or critical
+  # the HTML report with the trend of a scan history (SQLite, kept across runs):
+  pat2entra scan --org contoso -o html --out audit.html --history pats.db
+  # every organization the identity sees, or those of the portal's export:
+  pat2entra scan --all-orgs -o json --out tenant.json
+  pat2entra scan --orgs-file orgs.csv -o json --out tenant.json
+  # a quarter of the owners per job, then the four shards as one scan:
+  pat2entra scan --org contoso --shard 1/4 -o json --out 1.json
+  pat2entra merge 1.json 2.json 3.json 4.json --out scan.json";
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {

@@ -338,7 +338,7 @@ pub fn diff(args: &super::diff::DiffArgs, old: AnyRecord, new: AnyRecord) -> Res
         summary.push(format!("Only in the newer scan (not compared): {}", only_new.join(", ")));
     }
     let preamble = crate::report::tenant::Preamble {
-        title: format!("Changes in {} organizations", diffs.len()),
+        title: format!("Changes in {}", pat2entra_core::text::plural(diffs.len(), "organization")),
         summary,
         not_scanned,
         sections: Vec::new(),

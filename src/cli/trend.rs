@@ -9,6 +9,16 @@ use pat2entra_history::History;
 use std::path::PathBuf;
 
 /// `--period`: how credentials created and revoked are grouped.
+/// `trend --help`'s closing text.
+pub const EXAMPLES: &str = "\
+Examples:
+  # saved scans into a history (in any order), or each scan as it runs:
+  pat2entra history add jan.json feb.json mar.json --history pats.db
+  pat2entra scan --org contoso -o json --out apr.json --history pats.db
+  # every organization by month; one organization by week, charted in HTML:
+  pat2entra trend --history pats.db
+  pat2entra trend --history pats.db --org contoso --period week -o html > t.html";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PeriodArg {
     /// ISO weeks (Monday to Sunday).

@@ -6,6 +6,7 @@
 //! Every source has its own coverage (`Evidence::sources`): a source that could not be read never
 //! fails a scan and never hides a token, but every report names it and why.
 
+use crate::text::plural;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -363,11 +364,6 @@ impl OwnerTally {
             self.denied.clone_from(&other.denied);
         }
     }
-}
-
-/// `1 owner`, `2 owners`.
-pub(crate) fn plural(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// Where the owners' membership came from, said in `evidence.membership`'s reason (also when

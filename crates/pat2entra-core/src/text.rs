@@ -55,6 +55,17 @@ impl PartialOrd for Text {
     }
 }
 
+/// `1 owner`, `2 owners`, `0 entries`: a count and its noun (a consonant's `y` becomes `ies`).
+pub fn plural<N: std::fmt::Display + PartialEq + From<u8>>(n: N, word: &str) -> String {
+    if n == N::from(1) {
+        return format!("1 {word}");
+    }
+    match word.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 impl Text {
     pub fn as_str(&self) -> &str {
         &self.0
@@ -254,6 +265,17 @@ pub mod list {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_their_noun_in_the_right_number() {
+        assert_eq!(plural(1usize, "organization"), "1 organization");
+        assert_eq!(plural(0usize, "organization"), "0 organizations");
+        assert_eq!(plural(2usize, "entry"), "2 entries");
+        assert_eq!(plural(1usize, "entry"), "1 entry");
+        assert_eq!(plural(3usize, "key"), "3 keys");
+        assert_eq!(plural(-2i64, "day"), "-2 days");
+        assert_eq!(plural(1i64, "day"), "1 day");
+    }
 
     #[test]
     fn reads_and_writes_as_a_plain_string() {

@@ -12,6 +12,7 @@ use pat2entra_core::evidence::{
     TenantPolicies,
 };
 use pat2entra_core::inventory::{Owner, Token};
+use pat2entra_core::text::plural;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -113,10 +114,6 @@ impl Tally {
             denied: gate.denied.get().cloned(),
         }
     }
-}
-
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// `vso.auditlog missing` for a denied source (the status is in the log at info); `None` for other errors. A refusal

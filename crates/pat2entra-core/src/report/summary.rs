@@ -86,11 +86,13 @@ pub fn render(records: Records<'_>, budget: usize) -> String {
         Records::Tenant(t) => {
             let s = &t.summary;
             let coverage = if t.is_complete() {
-                format!("complete: {} organizations scanned", s.organizations)
+                format!("complete: {} scanned", crate::text::plural(s.organizations, "organization"))
             } else {
                 format!(
-                    "**INCOMPLETE**: {} organizations scanned ({} incomplete), {} not scanned",
-                    s.organizations, s.organizations_incomplete, s.organizations_failed
+                    "**INCOMPLETE**: {} scanned ({} incomplete), {} not scanned",
+                    crate::text::plural(s.organizations, "organization"),
+                    s.organizations_incomplete,
+                    s.organizations_failed
                 )
             };
             let _ = writeln!(out, "| Coverage | {coverage} |");

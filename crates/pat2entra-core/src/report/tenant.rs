@@ -84,7 +84,10 @@ pub fn preamble(record: &TenantRecord) -> Preamble {
         sections.push(("Credentials listed by several organizations (one credential each)".to_string(), shared));
     }
     Preamble {
-        title: format!("PAT audit of {} organizations", record.organizations.len() + record.failed.len()),
+        title: format!(
+            "PAT audit of {}",
+            crate::text::plural(record.organizations.len() + record.failed.len(), "organization")
+        ),
         summary,
         not_scanned: record.failed.iter().map(|f| (f.organization.clone(), f.reason.clone())).collect(),
         sections,

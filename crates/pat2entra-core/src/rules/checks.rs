@@ -4,6 +4,7 @@ use super::glob::Glob;
 use crate::evidence::{CredentialKind, EventKind, Evidence, LastAccessed, Source};
 use crate::inventory::{Owner, Token, TokenState};
 use crate::scopes::{self, Tier};
+use crate::text::plural;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use std::collections::HashSet;
 
@@ -179,10 +180,6 @@ pub struct Subject<'a> {
 
 /// What every `unused` finding says about its own limits.
 pub const UNUSED_CAVEAT: &str = "Only audited actions are seen: read-only use is not logged";
-
-fn plural(n: i64, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
-}
 
 impl Check {
     /// For `service-account`: the first pattern the owner's UPN local part or display name matches.
