@@ -51,6 +51,9 @@ pub enum HistoryError {
     Newer { path: PathBuf, found: i64, known: i64 },
     #[error("history {path}: no such file; add scans first (pat2entra history add SCAN.json --history {path})")]
     Missing { path: PathBuf },
+    /// An empty file: no history yet, and reading one writes nothing into it.
+    #[error("history {path}: an empty file, no scans yet; add scans first (pat2entra history add SCAN.json --history {path})")]
+    Empty { path: PathBuf },
     #[error(
         "history {path}: already holds a different scan of {organization} as of {as_of}; one scan per organization and date (scan again with another --as-of, or use another history)"
     )]
@@ -137,8 +140,15 @@ impl History {
     /// Opens an existing history (for reading a trend): a missing file is an error, not a new
     /// empty history. An older schema is still migrated.
     pub fn open_existing(path: &Path) -> Result<Self, HistoryError> {
-        if !path.exists() {
-            return Err(HistoryError::Missing { path: path.to_path_buf() });
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HistoryError::Missing { path: path.to_path_buf() });
+            }
+            // SQLite would take an empty file for a new database and write a schema into it.
+            Ok(meta) if meta.is_file() && meta.len() == 0 => {
+                return Err(HistoryError::Empty { path: path.to_path_buf() });
+            }
+            _ => {}
         }
         let flags = OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE;
         Self::open_with(path, flags, MIGRATIONS.len())

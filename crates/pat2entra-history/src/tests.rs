@@ -210,6 +210,12 @@ fn a_file_that_is_no_history_gets_one_clear_line() {
     let e = History::open_existing(&dir.path().join("none.db")).err().unwrap().to_string();
     assert!(e.contains("no such file; add scans first"), "{e}");
     assert!(!dir.path().join("none.db").exists(), "reading a trend creates nothing");
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let e = History::open_existing(&empty).err().unwrap().to_string();
+    assert!(e.contains("an empty file, no scans yet; add scans first"), "{e}");
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "reading a trend writes nothing into an empty file");
+    assert!(History::open(&empty).is_ok(), "adding to an empty file starts a history in it");
 }
 
 #[cfg(unix)]
