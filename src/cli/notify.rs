@@ -234,6 +234,22 @@ pub async fn run(args: NotifyArgs) -> Result<Exit, Failure> {
     let journal_path = args.journal.clone().unwrap_or_else(|| default_journal(&args.scan, args.via));
     let _lock = if args.execute { Some(lock_journal(&journal_path, "notify")?) } else { None };
     let existing = read_journal(&journal_path, action, &record.organization, &binding)?;
+    // Owners the journal says were told were told in its project: in another project they would
+    // be skipped, never told there.
+    if let (Some(journal), Some(project)) = (&existing, &args.project)
+        && let Some(before) = journal.runs.iter().rev().find_map(|run| run.parameters.get("project"))
+        && !before.trim().eq_ignore_ascii_case(project.trim())
+    {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "journal {} records work items in project {}, not {}: give this project a journal of its own (--journal FILE)",
+                journal_path.display(),
+                terminal_text(before),
+                terminal_text(project)
+            ),
+        ));
+    }
     let finished = existing.as_ref().map(|j| j.finished()).unwrap_or_default();
     let is_done = |m: &Message| finished.contains_key(&(m.owner.clone(), m.owner.clone()));
     let done: Vec<&Message> = notification.messages.iter().filter(|m| is_done(m)).collect();

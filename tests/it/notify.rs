@@ -162,6 +162,22 @@ fn boards_twice_creates_one_item_per_owner_then_updates_them() {
     assert_eq!(stats.work_item_creates.load(Ordering::SeqCst), members.len() as u64);
     assert_eq!(stats.work_item_updates.load(Ordering::SeqCst), 0);
 
+    // Another project with the same journal: refused, nothing sent (the journal's owners were
+    // told in the first project, and would be skipped in this one).
+    let base = sim.base_url();
+    let other =
+        ["notify", s(&first), "--org", "fabrikam", "--via", "boards", "--project", "Other", "--base-url", &base];
+    let r = run(&[&other[..], &["--execute", "--yes"]].concat(), &[("AZURE_DEVOPS_EXT_PAT", PAT)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "records work items in project {PROJECT}, not Other: give this project a journal of its own"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(stats.work_item_creates.load(Ordering::SeqCst), members.len() as u64);
+
     // A later scan: its notice updates each owner's open item, no second one.
     let second = scan(&sim, dir.path(), "scan-2.json");
     let r = boards(&sim, &second, &["--execute", "--yes"]);

@@ -52,7 +52,9 @@ pub enum HistoryError {
     #[error("history {path}: no such file; add scans first (pat2entra history add SCAN.json --history {path})")]
     Missing { path: PathBuf },
     /// An empty file: no history yet, and reading one writes nothing into it.
-    #[error("history {path}: an empty file, no scans yet; add scans first (pat2entra history add SCAN.json --history {path})")]
+    #[error(
+        "history {path}: an empty file, no scans yet; add scans first (pat2entra history add SCAN.json --history {path})"
+    )]
     Empty { path: PathBuf },
     #[error(
         "history {path}: already holds a different scan of {organization} as of {as_of}; one scan per organization and date (scan again with another --as-of, or use another history)"
