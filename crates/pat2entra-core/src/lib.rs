@@ -19,6 +19,7 @@ pub mod finding;
 pub mod guidance;
 pub mod inventory;
 pub mod journal;
+mod json_stream;
 pub mod notify;
 pub mod plan;
 pub mod record;

@@ -294,6 +294,16 @@ impl ScanRecord {
             return diagnose();
         };
         // Inside `interned`: each descriptor, id and repeated value is one allocation.
+        if let Some(record) = crate::text::interned(|| Self::read_streamed(reader)) {
+            return match readable(u64::from(record.schema_version)) {
+                true => Ok(record.upgraded()),
+                false => Err(LoadError::Version { name, found: record.schema_version.to_string() }),
+            };
+        }
+        // Not of the usual shape: read as serde_json reads any document, which says what is wrong.
+        let Some(reader) = open_limited(path, MAX_SAVED_SCAN, "saved scan")? else {
+            return diagnose();
+        };
         match crate::text::interned(|| serde_json::from_reader::<_, ScanRecord>(reader)) {
             Ok(record) if readable(u64::from(record.schema_version)) => Ok(record.upgraded()),
             Ok(record) => Err(LoadError::Version { name, found: record.schema_version.to_string() }),
@@ -303,6 +313,26 @@ impl ScanRecord {
                 Ok(_) => Err(LoadError::Json { name, line: 0, column: 0, path: String::new(), message: e.to_string() }),
             },
         }
+    }
+
+    /// A saved scan read with its four large arrays (owners, tokens, findings, usage) cut
+    /// into elements, each parsed from memory (`json_stream`); `None` when the file is not
+    /// shaped as a record or does not parse (the caller then reads it the usual way).
+    fn read_streamed(reader: impl std::io::BufRead) -> Option<ScanRecord> {
+        let (mut owners, mut tokens, mut findings, mut usage) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let rest =
+            crate::json_stream::split_object(reader, &["owners", "tokens", "findings", "usage"], |field, bytes| {
+                match field {
+                    0 => owners.push(serde_json::from_slice(bytes).ok()?),
+                    1 => tokens.push(serde_json::from_slice(bytes).ok()?),
+                    2 => findings.push(serde_json::from_slice(bytes).ok()?),
+                    _ => usage.push(serde_json::from_slice(bytes).ok()?),
+                }
+                Some(())
+            })?;
+        let mut record: ScanRecord = serde_json::from_slice(&rest).ok()?;
+        (record.owners, record.tokens, record.findings, record.usage) = (owners, tokens, findings, usage);
+        Some(record)
     }
 
     /// Parses a saved scan from its bytes; `name` is the file name for messages.
@@ -542,6 +572,33 @@ mod load_tests {
 
     fn sample() -> String {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sample-reports/demo-scan.json")).unwrap()
+    }
+
+    /// Loading a file cuts its large arrays into elements (`json_stream`): the record is the
+    /// one parsed whole. A file of another shape (here a key written with an escape, which
+    /// the cutting does not read) is read the usual way, to the same record; a broken one still
+    /// gets its located message.
+    #[test]
+    fn a_file_loads_as_the_record_parsed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = ScanRecord::from_json(sample().as_bytes(), "scan.json").unwrap();
+        assert!(!whole.tokens.is_empty() && !whole.findings.is_empty() && !whole.usage.is_empty());
+        let path = dir.path().join("scan.json");
+        std::fs::write(&path, sample()).unwrap();
+        assert_eq!(ScanRecord::load(&path).unwrap(), whole);
+        // Compact (no whitespace), and with each member on a line of its own.
+        let value: serde_json::Value = serde_json::from_str(&sample()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+        assert_eq!(ScanRecord::load(&path).unwrap(), whole);
+        let escaped = sample().replacen("\"owners\": [", "\"\\u006fwners\": [", 1);
+        assert_ne!(escaped, sample());
+        assert!(crate::text::interned(|| ScanRecord::read_streamed(escaped.as_bytes())).is_none());
+        std::fs::write(&path, &escaped).unwrap();
+        assert_eq!(ScanRecord::load(&path).unwrap(), whole);
+        let broken = sample().replacen("\"tokens\": [", "\"tokens\": [7, ", 1);
+        std::fs::write(&path, &broken).unwrap();
+        let e = ScanRecord::load(&path).unwrap_err().to_string();
+        assert!(e.contains("tokens[0]"), "{e}");
     }
 
     #[test]
