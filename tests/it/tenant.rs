@@ -153,6 +153,31 @@ fn a_tenant_scan_equals_the_single_scans_and_counts_shared_credentials_once() {
         assert!(!redacted.stdout.contains(&t.owner), "{} is not redacted", t.owner);
     }
 
+    // One HTML page: every id once, and every link to a fragment goes to an id of the page
+    // (each organization's "Findings" link to its own findings, not the first organization's).
+    let html = run(&["report", saved.to_str().unwrap(), "-o", "html"], &[]);
+    assert_eq!(html.code, 0, "{}", html.stderr);
+    let attribute = |name: &str| -> Vec<String> {
+        html.stdout
+            .split(&format!(" {name}=\""))
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+            .collect()
+    };
+    let ids = attribute("id");
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "duplicate ids");
+    let links: Vec<String> =
+        attribute("href").into_iter().filter_map(|h| h.strip_prefix('#').map(String::from)).collect();
+    assert!(links.len() > 5 * 4, "{links:?}");
+    for link in &links {
+        assert!(unique.contains(link), "#{link} goes nowhere");
+    }
+    for n in 1..=5 {
+        assert!(links.contains(&format!("org{n}-findings")), "org{n}'s table of contents");
+        assert!(links.contains(&format!("org{n}")), "the tenant's list of organizations");
+    }
+
     // The same organizations named one by one, and from a file, give the same record.
     let list = dir.path().join("orgs.txt");
     std::fs::write(&list, format!("# the tenant\n{}\n", sim.organizations().join("\n"))).unwrap();

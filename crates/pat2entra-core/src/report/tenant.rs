@@ -236,6 +236,13 @@ fn html(p: &Preamble, parts: &[Part], out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "<li>{}</li>", html_escape(line))?;
     }
     writeln!(out, "</ul></header>")?;
+    if !parts.is_empty() {
+        write!(out, "<nav class=\"toc\" aria-label=\"Organizations\">")?;
+        for (n, part) in parts.iter().enumerate() {
+            write!(out, "<a href=\"#org{}\">{}</a> ", n + 1, html_escape(part.organization))?;
+        }
+        writeln!(out, "</nav>")?;
+    }
     if !p.not_scanned.is_empty() {
         writeln!(
             out,
@@ -254,14 +261,22 @@ fn html(p: &Preamble, parts: &[Part], out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "</ul></section>")?;
     }
     writeln!(out, "</main>")?;
-    for (part, page) in parts.iter().zip(&pages) {
+    for (n, (part, page)) in parts.iter().zip(&pages).enumerate() {
         let body = match (page.find("<body>"), page.rfind("</body>")) {
             (Some(a), Some(b)) if a < b => &page[a + "<body>".len()..b],
             _ => page.as_str(),
         };
+        // Every organization's page has the same ids (`findings`, `rules`…): each gets a prefix
+        // of its own, and its links to them follow, so that a link goes to its own
+        // organization's section (the page's script finds the prefix on the section). Text
+        // from the record is escaped, so `id="` and `href="#` only come from the templates.
+        let prefix = format!("org{}-", n + 1);
+        let body =
+            body.replace(" id=\"", &format!(" id=\"{prefix}")).replace(" href=\"#", &format!(" href=\"#{prefix}"));
         writeln!(
             out,
-            "<section class=\"organization\"><main><h1>Organization {}</h1></main>",
+            "<section class=\"organization\" id=\"org{}\" data-id-prefix=\"{prefix}\"><main><h1>Organization {}</h1></main>",
+            n + 1,
             html_escape(part.organization)
         )?;
         writeln!(out, "{body}")?;

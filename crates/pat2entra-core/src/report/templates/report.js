@@ -3,7 +3,9 @@
   // The page's own part: a tenant report holds one such page per organization, each with the
   // same ids, so look only inside the element this script sits in.
   var root = (document.currentScript && document.currentScript.parentNode) || document;
-  function byId(id) { return root.querySelector("#" + id); }
+  // In a tenant report, the organization's section says the prefix its ids carry.
+  var prefix = (root.getAttribute && root.getAttribute("data-id-prefix")) || "";
+  function byId(id) { return root.querySelector("#" + prefix + id); }
   var table = byId("findings-table");
   if (!table || !table.tBodies.length) { return; }
   var body = table.tBodies[0];
