@@ -8,7 +8,6 @@ use pat2entra_core::trend::{self, Period};
 use pat2entra_history::History;
 use std::path::PathBuf;
 
-/// `--period`: how credentials created and revoked are grouped.
 /// `trend --help`'s closing text.
 pub const EXAMPLES: &str = "\
 Examples:
@@ -19,6 +18,7 @@ Examples:
   pat2entra trend --history pats.db
   pat2entra trend --history pats.db --org contoso --period week -o html > t.html";
 
+/// `--period`: how credentials created and revoked are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PeriodArg {
     /// ISO weeks (Monday to Sunday).

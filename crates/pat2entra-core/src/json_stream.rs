@@ -6,10 +6,17 @@
 //!
 //! Only a well-formed object of the expected shape goes this way: anything else (a key with an
 //! escape, a streamed member twice or not an array, bytes after the object, unbalanced
-//! brackets) gives `None`, and the caller reads the file the usual way, which says what is
-//! wrong with it. The cutting needs no more memory than the largest element.
+//! brackets, nesting deeper than `MAX_DEPTH`) gives `None`, and the caller reads the file the
+//! usual way, which says what is wrong with it. The cutting holds the largest element and the
+//! members not streamed (a record's others are about 20 KB; the file's size limit bounds
+//! them).
 
 use std::io::BufRead;
+
+/// Brackets an element may nest. Each element is parsed on its own, from depth 0, where the
+/// whole document would parse it two levels down: past serde_json's recursion limit (128)
+/// the two would disagree, so deep elements go the usual way (a record nests about six).
+const MAX_DEPTH: usize = 64;
 
 /// Reads the JSON object from `reader`. Each element of a member named in `streamed` goes to
 /// `element(position of the name in streamed, its bytes)`, which returns `None` to give up; the
@@ -171,7 +178,12 @@ impl<R: BufRead> Input<R> {
                 }
                 match buffer[i] {
                     b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        if depth > MAX_DEPTH {
+                            return None;
+                        }
+                    }
                     b'}' | b']' => {
                         depth = depth.checked_sub(1)?;
                         if depth == 0 {
@@ -228,14 +240,15 @@ mod tests {
     #[test]
     fn an_unexpected_shape_gives_up() {
         for json in [
-            r#"{"a": [1], "a": [2]}"#, // a streamed member twice
-            r#"{"a": {"x": 1}}"#,      // not an array
-            r#"{"a": [1 2]}"#,         // no comma
-            r#"{"v": 1} {"v": 2}"#,    // bytes after the object
-            r#"{"v": [1, 2}"#,         // cut short
-            r#"{"\u0061": [1]}"#,      // a key with an escape
-            r#"[1, 2]"#,               // not an object
-            r#"{"v": "open"#,          // a string never closed
+            r#"{"a": [1], "a": [2]}"#,                                      // a streamed member twice
+            r#"{"a": {"x": 1}}"#,                                           // not an array
+            r#"{"a": [1 2]}"#,                                              // no comma
+            r#"{"v": 1} {"v": 2}"#,                                         // bytes after the object
+            r#"{"v": [1, 2}"#,                                              // cut short
+            r#"{"\u0061": [1]}"#,                                           // a key with an escape
+            r#"[1, 2]"#,                                                    // not an object
+            r#"{"v": "open"#,                                               // a string never closed
+            &format!(r#"{{"a": [{}{}]}}"#, "[".repeat(65), "]".repeat(65)), // nested too deep
             "",
         ] {
             assert!(split(json).is_none(), "{json}");

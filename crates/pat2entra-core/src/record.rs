@@ -601,6 +601,24 @@ mod load_tests {
         assert!(e.contains("tokens[0]"), "{e}");
     }
 
+    /// Deep nesting inside an element (an unknown member of a usage entry, which serde
+    /// buffers whole) meets serde_json's recursion limit when the file is parsed whole: a
+    /// file loads to the same verdict.
+    #[test]
+    fn load_agrees_with_the_whole_parse_on_deep_nesting() {
+        let nested = format!("{}{}", "[".repeat(125), "]".repeat(125));
+        let edited = sample().replacen("\"use\": \"", &format!("\"zz\": {nested}, \"use\": \""), 1);
+        assert_ne!(edited, sample());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.json");
+        std::fs::write(&path, &edited).unwrap();
+        let name = path.display().to_string();
+        let whole = ScanRecord::from_json(edited.as_bytes(), &name).map(|_| ()).map_err(|e| e.to_string());
+        assert!(whole.as_ref().is_err_and(|e| e.contains("recursion limit exceeded")), "{whole:?}");
+        let loaded = ScanRecord::load(&path).map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(loaded, whole);
+    }
+
     #[test]
     fn a_byte_order_mark_is_accepted() {
         let text = format!("\u{feff}{}", sample());
