@@ -13,7 +13,6 @@ use crate::rules::RuleSet;
 use crate::scan::{ScanEvent, ScanOptions, scan_organizations};
 use crate::tenant::{AnyRecord, OrganizationFailure, TenantRecord};
 use chrono::{DateTime, Utc};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `scan` of several organizations: each scanned as a single scan would (its own coverage,
 /// evidence and findings), `--org-concurrency` at a time; an organization that cannot be
@@ -108,17 +107,12 @@ pub async fn scan(
         owners: pat2entra_core::shard::OwnerFilter::All,
     };
     let progress = Progress::new(args.quiet, base.pacer());
-    // One line for the whole run: the owners of every organization listed so far.
-    let listed = AtomicUsize::new(0);
+    let counter = TenantProgress::default();
     let started = std::time::Instant::now();
-    let outcomes =
-        scan_organizations(&base, &targets, &options, usize::from(args.org_concurrency), &|_, event| match event {
-            ScanEvent::OwnersListed(n) => {
-                progress.event(ScanEvent::OwnersListed(listed.fetch_add(n, Ordering::Relaxed) + n))
-            }
-            other => progress.event(other),
-        })
-        .await;
+    let outcomes = scan_organizations(&base, &targets, &options, usize::from(args.org_concurrency), &|org, event| {
+        counter.event(org, event, &|e| progress.event(e))
+    })
+    .await;
     progress.finish(started.elapsed());
     let mut records = Vec::new();
     let mut auth_failures = 0;
@@ -363,4 +357,98 @@ pub fn diff(args: &super::diff::DiffArgs, old: AnyRecord, new: AnyRecord) -> Res
         }
     }
     Ok(gate(diffs.iter().flat_map(|d| d.appeared().map(|f| f.severity)), args.output.fail_on))
+}
+
+/// One progress line for the whole run: the owners of every organization whose listing is
+/// complete, and those of them scanned. An organization's owners are scanned while its listing
+/// goes on (the scan is pipelined), so what it scans before its count is known is held back
+/// until then: the line never shows more owners scanned than listed.
+#[derive(Default)]
+struct TenantProgress {
+    state: std::sync::Mutex<TenantCounts>,
+}
+
+#[derive(Default)]
+struct TenantCounts {
+    listed: usize,
+    /// By organization: what was scanned before its listing was complete.
+    held: std::collections::HashMap<String, Held>,
+    /// Organizations whose listing is complete.
+    complete: std::collections::HashSet<String>,
+}
+
+/// Owners scanned (and their tokens) and owners failed, held back.
+#[derive(Default)]
+struct Held {
+    scanned: usize,
+    tokens: usize,
+    failed: usize,
+}
+
+impl TenantProgress {
+    fn event(&self, org: &str, event: ScanEvent, forward: &dyn Fn(ScanEvent)) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            ScanEvent::OwnersListed(n) => {
+                state.listed += n;
+                forward(ScanEvent::OwnersListed(state.listed));
+                state.complete.insert(org.to_string());
+                let held = state.held.remove(org).unwrap_or_default();
+                // The tokens with the first owner, then one step per owner.
+                for n in 0..held.scanned {
+                    forward(ScanEvent::OwnerScanned { tokens: if n == 0 { held.tokens } else { 0 } });
+                }
+                for _ in 0..held.failed {
+                    forward(ScanEvent::OwnerFailed);
+                }
+            }
+            other if state.complete.contains(org) => forward(other),
+            ScanEvent::OwnerScanned { tokens } => {
+                let held = state.held.entry(org.to_string()).or_default();
+                held.scanned += 1;
+                held.tokens += tokens;
+            }
+            ScanEvent::OwnerFailed => state.held.entry(org.to_string()).or_default().failed += 1,
+            // (Resumed comes after the listing, and tenant scans keep no checkpoint.)
+            other => forward(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two organizations scanned at once, the second's owners scanned while it is still
+    /// listing: the line never shows more owners scanned than listed, and ends with all.
+    #[test]
+    fn the_progress_never_shows_more_scanned_than_listed() {
+        let counter = TenantProgress::default();
+        let seen = std::sync::Mutex::new((0usize, 0usize, 0usize)); // listed, owners, tokens
+        let forward = |e: ScanEvent| {
+            let mut seen = seen.lock().unwrap();
+            match e {
+                ScanEvent::OwnersListed(n) => seen.0 = n,
+                ScanEvent::OwnerScanned { tokens } => {
+                    seen.1 += 1;
+                    seen.2 += tokens;
+                }
+                ScanEvent::OwnerFailed => seen.1 += 1,
+                ScanEvent::Resumed { .. } => {}
+            }
+            assert!(seen.1 <= seen.0, "{} scanned of {} listed", seen.1, seen.0);
+        };
+        let scanned = |tokens| ScanEvent::OwnerScanned { tokens };
+        counter.event("a", scanned(2), &forward);
+        counter.event("b", scanned(1), &forward);
+        counter.event("a", ScanEvent::OwnersListed(3), &forward);
+        counter.event("b", scanned(4), &forward);
+        counter.event("b", ScanEvent::OwnerFailed, &forward);
+        counter.event("a", scanned(5), &forward);
+        assert_eq!(*seen.lock().unwrap(), (3, 2, 7), "b's owners held back");
+        counter.event("b", ScanEvent::OwnersListed(4), &forward);
+        counter.event("a", ScanEvent::OwnerFailed, &forward);
+        counter.event("b", scanned(0), &forward);
+        assert_eq!(*seen.lock().unwrap(), (7, 7, 12));
+    }
 }
