@@ -82,7 +82,10 @@ fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure>
     })?;
     let journal = crate::journal::Journal::parse(&text)
         .map_err(|e| Failure::new(Exit::Usage, format!("journal {} {e}", path.display())))?;
-    super::write_to(output.out.as_deref(), |w| crate::report::render_journal(&journal, output.output.into(), w))?;
+    let width = output.render_options().terminal_width;
+    super::write_to(output.out.as_deref(), |w| {
+        crate::report::render_journal(&journal, output.output.into(), width, w)
+    })?;
     let summary = journal.summary();
     let open = [crate::journal::Outcome::Failed, crate::journal::Outcome::Planned]
         .iter()

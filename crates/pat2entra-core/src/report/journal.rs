@@ -8,13 +8,14 @@ use crate::journal::{Entry, Journal, Outcome};
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// Writes the journal in `format`.
-pub fn render(journal: &Journal, format: Format, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the journal in `format`; the table fits `terminal_width` when one is given (a
+/// file or a pipe gets one line per target, whatever its length).
+pub fn render(journal: &Journal, format: Format, terminal_width: Option<u16>, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Json => json(journal, out),
         Format::Csv => csv(journal, out),
         Format::Markdown => markdown(journal, out),
-        Format::Table => text(journal, out),
+        Format::Table => text(journal, terminal_width, out),
         Format::Html => html(journal, out),
         // The exports describe a scan's findings; the command line refuses them earlier.
         Format::Ocsf | Format::Junit => {
@@ -96,7 +97,10 @@ fn run_lines(journal: &Journal) -> Vec<String> {
         .collect()
 }
 
-fn text(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
+/// The one-line layout's width before the reason.
+const ONE_LINE: usize = 8 + 1 + 19 + 1 + 4 + 1 + 32 + 1 + 24 + 1 + 36 + 1;
+
+fn text(journal: &Journal, terminal_width: Option<u16>, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", terminal_text(&title(journal)))?;
     writeln!(out, "{}", terminal_text(&scan_line(journal)))?;
     writeln!(out, "{}", headline(journal))?;
@@ -109,8 +113,39 @@ fn text(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  {}", terminal_text(&line))?;
     }
     writeln!(out)?;
-    writeln!(out, "{:<8} {:<19} {:<4} {:<32} {:<24} {:<36} REASON", "OUTCOME", "TIME", "KIND", "OWNER", "NAME", "ID")?;
     let action = journal.header.action;
+    // A terminal narrower than the one-line layout with some room for the reason: each target
+    // on lines of its own (outcome, time, kind and owner; then name and id; then the reason),
+    // the later ones indented and cut to the width.
+    if let Some(width) = terminal_width.map(usize::from).filter(|w| *w < ONE_LINE + 30) {
+        let indent = "         ";
+        let room = width.saturating_sub(indent.len()).max(20);
+        for e in targets(journal) {
+            writeln!(
+                out,
+                "{:<8} {} {:<4} {}",
+                e.outcome.word(action),
+                e.time.format("%Y-%m-%d %H:%M:%S"),
+                e.target.kind.as_str(),
+                terminal_text(&e.target.owner_label)
+            )?;
+            let name = terminal_text(if e.target.name.is_empty() { "(no name)" } else { &e.target.name });
+            let id = terminal_text(&e.target.id);
+            let mut lines = if name.chars().count() + 2 + id.chars().count() <= room {
+                vec![format!("{name}  {id}")]
+            } else {
+                let mut lines = wrap(&name, room);
+                lines.extend(wrap(&id, room));
+                lines
+            };
+            lines.extend(wrap(&terminal_text(e.reason.as_deref().unwrap_or("")), room));
+            for line in lines {
+                writeln!(out, "{indent}{line}")?;
+            }
+        }
+        return Ok(());
+    }
+    writeln!(out, "{:<8} {:<19} {:<4} {:<32} {:<24} {:<36} REASON", "OUTCOME", "TIME", "KIND", "OWNER", "NAME", "ID")?;
     for e in targets(journal) {
         writeln!(
             out,
@@ -125,6 +160,32 @@ fn text(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word, such as a
+/// URL, is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        if !line.is_empty() && line.chars().count() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            let rest = word.split_off(width);
+            lines.push(word.into_iter().collect());
+            word = rest;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn csv(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
@@ -314,8 +375,32 @@ mod tests {
 
     fn rendered(journal: &Journal, format: Format) -> String {
         let mut out = Vec::new();
-        render(journal, format, &mut out).unwrap();
+        render(journal, format, None, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// On an 80-column terminal each target takes lines of its own, none wider than the
+    /// terminal, and says everything the one-line layout says.
+    #[test]
+    fn the_table_fits_a_narrow_terminal() {
+        // A name too long for one line with its id.
+        let journal = journal("Build Agent Pool Owner of the release pipelines of every product team");
+        let mut out = Vec::new();
+        render(&journal, Format::Table, Some(80), &mut out).unwrap();
+        let narrow = String::from_utf8(out).unwrap();
+        let table = narrow.split("\n\n").last().unwrap();
+        for line in table.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        let wide = rendered(&journal, Format::Table);
+        assert!(wide.lines().any(|l| l.chars().count() > 80), "the one-line layout is wider");
+        for e in targets(&journal) {
+            assert!(table.contains(&e.target.owner_label) && table.contains(&e.target.id), "{table}");
+            for word in e.reason.as_deref().unwrap_or("").split(' ').filter(|w| w.len() < 40) {
+                assert!(table.contains(word), "{word} of the reason: {table}");
+            }
+        }
+        assert_eq!(wrap("aaaa bb cccccccccc d", 4), ["aaaa", "bb", "cccc", "cccc", "cc d"]);
     }
 
     #[test]
