@@ -3,7 +3,7 @@
 //! table, Markdown and HTML), or every line as written (CSV and JSON: the audit trail).
 
 use super::escape::{markdown_escape as md, terminal_text};
-use super::{Format, neutralise};
+use super::{Format, neutralise, wrap_cutting};
 use crate::journal::{Entry, Journal, Outcome};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -97,6 +97,11 @@ fn run_lines(journal: &Journal) -> Vec<String> {
         .collect()
 }
 
+/// A target's name as the table shows it.
+fn shown_name(e: &Entry) -> &str {
+    if e.target.name.is_empty() { "(no name)" } else { &e.target.name }
+}
+
 /// The one-line layout's width before the reason.
 const ONE_LINE: usize = 8 + 1 + 19 + 1 + 4 + 1 + 32 + 1 + 24 + 1 + 36 + 1;
 
@@ -129,16 +134,16 @@ fn text(journal: &Journal, terminal_width: Option<u16>, out: &mut dyn Write) -> 
                 e.target.kind.as_str(),
                 terminal_text(&e.target.owner_label)
             )?;
-            let name = terminal_text(if e.target.name.is_empty() { "(no name)" } else { &e.target.name });
+            let name = terminal_text(shown_name(e));
             let id = terminal_text(&e.target.id);
             let mut lines = if name.chars().count() + 2 + id.chars().count() <= room {
                 vec![format!("{name}  {id}")]
             } else {
-                let mut lines = wrap(&name, room);
-                lines.extend(wrap(&id, room));
+                let mut lines = wrap_cutting(&name, room);
+                lines.extend(wrap_cutting(&id, room));
                 lines
             };
-            lines.extend(wrap(&terminal_text(e.reason.as_deref().unwrap_or("")), room));
+            lines.extend(wrap_cutting(&terminal_text(e.reason.as_deref().unwrap_or("")), room));
             for line in lines {
                 writeln!(out, "{indent}{line}")?;
             }
@@ -154,38 +159,12 @@ fn text(journal: &Journal, terminal_width: Option<u16>, out: &mut dyn Write) -> 
             e.time.format("%Y-%m-%d %H:%M:%S"),
             e.target.kind.as_str(),
             terminal_text(&e.target.owner_label),
-            terminal_text(if e.target.name.is_empty() { "(no name)" } else { &e.target.name }),
+            terminal_text(shown_name(e)),
             terminal_text(&e.target.id),
             terminal_text(e.reason.as_deref().unwrap_or(""))
         )?;
     }
     Ok(())
-}
-
-/// `text` in lines of at most `width` characters, broken at spaces (a longer word, such as a
-/// URL, is cut).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let mut word: Vec<char> = word.chars().collect();
-        if !line.is_empty() && line.chars().count() + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        while word.len() > width {
-            let rest = word.split_off(width);
-            lines.push(word.into_iter().collect());
-            word = rest;
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.extend(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 fn csv(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
@@ -400,7 +379,7 @@ mod tests {
                 assert!(table.contains(word), "{word} of the reason: {table}");
             }
         }
-        assert_eq!(wrap("aaaa bb cccccccccc d", 4), ["aaaa", "bb", "cccc", "cccc", "cc d"]);
+        assert_eq!(wrap_cutting("aaaa bb cccccccccc d", 4), ["aaaa", "bb", "cccc", "cccc", "cc d"]);
     }
 
     #[test]

@@ -81,11 +81,26 @@ pub fn evidence_lines_markdown(evidence: &crate::evidence::Evidence) -> Vec<Stri
 /// `text` cut into lines of at most `width` characters at spaces (a word longer than the width
 /// stays whole), for notes under the table's 80-column layout.
 pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    wrap_with(text, width, false)
+}
+
+/// `wrap`, with a word longer than the width (an id, a URL) cut into pieces of the width.
+pub(crate) fn wrap_cutting(text: &str, width: usize) -> Vec<String> {
+    wrap_with(text, width, true)
+}
+
+fn wrap_with(text: &str, width: usize, cut: bool) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
+        let mut word = word;
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
+        }
+        while cut && word.chars().count() > width {
+            let at = word.char_indices().nth(width).map_or(word.len(), |(i, _)| i);
+            lines.push(word[..at].to_string());
+            word = &word[at..];
         }
         if !line.is_empty() {
             line.push(' ');
