@@ -30,62 +30,38 @@ pub(crate) fn split_object(
     let mut rest = b"{".to_vec();
     let mut seen = vec![false; streamed.len()];
     let mut piece = Vec::new();
-    if input.next_token()? != b'{' {
-        return None;
-    }
-    input.take();
-    if input.next_token()? == b'}' {
-        input.take();
-    } else {
-        loop {
-            piece.clear();
-            input.value(&mut piece)?;
-            // A key without escapes (every key of a record): its bytes are its name.
-            let name = piece.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-            if name.contains(&b'\\') {
-                return None;
-            }
-            let field = streamed.iter().position(|s| s.as_bytes() == name);
-            if rest.len() > 1 {
-                rest.push(b',');
-            }
-            rest.extend_from_slice(&piece);
-            if input.next_token()? != b':' {
-                return None;
-            }
-            input.take();
-            rest.push(b':');
-            match field {
-                Some(field) => {
-                    if std::mem::replace(&mut seen[field], true) || input.next_token()? != b'[' {
-                        return None;
-                    }
-                    input.take();
-                    rest.extend_from_slice(b"[]");
-                    if input.next_token()? == b']' {
-                        input.take();
-                    } else {
-                        loop {
-                            piece.clear();
-                            input.value(&mut piece)?;
-                            element(field, &piece)?;
-                            match input.next_token()? {
-                                b',' => input.take(),
-                                b']' => break input.take(),
-                                _ => return None,
-                            }
-                        }
-                    }
-                }
-                None => input.value(&mut rest)?,
-            }
-            match input.next_token()? {
-                b',' => input.take(),
-                b'}' => break input.take(),
-                _ => return None,
-            }
+    input.expect(b'{')?;
+    input.items(b'}', |input| {
+        piece.clear();
+        input.value(&mut piece)?;
+        // A key without escapes (every key of a record): its bytes are its name.
+        let name = piece.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+        if name.contains(&b'\\') {
+            return None;
         }
-    }
+        let field = streamed.iter().position(|s| s.as_bytes() == name);
+        if rest.len() > 1 {
+            rest.push(b',');
+        }
+        rest.extend_from_slice(&piece);
+        input.expect(b':')?;
+        rest.push(b':');
+        match field {
+            Some(field) => {
+                if std::mem::replace(&mut seen[field], true) {
+                    return None;
+                }
+                input.expect(b'[')?;
+                rest.extend_from_slice(b"[]");
+                input.items(b']', |input| {
+                    piece.clear();
+                    input.value(&mut piece)?;
+                    element(field, &piece)
+                })
+            }
+            None => input.value(&mut rest),
+        }
+    })?;
     rest.push(b'}');
     // Nothing but whitespace after the object.
     input.next_token().is_none().then_some(rest)
@@ -121,6 +97,31 @@ impl<R: BufRead> Input<R> {
     /// Consumes the byte `next_token` returned.
     fn take(&mut self) {
         self.reader.consume(1);
+    }
+
+    /// Consumes the next token if it is `byte`; `None` otherwise.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.next_token()? == byte).then(|| self.take())
+    }
+
+    /// The items of an object or array whose opening bracket was taken, each read by `item`,
+    /// separated by commas, up to and including the `close` bracket.
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if self.next_token()? == close {
+            self.take();
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            match self.next_token()? {
+                b',' => self.take(),
+                b if b == close => {
+                    self.take();
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// Appends the next value's bytes to `out` (leading whitespace skipped): a string, an
