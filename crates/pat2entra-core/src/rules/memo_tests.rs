@@ -13,7 +13,7 @@ use chrono::{Duration, TimeZone};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
 }
 
@@ -63,7 +63,7 @@ const EVENTS: [EventKind; 5] =
 
 /// A token of owner `o{owner}`; dates in days from `now()`, shifted by some hours.
 #[allow(clippy::type_complexity)]
-fn token() -> impl Strategy<Value = Token> {
+pub(super) fn token() -> impl Strategy<Value = Token> {
     (
         (0usize..7, prop::collection::vec(0..SCOPES.len(), 0..4), any::<bool>(), any::<bool>(), any::<bool>()),
         // Few distinct days: tokens whose keys are equal are what the memory is tested on.
@@ -112,7 +112,7 @@ fn reading(value: u8) -> Reading<bool> {
     }
 }
 
-fn inventory(tokens: Vec<Token>, fills_target_accounts: u8, expired_marked_invalid: u8) -> Inventory {
+pub(super) fn inventory(tokens: Vec<Token>, fills_target_accounts: u8, expired_marked_invalid: u8) -> Inventory {
     let tokens =
         tokens.into_iter().enumerate().map(|(i, t)| Token { authorization_id: format!("t{i}").into(), ..t }).collect();
     Inventory {
@@ -139,9 +139,11 @@ fn inventory(tokens: Vec<Token>, fills_target_accounts: u8, expired_marked_inval
     }
 }
 
-fn rules() -> RuleSet {
-    RuleSet::parse(
-        r#"extends = "strict"
+pub(super) fn rules() -> RuleSet {
+    RuleSet::parse(RULES, "memo.toml").expect("test rules parse")
+}
+
+pub(super) const RULES: &str = r#"extends = "strict"
 [rules.owner-not-member]
 [rules.owner-inactive]
 [rules.leaked]
@@ -166,11 +168,7 @@ rule = "long-lived"
 reason = "accepted for now"
 ticket = "T-3"
 expires = 2027-06-01
-"#,
-        "memo.toml",
-    )
-    .expect("test rules parse")
-}
+"#;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]

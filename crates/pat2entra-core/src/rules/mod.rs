@@ -196,18 +196,30 @@ impl RuleSet {
         as_of: DateTime<Utc>,
         memo: impl Fn() -> memo::Memo<'a> + Sync,
     ) -> Evaluation {
-        // Tokens are judged independently: large inventories are split across the cores, and
-        // the final sort makes the result the same whatever the split.
+        // Tokens are judged independently: large inventories are split across the cores.
         let threads = if inventory.tokens.len() >= PARALLEL_FROM {
             std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
         } else {
             1
         };
+        self.evaluate_on(inventory, as_of, memo, threads)
+    }
+
+    /// `evaluate_with` on `threads` threads; the final sort makes the result the same whatever
+    /// their number.
+    fn evaluate_on<'a>(
+        &self,
+        inventory: &'a Inventory,
+        as_of: DateTime<Utc>,
+        memo: impl Fn() -> memo::Memo<'a> + Sync,
+        threads: usize,
+    ) -> Evaluation {
         let chunk = inventory.tokens.len().div_ceil(threads).max(1);
         let index = ExceptionIndex::new(&self.exceptions);
         // What the rules need of each owner, once per owner (split across the cores too).
         let facts = parallel_map(&inventory.owners, threads, |owners| self.owner_facts(owners, &index));
-        let owners: OwnerMap<'_> = facts.iter().map(|f| (f.owner.descriptor.as_str(), f)).collect();
+        let owners: OwnerMap<'_> =
+            facts.iter().enumerate().map(|(i, f)| (f.owner.descriptor.as_str(), (f, i as u32))).collect();
         // Per rule, once: the exceptions keyed by its id, and what tells from a token's scope
         // set that it surely has no finding.
         let rule_candidates: Vec<&[usize]> = self.rules.iter().map(|r| index.for_rule(r.id.as_str())).collect();
@@ -221,7 +233,7 @@ impl RuleSet {
             service: &inventory.service,
             evidence: &inventory.evidence,
         };
-        let parts: Vec<(Vec<Finding>, Vec<usize>)> = std::thread::scope(|scope| {
+        let parts: Vec<Part> = std::thread::scope(|scope| {
             let workers: Vec<_> = inventory
                 .tokens
                 .chunks(chunk)
@@ -235,28 +247,15 @@ impl RuleSet {
                 .collect();
             workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
-        let mut matched = vec![0usize; self.exceptions.len()];
+        drop(owners);
         // Organization-level findings (tenant policies), once, on this thread.
-        let organization = self.evaluate_organization(inventory, as_of);
-        let organization_count = organization.0.len();
-        let total = organization_count + parts.iter().map(|(f, _)| f.len()).sum::<usize>();
-        // The first part grows to hold them all (a large block grows in place, by remapping),
-        // so the findings are not held twice while they are gathered; the organization's come
-        // first, as they were found.
-        let mut parts = parts.into_iter();
-        let (mut findings, counts) = parts.next().unwrap_or_default();
-        findings.reserve_exact(total - findings.len());
-        for (sum, n) in matched.iter_mut().zip(counts) {
-            *sum += n;
-        }
-        for (part, counts) in parts.chain(std::iter::once(organization)) {
-            findings.extend(part);
-            for (sum, n) in matched.iter_mut().zip(counts) {
+        let (organization, mut matched) = self.evaluate_organization(inventory, as_of);
+        for part in &parts {
+            for (sum, n) in matched.iter_mut().zip(&part.matched) {
                 *sum += n;
             }
         }
-        findings.rotate_right(organization_count);
-        let findings = sort_findings(findings, threads);
+        let findings = sort_findings(parts, &facts, organization, threads);
         let exceptions = self
             .exceptions
             .iter()
@@ -354,52 +353,57 @@ impl RuleSet {
             .collect()
     }
 
-    /// Findings of some tokens, and how many findings each exception matched. A token with no
-    /// finding costs no allocation; tokens alike are judged once (`memo`).
+    /// Findings of some tokens, apart by severity, with their owners' numbers (`Part`), and how
+    /// many findings each exception matched. A token with no finding costs no allocation; tokens
+    /// alike are judged once (`memo`).
     fn evaluate_tokens<'a>(
         &self,
         tokens: &'a [crate::inventory::Token],
         context: &Context<'_>,
         mut memo: memo::Memo<'a>,
         as_of: DateTime<Utc>,
-    ) -> (Vec<Finding>, Vec<usize>) {
+    ) -> Part {
         let Context { owners, index, rule_candidates, prefilters, service, evidence } = *context;
         let (mut token_candidates, mut candidates, mut scratch) = (Vec::new(), Vec::new(), String::new());
-        let mut findings = Vec::new();
-        let mut matched = vec![0usize; self.exceptions.len()];
+        let mut part = Part { matched: vec![0usize; self.exceptions.len()], ..Part::default() };
         let exception_expired = self.rule(RuleId::ExceptionExpired);
         let mut expired_noted: Vec<usize> = Vec::new();
         // Tokens come grouped by owner: the owner's entry is looked up once per run of its tokens.
         let mut last_owner: Option<&Text> = None;
         let mut facts: Option<&OwnerFacts<'_>> = None;
+        let mut owner = UNLISTED;
         let mut owner_candidates: Vec<usize> = Vec::new();
         for token in tokens {
-            // Its fields hold placeholders: the rules would judge guesses. One finding instead.
-            if let Some(reason) = &token.unreadable {
-                findings.push(Finding {
-                    rule: UNREADABLE_TOKEN.into(),
-                    severity: UNREADABLE_TOKEN_SEVERITY,
-                    authorization_id: token.authorization_id.clone(),
-                    owner: token.owner.clone(),
-                    message: Text::from(format!(
-                        "could not be read ({reason}); judged as unknown: check this token in Azure DevOps by hand"
-                    )),
-                    suppressed: None,
-                    guidance: None,
-                    scope: FindingScope::Credential,
-                    confidence: Default::default(),
-                });
-                continue;
-            }
             if last_owner != Some(&token.owner) {
                 last_owner = Some(&token.owner);
-                facts = owners.get(token.owner.as_str()).copied();
+                let entry = owners.get(token.owner.as_str()).copied();
+                (facts, owner) = (entry.map(|(facts, _)| facts), entry.map_or(UNLISTED, |(_, n)| n));
                 memo.next_owner();
                 match facts {
                     Some(facts) => owner_candidates.clone_from(&facts.candidates),
                     // An owner the inventory does not list: exceptions may still name its descriptor.
                     None => index.for_owner(&token.owner, None, &mut owner_candidates, &mut scratch),
                 }
+            }
+            // Its fields hold placeholders: the rules would judge guesses. One finding instead.
+            if let Some(reason) = &token.unreadable {
+                part.push(
+                    Finding {
+                        rule: UNREADABLE_TOKEN.into(),
+                        severity: UNREADABLE_TOKEN_SEVERITY,
+                        authorization_id: token.authorization_id.clone(),
+                        owner: token.owner.clone(),
+                        message: Text::from(format!(
+                            "could not be read ({reason}); judged as unknown: check this token in Azure DevOps by hand"
+                        )),
+                        suppressed: None,
+                        guidance: None,
+                        scope: FindingScope::Credential,
+                        confidence: Default::default(),
+                    },
+                    owner,
+                );
+                continue;
             }
             let subject = Subject {
                 token,
@@ -446,133 +450,228 @@ impl RuleSet {
                     .map(|&i| (i, &self.exceptions[i]))
                     .filter(|(_, e)| e.matches(&finding, token, subject.owner));
                 if let Some((i, exception)) = choose_exception(matching, as_of) {
-                    matched[i] += 1;
+                    part.matched[i] += 1;
                     if !exception.is_expired(as_of) {
                         finding.suppressed = Some(Box::new(exception.suppression()));
                     } else if let Some(rule) = exception_expired
                         && !expired_noted.contains(&i)
                     {
                         expired_noted.push(i);
-                        findings.push(Finding {
-                            rule: rule.id.as_str().into(),
-                            severity: rule.severity,
-                            authorization_id: token.authorization_id.clone(),
-                            owner: token.owner.clone(),
-                            message: Text::from(format!(
-                                "exception #{} (line {}: {}) expired on {}; its findings count again",
-                                exception.number, exception.line, exception.reason, exception.expires
-                            )),
-                            suppressed: None,
-                            guidance: None,
-                            scope: FindingScope::Credential,
-                            confidence: Default::default(),
-                        });
+                        part.push(
+                            Finding {
+                                rule: rule.id.as_str().into(),
+                                severity: rule.severity,
+                                authorization_id: token.authorization_id.clone(),
+                                owner: token.owner.clone(),
+                                message: Text::from(format!(
+                                    "exception #{} (line {}: {}) expired on {}; its findings count again",
+                                    exception.number, exception.line, exception.reason, exception.expires
+                                )),
+                                suppressed: None,
+                                guidance: None,
+                                scope: FindingScope::Credential,
+                                confidence: Default::default(),
+                            },
+                            owner,
+                        );
                     }
                 }
-                findings.push(finding);
+                part.push(finding, owner);
             }
         }
-        (findings, matched)
+        part
     }
 }
 
-/// Most severe first, then by owner, token and rule: one order whatever the inventory's order.
-/// Linear bucketing by severity and owner (a counting sort), then a sort of each small bucket by
-/// token and rule: comparing and moving whole findings, or sorting them all on string keys,
-/// dominated large scans. Findings equal on all four keep the order they were found in.
-fn sort_findings(findings: Vec<Finding>, threads: usize) -> Vec<Finding> {
-    // Findings come grouped by owner: each run of one owner is hashed once.
-    let mut distinct: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-    let mut previous: Option<&Text> = None;
-    for f in &findings {
-        if previous != Some(&f.owner) {
-            distinct.insert(f.owner.as_str());
-            previous = Some(&f.owner);
+/// What one worker found: the findings apart by severity (`Severity as usize`), in the order
+/// found, and each finding's owner number (the owner's place in the inventory's list of
+/// owners, or `UNLISTED`).
+#[derive(Default)]
+struct Part {
+    findings: [Vec<Option<Finding>>; SEVERITIES],
+    owners: [Vec<u32>; SEVERITIES],
+    /// How many findings each exception matched.
+    matched: Vec<usize>,
+}
+
+impl Part {
+    fn push(&mut self, finding: Finding, owner: u32) {
+        let s = finding.severity as usize;
+        self.findings[s].push(Some(finding));
+        self.owners[s].push(owner);
+    }
+}
+
+const SEVERITIES: usize = Severity::ALL.len();
+/// The number of an owner the inventory does not list.
+const UNLISTED: u32 = u32::MAX;
+
+/// Most severe first, then by owner, token id and rule: one order whatever the inventory's order
+/// and however it was split. Findings equal on all four keep the order they were found in, the
+/// organization's (no owner, no token id) first.
+///
+/// Severity by severity, most severe first: a counting sort by owner, a sort of each owner's
+/// findings by token id and rule (small, on the cores), then the findings moved into place in
+/// that order. The moves are independent reads, which the processor overlaps; following the
+/// permutation's cycles in place read one finding after another, each waiting on the last. The
+/// whole is written as the severities' findings are freed, so the findings are held about once
+/// and a half at most, not twice.
+fn sort_findings(
+    mut parts: Vec<Part>,
+    facts: &[OwnerFacts<'_>],
+    organization: Vec<Finding>,
+    threads: usize,
+) -> Vec<Finding> {
+    let total = organization.len() + parts.iter().flat_map(|p| &p.findings).map(Vec::len).sum::<usize>();
+    // Findings are numbered in 32 bits: four billion of them would need hundreds of gigabytes.
+    assert!(u32::try_from(total).is_ok(), "{total} findings: more than the sort numbers");
+    // The owners' ranks in the order of their descriptors (one rank for a descriptor listed
+    // twice); owners the inventory does not list are ranked by the descriptor their findings carry.
+    let mut unlisted: HashSet<Text, foldhash::fast::RandomState> = HashSet::default();
+    for part in &parts {
+        for (findings, owners) in part.findings.iter().zip(&part.owners) {
+            for (finding, _) in findings.iter().zip(owners).filter(|(_, o)| **o == UNLISTED) {
+                unlisted.extend(finding.as_ref().map(|f| f.owner.clone()));
+            }
         }
     }
-    let mut owners: Vec<&str> = distinct.into_iter().collect();
-    owners.sort_unstable();
-    let rank: HashMap<&str, usize, foldhash::fast::RandomState> =
-        owners.iter().enumerate().map(|(i, o)| (*o, i)).collect();
-    let most_severe = Severity::Critical as usize;
-    // Findings of one owner come together: its rank is looked up once per run of them.
-    let mut last: Option<(&Text, usize)> = None;
-    let buckets: Vec<usize> = findings
-        .iter()
-        .map(|f| {
-            let owner_rank = match last {
-                Some((o, r)) if *o == f.owner => r,
-                _ => {
-                    let r = rank[f.owner.as_str()];
-                    last = Some((&f.owner, r));
-                    r
-                }
-            };
-            (most_severe - f.severity as usize) * owners.len() + owner_rank
-        })
-        .collect();
-    drop(rank);
-    let mut starts = vec![0usize; (most_severe + 1) * owners.len() + 1];
-    for &b in &buckets {
-        starts[b + 1] += 1;
+    let mut descriptors: Vec<&str> =
+        facts.iter().map(|f| f.owner.descriptor.as_str()).chain(unlisted.iter().map(Text::as_str)).collect();
+    descriptors.sort_unstable();
+    descriptors.dedup();
+    let rank_of = |descriptor: &str| descriptors.binary_search(&descriptor).unwrap_or_else(|at| at) as u32;
+    let listed_rank: Vec<u32> = facts.iter().map(|f| rank_of(f.owner.descriptor.as_str())).collect();
+    let unlisted_rank: HashMap<&str, u32, foldhash::fast::RandomState> =
+        unlisted.iter().map(|d| (d.as_str(), rank_of(d))).collect();
+    let mut organization_by_severity: [Vec<Finding>; SEVERITIES] = Default::default();
+    for f in organization {
+        organization_by_severity[f.severity as usize].push(f);
     }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
+    let mut sorted = Vec::with_capacity(total);
+    let (mut starts, mut order) = (vec![0usize; descriptors.len() + 1], Vec::new());
+    for severity in Severity::ALL {
+        let s = severity as usize;
+        // This severity's findings of every worker, in the order found.
+        let mut found = Found::default();
+        let mut ranks: Vec<u32> = Vec::new();
+        for part in &mut parts {
+            let (findings, owners) = (std::mem::take(&mut part.findings[s]), std::mem::take(&mut part.owners[s]));
+            ranks.extend(findings.iter().zip(owners).map(|(finding, owner)| match owner {
+                UNLISTED => unlisted_rank[finding.as_ref().map_or("", |f| f.owner.as_str())],
+                listed => listed_rank[listed as usize],
+            }));
+            found.push(findings);
+        }
+        // By owner (counting sort: stable).
+        starts.iter_mut().for_each(|s| *s = 0);
+        for &r in &ranks {
+            starts[r as usize + 1] += 1;
+        }
+        for r in 1..starts.len() {
+            starts[r] += starts[r - 1];
+        }
+        order.clear();
+        order.resize(ranks.len(), 0);
+        let mut next = starts.clone();
+        for (i, &r) in ranks.iter().enumerate() {
+            order[next[r as usize]] = i as u32;
+            next[r as usize] += 1;
+        }
+        drop((ranks, next));
+        sort_owners(&mut order, &starts, &found, threads);
+        // Moved into place; the organization's merged in (only a token's with no owner and no
+        // id can come before one of them).
+        let mut pending = std::mem::take(&mut organization_by_severity[s]);
+        pending.sort_by(|a, b| a.rule.cmp(&b.rule));
+        let mut placed = 0;
+        for o in pending {
+            let precedes =
+                |f: &Finding| f.owner.is_empty() && f.authorization_id.is_empty() && f.rule.as_ref() < o.rule.as_ref();
+            let before = placed + order[placed..].partition_point(|&i| found.get(i).is_some_and(precedes));
+            sorted.extend(order[placed..before].iter().filter_map(|&i| found.take(i)));
+            sorted.push(o);
+            placed = before;
+        }
+        sorted.extend(order[placed..].iter().filter_map(|&i| found.take(i)));
     }
-    let mut order = vec![0usize; findings.len()];
-    let mut next = starts.clone();
-    for (i, &b) in buckets.iter().enumerate() {
-        order[next[b]] = i;
-        next[b] += 1;
+    sorted
+}
+
+/// One severity's findings of every worker, numbered across the workers' lists in their order
+/// (each list stays where its worker put it: joining them would copy them).
+#[derive(Default)]
+struct Found {
+    parts: Vec<Vec<Option<Finding>>>,
+    /// The number of each list's first finding.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl Found {
+    fn push(&mut self, part: Vec<Option<Finding>>) {
+        self.starts.push(self.len);
+        self.len += part.len();
+        self.parts.push(part);
     }
-    drop((buckets, next));
-    // Each bucket sorted by token and rule, the buckets split across the cores (at bucket
-    // boundaries near equal shares of the findings).
-    let sort_buckets = |order: &mut [usize], starts: &[usize]| {
+
+    /// The list and place of finding `i` (the last list starting at or before it: an empty
+    /// list starts where the next one does).
+    fn locate(&self, i: u32) -> (usize, usize) {
+        let part = self.starts.partition_point(|&s| s <= i as usize) - 1;
+        (part, i as usize - self.starts[part])
+    }
+
+    fn get(&self, i: u32) -> Option<&Finding> {
+        let (part, at) = self.locate(i);
+        self.parts[part][at].as_ref()
+    }
+
+    /// Finding `i`, moved out (`None` after).
+    fn take(&mut self, i: u32) -> Option<Finding> {
+        let (part, at) = self.locate(i);
+        self.parts[part][at].take()
+    }
+}
+
+/// Each owner's findings (`order[starts[r]..starts[r + 1]]`) sorted by token id and rule,
+/// stable; the owners split across the cores at near equal shares of the findings.
+fn sort_owners(order: &mut [u32], starts: &[usize], found: &Found, threads: usize) {
+    // The keys are read once per finding into a list of their own: a comparison then reads
+    // neither finding.
+    let key = |i: u32| found.get(i).map_or(("", ""), |f| (f.authorization_id.as_str(), f.rule.as_ref()));
+    let sort = |order: &mut [u32], starts: &[usize]| {
         let base = starts[0];
-        for bucket in starts.windows(2) {
-            let slice = &mut order[bucket[0] - base..bucket[1] - base];
+        let mut keys: Vec<((&str, &str), u32)> = Vec::new();
+        for owner in starts.windows(2) {
+            let slice = &mut order[owner[0] - base..owner[1] - base];
             if slice.len() > 1 {
-                slice.sort_by(|&a, &b| {
-                    let (a, b) = (&findings[a], &findings[b]);
-                    (a.authorization_id.as_str(), a.rule.as_ref()).cmp(&(b.authorization_id.as_str(), b.rule.as_ref()))
-                });
+                keys.clear();
+                keys.extend(slice.iter().map(|&i| (key(i), i)));
+                keys.sort_by(|a, b| a.0.cmp(&b.0));
+                for (to, (_, i)) in slice.iter_mut().zip(&keys) {
+                    *to = *i;
+                }
             }
         }
     };
     if threads <= 1 {
-        sort_buckets(&mut order, &starts);
-    } else {
-        let cuts: Vec<usize> = (0..=threads)
+        return sort(order, starts);
+    }
+    let cuts: Vec<usize> =
+        (0..=threads)
             .map(|t| {
                 if t == threads { starts.len() - 1 } else { starts.partition_point(|&s| s < order.len() * t / threads) }
             })
             .collect();
-        std::thread::scope(|scope| {
-            let mut rest: &mut [usize] = &mut order;
-            for part in cuts.windows(2) {
-                let (mine, others) = std::mem::take(&mut rest).split_at_mut(starts[part[1]] - starts[part[0]]);
-                rest = others;
-                let (starts, sort_buckets) = (&starts[part[0]..=part[1]], &sort_buckets);
-                scope.spawn(move || sort_buckets(mine, starts));
-            }
-        });
-    }
-    // The permutation applied in place, one cycle at a time (position k takes the finding at
-    // order[k]): no second vector of findings at the judging peak.
-    let mut findings = findings;
-    for start in 0..order.len() {
-        let mut k = start;
-        while order[k] != usize::MAX {
-            let from = std::mem::replace(&mut order[k], usize::MAX);
-            if from == start {
-                break;
-            }
-            findings.swap(k, from);
-            k = from;
+    std::thread::scope(|scope| {
+        let mut rest: &mut [u32] = order;
+        for share in cuts.windows(2) {
+            let (mine, others) = std::mem::take(&mut rest).split_at_mut(starts[share[1]] - starts[share[0]]);
+            rest = others;
+            let (starts, sort) = (&starts[share[0]..=share[1]], &sort);
+            scope.spawn(move || sort(mine, starts));
         }
-    }
-    findings
+    });
 }
 
 /// What the rules need of one owner: worked out once per owner, whatever the order of the tokens.
@@ -584,8 +683,8 @@ struct OwnerFacts<'a> {
     candidates: Vec<usize>,
 }
 
-/// The owners' facts by descriptor.
-type OwnerMap<'a> = HashMap<&'a str, &'a OwnerFacts<'a>, foldhash::fast::RandomState>;
+/// The owners' facts by descriptor, and each owner's number (its place in the inventory's list).
+type OwnerMap<'a> = HashMap<&'a str, (&'a OwnerFacts<'a>, u32), foldhash::fast::RandomState>;
 
 /// `f` over `items` split in `threads` parts, on as many threads (on this one for one part);
 /// the results in the items' order.
@@ -637,6 +736,9 @@ mod evidence_tests;
 mod memo_tests;
 
 #[cfg(test)]
+mod order_tests;
+
+#[cfg(test)]
 mod unreadable_tests {
     use super::*;
     use crate::inventory::{Coverage, Token};
@@ -679,49 +781,5 @@ mod unreadable_tests {
         assert!(bad[0].message.contains("validTo: '10000-01-01' is not a timestamp"), "{}", bad[0].message);
         // The readable token with the same placeholders is judged by the rules as usual.
         assert!(findings.iter().any(|f| f.authorization_id == "read" && f.rule == "full-access"));
-    }
-}
-
-#[cfg(test)]
-mod sort_tests {
-    use super::*;
-
-    /// The bucketed sort and its in-place permutation give the order of one plain sort on the
-    /// four keys (findings equal on all four keep their order).
-    #[test]
-    fn findings_sort_as_one_sort_on_the_four_keys() {
-        let severities = Severity::ALL;
-        let rules = ["full-access", "long-lived", "expired", "all-organizations"];
-        // A fixed pseudo-random sequence: owners, tokens and rules repeat, in no order.
-        let mut state: u64 = 42;
-        let mut next = |n: u64| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((state >> 33) % n) as usize
-        };
-        let findings: Vec<Finding> = (0..2000)
-            .map(|i| Finding {
-                rule: rules[next(4)].into(),
-                severity: severities[next(5)],
-                authorization_id: format!("t{}", next(300)).into(),
-                owner: format!("aad.{}", next(40)).into(),
-                message: format!("m{i}").into(),
-                suppressed: None,
-                guidance: None,
-                scope: FindingScope::Credential,
-                confidence: Default::default(),
-            })
-            .collect();
-        let mut expected = findings.clone();
-        expected.sort_by(|a, b| {
-            (std::cmp::Reverse(a.severity), &a.owner, &a.authorization_id, &a.rule).cmp(&(
-                std::cmp::Reverse(b.severity),
-                &b.owner,
-                &b.authorization_id,
-                &b.rule,
-            ))
-        });
-        for threads in [1, 2, 3] {
-            assert_eq!(sort_findings(findings.clone(), threads), expected);
-        }
     }
 }
