@@ -231,10 +231,13 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Wr
         top.split(|c| c != horizontal).filter(|run| !run.is_empty()).map(|run| run.chars().count() as u16).collect();
     debug_assert_eq!(widths.len(), header.len());
 
-    // Second pass: chunks at those widths; the borders between chunks left out.
+    // Second pass: chunks at those widths; the borders between chunks left out. The chunks are
+    // laid out on the cores, a few at a time (so memory holds a few chunks' lines), and written
+    // in order.
     let chunks: Vec<&[(String, Row)]> = if rows.is_empty() { vec![&[]] } else { rows.chunks(CHUNK_ROWS).collect() };
     let last = chunks.len() - 1;
-    for (n, chunk) in chunks.into_iter().enumerate() {
+    // A chunk's lines come back as one text: the lines are freed on the thread that made them.
+    let render = |n: usize, chunk: &[(String, Row)]| -> String {
         let mut table = new_table(width, options.color);
         if n == 0 {
             table.set_header(header.clone());
@@ -256,8 +259,28 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Wr
         let lines: Vec<String> = table.lines().collect();
         let from = usize::from(n > 0);
         let to = if n == last { lines.len() } else { lines.len().saturating_sub(1) };
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for line in &lines[from.min(to)..to] {
-            writeln!(out, "{line}")?;
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    for (group, batch) in chunks.chunks(threads).enumerate() {
+        let first = group * threads;
+        let rendered: Vec<String> = if batch.len() == 1 {
+            vec![render(first, batch[0])]
+        } else {
+            std::thread::scope(|scope| {
+                let render = &render;
+                let workers: Vec<_> =
+                    batch.iter().enumerate().map(|(i, chunk)| scope.spawn(move || render(first + i, chunk))).collect();
+                workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            })
+        };
+        for text in &rendered {
+            out.write_all(text.as_bytes())?;
         }
     }
     Ok(())
