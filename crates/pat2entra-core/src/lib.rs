@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod journal;
 mod json_stream;
 pub mod notify;
+mod parallel;
 pub mod plan;
 pub mod record;
 pub mod redact;

@@ -15,8 +15,9 @@ use crate::record::ScanRecord;
 use crate::secret::Secret;
 use aho_corasick::{AhoCorasick, MatchKind};
 use aws_lc_rs::hmac;
+use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -199,7 +200,7 @@ fn hex(bytes: &[u8]) -> String {
 pub struct Scrubber<'k> {
     key: &'k RedactKey,
     /// Every identity, ASCII-lower-cased, to its index in `replacements`.
-    words: HashMap<String, usize>,
+    words: HashMap<String, usize, RandomState>,
     /// The longest key of `words`, in bytes (longer words are not looked up).
     longest_word: usize,
     /// Identities that contain a word delimiter, and their indices in `replacements`.
@@ -218,7 +219,8 @@ impl<'k> Scrubber<'k> {
     /// `identities`: (real value, pseudonym); the caller leaves out values too short to look for
     /// in prose (a two-letter name would rewrite unrelated words).
     fn new(key: &'k RedactKey, identities: Vec<(String, String)>) -> Self {
-        let mut words: HashMap<String, usize> = HashMap::with_capacity(identities.len());
+        let mut words: HashMap<String, usize, RandomState> =
+            HashMap::with_capacity_and_hasher(identities.len(), RandomState::default());
         let mut phrases = Vec::new();
         let mut phrase_replacements = Vec::new();
         let mut replacements = Vec::with_capacity(identities.len());
@@ -274,6 +276,9 @@ struct Memo<'a, 'k> {
 }
 
 const MEMO_LIMIT: usize = 1 << 16;
+
+/// Records with at least this many tokens and findings are redacted on all the cores.
+const PARALLEL_FROM: usize = 20_000;
 
 impl<'a, 'k> Memo<'a, 'k> {
     fn new(scrubber: &'a Scrubber<'k>) -> Self {
@@ -571,13 +576,22 @@ fn scrub_word(text: &str, start: usize, end: usize, edits: &mut Edits<'_>, mail:
 /// Replaces every name, mail, descriptor and credential of the record by pseudonyms (see the
 /// module documentation). The same key gives the same record.
 pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
+    // A large record's HMACs and texts are worked on by all the cores.
+    let threads =
+        if record.tokens.len() + record.findings.len() >= PARALLEL_FROM { crate::parallel::cores() } else { 1 };
+    redact_on(record, key, threads);
+}
+
+/// `redact` on `threads` threads: the same record whatever their number.
+fn redact_on(record: &mut ScanRecord, key: &RedactKey, threads: usize) {
     // One HMAC per owner, whatever the number of tokens and findings that name it. Owners that
     // failed or own tokens without being listed get their pseudonym too.
     // Each pseudonym is one shared `Text`: every token, finding and usage of the owner names it.
-    let mut pseudonyms: HashMap<crate::Text, crate::Text> = HashMap::with_capacity(record.owners.len());
     // In the order of the record, so that which of two values equal but for case wins is the
     // same in every run.
     let mut descriptors: Vec<crate::Text> = Vec::with_capacity(record.owners.len());
+    let mut seen: HashSet<&str, RandomState> =
+        HashSet::with_capacity_and_hasher(record.owners.len(), RandomState::default());
     for descriptor in record
         .owners
         .iter()
@@ -586,12 +600,15 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         .chain(record.tokens.iter().map(|t| t.owner.as_str()))
         .chain(record.findings.iter().filter(|f| !f.is_organization()).map(|f| f.owner.as_str()))
     {
-        if !pseudonyms.contains_key(descriptor) {
-            let descriptor = crate::Text::from(descriptor);
-            pseudonyms.insert(descriptor.clone(), key.owner(&descriptor).into());
-            descriptors.push(descriptor);
+        if seen.insert(descriptor) {
+            descriptors.push(descriptor.into());
         }
     }
+    drop(seen);
+    let hmacs = crate::parallel::map(&descriptors, threads, |part| {
+        part.iter().map(|d| crate::Text::from(key.owner(d))).collect()
+    });
+    let pseudonyms: HashMap<crate::Text, crate::Text, RandomState> = descriptors.iter().cloned().zip(hmacs).collect();
     let pseudonym_of = |descriptor: &str| -> crate::Text {
         pseudonyms.get(descriptor).cloned().unwrap_or_else(|| key.owner(descriptor).into())
     };
@@ -619,7 +636,6 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         add(approver, &key.pseudonym("person", &approver.to_lowercase()), 3);
     }
     let scrubber = Scrubber::new(key, identities);
-    let mut memo = Memo::new(&scrubber);
 
     for owner in &mut record.owners {
         let crate::inventory::Owner {
@@ -639,74 +655,79 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         *principal_name = pseudonym.clone();
         *descriptor = pseudonym;
     }
-    for token in &mut record.tokens {
-        let crate::inventory::Token {
-            authorization_id,
-            owner,
-            display_name,
-            scopes: _,
-            all_organizations: _,
-            target_accounts: _,
-            valid_from: _,
-            valid_to: _,
-            is_valid: _,
-            unreadable,
-            kind: _,
-            last_seen,
-            events,
-        } = token;
-        *owner = pseudonym_of(owner);
-        // An event's actor is a person (or the service): never shown by name.
-        for event in events.iter_mut() {
-            let crate::evidence::CredentialEvent { kind: _, at: _, actor, action } = event;
-            if let Some(actor) = actor {
-                *actor = key.pseudonym("person", &actor.to_lowercase());
-            }
-            // An audit action id (`Token.PatRevokeEvent`) names no one; scrubbed in case a
-            // service ever puts a name there.
-            scrubber.scrub_in_place(action);
-        }
-        if let Some(seen) = last_seen {
-            let crate::evidence::LastSeen { at: _, action, source: _ } = &mut **seen;
-            scrubber.scrub_in_place(action);
-        }
-        if let Some(reason) = unreadable {
-            scrubber.scrub_in_place(reason);
-        }
-        if !display_name.is_empty() {
-            *display_name = key.token(authorization_id);
-        }
-    }
-    for finding in &mut record.findings {
-        let crate::finding::Finding {
-            rule: _,
-            severity: _,
-            authorization_id: _,
-            owner,
-            message,
-            suppressed,
-            guidance: _,
-            scope,
-            confidence: _,
-        } = finding;
-        // An organization's finding names no owner: nothing to replace.
-        if scope.is_credential() {
+    crate::parallel::for_each_mut(&mut record.tokens, threads, |tokens| {
+        for token in tokens {
+            let crate::inventory::Token {
+                authorization_id,
+                owner,
+                display_name,
+                scopes: _,
+                all_organizations: _,
+                target_accounts: _,
+                valid_from: _,
+                valid_to: _,
+                is_valid: _,
+                unreadable,
+                kind: _,
+                last_seen,
+                events,
+            } = token;
             *owner = pseudonym_of(owner);
-        }
-        memo.scrub(message);
-        if let Some(s) = suppressed.as_deref_mut() {
-            let crate::rules::Suppression { exception: _, reason, ticket, approver, expires: _ } = s;
-            scrubber.scrub_in_place(reason);
-            if let Some(ticket) = ticket {
-                scrubber.scrub_in_place(ticket);
+            // An event's actor is a person (or the service): never shown by name.
+            for event in events.iter_mut() {
+                let crate::evidence::CredentialEvent { kind: _, at: _, actor, action } = event;
+                if let Some(actor) = actor {
+                    *actor = key.pseudonym("person", &actor.to_lowercase());
+                }
+                // An audit action id (`Token.PatRevokeEvent`) names no one; scrubbed in case a
+                // service ever puts a name there.
+                scrubber.scrub_in_place(action);
             }
-            if let Some(approver) = approver {
-                *approver = scrubber
-                    .exact(approver)
-                    .map_or_else(|| key.pseudonym("person", &approver.to_lowercase()), str::to_string);
+            if let Some(seen) = last_seen {
+                let crate::evidence::LastSeen { at: _, action, source: _ } = &mut **seen;
+                scrubber.scrub_in_place(action);
+            }
+            if let Some(reason) = unreadable {
+                scrubber.scrub_in_place(reason);
+            }
+            if !display_name.is_empty() {
+                *display_name = key.token(authorization_id);
             }
         }
-    }
+    });
+    crate::parallel::for_each_mut(&mut record.findings, threads, |findings| {
+        let mut memo = Memo::new(&scrubber);
+        for finding in findings {
+            let crate::finding::Finding {
+                rule: _,
+                severity: _,
+                authorization_id: _,
+                owner,
+                message,
+                suppressed,
+                guidance: _,
+                scope,
+                confidence: _,
+            } = finding;
+            // An organization's finding names no owner: nothing to replace.
+            if scope.is_credential() {
+                *owner = pseudonym_of(owner);
+            }
+            memo.scrub(message);
+            if let Some(s) = suppressed.as_deref_mut() {
+                let crate::rules::Suppression { exception: _, reason, ticket, approver, expires: _ } = s;
+                scrubber.scrub_in_place(reason);
+                if let Some(ticket) = ticket {
+                    scrubber.scrub_in_place(ticket);
+                }
+                if let Some(approver) = approver {
+                    *approver = scrubber
+                        .exact(approver)
+                        .map_or_else(|| key.pseudonym("person", &approver.to_lowercase()), str::to_string);
+                }
+            }
+        }
+    });
     // Destructured in full (here and above): a field added to these types does not compile until
     // it is decided here whether it carries a name or free text.
     let crate::inventory::Coverage { owners_listed: _, owners_scanned: _, owners_failed, complete: _, warnings, part } =
@@ -760,7 +781,9 @@ pub fn redact(record: &mut ScanRecord, key: &RedactKey) {
         }
     }
     // Lists of evidence are shared whole: each distinct list is scrubbed once and stays shared.
-    let mut lists: HashMap<std::sync::Arc<[crate::Text]>, std::sync::Arc<[crate::Text]>> = HashMap::new();
+    let mut lists: HashMap<std::sync::Arc<[crate::Text]>, std::sync::Arc<[crate::Text]>, RandomState> =
+        HashMap::default();
+    let mut memo = Memo::new(&scrubber);
     for usage in &mut record.usage {
         let crate::guidance::TokenUsage { authorization_id: _, owner, inference, guidance: _ } = usage;
         if !owner.is_empty() {
@@ -831,6 +854,57 @@ mod tests {
             assert_eq!(t, format!("person-1 {i}"));
         }
         assert_eq!(memo.done.len(), MEMO_LIMIT);
+    }
+
+    /// Split across threads, the redaction is the same, and it is one: no name, principal name,
+    /// mail or descriptor is left.
+    #[test]
+    fn split_across_threads_the_redaction_is_the_same() {
+        use crate::inventory::{Coverage, Inventory, Owner, Token};
+        let owners: Vec<Owner> = (0..40)
+            .map(|i| Owner {
+                descriptor: format!("aad.descriptor{i}").into(),
+                display_name: format!("Anna Novak{i}"),
+                principal_name: format!("anna.novak{i}@contoso.com").into(),
+                mail: Some(format!("anna.novak{i}@contoso.com").into()),
+                ..Default::default()
+            })
+            .collect();
+        let tokens: Vec<Token> = (0..700)
+            .map(|i| Token {
+                authorization_id: format!("id-{i}").into(),
+                // Some tokens of owners the record does not list.
+                owner: format!("aad.descriptor{}", i % 45).into(),
+                display_name: format!("deploy of anna.novak{}@contoso.com", i % 40),
+                scopes: vec!["app_token".into()],
+                target_accounts: ["o".into()].into(),
+                is_valid: true,
+                unreadable: (i % 97 == 0).then(|| format!("owner Anna Novak{} sent a bad date", i % 40)),
+                ..Default::default()
+            })
+            .collect();
+        let inventory = Inventory {
+            organization: "o".into(),
+            owners,
+            tokens,
+            coverage: Coverage::new(40, 40, vec![]),
+            evidence: Default::default(),
+            service: Default::default(),
+        };
+        let rules = crate::rules::RuleSet::default_rules();
+        let record = ScanRecord::judge(inventory, &rules, "2026-11-26T00:00:00Z".parse().unwrap());
+        let key = key("0123456789abcdef-split");
+        let mut one = record.clone();
+        redact_on(&mut one, &key, 1);
+        for threads in [2, 3, 7] {
+            let mut split = record.clone();
+            redact_on(&mut split, &key, threads);
+            assert!(split == one, "{threads} threads");
+        }
+        let text = serde_json::to_string(&one).unwrap();
+        for name in ["contoso.com", "aad.descriptor", "Anna Novak", "anna.novak"] {
+            assert!(!text.contains(name), "{name} left in the redacted record");
+        }
     }
 
     #[test]

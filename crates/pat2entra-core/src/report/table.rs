@@ -266,7 +266,7 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Wr
         }
         text
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = crate::parallel::cores();
     for (group, batch) in chunks.chunks(threads).enumerate() {
         let first = group * threads;
         let rendered: Vec<String> = if batch.len() == 1 {

@@ -197,11 +197,7 @@ impl RuleSet {
         memo: impl Fn() -> memo::Memo<'a> + Sync,
     ) -> Evaluation {
         // Tokens are judged independently: large inventories are split across the cores.
-        let threads = if inventory.tokens.len() >= PARALLEL_FROM {
-            std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
-        } else {
-            1
-        };
+        let threads = if inventory.tokens.len() >= PARALLEL_FROM { crate::parallel::cores() } else { 1 };
         self.evaluate_on(inventory, as_of, memo, threads)
     }
 
@@ -217,7 +213,7 @@ impl RuleSet {
         let chunk = inventory.tokens.len().div_ceil(threads).max(1);
         let index = ExceptionIndex::new(&self.exceptions);
         // What the rules need of each owner, once per owner (split across the cores too).
-        let facts = parallel_map(&inventory.owners, threads, |owners| self.owner_facts(owners, &index));
+        let facts = crate::parallel::map(&inventory.owners, threads, |owners| self.owner_facts(owners, &index));
         let owners: OwnerMap<'_> =
             facts.iter().enumerate().map(|(i, f)| (f.owner.descriptor.as_str(), (f, i as u32))).collect();
         // Per rule, once: the exceptions keyed by its id, and what tells from a token's scope
@@ -685,20 +681,6 @@ struct OwnerFacts<'a> {
 
 /// The owners' facts by descriptor, and each owner's number (its place in the inventory's list).
 type OwnerMap<'a> = HashMap<&'a str, (&'a OwnerFacts<'a>, u32), foldhash::fast::RandomState>;
-
-/// `f` over `items` split in `threads` parts, on as many threads (on this one for one part);
-/// the results in the items' order.
-fn parallel_map<'a, T: Sync, R: Send>(items: &'a [T], threads: usize, f: impl Fn(&'a [T]) -> Vec<R> + Sync) -> Vec<R> {
-    if threads <= 1 {
-        return f(items);
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            items.chunks(items.len().div_ceil(threads).max(1)).map(|part| scope.spawn(move || f(part))).collect();
-        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
-}
 
 /// What every thread judging tokens shares.
 #[derive(Clone, Copy)]
