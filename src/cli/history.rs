@@ -101,13 +101,19 @@ pub fn add_scan(path: &Path, record: &ScanRecord, html: bool, quiet: bool) -> (O
 }
 
 /// `scan --history` of several organizations: adds every organization's record (in one
-/// transaction). As for one organization, a failure is returned for after the report is written.
-pub fn add_tenant(path: &Path, record: &pat2entra_core::tenant::AnyRecord, quiet: bool) -> Option<Failure> {
+/// transaction) and, for the HTML report, returns each organization's trend (in the record's
+/// order). As for one organization, a failure is returned for after the report is written.
+pub fn add_tenant(
+    path: &Path,
+    record: &pat2entra_core::tenant::AnyRecord,
+    html: bool,
+    quiet: bool,
+) -> (Vec<Option<Trend>>, Option<Failure>) {
     let mut history = match open(path) {
         Ok(history) => history,
-        Err(failure) => return Some(failure),
+        Err(failure) => return (Vec::new(), Some(failure)),
     };
-    match history.add_any(record) {
+    let failure = match history.add_any(record) {
         Ok(added) => {
             if !quiet {
                 say(path, &added);
@@ -115,7 +121,24 @@ pub fn add_tenant(path: &Path, record: &pat2entra_core::tenant::AnyRecord, quiet
             None
         }
         Err(e) => Some(Failure::error(Exit::Usage, e)),
-    }
+    };
+    let trends = match record {
+        AnyRecord::Tenant(tenant) if html => {
+            tenant.organizations.iter().map(|r| organization_trend(&history, r).ok()).collect()
+        }
+        _ => Vec::new(),
+    };
+    (trends, failure)
+}
+
+/// `report -o html --history` of a tenant record: each organization's trend, up to its record's
+/// date (in the record's order).
+pub fn trends_for_tenant_report(
+    path: &Path,
+    record: &pat2entra_core::tenant::TenantRecord,
+) -> Result<Vec<Option<Trend>>, Failure> {
+    let history = History::open_existing(path).map_err(|e| Failure::error(Exit::Usage, e))?;
+    record.organizations.iter().map(|r| organization_trend(&history, r).map(Some)).collect()
 }
 
 /// `report -o html --history`: the trend of the record's organization, up to the record's date.

@@ -21,8 +21,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "scan")]
     pub journal: Option<PathBuf>,
 
-    /// With -o html: show the organization's trend from this scan history (`scan --history`)
-    /// up to the scan's date.
+    /// With -o html: show the organization's trend (each organization's, for a tenant record)
+    /// from this scan history (`scan --history`) up to the scan's date.
     #[arg(long, value_name = "FILE.db", conflicts_with = "journal")]
     pub history: Option<PathBuf>,
 
@@ -41,23 +41,19 @@ pub fn run(args: ReportArgs) -> Result<Exit, Failure> {
     let record = match AnyRecord::load(scan).map_err(|e| Failure::error(Exit::Usage, e))? {
         AnyRecord::Organization(record) => *record,
         tenant => {
-            if args.history.is_some() {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    "--history shows one organization's trend in its HTML report; for a tenant record: pat2entra trend --history FILE.db [--org ORG]",
-                ));
-            }
-            let record = super::tenant::write(&args.output, tenant)?;
+            let trends = match (&args.history, &tenant) {
+                (Some(_), _) if args.output.output != super::output::OutputFormat::Html => {
+                    return Err(history_not_html());
+                }
+                (Some(path), AnyRecord::Tenant(t)) => super::history::trends_for_tenant_report(path, t)?,
+                _ => Vec::new(),
+            };
+            let record = super::tenant::write(&args.output, tenant, &trends)?;
             return Ok(super::tenant::gate_any(&args.output, &record));
         }
     };
     let trend = match &args.history {
-        Some(_) if args.output.output != super::output::OutputFormat::Html => {
-            return Err(Failure::new(
-                Exit::Usage,
-                "--history shows the trend in the HTML report (-o html); for the trend itself: pat2entra trend --history FILE.db",
-            ));
-        }
+        Some(_) if args.output.output != super::output::OutputFormat::Html => return Err(history_not_html()),
         Some(path) => Some(super::history::trend_for_report(path, &record)?),
         None => None,
     };
@@ -100,4 +96,12 @@ fn journal(path: &std::path::Path, output: &OutputArgs) -> Result<Exit, Failure>
         return Ok(Exit::PartlyFailed);
     }
     Ok(Exit::Ok)
+}
+
+/// `--history` without `-o html`: the trend is part of the HTML report only.
+fn history_not_html() -> Failure {
+    Failure::new(
+        Exit::Usage,
+        "--history shows the trend in the HTML report (-o html); for the trend itself: pat2entra trend --history FILE.db",
+    )
 }

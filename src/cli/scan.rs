@@ -139,7 +139,7 @@ pub struct ScanArgs {
     pub quiet: bool,
 
     /// Add the scan to this history database (SQLite; created when missing), for `pat2entra
-    /// trend`; with -o html the report shows the organization's trend.
+    /// trend`; with -o html the report shows each organization's trend.
     #[arg(long, value_name = "FILE.db")]
     pub history: Option<PathBuf>,
 

@@ -146,9 +146,12 @@ pub async fn scan(
     let record = AnyRecord::Tenant(Box::new(TenantRecord::new(records, failed, as_of, shard)));
     // The history takes the records unredacted; a history that cannot take them never costs
     // the report.
-    let history_failure =
-        args.history.as_deref().and_then(|path| super::history::add_tenant(path, &record, args.quiet));
-    let record = write(&args.output, record)?;
+    let html = args.output.output == super::output::OutputFormat::Html;
+    let (trends, history_failure) = match &args.history {
+        Some(path) => super::history::add_tenant(path, &record, html, args.quiet),
+        None => (Vec::new(), None),
+    };
+    let record = write(&args.output, record, &trends)?;
     if let Some(failure) = history_failure {
         return Err(failure);
     }
@@ -185,7 +188,12 @@ pub fn redact(output: &OutputArgs, record: AnyRecord) -> Result<AnyRecord, Failu
 }
 
 /// `OutputArgs::write` for a record of either kind: a single organization's exactly as before.
-pub fn write(output: &OutputArgs, record: AnyRecord) -> Result<AnyRecord, Failure> {
+/// `trends`: a tenant's organizations' trends for the HTML report (`--history`), in its order.
+pub fn write(
+    output: &OutputArgs,
+    record: AnyRecord,
+    trends: &[Option<pat2entra_core::trend::Trend>],
+) -> Result<AnyRecord, Failure> {
     match record {
         AnyRecord::Organization(r) => output.write(*r).map(|r| AnyRecord::Organization(Box::new(r))),
         tenant => {
@@ -193,7 +201,7 @@ pub fn write(output: &OutputArgs, record: AnyRecord) -> Result<AnyRecord, Failur
             let AnyRecord::Tenant(t) = &tenant else { unreachable!("redaction keeps the kind") };
             let options = output.render_options();
             super::write_to(output.out.as_deref(), |w| {
-                crate::report::render_tenant(t, output.output.into(), &options, w)
+                crate::report::render_tenant_with_trends(t, output.output.into(), &options, trends, w)
             })?;
             output.write_summary(crate::report::Records::Tenant(t))?;
             Ok(tenant)

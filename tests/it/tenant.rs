@@ -481,4 +481,31 @@ fn a_tenant_scan_adds_every_organization_to_the_history() {
     );
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stderr.matches("already there").count(), 3, "{}", again.stderr);
+
+    // The HTML report shows each organization's trend, in its own section: from a scan, and
+    // from a saved tenant record.
+    let (db, record) = (db.to_str().unwrap(), dir.path().join("tenant.json"));
+    let html = dir.path().join("tenant.html");
+    let html = html.to_str().unwrap();
+    let r = run_against(
+        sim,
+        &["scan", "--as-of", "2026-11-27", "--quiet", "--all-orgs", "-o", "html", "--out", html, "--history", db],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let from_report = dir.path().join("report.html");
+    let r = run(
+        &["report", record.to_str().unwrap(), "-o", "html", "--out", from_report.to_str().unwrap(), "--history", db],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for page in [html, from_report.to_str().unwrap()] {
+        let page = std::fs::read_to_string(page).unwrap();
+        for n in 1..=3 {
+            assert!(page.contains(&format!("<h3 id=\"org{n}-trend\">")), "{page}: organization {n} has no trend");
+        }
+    }
+    // The trend is part of the HTML report only.
+    let r = run(&["report", record.to_str().unwrap(), "--history", db], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("-o html"), "{}", r.stderr);
 }

@@ -21,7 +21,7 @@ pub use journal::render as render_journal;
 pub use json::write_pretty;
 pub use ocsf::OCSF_VERSION;
 pub use summary::{MAX_SUMMARY, render as render_summary};
-pub use tenant::render as render_tenant;
+pub use tenant::{render as render_tenant, render_with_trends as render_tenant_with_trends};
 pub use trend::render as render_trend;
 
 use crate::evidence::{LastAccessed, Source};

@@ -33,6 +33,18 @@ pub struct Preamble {
 /// Writes a tenant record in `format`: JSON is the record itself; every other format is the
 /// tenant summary, then each organization's own report.
 pub fn render(record: &TenantRecord, format: Format, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    render_with_trends(record, format, options, &[], out)
+}
+
+/// `render`, each organization's HTML report with the trend charts of its scan history
+/// (`trends`: by organization, in the record's order; one without, or past the end, has none).
+pub fn render_with_trends(
+    record: &TenantRecord,
+    format: Format,
+    options: &RenderOptions,
+    trends: &[Option<crate::trend::Trend>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Json => return super::json::write_pretty(record, out),
         // The exports name the organization in every line and test case themselves.
@@ -44,9 +56,16 @@ pub fn render(record: &TenantRecord, format: Format, options: &RenderOptions, ou
     let parts: Vec<Part> = record
         .organizations
         .iter()
-        .map(|org| Part {
-            organization: &org.organization,
-            render: Box::new(move |w: &mut dyn Write| super::render(org, format, options, w)),
+        .enumerate()
+        .map(|(n, org)| {
+            let trend = trends.get(n).and_then(Option::as_ref).filter(|_| format == Format::Html);
+            Part {
+                organization: &org.organization,
+                render: Box::new(move |w: &mut dyn Write| match trend {
+                    Some(trend) => super::render_html_with_trend(org, trend, w),
+                    None => super::render(org, format, options, w),
+                }),
+            }
         })
         .collect();
     compose(format, &preamble(record), &parts, out)
