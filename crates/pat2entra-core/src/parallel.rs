@@ -1,10 +1,21 @@
-//! Work split across the cores with scoped threads: each part on a thread of its own (on this
-//! one when there is one part), the results in the items' order. The callers decide from what
-//! size splitting pays.
+//! Work split across the cores with scoped threads. The callers decide from what size splitting
+//! pays; `threads <= 1` (or a single task) runs on the calling thread.
 
 /// The threads to use: the cores, at most 8.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
+/// Runs each task on a thread of its own (a single one on this thread) and returns their
+/// results in the tasks' order. A task's panic is resumed here as it was.
+pub(crate) fn all<R: Send, F: FnOnce() -> R + Send>(tasks: Vec<F>) -> Vec<R> {
+    if tasks.len() <= 1 {
+        return tasks.into_iter().map(|task| task()).collect();
+    }
+    std::thread::scope(|scope| {
+        let running: Vec<_> = tasks.into_iter().map(|task| scope.spawn(task)).collect();
+        running.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }
 
 /// `f` over `items` split in `threads` parts; the results in the items' order.
@@ -17,11 +28,8 @@ pub(crate) fn map<'a, T: Sync, R: Send>(
         return f(items);
     }
     let f = &f;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            items.chunks(items.len().div_ceil(threads).max(1)).map(|part| scope.spawn(move || f(part))).collect();
-        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+    let parts = items.chunks(items.len().div_ceil(threads).max(1)).map(|part| move || f(part)).collect();
+    all(parts).into_iter().flatten().collect()
 }
 
 /// `f` on each of `threads` parts of `items`, changing them in place.
@@ -30,12 +38,7 @@ pub(crate) fn for_each_mut<T: Send>(items: &mut [T], threads: usize, f: impl Fn(
         return f(items);
     }
     let (f, size) = (&f, items.len().div_ceil(threads).max(1));
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = items.chunks_mut(size).map(|part| scope.spawn(move || f(part))).collect();
-        for part in parts {
-            part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        }
-    });
+    all(items.chunks_mut(size).map(|part| move || f(part)).collect());
 }
 
 #[cfg(test)]
@@ -53,5 +56,13 @@ mod tests {
             assert_eq!(changed, items.iter().map(|n| n + 1).collect::<Vec<_>>());
         }
         assert!(super::map(&[] as &[u32], 3, |part| part.to_vec()).is_empty());
+    }
+
+    /// A task's panic reaches the caller with its own message.
+    #[test]
+    fn a_panic_is_the_tasks_own() {
+        let tasks: Vec<Box<dyn FnOnce() -> u32 + Send>> = vec![Box::new(|| 1), Box::new(|| panic!("task two failed"))];
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::all(tasks))).unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"task two failed"));
     }
 }

@@ -267,9 +267,10 @@ impl<'k> Scrubber<'k> {
 
 /// Scrubs shared texts once per distinct value: a record repeats its messages and lines of
 /// evidence thousands of times (a 100k-user record: 2,373 distinct messages among 133,783
-/// findings, 45 distinct lines among 286,161 of evidence). Equal texts stay shared. At most
-/// `MEMO_LIMIT` values are remembered, so a record of all-different texts costs no more memory
-/// than one scrub at a time.
+/// findings, 45 distinct lines among 286,161 of evidence). Equal texts scrubbed by one memo stay
+/// shared (a large record's findings are scrubbed by one memo per thread). Each memo remembers at
+/// most `MEMO_LIMIT` values, so a record of all-different texts costs no more memory than that
+/// per thread.
 struct Memo<'a, 'k> {
     scrubber: &'a Scrubber<'k>,
     done: HashMap<crate::Text, crate::Text, foldhash::fast::RandomState>,
@@ -277,7 +278,7 @@ struct Memo<'a, 'k> {
 
 const MEMO_LIMIT: usize = 1 << 16;
 
-/// Records with at least this many tokens and findings are redacted on all the cores.
+/// Records with at least this many tokens plus findings are redacted on all the cores.
 const PARALLEL_FROM: usize = 20_000;
 
 impl<'a, 'k> Memo<'a, 'k> {

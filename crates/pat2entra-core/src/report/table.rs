@@ -269,16 +269,9 @@ fn flagged_tokens(record: &ScanRecord, options: &RenderOptions, out: &mut dyn Wr
     let threads = crate::parallel::cores();
     for (group, batch) in chunks.chunks(threads).enumerate() {
         let first = group * threads;
-        let rendered: Vec<String> = if batch.len() == 1 {
-            vec![render(first, batch[0])]
-        } else {
-            std::thread::scope(|scope| {
-                let render = &render;
-                let workers: Vec<_> =
-                    batch.iter().enumerate().map(|(i, chunk)| scope.spawn(move || render(first + i, chunk))).collect();
-                workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-            })
-        };
+        let render = &render;
+        let rendered =
+            crate::parallel::all(batch.iter().enumerate().map(|(i, chunk)| move || render(first + i, chunk)).collect());
         for text in &rendered {
             out.write_all(text.as_bytes())?;
         }

@@ -2,9 +2,10 @@
 //! one stable sort (most severe first, then owner, token id and rule) of the findings as found
 //! token by token in the inventory's order, the organization's first.
 //!
-//! The inventories repeat owners and token ids (a token id twice under one owner, an owner with
-//! no descriptor, a token with no id, an owner the inventory does not list): the cases where the
-//! order of the work could show through.
+//! The inventories repeat owners and token ids (a token id twice under one owner, a token with no
+//! id, an owner with no descriptor, listed or not, an owner the inventory does not list, one it
+//! lists twice with different facts) and have unreadable tokens: the cases where the order of
+//! the work could show through.
 
 use super::memo_tests::{RULES, inventory, now, token};
 use super::*;
@@ -58,19 +59,28 @@ proptest! {
 
     #[test]
     fn the_order_is_one_sort_whatever_the_split(
-        tokens in prop::collection::vec(with_keys(), 1..120),
+        tokens in prop::collection::vec((with_keys(), prop::bool::weighted(0.05)), 0..120),
         fills in 0u8..3,
+        listed_twice in any::<bool>(),
     ) {
         let rules = rules();
-        let mut inventory = inventory(tokens.iter().map(|(t, _, _)| t.clone()).collect(), fills, 1);
-        for (token, (_, owner, id)) in inventory.tokens.iter_mut().zip(&tokens) {
+        let mut inventory = inventory(tokens.iter().map(|((t, _, _), _)| t.clone()).collect(), fills, 1);
+        for (token, ((_, owner, id), unreadable)) in inventory.tokens.iter_mut().zip(&tokens) {
             token.owner = OWNERS[*owner].into();
             token.authorization_id = IDS[*id].into();
+            token.unreadable = unreadable.then(|| "validTo: 'x' is not a timestamp".into());
+        }
+        if listed_twice {
+            // o0 listed again, deleted and not a member (the later entry is the one judged), and
+            // an owner listed with no descriptor.
+            let again = Owner { deleted_in_origin: true, member: Some(false), ..inventory.owners[0].clone() };
+            let nameless = Owner { descriptor: Text::default(), ..inventory.owners[1].clone() };
+            inventory.owners.extend([again, nameless]);
         }
         let expected = reference(&rules, &inventory);
         let one = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), 1);
         prop_assert_eq!(&one.findings, &expected);
-        for threads in [2, 3, 8] {
+        for threads in [2, 3, 8, 64] {
             let split = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), threads);
             prop_assert_eq!(&split, &one, "{} threads", threads);
         }
