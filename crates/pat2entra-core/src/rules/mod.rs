@@ -582,11 +582,11 @@ fn sort_findings(
                 |f: &Finding| f.owner.is_empty() && f.authorization_id.is_empty() && f.rule.as_ref() < o.rule.as_ref();
             let before =
                 placed + order[placed..].partition_point(|&i| precedes(found.get(i).expect("a finding not yet moved")));
-            sorted.extend(order[placed..before].iter().filter_map(|&i| found.take(i)));
+            sorted.extend(order[placed..before].iter().map(|&i| found.take(i).expect("each finding moved once")));
             sorted.push(o);
             placed = before;
         }
-        sorted.extend(order[placed..].iter().filter_map(|&i| found.take(i)));
+        sorted.extend(order[placed..].iter().map(|&i| found.take(i).expect("each finding moved once")));
     }
     sorted
 }
