@@ -302,20 +302,12 @@ impl RuleSet {
                 if !exception.is_expired(as_of) {
                     finding.suppressed = Some(Box::new(exception.suppression()));
                 } else if let Some(expired_rule) = exception_expired {
-                    findings.push(Finding {
-                        rule: expired_rule.id.as_str().into(),
-                        severity: expired_rule.severity,
-                        authorization_id: Text::default(),
-                        owner: Text::default(),
-                        message: Text::from(format!(
-                            "exception #{} (line {}: {}) expired on {}; its findings count again",
-                            exception.number, exception.line, exception.reason, exception.expires
-                        )),
-                        suppressed: None,
-                        guidance: None,
-                        scope: FindingScope::Organization,
-                        confidence: Default::default(),
-                    });
+                    findings.push(expired_exception(
+                        expired_rule,
+                        exception,
+                        (Text::default(), Text::default()),
+                        FindingScope::Organization,
+                    ));
                 }
             }
             findings.push(finding);
@@ -447,29 +439,38 @@ impl RuleSet {
                         && !expired_noted.contains(&i)
                     {
                         expired_noted.push(i);
-                        part.push(
-                            Finding {
-                                rule: rule.id.as_str().into(),
-                                severity: rule.severity,
-                                authorization_id: token.authorization_id.clone(),
-                                owner: token.owner.clone(),
-                                message: Text::from(format!(
-                                    "exception #{} (line {}: {}) expired on {}; its findings count again",
-                                    exception.number, exception.line, exception.reason, exception.expires
-                                )),
-                                suppressed: None,
-                                guidance: None,
-                                scope: FindingScope::Credential,
-                                confidence: Default::default(),
-                            },
-                            owner,
-                        );
+                        let token_ids = (token.authorization_id.clone(), token.owner.clone());
+                        part.push(expired_exception(rule, exception, token_ids, FindingScope::Credential), owner);
                     }
                 }
                 part.push(finding, owner);
             }
         }
         part
+    }
+}
+
+/// The `exception-expired` finding of `exception` (`rule`), on a token (its id and owner) or on
+/// the organization (neither).
+fn expired_exception(
+    rule: &Rule,
+    exception: &Exception,
+    (authorization_id, owner): (Text, Text),
+    scope: FindingScope,
+) -> Finding {
+    Finding {
+        rule: rule.id.as_str().into(),
+        severity: rule.severity,
+        authorization_id,
+        owner,
+        message: Text::from(format!(
+            "exception #{} (line {}: {}) expired on {}; its findings count again",
+            exception.number, exception.line, exception.reason, exception.expires
+        )),
+        suppressed: None,
+        guidance: None,
+        scope,
+        confidence: Default::default(),
     }
 }
 
