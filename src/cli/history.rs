@@ -123,9 +123,13 @@ pub fn add_tenant(
         Err(e) => Some(Failure::error(Exit::Usage, e)),
     };
     let trends = match record {
-        AnyRecord::Tenant(tenant) if html => {
-            tenant.organizations.iter().map(|r| organization_trend(&history, r).ok()).collect()
-        }
+        // All or none: the tenant page takes its styles from the first organization's report.
+        AnyRecord::Tenant(tenant) if html => tenant
+            .organizations
+            .iter()
+            .map(|r| organization_trend(&history, r).map(Some))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
     (trends, failure)

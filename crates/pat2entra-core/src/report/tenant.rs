@@ -38,6 +38,8 @@ pub fn render(record: &TenantRecord, format: Format, options: &RenderOptions, ou
 
 /// `render`, each organization's HTML report with the trend charts of its scan history
 /// (`trends`: by organization, in the record's order; one without, or past the end, has none).
+/// The page takes its styles from the first organization's report: give every organization a
+/// trend (one with no scan says so), or none.
 pub fn render_with_trends(
     record: &TenantRecord,
     format: Format,
