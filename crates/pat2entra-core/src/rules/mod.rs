@@ -198,7 +198,12 @@ impl RuleSet {
     ) -> Evaluation {
         // Tokens are judged independently: large inventories are split across the cores.
         let threads = if inventory.tokens.len() >= PARALLEL_FROM { crate::parallel::cores() } else { 1 };
-        self.evaluate_on(inventory, as_of, memo, threads)
+        // Findings are put in order in one band of owners per thread: each band's orders are
+        // worked out on a core of their own, and its findings freed once moved into place.
+        // (More bands held less memory still but took more time: each is a list per severity
+        // that every worker writes to.)
+        let bands = threads;
+        self.evaluate_on(inventory, as_of, memo, threads, bands)
     }
 
     /// `evaluate_with` on `threads` threads; the final sort makes the result the same whatever
@@ -209,6 +214,7 @@ impl RuleSet {
         as_of: DateTime<Utc>,
         memo: impl Fn() -> memo::Memo<'a> + Sync,
         threads: usize,
+        bands: usize,
     ) -> Evaluation {
         let chunk = inventory.tokens.len().div_ceil(threads).max(1);
         let index = ExceptionIndex::new(&self.exceptions);
@@ -218,6 +224,7 @@ impl RuleSet {
         assert!(facts.len() < UNLISTED as usize, "{} owners: more than the evaluation numbers", facts.len());
         let owners: OwnerMap<'_> =
             facts.iter().enumerate().map(|(i, f)| (f.owner.descriptor.as_str(), (f, i as u32))).collect();
+        let bands = Bands::new(&facts, bands);
         // Per rule, once: the exceptions keyed by its id, and what tells from a token's scope
         // set that it surely has no finding.
         let rule_candidates: Vec<&[usize]> = self.rules.iter().map(|r| index.for_rule(r.id.as_str())).collect();
@@ -225,6 +232,7 @@ impl RuleSet {
             self.rules.iter().map(|r| scopeset::Prefilter::of(&r.check)).collect();
         let context = Context {
             owners: &owners,
+            bands: &bands,
             index: &index,
             rule_candidates: &rule_candidates,
             prefilters: &prefilters,
@@ -245,7 +253,7 @@ impl RuleSet {
                 *sum += n;
             }
         }
-        let findings = sort_findings(parts, &facts, organization, threads);
+        let findings = sort_findings(parts, &bands, organization, threads);
         let exceptions = self
             .exceptions
             .iter()
@@ -345,21 +353,22 @@ impl RuleSet {
         mut memo: memo::Memo<'a>,
         as_of: DateTime<Utc>,
     ) -> Part {
-        let Context { owners, index, rule_candidates, prefilters, service, evidence } = *context;
+        let Context { owners, bands, index, rule_candidates, prefilters, service, evidence } = *context;
         let (mut token_candidates, mut candidates, mut scratch) = (Vec::new(), Vec::new(), String::new());
-        let mut part = Part { matched: vec![0usize; self.exceptions.len()], ..Part::default() };
+        let mut part = Part::new(bands.count, self.exceptions.len());
         let exception_expired = self.rule(RuleId::ExceptionExpired);
         let mut expired_noted: Vec<usize> = Vec::new();
         // Tokens come grouped by owner: the owner's entry is looked up once per run of its tokens.
         let mut last_owner: Option<&Text> = None;
         let mut facts: Option<&OwnerFacts<'_>> = None;
-        let mut owner = UNLISTED;
+        let (mut owner, mut band) = (UNLISTED, 0);
         let mut owner_candidates: Vec<usize> = Vec::new();
         for token in tokens {
             if last_owner != Some(&token.owner) {
                 last_owner = Some(&token.owner);
                 let entry = owners.get(token.owner.as_str()).copied();
                 (facts, owner) = (entry.map(|(facts, _)| facts), entry.map_or(UNLISTED, |(_, n)| n));
+                band = bands.of(owner, &token.owner);
                 memo.next_owner();
                 match facts {
                     Some(facts) => owner_candidates.clone_from(&facts.candidates),
@@ -384,6 +393,7 @@ impl RuleSet {
                         confidence: Default::default(),
                     },
                     owner,
+                    band,
                 );
                 continue;
             }
@@ -440,10 +450,10 @@ impl RuleSet {
                     {
                         expired_noted.push(i);
                         let token_ids = (token.authorization_id.clone(), token.owner.clone());
-                        part.push(expired_exception(rule, exception, token_ids, FindingScope::Credential), owner);
+                        part.push(expired_exception(rule, exception, token_ids, FindingScope::Credential), owner, band);
                     }
                 }
-                part.push(finding, owner);
+                part.push(finding, owner, band);
             }
         }
         part
@@ -474,22 +484,67 @@ fn expired_exception(
     }
 }
 
-/// What one worker found: the findings apart by severity (`Severity as usize`), in the order
-/// found, and each finding's owner number (the owner's place in the inventory's list of
-/// owners, or `UNLISTED`).
-#[derive(Default)]
+/// What one worker found: the findings apart by severity and band of owners (`Bands`), in
+/// the order found, and each finding's owner number (the owner's place in the inventory's list
+/// of owners, or `UNLISTED`).
 struct Part {
-    findings: [Vec<Option<Finding>>; SEVERITIES],
-    owners: [Vec<u32>; SEVERITIES],
+    /// By `Severity as usize * bands + band`.
+    findings: Vec<Vec<Option<Finding>>>,
+    owners: Vec<Vec<u32>>,
+    bands: usize,
     /// How many findings each exception matched.
     matched: Vec<usize>,
 }
 
 impl Part {
-    fn push(&mut self, finding: Finding, owner: u32) {
-        let s = finding.severity as usize;
-        self.findings[s].push(Some(finding));
-        self.owners[s].push(owner);
+    fn new(bands: usize, exceptions: usize) -> Self {
+        let lists = SEVERITIES * bands;
+        Part {
+            findings: (0..lists).map(|_| Vec::new()).collect(),
+            owners: (0..lists).map(|_| Vec::new()).collect(),
+            bands,
+            matched: vec![0; exceptions],
+        }
+    }
+
+    fn push(&mut self, finding: Finding, owner: u32, band: usize) {
+        let at = finding.severity as usize * self.bands + band;
+        self.findings[at].push(Some(finding));
+        self.owners[at].push(owner);
+    }
+}
+
+/// Owners in bands of their descriptors' order, about equal in listed owners: every finding of
+/// a band comes before every finding of the next one (of the same severity), so each band is
+/// put in order on its own. An owner the inventory does not list goes in the band of the listed
+/// owners it falls among.
+struct Bands<'a> {
+    count: usize,
+    /// The listed owners' descriptors, sorted, each once.
+    listed: Vec<&'a str>,
+    /// By owner number: its place in `listed`.
+    listed_rank: Vec<u32>,
+}
+
+impl<'a> Bands<'a> {
+    fn new(facts: &[OwnerFacts<'a>], count: usize) -> Self {
+        let mut listed: Vec<&str> = facts.iter().map(|f| f.owner.descriptor.as_str()).collect();
+        listed.sort_unstable();
+        listed.dedup();
+        let rank = |d: &str| listed.binary_search(&d).unwrap_or_else(|at| at) as u32;
+        let listed_rank = facts.iter().map(|f| rank(f.owner.descriptor.as_str())).collect();
+        Bands { count: count.max(1), listed, listed_rank }
+    }
+
+    /// The band of the owner numbered `owner` (`UNLISTED`: of `descriptor`).
+    fn of(&self, owner: u32, descriptor: &str) -> usize {
+        let place = match owner {
+            UNLISTED => self.listed.partition_point(|d| *d < descriptor),
+            listed => self.listed_rank[listed as usize] as usize,
+        };
+        // Monotone in the place: an unlisted descriptor between two listed ones gets the band
+        // of the one after it (or the last band), never one out of order.
+        (place * self.count / self.listed.len().max(1)).min(self.count - 1)
     }
 }
 
@@ -501,21 +556,19 @@ const UNLISTED: u32 = u32::MAX;
 /// and however it was split. Findings equal on all four keep the order they were found in, the
 /// organization's (no owner, no token id) first.
 ///
-/// Severity by severity, most severe first: a counting sort by owner, a sort of each owner's
-/// findings by token id and rule (small, on the cores), then the findings moved into place in
-/// that order. The moves are independent reads, which the processor overlaps; following the
-/// permutation's cycles in place read one finding after another, each waiting on the last.
+/// Severity by severity, most severe first, and within one band of owners after another
+/// (`Bands`): a counting sort by owner, a sort of each owner's findings by token id and rule
+/// (the bands on the cores), then the findings moved into place in that order. The moves are
+/// independent reads, which the processor overlaps; following the permutation's cycles in place
+/// read one finding after another, each waiting on the last.
 ///
-/// Memory: the whole is written as each severity's findings are freed, so at the peak the
-/// findings are held once plus the largest severity's share of them (about 1.55 times for the
-/// simulated 100k-user organization, whose `medium` findings are 55%; up to twice when one
-/// severity has them all), and 8 bytes a finding of that severity for its order.
-fn sort_findings(
-    mut parts: Vec<Part>,
-    facts: &[OwnerFacts<'_>],
-    organization: Vec<Finding>,
-    threads: usize,
-) -> Vec<Finding> {
+/// Memory: the whole is written as each band's findings are freed, so at the peak the findings
+/// are held once plus the largest band of one severity, and 8 bytes a finding of that severity
+/// for the orders. Bands hold about as many listed owners each, so with findings spread over
+/// the owners that is about 1.28 times with two bands for the simulated 100k-user organization
+/// (`medium` findings are 55%); findings all of one severity and of owners in one band are
+/// still held twice.
+fn sort_findings(mut parts: Vec<Part>, bands: &Bands<'_>, organization: Vec<Finding>, threads: usize) -> Vec<Finding> {
     let total = organization.len() + parts.iter().flat_map(|p| &p.findings).map(Vec::len).sum::<usize>();
     // Findings are numbered in 32 bits: four billion of them would need hundreds of gigabytes.
     assert!(u32::try_from(total).is_ok(), "{total} findings: more than the sort numbers");
@@ -529,70 +582,93 @@ fn sort_findings(
             }
         }
     }
-    let mut descriptors: Vec<&str> =
-        facts.iter().map(|f| f.owner.descriptor.as_str()).chain(unlisted.iter().map(Text::as_str)).collect();
-    descriptors.sort_unstable();
-    descriptors.dedup();
-    let rank_of = |descriptor: &str| descriptors.binary_search(&descriptor).unwrap_or_else(|at| at) as u32;
-    let listed_rank: Vec<u32> = facts.iter().map(|f| rank_of(f.owner.descriptor.as_str())).collect();
-    let unlisted_rank: HashMap<&str, u32, foldhash::fast::RandomState> =
-        unlisted.iter().map(|d| (d.as_str(), rank_of(d))).collect();
+    let mut descriptors: Vec<&str> = bands.listed.clone();
+    let listed_rank: std::borrow::Cow<'_, [u32]> = if unlisted.is_empty() {
+        bands.listed_rank.as_slice().into()
+    } else {
+        descriptors.extend(unlisted.iter().map(Text::as_str));
+        descriptors.sort_unstable();
+        descriptors.dedup();
+        let rank_of = |place: &u32| descriptors.binary_search(&bands.listed[*place as usize]).unwrap_or_else(|at| at);
+        bands.listed_rank.iter().map(|place| rank_of(place) as u32).collect::<Vec<_>>().into()
+    };
+    let unlisted_rank: HashMap<&str, u32, foldhash::fast::RandomState> = unlisted
+        .iter()
+        .map(|d| (d.as_str(), descriptors.binary_search(&d.as_str()).unwrap_or_else(|at| at) as u32))
+        .collect();
     let mut organization_by_severity: [Vec<Finding>; SEVERITIES] = Default::default();
     for f in organization {
         organization_by_severity[f.severity as usize].push(f);
     }
     let mut sorted = Vec::with_capacity(total);
-    let (mut starts, mut order) = (vec![0usize; descriptors.len() + 1], Vec::new());
     for severity in Severity::ALL {
-        let s = severity as usize;
-        // This severity's findings of every worker, in the order found.
-        let mut found = Found::default();
-        let mut ranks: Vec<u32> = Vec::new();
-        for part in &mut parts {
-            let (findings, owners) = (std::mem::take(&mut part.findings[s]), std::mem::take(&mut part.owners[s]));
-            ranks.extend(findings.iter().zip(owners).map(|(finding, owner)| match owner {
-                UNLISTED => unlisted_rank[finding.as_ref().expect("a finding not yet moved").owner.as_str()],
-                listed => listed_rank[listed as usize],
-            }));
-            found.push(findings);
-        }
-        // By owner (counting sort: stable).
-        starts.iter_mut().for_each(|s| *s = 0);
-        for &r in &ranks {
-            starts[r as usize + 1] += 1;
-        }
-        for r in 1..starts.len() {
-            starts[r] += starts[r - 1];
-        }
-        order.clear();
-        order.resize(ranks.len(), 0);
-        let mut next = starts.clone();
-        for (i, &r) in ranks.iter().enumerate() {
-            order[next[r as usize]] = i as u32;
-            next[r as usize] += 1;
-        }
-        drop((ranks, next));
-        sort_owners(&mut order, &starts, &found, threads);
-        // Moved into place; the organization's merged in (only a token's finding with no owner,
-        // no id and a rule that sorts first can come before one of them).
-        let mut pending = std::mem::take(&mut organization_by_severity[s]);
+        // Each band's findings of every worker, in the order found, and their owners' ranks.
+        let found: Vec<(Found, Vec<u32>)> = (0..bands.count)
+            .map(|band| {
+                let at = severity as usize * bands.count + band;
+                let mut found = Found::default();
+                let mut ranks: Vec<u32> = Vec::new();
+                for part in &mut parts {
+                    let (findings, owners) =
+                        (std::mem::take(&mut part.findings[at]), std::mem::take(&mut part.owners[at]));
+                    ranks.extend(findings.iter().zip(owners).map(|(finding, owner)| match owner {
+                        UNLISTED => unlisted_rank[finding.as_ref().expect("a finding not yet moved").owner.as_str()],
+                        listed => listed_rank[listed as usize],
+                    }));
+                    found.push(findings);
+                }
+                (found, ranks)
+            })
+            .collect();
+        // The bands' orders, on the cores.
+        let orders = crate::parallel::map(&found, threads, |bands| {
+            bands.iter().map(|(found, ranks)| band_order(found, ranks)).collect()
+        });
+        // Moved into place band by band, each band's lists freed after it. The organization's
+        // are merged into the first (only a token's finding with no owner, no id and a rule that
+        // sorts first can come before one of them).
+        let mut pending = std::mem::take(&mut organization_by_severity[severity as usize]);
         pending.sort_by(|a, b| a.rule.cmp(&b.rule));
-        let mut placed = 0;
-        for o in pending {
-            let precedes =
-                |f: &Finding| f.owner.is_empty() && f.authorization_id.is_empty() && f.rule.as_ref() < o.rule.as_ref();
-            let before =
-                placed + order[placed..].partition_point(|&i| precedes(found.get(i).expect("a finding not yet moved")));
-            sorted.extend(order[placed..before].iter().map(|&i| found.take(i).expect("each finding moved once")));
-            sorted.push(o);
-            placed = before;
+        for ((mut found, _), order) in found.into_iter().zip(orders) {
+            let mut placed = 0;
+            for o in std::mem::take(&mut pending) {
+                let precedes = |f: &Finding| {
+                    f.owner.is_empty() && f.authorization_id.is_empty() && f.rule.as_ref() < o.rule.as_ref()
+                };
+                let before = placed
+                    + order[placed..].partition_point(|&i| precedes(found.get(i).expect("a finding not yet moved")));
+                sorted.extend(order[placed..before].iter().map(|&i| found.take(i).expect("each finding moved once")));
+                sorted.push(o);
+                placed = before;
+            }
+            sorted.extend(order[placed..].iter().map(|&i| found.take(i).expect("each finding moved once")));
         }
-        sorted.extend(order[placed..].iter().map(|&i| found.take(i).expect("each finding moved once")));
     }
     sorted
 }
 
-/// One severity's findings of every worker, numbered across the workers' lists in their order
+/// The order of a band's findings (`ranks`: each one's owner rank): by owner (a counting sort
+/// over the band's ranks), then each owner's by token id and rule; stable.
+fn band_order(found: &Found, ranks: &[u32]) -> Vec<u32> {
+    let (Some(&low), Some(&high)) = (ranks.iter().min(), ranks.iter().max()) else { return Vec::new() };
+    let mut starts = vec![0usize; (high - low) as usize + 2];
+    for &r in ranks {
+        starts[(r - low) as usize + 1] += 1;
+    }
+    for r in 1..starts.len() {
+        starts[r] += starts[r - 1];
+    }
+    let mut order = vec![0u32; ranks.len()];
+    let mut next = starts.clone();
+    for (i, &r) in ranks.iter().enumerate() {
+        order[next[(r - low) as usize]] = i as u32;
+        next[(r - low) as usize] += 1;
+    }
+    sort_owners(&mut order, &starts, found);
+    order
+}
+
+/// One severity and band's findings of every worker, numbered across the workers' lists in their order
 /// (each list stays where its worker put it: joining them would copy them).
 #[derive(Default)]
 struct Found {
@@ -629,47 +705,25 @@ impl Found {
 }
 
 /// Each owner's findings (`order[starts[r]..starts[r + 1]]`) sorted by token id and rule,
-/// stable; the owners split across the cores at near equal shares of the findings.
-fn sort_owners(order: &mut [u32], starts: &[usize], found: &Found, threads: usize) {
-    // The keys are read once per finding into a list of their own: a comparison then reads
-    // neither finding.
+/// stable. The keys are read once per finding into a list of their own: a comparison then reads
+/// neither finding.
+fn sort_owners(order: &mut [u32], starts: &[usize], found: &Found) {
     let key = |i: u32| {
         let f = found.get(i).expect("a finding not yet moved");
         (f.authorization_id.as_str(), f.rule.as_ref())
     };
-    let sort = |order: &mut [u32], starts: &[usize]| {
-        let base = starts[0];
-        let mut keys: Vec<((&str, &str), u32)> = Vec::new();
-        for owner in starts.windows(2) {
-            let slice = &mut order[owner[0] - base..owner[1] - base];
-            if slice.len() > 1 {
-                keys.clear();
-                keys.extend(slice.iter().map(|&i| (key(i), i)));
-                keys.sort_by(|a, b| a.0.cmp(&b.0));
-                for (to, (_, i)) in slice.iter_mut().zip(&keys) {
-                    *to = *i;
-                }
+    let mut keys: Vec<((&str, &str), u32)> = Vec::new();
+    for owner in starts.windows(2) {
+        let slice = &mut order[owner[0]..owner[1]];
+        if slice.len() > 1 {
+            keys.clear();
+            keys.extend(slice.iter().map(|&i| (key(i), i)));
+            keys.sort_by(|a, b| a.0.cmp(&b.0));
+            for (to, (_, i)) in slice.iter_mut().zip(&keys) {
+                *to = *i;
             }
         }
-    };
-    if threads <= 1 {
-        return sort(order, starts);
     }
-    let cuts: Vec<usize> =
-        (0..=threads)
-            .map(|t| {
-                if t == threads { starts.len() - 1 } else { starts.partition_point(|&s| s < order.len() * t / threads) }
-            })
-            .collect();
-    let mut shares = Vec::with_capacity(threads);
-    let mut rest: &mut [u32] = order;
-    for share in cuts.windows(2) {
-        let (mine, others) = std::mem::take(&mut rest).split_at_mut(starts[share[1]] - starts[share[0]]);
-        rest = others;
-        let (starts, sort) = (&starts[share[0]..=share[1]], &sort);
-        shares.push(move || sort(mine, starts));
-    }
-    crate::parallel::all(shares);
 }
 
 /// What the rules need of one owner: worked out once per owner, whatever the order of the tokens.
@@ -688,6 +742,7 @@ type OwnerMap<'a> = HashMap<&'a str, (&'a OwnerFacts<'a>, u32), foldhash::fast::
 #[derive(Clone, Copy)]
 struct Context<'a> {
     owners: &'a OwnerMap<'a>,
+    bands: &'a Bands<'a>,
     index: &'a ExceptionIndex,
     /// Per rule (in `rules` order): the exceptions keyed by its id (`ExceptionIndex::for_rule`).
     rule_candidates: &'a [&'a [usize]],

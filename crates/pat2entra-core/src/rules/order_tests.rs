@@ -1,4 +1,5 @@
-//! The findings' order does not depend on how the work is split: on any number of threads it is
+//! The findings' order does not depend on how the work is split: on any number of threads and
+//! bands of owners it is
 //! one stable sort (most severe first, then owner, token id and rule) of the findings as found
 //! token by token in the inventory's order, the organization's first.
 //!
@@ -36,7 +37,7 @@ fn rules() -> RuleSet {
 fn reference(rules: &RuleSet, inventory: &Inventory) -> Vec<Finding> {
     let judge = |tokens: Vec<crate::inventory::Token>| {
         let alone = Inventory { tokens, ..inventory.clone() };
-        rules.evaluate_on(&alone, now(), || memo::Memo::off(rules.rules.len()), 1).findings
+        rules.evaluate_on(&alone, now(), || memo::Memo::off(rules.rules.len()), 1, 1).findings
     };
     let mut findings = judge(vec![]);
     assert!(findings.iter().all(|f| f.scope == FindingScope::Organization));
@@ -78,11 +79,11 @@ proptest! {
             inventory.owners.extend([again, nameless]);
         }
         let expected = reference(&rules, &inventory);
-        let one = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), 1);
+        let one = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), 1, 1);
         prop_assert_eq!(&one.findings, &expected);
-        for threads in [2, 3, 8, 64] {
-            let split = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), threads);
-            prop_assert_eq!(&split, &one, "{} threads", threads);
+        for (threads, bands) in [(2, 1), (1, 2), (3, 3), (8, 7), (64, 64)] {
+            let split = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), threads, bands);
+            prop_assert_eq!(&split, &one, "{} threads, {} bands", threads, bands);
         }
     }
 }
@@ -99,7 +100,7 @@ fn organization_findings_merge_with_a_token_of_no_owner_and_no_id() {
         token.owner = Text::default();
         token.authorization_id = Text::default();
     }
-    let evaluation = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), 2);
+    let evaluation = rules.evaluate_on(&inventory, now(), || memo::Memo::new(rules.rules.len()), 2, 3);
     assert_eq!(evaluation.findings, reference(&rules, &inventory));
     // The case is met: within one severity, an organization's finding between two of a token.
     let interleaved = evaluation.findings.windows(3).any(|w| {
