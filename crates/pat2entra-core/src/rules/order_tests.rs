@@ -1,7 +1,6 @@
 //! The findings' order does not depend on how the work is split: on any number of threads and
-//! bands of owners it is
-//! one stable sort (most severe first, then owner, token id and rule) of the findings as found
-//! token by token in the inventory's order, the organization's first.
+//! bands of owners it is one stable sort (most severe first, then owner, token id and rule) of
+//! the findings as found token by token in the inventory's order, the organization's first.
 //!
 //! The inventories repeat owners and token ids (a token id twice under one owner, a token with no
 //! id, an owner with no descriptor, listed or not, an owner the inventory does not list, one it
