@@ -43,14 +43,7 @@ fn reference(rules: &RuleSet, inventory: &Inventory) -> Vec<Finding> {
     for token in &inventory.tokens {
         findings.extend(judge(vec![token.clone()]).into_iter().filter(|f| f.scope == FindingScope::Credential));
     }
-    findings.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), &a.owner, &a.authorization_id, &a.rule).cmp(&(
-            std::cmp::Reverse(b.severity),
-            &b.owner,
-            &b.authorization_id,
-            &b.rule,
-        ))
-    });
+    sort_as_reported(&mut findings);
     findings
 }
 
@@ -109,4 +102,13 @@ fn organization_findings_merge_with_a_token_of_no_owner_and_no_id() {
             && w.iter().all(|f| f.severity == w[0].severity)
     });
     assert!(interleaved, "no organization finding between two of a token with no owner and no id");
+}
+
+/// The findings' documented order, by one stable sort: most severe first, then owner, token id
+/// and rule.
+pub(super) fn sort_as_reported(findings: &mut [Finding]) {
+    fn key(f: &Finding) -> (std::cmp::Reverse<Severity>, &str, &str, &str) {
+        (std::cmp::Reverse(f.severity), &f.owner, &f.authorization_id, &f.rule)
+    }
+    findings.sort_by(|a, b| key(a).cmp(&key(b)));
 }

@@ -319,14 +319,7 @@ fn large_inventories_judged_in_parallel_give_the_same_findings_as_one_thread() {
         part.tokens = slice.to_vec();
         sequential.extend(rules.evaluate(&part, now()).findings);
     }
-    sequential.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), &a.owner, &a.authorization_id, &a.rule).cmp(&(
-            std::cmp::Reverse(b.severity),
-            &b.owner,
-            &b.authorization_id,
-            &b.rule,
-        ))
-    });
+    super::order_tests::sort_as_reported(&mut sequential);
     assert_eq!(parallel.findings, sequential);
     assert!(parallel.findings.len() > PARALLEL_FROM);
 }
