@@ -417,9 +417,10 @@ impl AdoClient {
                     detail: " (the service asked to wait past it)".into(),
                 },
             })?;
+            let sent_at = Instant::now();
             let sent = self.send(url, post, &authorization).await;
             if let Ok((status, headers, _)) = &sent {
-                self.pacer.observe(*status, headers);
+                self.pacer.observe_sent(*status, headers, sent_at);
             }
             self.pacer.done();
             let failure = match sent {

@@ -66,6 +66,10 @@ struct Spacing {
     interval: Duration,
     /// When the next request may go.
     next: Option<Instant>,
+    /// When the latest request whose answer reported the budget running low was sent: an
+    /// answer to a request sent before it, processed late (many in flight, a busy machine),
+    /// does not lift the spacing.
+    low_since: Option<Instant>,
 }
 
 /// Spacing starts once `X-RateLimit-Remaining` falls under this share of `X-RateLimit-Limit`.
@@ -181,7 +185,7 @@ impl Pacer {
     /// Spaces requests so that `remaining` units (less the requests still in flight) last until
     /// `reset_in`, once that is under `SLOW_FROM` of `limit`; lifts the spacing when the budget is ample again. One unit per
     /// request is assumed (a request costs at most about one TSTU), so the spacing errs slow.
-    fn set_spacing(&self, remaining: f64, limit: Option<f64>, reset_in: Option<Duration>) {
+    fn set_spacing(&self, remaining: f64, limit: Option<f64>, reset_in: Option<Duration>, sent: Instant) {
         let limit = limit.filter(|l| *l > 0.0).unwrap_or(DEFAULT_LIMIT);
         // This response's own request is answered; the others in flight will spend the budget.
         let others = (self.in_flight.load(Ordering::Relaxed) - 1).max(0) as f64;
@@ -194,12 +198,15 @@ impl Pacer {
         };
         let mut spacing = self.spacing.lock().unwrap_or_else(|p| p.into_inner());
         if interval.is_zero() {
-            *spacing = Spacing::default();
+            if spacing.low_since.is_none_or(|low| sent >= low) {
+                *spacing = Spacing::default();
+            }
         } else {
             if spacing.interval.is_zero() {
                 tracing::debug!(interval = %format_duration(interval), remaining, "rate-limit budget running low; spacing requests");
             }
             spacing.interval = interval;
+            spacing.low_since = Some(spacing.low_since.map_or(sent, |low| low.max(sent)));
         }
     }
 
@@ -243,6 +250,11 @@ impl Pacer {
     /// `X-RateLimit-Delay` is counted as a throttle but not waited again: the service already
     /// held this request that long, and the spacing slows the ones that follow.
     pub fn observe(&self, status: u16, headers: &HeaderMap) {
+        self.observe_sent(status, headers, Instant::now());
+    }
+
+    /// `observe` of the answer to a request sent at `sent`.
+    pub fn observe_sent(&self, status: u16, headers: &HeaderMap, sent: Instant) {
         let told_to_wait = retry_after(headers);
         match header_f64(headers, "x-ratelimit-remaining").filter(|r| r.is_finite()) {
             // A Retry-After is the service's own pause: spacing on top of it would wait twice.
@@ -252,11 +264,11 @@ impl Pacer {
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
                     (epoch > now).then(|| Duration::from_secs_f64((epoch - now).min(MAX_PAUSE.as_secs_f64())))
                 });
-                self.set_spacing(remaining, header_f64(headers, "x-ratelimit-limit"), reset_in);
+                self.set_spacing(remaining, header_f64(headers, "x-ratelimit-limit"), reset_in, sent);
             }
             // The service sends the rate-limit headers only while a caller is near or over its
             // limit: an answer without them says the budget is ample again.
-            None if (200..300).contains(&status) => self.set_spacing(f64::INFINITY, None, None),
+            None if (200..300).contains(&status) => self.set_spacing(f64::INFINITY, None, None, sent),
             None => {}
         }
         if let Some(wait) = told_to_wait {
@@ -403,6 +415,15 @@ mod tests {
         pacer.observe(200, &rate_headers("4", "200", Some(10), None));
         pacer.observe(500, &HeaderMap::new());
         assert!(pacer.spacing() > Duration::ZERO);
+        // An answer without the headers to a request sent before the one that reported the
+        // budget running low (processed late) says nothing of the budget now; one sent after
+        // it lifts the spacing.
+        let (before, low) = (Instant::now(), Instant::now() + Duration::from_millis(5));
+        pacer.observe_sent(200, &rate_headers("4", "200", Some(10), None), low);
+        pacer.observe_sent(200, &HeaderMap::new(), before);
+        assert!(pacer.spacing() > Duration::ZERO, "a stale answer lifted the spacing");
+        pacer.observe_sent(200, &HeaderMap::new(), low + Duration::from_millis(1));
+        assert_eq!(pacer.spacing(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
