@@ -126,16 +126,8 @@ fn text(journal: &Journal, terminal_width: Option<u16>, out: &mut dyn Write) -> 
         let indent = "         ";
         let room = width.saturating_sub(indent.len()).max(20);
         for e in targets(journal) {
-            writeln!(
-                out,
-                "{:<8} {} {:<4} {}",
-                e.outcome.word(action),
-                e.time.format("%Y-%m-%d %H:%M:%S"),
-                e.target.kind.as_str(),
-                terminal_text(&e.target.owner_label)
-            )?;
-            let name = terminal_text(shown_name(e));
-            let id = terminal_text(&e.target.id);
+            let TerminalRow { outcome, time, kind, owner, name, id, reason } = TerminalRow::of(e, action);
+            writeln!(out, "{outcome:<8} {time} {kind:<4} {owner}")?;
             let mut lines = if name.chars().count() + 2 + id.chars().count() <= room {
                 vec![format!("{name}  {id}")]
             } else {
@@ -143,7 +135,7 @@ fn text(journal: &Journal, terminal_width: Option<u16>, out: &mut dyn Write) -> 
                 lines.extend(wrap_cutting(&id, room));
                 lines
             };
-            lines.extend(wrap_cutting(&terminal_text(e.reason.as_deref().unwrap_or("")), room));
+            lines.extend(wrap_cutting(&reason, room));
             for line in lines {
                 writeln!(out, "{indent}{line}")?;
             }
@@ -152,19 +144,36 @@ fn text(journal: &Journal, terminal_width: Option<u16>, out: &mut dyn Write) -> 
     }
     writeln!(out, "{:<8} {:<19} {:<4} {:<32} {:<24} {:<36} REASON", "OUTCOME", "TIME", "KIND", "OWNER", "NAME", "ID")?;
     for e in targets(journal) {
-        writeln!(
-            out,
-            "{:<8} {:<19} {:<4} {:<32} {:<24} {:<36} {}",
-            e.outcome.word(action),
-            e.time.format("%Y-%m-%d %H:%M:%S"),
-            e.target.kind.as_str(),
-            terminal_text(&e.target.owner_label),
-            terminal_text(shown_name(e)),
-            terminal_text(&e.target.id),
-            terminal_text(e.reason.as_deref().unwrap_or(""))
-        )?;
+        let TerminalRow { outcome, time, kind, owner, name, id, reason } = TerminalRow::of(e, action);
+        writeln!(out, "{outcome:<8} {time:<19} {kind:<4} {owner:<32} {name:<24} {id:<36} {reason}")?;
     }
     Ok(())
+}
+
+/// A target's fields as the terminal table shows them, in either layout (made safe for a
+/// terminal).
+struct TerminalRow {
+    outcome: &'static str,
+    time: String,
+    kind: &'static str,
+    owner: String,
+    name: String,
+    id: String,
+    reason: String,
+}
+
+impl TerminalRow {
+    fn of(e: &Entry, action: crate::journal::Action) -> Self {
+        TerminalRow {
+            outcome: e.outcome.word(action),
+            time: e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            kind: e.target.kind.as_str(),
+            owner: terminal_text(&e.target.owner_label),
+            name: terminal_text(shown_name(e)),
+            id: terminal_text(&e.target.id),
+            reason: terminal_text(e.reason.as_deref().unwrap_or("")),
+        }
+    }
 }
 
 fn csv(journal: &Journal, out: &mut dyn Write) -> io::Result<()> {
